@@ -1,0 +1,98 @@
+//! `orx cancel` and `orx clean`.
+
+use std::time::{Duration, Instant};
+
+use orx_core::git::Git;
+use orx_core::run::sys::{SIGKILL, SIGTERM, pid_alive, signal_pid};
+use orx_core::run::{Meta, RunLock, Store};
+use orx_core::{Error, Result};
+
+use super::Env;
+use crate::cli::{CancelArgs, CleanArgs};
+use crate::exit;
+
+/// `orx cancel`: SIGTERM to the driving orx process, which stops the agent's process group and
+/// writes its checkpoint; SIGKILL after a grace period if it does not stop.
+pub fn cancel(env: &Env, args: CancelArgs) -> Result<u8> {
+    let store = Store::new(&env.root_or_dir());
+    let dir = store.open(&args.run_id)?;
+    let Some(pid) = RunLock::live_holder(&dir.lock()) else {
+        env.printer.result(&format!(
+            "run {} is not running (status: {})",
+            args.run_id,
+            store.summary(&args.run_id).status
+        ));
+        return Ok(exit::OK);
+    };
+    signal_pid(pid, SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while pid_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if pid_alive(pid) {
+        signal_pid(pid, SIGKILL);
+        env.printer.warn(&format!(
+            "process {pid} did not stop within 15 s and was killed"
+        ));
+    }
+    env.printer.result(&format!(
+        "run {} cancelled; resume with `orx resume {}`",
+        args.run_id, args.run_id
+    ));
+    Ok(exit::OK)
+}
+
+/// `orx clean`.
+pub fn clean(env: &Env, args: CleanArgs) -> Result<u8> {
+    let repo = env.repo()?;
+    let store = Store::new(&repo);
+    let ids = if args.target == "all" {
+        if !args.force {
+            return Err(Error::run(
+                "`orx clean all` removes every run folder and worktree",
+                "add --force to confirm",
+            ));
+        }
+        store.ids()?
+    } else {
+        store.open(&args.target)?;
+        vec![args.target.clone()]
+    };
+    let git = Git::new(&repo);
+    let mut removed = 0;
+    for id in ids {
+        let dir = orx_core::run::RunDir::new(store.runs_root(), &id);
+        if let Some(pid) = RunLock::live_holder(&dir.lock()) {
+            env.printer.warn(&format!(
+                "skipped {id}: it is running (process {pid}); `orx cancel {id}` first"
+            ));
+            continue;
+        }
+        let meta = Meta::load(&dir.meta()).ok();
+        let worktree = meta
+            .as_ref()
+            .map(|m| std::path::PathBuf::from(&m.worktree))
+            .unwrap_or_else(|| repo.join(".worktrees").join(&id));
+        git.worktree_remove(&worktree)?;
+        if args.delete_branch {
+            let branch = meta
+                .map(|m| m.branch)
+                .unwrap_or_else(|| format!("orx/{id}"));
+            if git.resolve(&branch)?.is_some() {
+                git.delete_branch(&branch)?;
+            }
+        }
+        fs_err::remove_dir_all(dir.root())?;
+        removed += 1;
+        env.printer.info(&format!("removed {id}"));
+    }
+    env.printer.result(&format!(
+        "{removed} run(s) removed{}",
+        if args.delete_branch {
+            " with their branches"
+        } else {
+            "; their orx/<id> branches are kept (--delete-branch removes them)"
+        }
+    ));
+    Ok(exit::OK)
+}

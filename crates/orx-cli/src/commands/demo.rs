@@ -1,0 +1,39 @@
+//! `orx demo`: the built-in default job.
+
+use orx_core::Result;
+use orx_core::config::{Overrides, load_file};
+use orx_core::pipeline::{Engine, RunRequest};
+
+use super::Env;
+use super::run::{attach_progress, report, signal_token};
+use crate::cli::DemoArgs;
+
+/// `orx demo`.
+pub fn demo(env: &Env, args: DemoArgs) -> Result<u8> {
+    let parent = args.into.unwrap_or_else(std::env::temp_dir);
+    let repo = orx_core::demo::create(&parent)?;
+    let p = &env.printer;
+    p.info(&format!("demo repository: {}", repo.display()));
+    p.info(&format!("task: {}\n", orx_core::demo::TASK));
+    let config = load_file(&repo.join("orx.yaml"))?;
+    let mut engine = Engine::new(signal_token()).with_fake(orx_core::demo::agent()?);
+    let bar = attach_progress(env, &mut engine);
+    let outcome = engine.start(RunRequest {
+        dir: repo.clone(),
+        task: orx_core::demo::TASK.to_string(),
+        config,
+        overrides: Overrides::default(),
+        pipeline: "standard".into(),
+        base_branch: None,
+        run_id: None,
+    });
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    let code = report(env, outcome?, false)?;
+    p.info(&format!(
+        "\nlook around: cd {} && orx status && git log --oneline orx/*",
+        repo.display()
+    ));
+    Ok(code)
+}

@@ -1,0 +1,65 @@
+//! `orx init`: a commented orx.yaml with the keys a user would change.
+
+use orx_core::config::ExecutorKind;
+use orx_core::git::Git;
+use orx_core::{Error, Result};
+
+use super::Env;
+use crate::cli::InitArgs;
+use crate::exit;
+
+const TEMPLATE: &str = include_str!("init_template.yaml");
+
+/// `orx init`.
+pub fn init(env: &Env, args: InitArgs) -> Result<u8> {
+    let repo = env.repo()?;
+    let path = env
+        .config_flag
+        .clone()
+        .unwrap_or_else(|| repo.join("orx.yaml"));
+    if path.exists() && !args.force {
+        return Err(Error::run(
+            format!("{} already exists", path.display()),
+            "pass --force to overwrite it",
+        ));
+    }
+    let found: Vec<(ExecutorKind, bool)> = ExecutorKind::ALL
+        .iter()
+        .filter(|k| **k != ExecutorKind::Fake)
+        .map(|k| (*k, orx_core::demo::which(k.default_binary()).is_some()))
+        .collect();
+    let engine = match &args.engine {
+        Some(e) => ExecutorKind::parse(e).ok_or_else(|| {
+            Error::run(
+                format!("unknown engine `{e}`"),
+                "engines: codex, gemini, claude, cursor, copilot, fake",
+            )
+        })?,
+        // The first agent CLI on PATH, else the scripted agent so `orx run` works at once.
+        None => found
+            .iter()
+            .find(|(_, ok)| *ok)
+            .map(|(k, _)| *k)
+            .unwrap_or(ExecutorKind::Fake),
+    };
+    let text = TEMPLATE.replace("{{engine}}", engine.name());
+    orx_core::fsutil::atomic_write(&path, text.as_bytes())?;
+    Git::new(&repo).ensure_excluded()?;
+    let p = &env.printer;
+    p.result(&format!("wrote {} (engine: {engine})", path.display()));
+    p.info("runs/ and .worktrees/ are excluded from git (.git/info/exclude)");
+    p.info("agent CLIs on PATH:");
+    for (k, ok) in found {
+        p.info(&format!(
+            "  {:<8} {}",
+            k.name(),
+            if ok {
+                format!("found ({})", k.default_binary())
+            } else {
+                format!("not found ({})", k.default_binary())
+            }
+        ));
+    }
+    p.info("next: edit the gates in orx.yaml, then `orx run \"<task>\"` (or `orx run --dry-run \"<task>\"` first)");
+    Ok(exit::OK)
+}

@@ -1,0 +1,295 @@
+//! Read-only commands: `orx status`, `orx logs`, `orx diff`.
+
+use std::io::{BufRead, Seek};
+use std::time::Duration;
+
+use orx_core::Result;
+use orx_core::metrics::RunMetrics;
+use orx_core::run::{Event, Meta, RunDir, RunLock, RunState, Store};
+
+use super::Env;
+use crate::cli::{DiffArgs, LogsArgs, StatusArgs};
+use crate::exit;
+use crate::render::{duration, event_line, table};
+
+/// `orx status`.
+pub fn status(env: &Env, args: StatusArgs) -> Result<u8> {
+    let store = Store::new(&env.root_or_dir());
+    let Some(id) = args.run_id else {
+        let runs = store.list(args.limit)?;
+        if args.json {
+            env.printer
+                .json(&serde_json::to_value(&runs).map_err(std::io::Error::other)?);
+            return Ok(exit::OK);
+        }
+        if runs.is_empty() {
+            env.printer
+                .result("no runs yet: start one with `orx run \"<task>\"` (or try `orx demo`)");
+            return Ok(exit::OK);
+        }
+        let rows: Vec<Vec<String>> = runs
+            .iter()
+            .map(|r| {
+                vec![
+                    r.run_id.clone(),
+                    r.status.clone(),
+                    r.stage.clone().unwrap_or_else(|| "-".into()),
+                    r.started_at.as_deref().map(started).unwrap_or_default(),
+                    r.duration_secs.map(duration).unwrap_or_else(|| "-".into()),
+                    r.task.clone(),
+                ]
+            })
+            .collect();
+        env.printer.result(&table(
+            &["RUN", "STATUS", "STAGE", "STARTED", "DURATION", "TASK"],
+            &rows,
+        ));
+        return Ok(exit::OK);
+    };
+    let dir = store.open(&id)?;
+    if args.follow {
+        return follow(env, &dir, 0);
+    }
+    let state = RunState::load(&dir.state())?;
+    let meta = Meta::load(&dir.meta())?;
+    let metrics: Option<RunMetrics> = orx_core::fsutil::read_json(&dir.run_metrics()).ok();
+    let summary = store.summary(&id);
+    if args.json {
+        env.printer.json(&serde_json::json!({
+            "run_id": id, "status": summary.status, "meta": meta, "state": state, "metrics": metrics,
+        }));
+        return Ok(exit::OK);
+    }
+    let p = &env.printer;
+    p.result(&format!(
+        "run      {id}\nstatus   {}\ntask     {}\nbranch   {} (from {} at {})\nstarted  {}{}",
+        summary.status,
+        meta.task_summary,
+        meta.branch,
+        meta.base_branch,
+        &meta.base_sha[..meta.base_sha.len().min(10)],
+        meta.started_at,
+        summary
+            .duration_secs
+            .map(|d| format!(" ({})", duration(d)))
+            .unwrap_or_default()
+    ));
+    if let (Some(item), Some(st)) = (
+        &state.current_item,
+        state.current_item.as_ref().and_then(|i| state.item(i)),
+    ) {
+        p.result(&format!(
+            "current  {} {item} attempt {}",
+            state.current_stage.as_deref().unwrap_or("-"),
+            st.attempts
+        ));
+    }
+    p.result("\nstages:");
+    let rows: Vec<Vec<String>> = state
+        .stages
+        .iter()
+        .map(|s| {
+            let secs = match (&s.started_at, &s.ended_at) {
+                (Some(a), Some(b)) => secs_between(a, b).map(duration).unwrap_or_default(),
+                _ => String::new(),
+            };
+            vec![
+                format!("  {}", s.name),
+                s.status.as_str().to_string(),
+                secs,
+                s.note.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    p.result(&table(&["  STAGE", "STATUS", "TIME", "NOTE"], &rows));
+    if !state.items.is_empty() {
+        p.result("\nitems:");
+        let rows: Vec<Vec<String>> = state
+            .items
+            .iter()
+            .map(|i| {
+                vec![
+                    format!("  {}", i.id),
+                    i.status.as_str().into(),
+                    i.attempts.to_string(),
+                    i.title.clone(),
+                ]
+            })
+            .collect();
+        p.result(&table(&["  ITEM", "STATUS", "ATTEMPTS", "TITLE"], &rows));
+    }
+    if let Some(m) = metrics {
+        p.result(&format!(
+            "\ntokens   {} in ({} cached), {} out\ncost     ${:.4}\nagent    {}  gates {}  fix attempts {}",
+            m.tokens.input, m.tokens.cached_input, m.tokens.output, m.cost_usd, duration(m.agent_secs), duration(m.gate_secs), m.fix_attempts
+        ));
+    }
+    if let Some(f) = &state.last_failure
+        && summary.status != "succeeded"
+    {
+        p.result(&format!(
+            "\nlast failure: {} {}: {} ({})",
+            f.stage,
+            f.item.as_deref().unwrap_or(""),
+            f.message,
+            f.category
+        ));
+    }
+    Ok(exit::OK)
+}
+
+fn started(ts: &str) -> String {
+    // "2026-11-26T15:04:05Z" → "2026-11-26 15:04:05"
+    match (ts.get(..10), ts.get(11..19)) {
+        (Some(d), Some(t)) => format!("{d} {t}"),
+        _ => ts.to_string(),
+    }
+}
+
+fn secs_between(a: &str, b: &str) -> Option<f64> {
+    let a: jiff::Timestamp = a.parse().ok()?;
+    let b: jiff::Timestamp = b.parse().ok()?;
+    Some((b.as_millisecond() - a.as_millisecond()) as f64 / 1000.0)
+}
+
+/// Prints events from byte `from` of events.jsonl until the run ends (no live driver and a
+/// final status), polling the file.
+fn follow(env: &Env, dir: &RunDir, from: u64) -> Result<u8> {
+    let mut offset = from;
+    let mut idle_checks = 0u32;
+    loop {
+        offset = print_events_from(env, dir, offset)?;
+        let state = RunState::load(&dir.state())?;
+        let driver = RunLock::live_holder(&dir.lock());
+        if driver.is_none() {
+            idle_checks += 1;
+            // Give a just-started run a moment to take its lock.
+            if state.status.is_final() || idle_checks > 20 {
+                print_events_from(env, dir, offset)?;
+                let s = orx_core::run::Store::new(
+                    dir.root()
+                        .parent()
+                        .and_then(|p| p.parent())
+                        .unwrap_or(dir.root()),
+                )
+                .summary(dir.id());
+                env.printer
+                    .result(&format!("run {} {}", dir.id(), s.status));
+                return Ok(exit::OK);
+            }
+        } else {
+            idle_checks = 0;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn print_events_from(env: &Env, dir: &RunDir, offset: u64) -> Result<u64> {
+    let Ok(mut f) = std::fs::File::open(dir.events()) else {
+        return Ok(offset);
+    };
+    f.seek(std::io::SeekFrom::Start(offset))?;
+    let mut reader = std::io::BufReader::new(f);
+    let mut pos = offset;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line)?;
+        // Only whole lines: a line being written is read next time.
+        if n == 0 || !line.ends_with('\n') {
+            return Ok(pos);
+        }
+        pos += n as u64;
+        match serde_json::from_str::<Event>(line.trim_end()) {
+            Ok(e) => env.printer.result(&event_line(&e)),
+            Err(_) => env.printer.result(line.trim_end()),
+        }
+    }
+}
+
+/// `orx logs`.
+pub fn logs(env: &Env, args: LogsArgs) -> Result<u8> {
+    let store = Store::new(&env.root_or_dir());
+    let dir = store.open(&args.run_id)?;
+    if let Some(stage) = &args.stage {
+        let mut files: Vec<_> = fs_err::read_dir(dir.root().join("logs"))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.starts_with(&format!("agent_{stage}"))
+                    || name.starts_with(&format!("gate_{stage}"))
+                    || name.contains(&format!("_{stage}_"))
+                    || name == stage.as_str()
+                    || name.starts_with(&format!("{stage}."))
+            })
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(orx_core::Error::run(
+                format!("no log of `{stage}` in run {}", args.run_id),
+                format!("the logs are in {}", dir.root().join("logs").display()),
+            ));
+        }
+        for f in files {
+            env.printer.result(&format!(
+                "===== {} =====",
+                f.file_name().and_then(|n| n.to_str()).unwrap_or("")
+            ));
+            env.printer.raw(&fs_err::read_to_string(&f)?);
+        }
+        return Ok(exit::OK);
+    }
+    if args.follow {
+        return follow(env, &dir, 0);
+    }
+    print_events_from(env, &dir, 0)?;
+    Ok(exit::OK)
+}
+
+/// `orx diff`.
+pub fn diff(env: &Env, args: DiffArgs) -> Result<u8> {
+    let store = Store::new(&env.root_or_dir());
+    let dir = store.open(&args.run_id)?;
+    let text = match &args.item {
+        Some(item) => fs_err::read_to_string(dir.artifact(&format!("{item}.diff")))?,
+        None => {
+            let state = RunState::load(&dir.state())?;
+            let patch = dir.artifact("patch.diff");
+            let live = state
+                .worktree
+                .as_ref()
+                .filter(|w| std::path::Path::new(w).exists());
+            match (live, &state.base_sha) {
+                // A running or interrupted run: the worktree is the truth.
+                (Some(w), Some(base)) if !state.status.is_final() || !patch.exists() => {
+                    orx_core::git::Git::new(w).diff_since(base)?
+                }
+                _ => fs_err::read_to_string(&patch)?,
+            }
+        }
+    };
+    if text.is_empty() {
+        env.printer.info("(empty diff)");
+        return Ok(exit::OK);
+    }
+    if env.printer.color {
+        for l in text.lines() {
+            let colored = if l.starts_with("+++") || l.starts_with("---") {
+                env.printer.paint(l, "1")
+            } else if l.starts_with('+') {
+                env.printer.paint(l, "32")
+            } else if l.starts_with('-') {
+                env.printer.paint(l, "31")
+            } else if l.starts_with("@@") {
+                env.printer.paint(l, "36")
+            } else {
+                l.to_string()
+            };
+            env.printer.result(&colored);
+        }
+    } else {
+        env.printer.raw(&text);
+    }
+    Ok(exit::OK)
+}

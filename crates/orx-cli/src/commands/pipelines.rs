@@ -1,0 +1,56 @@
+//! `orx pipelines list|show|validate`.
+
+use orx_core::Result;
+use orx_core::pipeline::PipelineDef;
+
+use super::Env;
+use crate::cli::{PipelinesAction, PipelinesArgs};
+use crate::exit;
+
+/// `orx pipelines`.
+pub fn pipelines(env: &Env, args: PipelinesArgs) -> Result<u8> {
+    let repo = env.root_or_dir();
+    match args.action.unwrap_or(PipelinesAction::List) {
+        PipelinesAction::List => {
+            for p in PipelineDef::builtins() {
+                env.printer
+                    .result(&format!("{:<12} built-in  {}", p.id, p.stages.join(" → ")));
+            }
+            let dir = repo.join(".orx").join("pipelines");
+            if let Ok(rd) = std::fs::read_dir(&dir) {
+                let mut files: Vec<_> = rd
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                    .collect();
+                files.sort();
+                for f in files {
+                    let name = f.display().to_string();
+                    match fs_err::read_to_string(&f)
+                        .map_err(orx_core::Error::from)
+                        .and_then(|t| PipelineDef::parse(&t, &name))
+                    {
+                        Ok(p) => env.printer.result(&format!(
+                            "{:<12} {}  {}",
+                            p.id,
+                            name,
+                            p.stages.join(" → ")
+                        )),
+                        Err(e) => env.printer.warn(&format!("{e}")),
+                    }
+                }
+            }
+        }
+        PipelinesAction::Show { id } => {
+            let p = PipelineDef::find(&repo, &id)?;
+            let yaml = p.to_yaml()?;
+            env.printer.raw(&yaml);
+        }
+        PipelinesAction::Validate { file } => {
+            let p = PipelineDef::parse(&fs_err::read_to_string(&file)?, &file)?;
+            env.printer
+                .result(&format!("{file}: ok ({}: {})", p.id, p.stages.join(" → ")));
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,277 @@
+//! `orx run` and `orx resume`.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use orx_core::cancel::CancelToken;
+use orx_core::config::{ExecutorKind, Overrides};
+use orx_core::pipeline::{Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
+use orx_core::run::{ItemStatus, RunStatus};
+use orx_core::{Error, Result};
+
+use super::Env;
+use crate::cli::{ResumeArgs, RunArgs};
+use crate::exit;
+use crate::render::{duration, table};
+
+/// A cancel token set by SIGINT/SIGTERM (`orx cancel` sends SIGTERM). A second Ctrl-C exits
+/// at once with 130.
+pub fn signal_token() -> CancelToken {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, flag.clone());
+        let _ = signal_hook::flag::register(sig, flag.clone());
+    }
+    CancelToken::from_flag(flag)
+}
+
+fn read_task(task: &str) -> Result<String> {
+    let text = if task == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s
+    } else if let Some(path) = task.strip_prefix('@') {
+        fs_err::read_to_string(path)?
+    } else {
+        task.to_string()
+    };
+    if text.trim().is_empty() {
+        return Err(Error::run(
+            "the task is empty",
+            "give the task as text, @file or - (stdin)",
+        ));
+    }
+    Ok(text)
+}
+
+fn overrides(args: &RunArgs) -> Result<Overrides> {
+    let engine = match &args.engine {
+        None => None,
+        Some(e) => Some(ExecutorKind::parse(e).ok_or_else(|| {
+            Error::run(
+                format!("unknown engine `{e}`"),
+                "engines: codex, gemini, claude (or claude_code), cursor, copilot, fake",
+            )
+        })?),
+    };
+    Ok(Overrides {
+        engine,
+        model: args.model.clone(),
+    })
+}
+
+/// `orx run`.
+pub fn run(env: &Env, args: RunArgs) -> Result<u8> {
+    let task = read_task(&args.task)?;
+    let repo = env.repo()?;
+    let config = env.config(&repo)?;
+    let req = RunRequest {
+        dir: repo.clone(),
+        task,
+        config,
+        overrides: overrides(&args)?,
+        pipeline: args.pipeline.clone(),
+        base_branch: args.base_branch.clone(),
+        run_id: args.run_id.clone(),
+    };
+    if args.dry_run {
+        return print_dry_run(env, &req, args.json);
+    }
+    if args.detach {
+        return detach(env, &req, &args);
+    }
+    let mut engine = Engine::new(signal_token());
+    let bar = attach_progress(env, &mut engine);
+    let outcome = engine.start(req);
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    report(env, outcome?, args.json)
+}
+
+/// `orx resume`.
+pub fn resume(env: &Env, args: ResumeArgs) -> Result<u8> {
+    let repo = env.repo()?;
+    let config = env.config(&repo)?;
+    let mut engine = Engine::new(signal_token());
+    let bar = attach_progress(env, &mut engine);
+    let outcome = engine.resume(ResumeRequest {
+        dir: repo,
+        run_id: args.run_id,
+        config,
+        from: args.from,
+    });
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    report(env, outcome?, args.json)
+}
+
+pub(crate) fn attach_progress(env: &Env, engine: &mut Engine) -> Option<indicatif::ProgressBar> {
+    let (l, bar) = crate::progress::listener(env.printer)?;
+    engine.listen(l);
+    bar
+}
+
+fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Result<u8> {
+    let id = req.run_id.clone().unwrap_or_else(orx_core::run::new_run_id);
+    let exe = std::env::current_exe()?;
+    // The task travels in a file so any size and any text survive.
+    let task_file = std::env::temp_dir().join(format!("orx-task-{id}.md"));
+    fs_err::write(&task_file, &req.task)?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--dir").arg(&req.dir);
+    if let Some(c) = &env.config_flag {
+        cmd.arg("--config").arg(c);
+    }
+    cmd.arg("--quiet")
+        .arg("run")
+        .arg(format!("@{}", task_file.display()))
+        .arg("--run-id")
+        .arg(&id);
+    cmd.arg("--pipeline").arg(&args.pipeline);
+    if let Some(e) = &args.engine {
+        cmd.arg("--engine").arg(e);
+    }
+    if let Some(m) = &args.model {
+        cmd.arg("--model").arg(m);
+    }
+    if let Some(b) = &args.base_branch {
+        cmd.arg("--base-branch").arg(b);
+    }
+    use std::os::unix::process::CommandExt;
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0);
+    cmd.spawn().map_err(|source| Error::Spawn {
+        program: "orx".into(),
+        source,
+    })?;
+    if args.json {
+        env.printer.json(&serde_json::json!({"run_id": id}));
+    } else {
+        env.printer.result(&id);
+    }
+    Ok(exit::OK)
+}
+
+fn print_dry_run(env: &Env, req: &RunRequest, json: bool) -> Result<u8> {
+    let d = dry_run(req)?;
+    if json {
+        env.printer
+            .json(&serde_json::to_value(&d).map_err(std::io::Error::other)?);
+        return Ok(exit::OK);
+    }
+    let p = &env.printer;
+    p.result(&format!("dry run: nothing was created or changed\n\nrepository:  {}\nbase branch: {}\npipeline:    {} ({})\n", d.repo.display(), d.base_branch, d.pipeline.id, d.pipeline.stages.join(" → ")));
+    let rows: Vec<Vec<String>> = d
+        .routing
+        .routes
+        .iter()
+        .map(|r| {
+            vec![
+                r.stage.clone(),
+                r.executor.to_string(),
+                r.model.clone().unwrap_or_else(|| "(default)".into()),
+                r.reasoning_effort.clone().unwrap_or_else(|| "-".into()),
+                format!("{}s", r.timeout_secs),
+            ]
+        })
+        .collect();
+    p.result(&table(
+        &["STAGE", "EXECUTOR", "MODEL", "EFFORT", "TIMEOUT"],
+        &rows,
+    ));
+    p.result("\ngates:");
+    if d.gates.is_empty() {
+        p.result("  (none configured)");
+    }
+    for (name, cmd, required, timeout) in &d.gates {
+        p.result(&format!(
+            "  {name}: {cmd} ({}, timeout {timeout}s)",
+            if *required { "required" } else { "optional" }
+        ));
+    }
+    for (role, prompt) in &d.prompts {
+        p.result(&format!(
+            "\n===== prompt: {role} =====\n{}",
+            prompt.trim_end()
+        ));
+    }
+    Ok(exit::OK)
+}
+
+/// Prints how a run ended and returns its exit code.
+pub(crate) fn report(env: &Env, o: RunOutcome, json: bool) -> Result<u8> {
+    let code = match o.status {
+        RunStatus::Succeeded => exit::OK,
+        RunStatus::Cancelled => exit::INTERRUPTED,
+        _ => exit::FAILED,
+    };
+    if json {
+        env.printer.json(&serde_json::json!({
+            "run_id": o.run_id, "status": o.status.as_str(), "run_dir": o.run_dir,
+            "worktree": o.worktree, "branch": o.branch, "failure": o.failure,
+            "items": o.state.items,
+        }));
+        return Ok(code);
+    }
+    let p = &env.printer;
+    let metrics: Option<orx_core::metrics::RunMetrics> =
+        orx_core::fsutil::read_json(&o.run_dir.join("metrics").join("run.json")).ok();
+    let took = metrics
+        .as_ref()
+        .map(|m| format!(" in {}", duration(m.duration_secs)))
+        .unwrap_or_default();
+    let status = match o.status {
+        RunStatus::Succeeded => p.paint("succeeded", "32"),
+        RunStatus::Cancelled => p.paint("interrupted", "33"),
+        _ => p.paint("failed", "31"),
+    };
+    p.result(&format!("\nrun {} {status}{took}", o.run_id));
+    let items: Vec<String> = o
+        .state
+        .items
+        .iter()
+        .map(|i| {
+            format!(
+                "{} {} ({} attempt{})",
+                i.id,
+                i.status.as_str(),
+                i.attempts,
+                if i.attempts == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    if !items.is_empty() {
+        p.result(&format!("  items:    {}", items.join(", ")));
+    }
+    p.result(&format!("  branch:   {}", o.branch));
+    p.result(&format!("  worktree: {}", o.worktree.display()));
+    p.result(&format!("  run dir:  {}", o.run_dir.display()));
+    if let Some(m) = &metrics {
+        p.result(&format!(
+            "  tokens:   {} in, {} out; cost ${:.4}",
+            m.tokens.input, m.tokens.output, m.cost_usd
+        ));
+    }
+    match o.status {
+        RunStatus::Succeeded => p.result(&format!(
+            "  next:     orx diff {0} · orx status {0} · git log {1}",
+            o.run_id, o.branch
+        )),
+        RunStatus::Cancelled => p.result(&format!("  resume:   orx resume {}", o.run_id)),
+        _ => {
+            if let Some(f) = &o.failure {
+                p.error(&format!("the run failed at {}: {}", f.stage, f.message), Some(&format!(
+                    "see `orx logs {0}`{1}; fix the cause, then `orx resume {0}` (a failed stage restarts with a fresh attempt budget)",
+                    o.run_id,
+                    if o.state.items.iter().any(|i| i.status == ItemStatus::Failed) { format!(" and runs/{}/artifacts/*.evidence.md", o.run_id) } else { String::new() }
+                )));
+            }
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,87 @@
+//! The live progress display: a spinner line (stage, item, attempt, elapsed) on a terminal,
+//! plain lines otherwise. It is an event listener; the engine knows nothing of it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use orx_core::run::{Event, Listener};
+
+use crate::printer::Printer;
+use crate::render::{duration, event_line};
+
+/// Builds the listener for `printer` (None with -q).
+pub fn listener(printer: Printer) -> Option<(Listener, Option<ProgressBar>)> {
+    if printer.quiet {
+        return None;
+    }
+    if printer.tty {
+        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+        pb.set_style(
+            ProgressStyle::with_template("{spinner:.cyan} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        pb.enable_steady_tick(Duration::from_millis(120));
+        let bar = pb.clone();
+        let stage = Arc::new(Mutex::new(String::new()));
+        let l: Listener = Arc::new(move |e: &Event| on_event_tty(&bar, &stage, printer, e));
+        Some((l, Some(pb)))
+    } else {
+        let l: Listener = Arc::new(move |e: &Event| {
+            if shown(e) {
+                printer.info(&event_line(e));
+            }
+        });
+        Some((l, None))
+    }
+}
+
+/// Events worth a line of their own.
+fn shown(e: &Event) -> bool {
+    !matches!(e.kind.as_str(), "agent.started" | "gate.started")
+}
+
+fn on_event_tty(pb: &ProgressBar, stage: &Mutex<String>, printer: Printer, e: &Event) {
+    match e.kind.as_str() {
+        "stage.started" => {
+            if let Ok(mut s) = stage.lock() {
+                *s = e.stage.clone().unwrap_or_default();
+            }
+            pb.reset_elapsed();
+            pb.set_message(e.stage.clone().unwrap_or_default());
+        }
+        "stage.finished" => {
+            let status = e.data.get("status").and_then(|v| v.as_str()).unwrap_or("");
+            let secs = e
+                .data
+                .get("duration_secs")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
+            let mark = match status {
+                "done" => printer.paint("✓", "32"),
+                "skipped" => printer.paint("-", "2"),
+                _ => printer.paint("✗", "31"),
+            };
+            pb.println(format!(
+                "{mark} {:<17} {:>7}  {}",
+                e.stage.as_deref().unwrap_or(""),
+                duration(secs),
+                e.message
+            ));
+        }
+        "agent.started" | "gate.started" | "attempt.started" | "attempt.resumed" => {
+            let s = stage.lock().map(|s| s.clone()).unwrap_or_default();
+            let what = match (&e.item, e.attempt) {
+                (Some(i), Some(a)) => format!("{s} · {i} attempt {a} · {}", e.message),
+                _ => format!("{s} · {}", e.message),
+            };
+            pb.set_message(what);
+        }
+        "gate.finished" | "attempt.failed" | "item.finished" | "item.skipped" | "warning"
+        | "guardrail" | "ship" => {
+            pb.println(format!("  {}", event_line(e)));
+        }
+        "run.finished" => pb.finish_and_clear(),
+        _ => {}
+    }
+}

@@ -1,0 +1,329 @@
+//! CLI output: snapshots of status, dry-run and errors; the small commands.
+
+use orx_testkit::{TestRepo, normalize, text};
+
+use crate::{bin, orx, orx_ok};
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+fn one_run() -> (TestRepo, String) {
+    let repo = TestRepo::new(&[("app.py", "print('hi')\n")]);
+    orx_ok(&repo, &["run", "Say hello politely"], 0);
+    let id = repo.single_run();
+    (repo, id)
+}
+
+#[test]
+fn status_table_detail_and_json() {
+    let (repo, id) = one_run();
+    let out = orx_ok(&repo, &["status"], 0);
+    insta::assert_snapshot!("status_table", normalize(&stdout(&out), repo.path()));
+    let out = orx_ok(&repo, &["status", &id], 0);
+    insta::assert_snapshot!("status_detail", normalize(&stdout(&out), repo.path()));
+    let out = orx_ok(&repo, &["status", &id, "--json"], 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["status"], "succeeded");
+    assert_eq!(v["state"]["items"][0]["id"], "W001");
+    assert_eq!(v["meta"]["task_summary"], "Say hello politely");
+    let out = orx_ok(&repo, &["status", "--json"], 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v[0]["run_id"], id.as_str());
+    // --follow on a finished run prints its events and ends.
+    let out = orx_ok(&repo, &["status", &id, "--follow"], 0);
+    assert!(stdout(&out).contains("run succeeded"), "{}", text(&out));
+}
+
+#[test]
+fn status_with_no_runs_says_how_to_start() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let out = orx_ok(&repo, &["status"], 0);
+    assert!(stdout(&out).contains("no runs yet"));
+}
+
+#[test]
+fn dry_run_prints_routing_gates_and_prompts_and_touches_nothing() {
+    let repo = TestRepo::new(&[("app.py", "x = 1\n")]);
+    repo.write("orx.yaml", include_str!("../fixtures/seed-readme-orx.yaml"));
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "config"]);
+    let before_refs = repo.git(&["for-each-ref"]);
+    let out = orx_ok(&repo, &["run", "--dry-run", "Add a function add(a,b)"], 0);
+    let text = normalize(&stdout(&out), repo.path());
+    // The prompts are long; the routing, gates and the list of prompts are the contract.
+    let head: String = text
+        .lines()
+        .take_while(|l| !l.starts_with("===== prompt"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("dry_run_seed_config", head);
+    let prompts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("===== prompt"))
+        .collect();
+    assert_eq!(
+        prompts,
+        [
+            "===== prompt: plan =====",
+            "===== prompt: spec =====",
+            "===== prompt: decompose =====",
+            "===== prompt: implement =====",
+            "===== prompt: fix =====",
+            "===== prompt: review =====",
+            "===== prompt: knowledge_update ====="
+        ]
+    );
+    assert!(text.contains("Add a function add(a,b)"));
+    assert!(!repo.path().join("runs").exists() && !repo.path().join(".worktrees").exists());
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    assert_eq!(repo.git(&["for-each-ref"]), before_refs);
+}
+
+#[test]
+fn dry_run_with_overrides_routes_every_stage_to_the_engine() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    repo.write("orx.yaml", include_str!("../fixtures/seed-readme-orx.yaml"));
+    let out = orx_ok(
+        &repo,
+        &[
+            "run",
+            "--dry-run",
+            "--json",
+            "--engine",
+            "claude_code",
+            "--model",
+            "m1",
+            "t",
+        ],
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for r in v["routing"]["routes"].as_array().unwrap() {
+        assert_eq!(
+            (r["executor"].as_str(), r["model"].as_str()),
+            (Some("claude"), Some("m1")),
+            "{r}"
+        );
+    }
+}
+
+fn error_case(repo: &TestRepo, args: &[&str], code: i32) -> String {
+    let out = orx(repo, args);
+    assert_eq!(out.status.code(), Some(code), "{}", text(&out));
+    normalize(&stderr(&out), repo.path())
+}
+
+#[test]
+fn errors_are_rendered_once_with_a_hint_and_exit_2() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let mut all = String::new();
+    all += &format!(
+        "## unknown run\n{}\n",
+        error_case(&repo, &["status", "20261126_000000_deadbeef"], 2)
+    );
+    all += &format!(
+        "## not a run id\n{}\n",
+        error_case(&repo, &["logs", "../../etc/passwd"], 2)
+    );
+    all += &format!(
+        "## missing base branch\n{}\n",
+        error_case(&repo, &["run", "--base-branch", "nope", "t"], 2)
+    );
+    all += &format!(
+        "## unknown engine\n{}\n",
+        error_case(&repo, &["run", "--engine", "gpt", "t"], 2)
+    );
+    all += &format!("## empty task\n{}\n", error_case(&repo, &["run", "  "], 2));
+    repo.write("orx.yaml", "engine:\n  type: codx\n");
+    all += &format!(
+        "## broken config\n{}\n",
+        error_case(&repo, &["run", "t"], 2)
+    );
+    all += &format!(
+        "## missing --config file\n{}\n",
+        error_case(&repo, &["--config", "/nonexistent/orx.yaml", "run", "t"], 2)
+    );
+    let empty = TestRepo::empty();
+    all += &format!(
+        "## no commit\n{}\n",
+        error_case(&empty, &["run", "t"], 2).replace(&empty.path().display().to_string(), "[REPO]")
+    );
+    let not_git = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["run", "t"])
+        .current_dir(not_git.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    all += &format!(
+        "## not a git repository\n{}\n",
+        stderr(&out).replace(&not_git.path().display().to_string(), "[DIR]")
+    );
+    insta::assert_snapshot!("errors", all);
+    // Nothing was created by the failed runs.
+    assert!(!repo.path().join("runs").exists());
+}
+
+#[test]
+fn a_missing_agent_adapter_fails_the_stage_with_a_clear_message() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let out = orx(&repo, &["run", "--engine", "codex", "t"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("the codex adapter is not available in this build"),
+        "{}",
+        text(&out)
+    );
+    let id = repo.single_run();
+    assert_eq!(
+        repo.state(&id).last_failure.unwrap().category,
+        "agent_error"
+    );
+}
+
+#[test]
+fn logs_diff_and_clean() {
+    let (repo, id) = one_run();
+    let out = orx_ok(&repo, &["logs", &id], 0);
+    assert!(
+        stdout(&out).contains("run.started") || stdout(&out).contains("started on orx/"),
+        "{}",
+        text(&out)
+    );
+    let out = orx_ok(&repo, &["logs", &id, "--stage", "plan"], 0);
+    assert!(
+        stdout(&out).contains("===== agent_plan.jsonl ====="),
+        "{}",
+        text(&out)
+    );
+    let out = orx_ok(&repo, &["diff", &id], 0);
+    assert!(
+        stdout(&out).contains("+++ b/ORX_FAKE_CHANGE.md"),
+        "{}",
+        text(&out)
+    );
+    let out = orx_ok(&repo, &["diff", &id, "--item", "W001"], 0);
+    assert!(stdout(&out).contains("ORX_FAKE_CHANGE.md"));
+
+    let worktree = repo.path().join(".worktrees").join(&id);
+    assert!(worktree.is_dir());
+    orx_ok(&repo, &["clean", &id], 0);
+    assert!(!worktree.exists() && !repo.run_dir(&id).exists());
+    assert!(repo.git(&["worktree", "list"]).lines().count() == 1);
+    assert!(
+        repo.git(&["branch", "--list", &format!("orx/{id}")])
+            .contains(&id),
+        "the branch is kept"
+    );
+    let out = orx(&repo, &["clean", "all"]);
+    assert_eq!(out.status.code(), Some(2), "`clean all` needs --force");
+}
+
+#[test]
+fn clean_all_with_delete_branch() {
+    let (repo, id) = one_run();
+    orx_ok(&repo, &["clean", "all", "--force", "--delete-branch"], 0);
+    assert!(repo.run_ids().is_empty());
+    assert_eq!(repo.git(&["branch", "--list", &format!("orx/{id}")]), "");
+}
+
+#[test]
+fn init_writes_a_config_that_loads_and_refuses_to_overwrite() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let out = orx_ok(&repo, &["init", "--engine", "fake"], 0);
+    assert!(stdout(&out).contains("wrote"), "{}", text(&out));
+    let exclude = std::fs::read_to_string(repo.path().join(".git/info/exclude")).unwrap();
+    assert!(exclude.contains("runs/") && exclude.contains(".worktrees/"));
+    orx_ok(&repo, &["run", "--dry-run", "t"], 0);
+    let out = orx(&repo, &["init"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--force"));
+    orx_ok(&repo, &["init", "--force", "--engine", "gemini"], 0);
+    assert!(
+        std::fs::read_to_string(repo.path().join("orx.yaml"))
+            .unwrap()
+            .contains("type: gemini")
+    );
+}
+
+#[test]
+fn task_from_a_file_and_from_stdin() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let task = repo.aux_file("task.md", "Task from a file\n\nwith details");
+    orx_ok(
+        &repo,
+        &[
+            "run",
+            "--pipeline",
+            "plan_only",
+            &format!("@{}", task.display()),
+        ],
+        0,
+    );
+    let id = repo.single_run();
+    assert_eq!(
+        repo.run_file(&id, "context/task.md"),
+        "Task from a file\n\nwith details"
+    );
+    assert_eq!(repo.meta(&id).task_summary, "Task from a file");
+
+    use std::io::Write;
+    let mut child = repo
+        .orx(bin())
+        .args(["run", "--pipeline", "plan_only", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Task from stdin")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let ids = repo.run_ids();
+    assert_eq!(repo.run_file(&ids[1], "context/task.md"), "Task from stdin");
+}
+
+#[test]
+fn completions_pipelines_and_help() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let out = orx_ok(&repo, &["completions", "bash"], 0);
+    assert!(stdout(&out).contains("_orx()"));
+    let out = orx_ok(&repo, &["pipelines"], 0);
+    assert!(stdout(&out).contains("fast_fix") && stdout(&out).contains("plan_only"));
+    let out = orx_ok(&repo, &["--help"], 0);
+    assert!(stdout(&out).contains("resume") && stdout(&out).contains("demo"));
+}
+
+#[test]
+fn demo_runs_every_stage_with_one_fix_loop() {
+    let parent = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(bin());
+    for (k, v) in orx_testkit::GIT_ENV {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .args(["demo", "--into"])
+        .arg(parent.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = stdout(&out);
+    assert!(
+        s.contains("succeeded")
+            && s.contains("W001 passed (2 attempts)")
+            && s.contains("W002 passed (1 attempt)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("gate unittest failed") && s.contains("knowledge_update done"),
+        "{s}"
+    );
+}

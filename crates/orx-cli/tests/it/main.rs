@@ -1,0 +1,75 @@
+//! Integration tests: the orx binary on real temporary git repositories, with the scripted
+//! agent, real gates (sh, python3) and real git.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod cli;
+mod pipeline;
+mod resume;
+
+use std::path::Path;
+use std::process::Output;
+
+use orx_testkit::{TestRepo, text};
+
+/// The orx binary under test.
+pub fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_orx"))
+}
+
+/// A repository with `files`, an orx.yaml made of `config` (the scenario path is filled in),
+/// and the scenario in the aux folder.
+pub fn repo_with(files: &[(&str, &str)], scenario: &str, config: &str) -> TestRepo {
+    let repo = TestRepo::new(files);
+    let sc = repo.aux_file("scenario.yaml", scenario);
+    let cfg = format!(
+        "engine:\n  type: fake\n  timeout: 60\nexecutors:\n  fake:\n    scenario: {}\n{config}",
+        sc.display()
+    );
+    repo.write("orx.yaml", &cfg);
+    repo.git(&["add", "orx.yaml"]);
+    repo.git(&["commit", "-q", "-m", "orx config"]);
+    repo
+}
+
+/// Runs orx with `args` in `repo`.
+pub fn orx(repo: &TestRepo, args: &[&str]) -> Output {
+    repo.orx(bin()).args(args).output().unwrap()
+}
+
+/// Runs orx and asserts its exit code.
+pub fn orx_ok(repo: &TestRepo, args: &[&str], code: i32) -> Output {
+    let out = orx(repo, args);
+    assert_eq!(out.status.code(), Some(code), "{}", text(&out));
+    out
+}
+
+/// A scenario whose plan/spec/review/knowledge steps are standard, with `decompose` and
+/// `implement` parts supplied (YAML snippets indented by two spaces under their keys).
+pub fn scenario(backlog_items: &str, implement: &str, extra: &str) -> String {
+    format!(
+        r#"plan:
+  - text: "the plan"
+spec:
+  - text: "the spec"
+decompose:
+  - text: |
+      ```yaml
+      items:
+{backlog_items}
+      ```
+implement:
+{implement}
+review:
+  - text: "Looks good.\n\nVERDICT: APPROVED"
+knowledge_update:
+  - blocks:
+      AGENTS.md: "- learned something"
+    text: updated
+{extra}"#
+    )
+}

@@ -1,0 +1,354 @@
+//! Loading orx.yaml: parse, interpolate, range-check, validate; every error names file:line:column.
+#![allow(clippy::result_large_err)] // A config error is built at most once, at startup; boxing buys nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::Config;
+
+/// A configuration error with its location and, where one is obvious, the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file (as given).
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<u64>,
+    /// 1-based column, when known.
+    pub column: Option<u64>,
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// The source line with a caret under the column.
+    pub snippet: Option<String>,
+    /// What to do.
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message)?,
+            (Some(l), None) => write!(f, "{}:{l}: {}", self.file, self.message)?,
+            _ => write!(f, "{}: {}", self.file, self.message)?,
+        }
+        if let Some(s) = &self.snippet {
+            write!(f, "\n{s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A loaded configuration with where it came from and the secret values it holds.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedConfig {
+    /// The validated config.
+    pub config: Config,
+    /// The file, or None for built-in defaults.
+    pub path: Option<PathBuf>,
+    /// Secret values (api keys, values of *KEY*/*TOKEN*/*SECRET* variables), for redaction.
+    pub secrets: Vec<String>,
+}
+
+/// Loads `path`; a missing file is an error (callers decide whether defaults apply).
+pub fn load_file(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        line: None,
+        column: None,
+        message: format!("cannot read the config file: {e}"),
+        snippet: None,
+        hint: Some("check the path given to --config, or run `orx init` to create orx.yaml".into()),
+    })?;
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let mut loaded = load_str(&text, &path.display().to_string(), env)?;
+    loaded.path = Some(path.to_path_buf());
+    Ok(loaded)
+}
+
+/// Parses `text` (named `file` in messages) with `env` as the interpolation environment.
+pub fn load_str(
+    text: &str,
+    file: &str,
+    env: BTreeMap<String, String>,
+) -> Result<LoadedConfig, ConfigError> {
+    let (parsed, mut secrets) = super::interp::with_env(env, || {
+        let mut opts = serde_saphyr::Options::default();
+        opts.with_snippet = false;
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_saphyr::from_str_with_options::<Option<Config>>(text, opts)
+            .map(Option::unwrap_or_default)
+    });
+    let config = parsed.map_err(|e| from_yaml_error(&e, text, file))?;
+    validate(&config, text, file)?;
+    for kind in super::ExecutorKind::ALL {
+        if let Some(key) = config.executors.get(kind).and_then(|e| e.api_key.as_ref()) {
+            secrets.push(key.to_string());
+        }
+    }
+    Ok(LoadedConfig {
+        config,
+        path: None,
+        secrets,
+    })
+}
+
+fn from_yaml_error(e: &serde_saphyr::Error, text: &str, file: &str) -> ConfigError {
+    use serde_saphyr::Error as E;
+    let loc = e.location();
+    let (line, column) = match loc {
+        Some(l) if l.line() > 0 => (Some(l.line()), Some(l.column())),
+        _ => (None, None),
+    };
+    let (message, hint) = match e {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let mut msg = format!("unknown key `{field}`");
+            if let Some(near) = nearest(field, expected) {
+                msg.push_str(&format!("; did you mean `{near}`?"));
+            }
+            (
+                msg,
+                Some(format!("known keys here: {}", expected.join(", "))),
+            )
+        }
+        E::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            let mut msg = format!("unknown value `{variant}`");
+            if let Some(near) = nearest(variant, expected) {
+                msg.push_str(&format!("; did you mean `{near}`?"));
+            }
+            (
+                msg,
+                Some(format!("expected one of: {}", expected.join(", "))),
+            )
+        }
+        E::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        } => (
+            format!("expected {}, found {unexpected}", describe(expected)),
+            None,
+        ),
+        E::SerdeMissingField { field, .. } => (
+            format!("missing required key `{field}`"),
+            Some(format!("add `{field}:` here")),
+        ),
+        E::DuplicateMappingKey { .. } => (
+            duplicate_key(&strip_location(&e.to_string())),
+            Some("each key may appear once in a mapping; remove or merge the duplicate".into()),
+        ),
+        other => (describe(&strip_location(&other.to_string())), None),
+    };
+    ConfigError {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+        snippet: line.map(|l| snippet(text, l, column.unwrap_or(1))),
+        hint,
+    }
+}
+
+/// Removes serde-saphyr's " at line N, column M" suffix (we print the location ourselves).
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn duplicate_key(msg: &str) -> String {
+    let key = msg
+        .strip_prefix("duplicate mapping key: ")
+        .and_then(|r| r.split(", set DuplicateKeyPolicy").next())
+        .unwrap_or(msg);
+    format!("duplicate key `{key}`")
+}
+
+/// Rewrites serde's type names into words a user knows.
+fn describe(expected: &str) -> String {
+    let words = [
+        ("invalid u64", "expected a whole number (0 or more)"),
+        ("u64", "a whole number"),
+        ("a boolean", "true or false"),
+        ("invalid boolean", "expected true or false"),
+        ("struct ", "a mapping of "),
+        ("a sequence", "a list"),
+        ("sequence", "a list"),
+        ("f64", "a number"),
+        ("invalid f64", "expected a number"),
+        (
+            "expected sequence start",
+            "expected a list (lines starting with `- `, or [a, b])",
+        ),
+        (
+            "expected mapping start",
+            "expected a mapping (`key: value` lines)",
+        ),
+    ];
+    if let Some((_, w)) = words.iter().find(|(k, _)| *k == expected) {
+        return w.to_string();
+    }
+    let mut out = expected.to_string();
+    for (k, w) in words {
+        if k.ends_with(' ') && out.starts_with(k) {
+            out = format!("{w}{}", &out[k.len()..]);
+        }
+    }
+    out
+}
+
+/// The source line `line` with a caret under `column`, rustc-style.
+pub(crate) fn snippet(text: &str, line: u64, column: u64) -> String {
+    let src = text
+        .lines()
+        .nth(line.saturating_sub(1) as usize)
+        .unwrap_or("");
+    let num = line.to_string();
+    let pad = " ".repeat(num.len());
+    let caret = " ".repeat(column.saturating_sub(1) as usize);
+    format!("{pad} |\n{num} | {src}\n{pad} | {caret}^")
+}
+
+/// The candidate closest to `word` by edit distance, when close enough to be a typo.
+pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3) || (c.len() >= 3 && word.starts_with(*c)))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Checks that span several keys; the location is found by searching the source.
+fn validate(c: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
+    let err = |needle: &str, message: String, hint: Option<String>| {
+        let (line, column) = locate(text, needle);
+        ConfigError {
+            file: file.to_string(),
+            line,
+            column,
+            snippet: line.map(|l| snippet(text, l, column.unwrap_or(1))),
+            message,
+            hint,
+        }
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for g in &c.gates {
+        if g.name.trim().is_empty() {
+            return Err(err("name:", "a gate has an empty name".into(), None));
+        }
+        if !g
+            .name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+        {
+            return Err(err(
+                &g.name,
+                format!(
+                    "gate name `{}` may only use letters, digits, `-`, `_` and `.`",
+                    g.name
+                ),
+                Some("the name is used in log file names".into()),
+            ));
+        }
+        if !seen.insert(g.name.as_str()) {
+            return Err(err(
+                &format!("name: {}", g.name),
+                format!("two gates are named `{}`", g.name),
+                Some("give each gate a unique name".into()),
+            ));
+        }
+        if g.command.trim().is_empty() {
+            return Err(err(
+                &format!("name: {}", g.name),
+                format!("gate `{}` has an empty command", g.name),
+                None,
+            ));
+        }
+    }
+    for p in c
+        .guardrails
+        .forbidden_patterns
+        .iter()
+        .chain(&c.guardrails.allowed_patterns)
+    {
+        if let Err(e) = globset::Glob::new(p) {
+            return Err(err(
+                p,
+                format!("invalid guardrail pattern `{p}`: {}", e.kind()),
+                None,
+            ));
+        }
+    }
+    if c.guardrails.mode == super::GuardrailMode::Allowlist
+        && c.guardrails.allowed_patterns.is_empty()
+    {
+        return Err(err(
+            "allowlist",
+            "guardrails.mode is allowlist but allowed_patterns is empty: nothing could change"
+                .into(),
+            Some("list the paths agents may change under guardrails.allowed_patterns".into()),
+        ));
+    }
+    if !(c.run.retry.initial_delay >= 0.0 && c.run.retry.initial_delay <= 600.0) {
+        return Err(err(
+            "initial_delay",
+            "run.retry.initial_delay must be between 0 and 600 seconds".into(),
+            None,
+        ));
+    }
+    for (model, p) in &c.pricing {
+        if p.input < 0.0 || p.output < 0.0 || p.cached_input.is_some_and(|x| x < 0.0) {
+            return Err(err(
+                model,
+                format!("pricing for `{model}` is negative"),
+                None,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn locate(text: &str, needle: &str) -> (Option<u64>, Option<u64>) {
+    for (i, line) in text.lines().enumerate() {
+        if let Some(col) = line.find(needle) {
+            return (
+                Some(i as u64 + 1),
+                Some(line[..col].chars().count() as u64 + 1),
+            );
+        }
+    }
+    (None, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_finds_typos() {
+        assert_eq!(nearest("timout", &["timeout", "model"]), Some("timeout"));
+        assert_eq!(nearest("zzzzzz", &["timeout", "model"]), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! The one atomic-write helper and small file utilities every crash-safe write goes through.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::Result;
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename.
+/// A crash at any instant leaves either the old or the new content, never a torn file.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    fs_err::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".orx-tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| with_path(e, dir))?;
+    tmp.write_all(bytes).map_err(|e| with_path(e, path))?;
+    tmp.as_file().sync_all().map_err(|e| with_path(e, path))?;
+    tmp.persist(path).map_err(|e| with_path(e.error, path))?;
+    Ok(())
+}
+
+/// Serialises `value` as pretty JSON and writes it atomically.
+pub fn atomic_write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    text.push(b'\n');
+    atomic_write(path, &text)
+}
+
+/// Appends one line (a newline is added) to `path`, creating it when missing.
+/// Each call is one `write` of the whole line, so concurrent readers never see half a record.
+pub fn append_line(path: &Path, line: &str) -> Result<()> {
+    let mut f = fs_err::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let mut buf = String::with_capacity(line.len() + 1);
+    buf.push_str(line);
+    buf.push('\n');
+    f.write_all(buf.as_bytes())?;
+    Ok(())
+}
+
+/// Appends `value` as one JSON line.
+pub fn append_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let line = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    append_line(path, &line)
+}
+
+/// Reads a JSON file orx wrote, naming the file when it is corrupt.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = fs_err::read_to_string(path)?;
+    serde_json::from_str(&text).map_err(|e| crate::Error::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+fn with_path(e: std::io::Error, path: &Path) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{e} (writing {})", path.display()))
+}
+
+/// The last `max_lines` lines of `text`.
+pub fn tail_lines(text: &str, max_lines: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(max_lines);
+    lines[start..].join("\n")
+}
+
+/// Truncates `text` to at most `max` bytes on a char boundary, marking the cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n… [truncated {} bytes]", &text[..end], text.len() - end)
+}

@@ -1,0 +1,65 @@
+//! ruff check: its JSON output (orx adds `--output-format=json`) or the text formats.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::{Parsed, finding};
+
+#[derive(Deserialize)]
+struct Diag {
+    code: Option<String>,
+    message: String,
+    filename: String,
+    location: Option<Loc>,
+}
+
+#[derive(Deserialize)]
+struct Loc {
+    row: u32,
+}
+
+static TEXT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): (?P<msg>.+)$").ok()
+});
+
+pub(super) fn parse(text: &str) -> Parsed {
+    if let Some(start) = text
+        .find("\n[")
+        .map(|i| i + 1)
+        .or_else(|| text.starts_with('[').then_some(0))
+    {
+        let mut stream =
+            serde_json::Deserializer::from_str(&text[start..]).into_iter::<Vec<Diag>>();
+        if let Some(Ok(diags)) = stream.next() {
+            let findings = diags
+                .into_iter()
+                .map(|d| {
+                    let msg = match d.code {
+                        Some(c) => format!("{c} {}", d.message),
+                        None => d.message,
+                    };
+                    let line = d.location.map(|l| l.row.to_string());
+                    finding(Some(&d.filename), line.as_deref(), msg)
+                })
+                .collect();
+            return Parsed {
+                findings,
+                counts: None,
+            };
+        }
+    }
+    let Some(re) = TEXT.as_ref() else {
+        return Parsed::default();
+    };
+    let findings = text
+        .lines()
+        .filter_map(|l| re.captures(l.trim_end()))
+        .map(|c| finding(Some(&c["file"]), Some(&c["line"]), c["msg"].to_string()))
+        .collect();
+    Parsed {
+        findings,
+        counts: None,
+    }
+}

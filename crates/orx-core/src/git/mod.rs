@@ -1,0 +1,344 @@
+//! The git CLI wrapper: repository checks, worktrees, diffs, commits, push. Every command is
+//! logged to the run's logs/git.log when a log is set.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cancel::CancelToken;
+use crate::process::{ProcessSpec, Stream, run};
+use crate::{Error, Result};
+
+/// Change statistics of a diff.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DiffStats {
+    /// Files changed.
+    pub files: usize,
+    /// Lines added.
+    pub added: usize,
+    /// Lines removed.
+    pub removed: usize,
+}
+
+/// A git runner bound to one directory.
+#[derive(Clone, Debug)]
+pub struct Git {
+    dir: PathBuf,
+    log: Option<PathBuf>,
+    timeout: Duration,
+}
+
+impl Git {
+    /// Git commands run in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            log: None,
+            timeout: Duration::from_secs(300),
+        }
+    }
+
+    /// The same, logging to `log`.
+    pub fn with_log(mut self, log: Option<PathBuf>) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// A runner for another directory with the same log.
+    pub fn at(&self, dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            log: self.log.clone(),
+            timeout: self.timeout,
+        }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs git with `args`; returns stdout, or an error with stderr.
+    pub fn run(&self, args: &[&str]) -> Result<String> {
+        let (ok, out, err) = self.try_run(args)?;
+        if ok {
+            Ok(out)
+        } else {
+            Err(Error::Git {
+                command: args.join(" "),
+                message: err.trim().to_string(),
+            })
+        }
+    }
+
+    /// Runs git; returns (success, stdout, stderr) without turning failure into an error.
+    pub fn try_run(&self, args: &[&str]) -> Result<(bool, String, String)> {
+        let mut spec = ProcessSpec::new("git", args.iter().copied());
+        spec.cwd = Some(self.dir.clone());
+        spec.timeout = Some(self.timeout);
+        spec.env = vec![
+            ("GIT_TERMINAL_PROMPT".into(), "0".into()),
+            ("GIT_OPTIONAL_LOCKS".into(), "0".into()),
+            ("LC_ALL".into(), "C".into()),
+        ];
+        let (mut out, mut err) = (String::new(), String::new());
+        let res = run(&spec, &CancelToken::new(), &mut |s, l| {
+            let b = if s == Stream::Stdout {
+                &mut out
+            } else {
+                &mut err
+            };
+            b.push_str(l);
+            b.push('\n');
+        })
+        .map_err(|e| match e {
+            Error::Spawn { .. } => Error::repo(
+                "git is not installed or not on PATH",
+                "install git (orx drives the git command-line tool)",
+            ),
+            other => other,
+        })?;
+        if let Some(log) = &self.log {
+            let line = format!(
+                "$ git {} # in {} -> {:?} ({} ms){}",
+                args.join(" "),
+                self.dir.display(),
+                res.termination,
+                res.duration.as_millis(),
+                if res.success() || err.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{}", err.trim_end())
+                }
+            );
+            let _ = crate::fsutil::append_line(log, &line);
+        }
+        Ok((res.success(), out, err))
+    }
+
+    /// The top level of the repository containing `dir`.
+    pub fn toplevel(dir: &Path) -> Result<PathBuf> {
+        let (ok, out, _) = Git::new(dir).try_run(&["rev-parse", "--show-toplevel"])?;
+        if !ok {
+            return Err(Error::repo(
+                format!("{} is not inside a git repository", dir.display()),
+                "run orx at the root of a git repository (or `git init` first), or pass --dir",
+            ));
+        }
+        Ok(PathBuf::from(out.trim()))
+    }
+
+    /// The sha of `rev`, or None when it does not resolve.
+    pub fn resolve(&self, rev: &str) -> Result<Option<String>> {
+        let spec = format!("{rev}^{{commit}}");
+        let (ok, out, _) = self.try_run(&["rev-parse", "--verify", "--quiet", &spec])?;
+        Ok(ok.then(|| out.trim().to_string()))
+    }
+
+    /// The checked-out branch, or None when HEAD is detached.
+    pub fn current_branch(&self) -> Result<Option<String>> {
+        let (ok, out, _) = self.try_run(&["symbolic-ref", "--quiet", "--short", "HEAD"])?;
+        Ok(ok.then(|| out.trim().to_string()))
+    }
+
+    /// The sha of HEAD.
+    pub fn head(&self) -> Result<String> {
+        Ok(self.run(&["rev-parse", "HEAD"])?.trim().to_string())
+    }
+
+    /// Checks that a run can start from `base`: the repository has a commit and the branch exists.
+    pub fn check_base(&self, base: &str) -> Result<String> {
+        if self.resolve("HEAD")?.is_none() {
+            return Err(Error::repo(
+                "the repository has no commit yet",
+                "make a first commit (git add -A && git commit -m init), then run orx again",
+            ));
+        }
+        match self.resolve(base)? {
+            Some(sha) => Ok(sha),
+            None => Err(Error::repo(
+                format!("the base branch `{base}` does not exist"),
+                "pass --base-branch with an existing branch, or set git.base_branch in orx.yaml",
+            )),
+        }
+    }
+
+    /// `git worktree add -b <branch> <path> <base>`.
+    pub fn worktree_add(&self, path: &Path, branch: &str, base: &str) -> Result<()> {
+        let p = path.display().to_string();
+        // Worktrees of concurrent runs are added under one lock inside git; retry briefly if
+        // another run holds a ref lock at the same instant.
+        let mut last = None;
+        for i in 0..5 {
+            match self.run(&["worktree", "add", "--quiet", "-b", branch, &p, base]) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.to_string().contains(".lock") => {
+                    last = Some(e);
+                    std::thread::sleep(Duration::from_millis(100 * (i + 1)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::repo("git worktree add failed", "retry the run")))
+    }
+
+    /// `git worktree remove --force <path>` then `git worktree prune`.
+    pub fn worktree_remove(&self, path: &Path) -> Result<()> {
+        let p = path.display().to_string();
+        if path.exists() {
+            let (ok, _, err) = self.try_run(&["worktree", "remove", "--force", &p])?;
+            if !ok && path.exists() {
+                return Err(Error::Git {
+                    command: format!("worktree remove {p}"),
+                    message: err,
+                });
+            }
+        }
+        self.run(&["worktree", "prune"])?;
+        Ok(())
+    }
+
+    /// Stages everything in the worktree (new files in new folders included).
+    pub fn add_all(&self) -> Result<()> {
+        self.run(&["add", "-A"]).map(|_| ())
+    }
+
+    /// The diff of the worktree (staged, committed and untracked) against `start`.
+    pub fn diff_since(&self, start: &str) -> Result<String> {
+        self.add_all()?;
+        self.run(&[
+            "diff",
+            "--cached",
+            "--no-color",
+            "--no-ext-diff",
+            "--binary",
+            start,
+        ])
+    }
+
+    /// Paths changed in the worktree against `start` (after staging everything).
+    pub fn changed_paths(&self, start: &str) -> Result<Vec<String>> {
+        self.add_all()?;
+        let out = self.run(&[
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            start,
+        ])?;
+        Ok(out
+            .split('\0')
+            .map(|s| s.trim_matches('\n'))
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect())
+    }
+
+    /// Lines added/removed and files changed against `start` (after staging everything).
+    pub fn diff_stats(&self, start: &str) -> Result<DiffStats> {
+        self.add_all()?;
+        let out = self.run(&["diff", "--cached", "--numstat", start])?;
+        let mut s = DiffStats::default();
+        for line in out.lines() {
+            let mut parts = line.split('\t');
+            let a = parts
+                .next()
+                .and_then(|x| x.parse::<usize>().ok())
+                .unwrap_or(0);
+            let r = parts
+                .next()
+                .and_then(|x| x.parse::<usize>().ok())
+                .unwrap_or(0);
+            s.files += 1;
+            s.added += a;
+            s.removed += r;
+        }
+        Ok(s)
+    }
+
+    /// Restores `paths` to their state at `start` (removing files that did not exist then).
+    pub fn revert_paths(&self, start: &str, paths: &[String]) -> Result<()> {
+        for p in paths {
+            let spec = format!("{start}:{p}");
+            let existed = self.try_run(&["cat-file", "-e", &spec])?.0;
+            if existed {
+                self.run(&["checkout", start, "--", p])?;
+            } else {
+                let _ = self.try_run(&["rm", "--cached", "--quiet", "-f", "--", p])?;
+                let full = self.dir.join(p);
+                if full.is_file() || full.is_symlink() {
+                    fs_err::remove_file(&full)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits everything staged and unstaged with `message`; returns the new sha, or None when
+    /// there was nothing to commit.
+    pub fn commit_all(&self, message: &str) -> Result<Option<String>> {
+        self.add_all()?;
+        let (clean, _, _) = self.try_run(&["diff", "--cached", "--quiet"])?;
+        if clean {
+            return Ok(None);
+        }
+        let mut args: Vec<&str> = Vec::new();
+        let has_identity = self
+            .try_run(&["config", "user.email"])
+            .map(|(ok, out, _)| ok && !out.trim().is_empty())
+            .unwrap_or(false);
+        if !has_identity {
+            // No identity configured: commit as orx rather than fail the run.
+            args.extend(["-c", "user.name=orx", "-c", "user.email=orx@localhost"]);
+        }
+        args.extend(["commit", "--quiet", "--no-verify", "-m", message]);
+        self.run(&args)?;
+        self.head().map(Some)
+    }
+
+    /// Adds `runs/` and `.worktrees/` to the repository's info/exclude when missing.
+    pub fn ensure_excluded(&self) -> Result<()> {
+        let common = self.run(&["rev-parse", "--git-common-dir"])?;
+        let common = self.dir.join(common.trim());
+        let path = common.join("info").join("exclude");
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut add = String::new();
+        for entry in ["runs/", ".worktrees/"] {
+            if !current.lines().any(|l| l.trim() == entry) {
+                add.push_str(entry);
+                add.push('\n');
+            }
+        }
+        if !add.is_empty() {
+            fs_err::create_dir_all(common.join("info"))?;
+            let mut text = current;
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str("# orx run folders and worktrees\n");
+            text.push_str(&add);
+            crate::fsutil::atomic_write(&path, text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// `git --version`, e.g. "2.47.3".
+    pub fn version() -> Option<String> {
+        let (ok, out, _) = Git::new(".").try_run(&["--version"]).ok()?;
+        ok.then(|| out.trim().trim_start_matches("git version ").to_string())
+    }
+
+    /// Deletes a local branch.
+    pub fn delete_branch(&self, branch: &str) -> Result<()> {
+        self.run(&["branch", "-D", branch]).map(|_| ())
+    }
+
+    /// One-line subjects of the commits in `range`, oldest first.
+    pub fn log_subjects(&self, range: &str) -> Result<Vec<String>> {
+        Ok(self
+            .run(&["log", "--reverse", "--format=%s", range])?
+            .lines()
+            .map(String::from)
+            .collect())
+    }
+}

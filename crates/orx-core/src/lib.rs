@@ -1,0 +1,23 @@
+//! orx-core: everything orx knows and does, with no terminal or web code.
+//!
+//! The CLI (and later the dashboard) call into this crate; nothing here knows who calls it.
+
+pub mod agent;
+pub mod cancel;
+pub mod config;
+pub mod context;
+pub mod demo;
+pub mod error;
+pub mod fsutil;
+pub mod gate;
+pub mod git;
+pub mod guardrails;
+pub mod knowledge;
+pub mod metrics;
+pub mod pipeline;
+pub mod process;
+pub mod prompt;
+pub mod redact;
+pub mod run;
+
+pub use error::{Error, Result};

@@ -1,0 +1,410 @@
+//! The backlog: its schema, robust extraction from agent text (plain, fenced, JSON-wrapped,
+//! with prose around), validation (ids, dependencies, cycles, acceptance), merging above the
+//! item limit, and dependency order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// One work item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// W001, W002, …
+    pub id: String,
+    /// Short title.
+    pub title: String,
+    /// What it achieves.
+    #[serde(default)]
+    pub objective: String,
+    /// Checkable criteria (at least one).
+    #[serde(default)]
+    pub acceptance: Vec<String>,
+    /// Files likely involved.
+    #[serde(default)]
+    pub files_hint: Vec<String>,
+    /// Items that must pass first.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+}
+
+/// backlog.yaml.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backlog {
+    /// The run.
+    #[serde(default)]
+    pub run_id: String,
+    /// Items.
+    pub items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+struct RawBacklog {
+    #[serde(default)]
+    items: Option<Vec<RawItem>>,
+    #[serde(default)]
+    backlog: Option<Box<RawBacklogOrList>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawBacklogOrList {
+    List(Vec<RawItem>),
+    Map(RawBacklog),
+}
+
+/// A scalar read as text whatever YAML typed it (`y`, `3`, `true` stay as written).
+struct Scalar(String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar(String::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One string or a list of strings.
+struct OneOrMany(Vec<String>);
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Scalar(s)) = seq.next_element::<Scalar>()? {
+                    if !s.trim().is_empty() {
+                        out.push(s);
+                    }
+                }
+                Ok(OneOrMany(out))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(if v.trim().is_empty() {
+                    vec![]
+                } else {
+                    vec![v.to_string()]
+                }))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
+            fn visit_unit<E>(self) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![]))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+}
+
+#[derive(Deserialize)]
+struct RawItem {
+    #[serde(default)]
+    id: Option<Scalar>,
+    #[serde(default)]
+    title: Option<Scalar>,
+    #[serde(default)]
+    objective: Option<Scalar>,
+    #[serde(default, alias = "acceptance_criteria")]
+    acceptance: Option<OneOrMany>,
+    #[serde(default, alias = "files")]
+    files_hint: Option<OneOrMany>,
+    #[serde(default, alias = "dependencies")]
+    depends_on: Option<OneOrMany>,
+}
+
+fn raw_items(raw: RawBacklog) -> Option<Vec<RawItem>> {
+    if let Some(items) = raw.items {
+        return Some(items);
+    }
+    match *raw.backlog? {
+        RawBacklogOrList::List(l) => Some(l),
+        RawBacklogOrList::Map(m) => raw_items(m),
+    }
+}
+
+fn parse_yaml(text: &str) -> Option<Vec<RawItem>> {
+    if let Ok(raw) = serde_saphyr::from_str::<RawBacklog>(text)
+        && let Some(items) = raw_items(raw)
+    {
+        return Some(items);
+    }
+    serde_saphyr::from_str::<Vec<RawItem>>(text).ok()
+}
+
+/// The candidate YAML documents in an agent's answer, most likely first.
+fn candidates(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // Fenced blocks (```yaml, ```yml, ```json or bare ```).
+    let mut rest = text;
+    while let Some(start) = rest.find("```") {
+        let after = &rest[start + 3..];
+        let body_start = after.find('\n').map_or(after.len(), |i| i + 1);
+        let body = &after[body_start..];
+        match body.find("```") {
+            Some(end) => {
+                out.push(body[..end].to_string());
+                rest = &body[end + 3..];
+            }
+            None => {
+                out.push(body.to_string());
+                break;
+            }
+        }
+    }
+    // JSON-wrapped: {"result": "items: ..."} or the backlog itself as JSON.
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text.trim()) {
+        out.push(v.to_string());
+        if let Some(obj) = v.as_object() {
+            for val in obj.values() {
+                if let Some(s) = val.as_str() {
+                    out.extend(candidates(s));
+                }
+            }
+        }
+    }
+    out.push(text.to_string());
+    // Prose around: from the first `items:` (or `- id:`) line to the first unindented prose.
+    let lines: Vec<&str> = text.lines().collect();
+    if let Some(start) = lines.iter().position(|l| {
+        l.starts_with("items:") || l.starts_with("backlog:") || l.starts_with("- id:")
+    }) {
+        let mut end = lines.len();
+        for (i, l) in lines.iter().enumerate().skip(start + 1) {
+            let unindented = !l.starts_with([' ', '\t', '-']) && !l.trim().is_empty();
+            if unindented && !l.contains(':') {
+                end = i;
+                break;
+            }
+        }
+        out.push(lines[start..end].join("\n"));
+    }
+    out
+}
+
+/// Extracts and validates a backlog from `text`. The error says what is wrong, for the retry.
+pub fn extract(text: &str) -> Result<Vec<Item>, String> {
+    let mut first_error = None;
+    for c in candidates(text) {
+        if let Some(raw) = parse_yaml(&c) {
+            if raw.is_empty() {
+                first_error.get_or_insert_with(|| "the backlog has no items".to_string());
+                continue;
+            }
+            match normalise(raw).and_then(|items| validate(&items).map(|()| items)) {
+                Ok(items) => return Ok(items),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| {
+        "no YAML backlog was found: answer with a YAML document `items: [...]`".to_string()
+    }))
+}
+
+fn normalise(raw: Vec<RawItem>) -> Result<Vec<Item>, String> {
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let id =
+                r.id.map(|s| s.0.trim().to_string())
+                    .unwrap_or_else(|| format!("W{:03}", i + 1));
+            let title = r.title.map(|s| s.0.trim().to_string()).unwrap_or_default();
+            if title.is_empty() {
+                return Err(format!("item {id} has no title"));
+            }
+            Ok(Item {
+                objective: r.objective.map(|s| s.0).unwrap_or_else(|| title.clone()),
+                id,
+                title,
+                acceptance: r.acceptance.map(OneOrMany::into_vec).unwrap_or_default(),
+                files_hint: r.files_hint.map(OneOrMany::into_vec).unwrap_or_default(),
+                depends_on: r.depends_on.map(OneOrMany::into_vec).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// True for ids shaped like W001.
+pub fn is_item_id(id: &str) -> bool {
+    id.len() >= 4 && id.starts_with('W') && id[1..].chars().all(|c| c.is_ascii_digit())
+}
+
+/// Checks ids (well formed, unique), dependencies (known, no cycles) and acceptance.
+pub fn validate(items: &[Item]) -> Result<(), String> {
+    let mut ids = BTreeSet::new();
+    for it in items {
+        if !is_item_id(&it.id) {
+            return Err(format!("item id `{}` is not of the form W001", it.id));
+        }
+        if !ids.insert(it.id.as_str()) {
+            return Err(format!("item id {} is used twice", it.id));
+        }
+        if it.acceptance.iter().all(|a| a.trim().is_empty()) {
+            return Err(format!("item {} has no acceptance criterion", it.id));
+        }
+    }
+    for it in items {
+        for d in &it.depends_on {
+            if !ids.contains(d.as_str()) {
+                return Err(format!("item {} depends on unknown item {d}", it.id));
+            }
+            if d == &it.id {
+                return Err(format!("item {} depends on itself", it.id));
+            }
+        }
+    }
+    topo_order(items).map(|_| ())
+}
+
+/// Items in dependency order (stable by position); an error names a cycle.
+pub fn topo_order(items: &[Item]) -> Result<Vec<usize>, String> {
+    let index: BTreeMap<&str, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.id.as_str(), i))
+        .collect();
+    let mut state = vec![0u8; items.len()]; // 0 new, 1 visiting, 2 done
+    let mut order = Vec::with_capacity(items.len());
+    fn visit(
+        i: usize,
+        items: &[Item],
+        index: &BTreeMap<&str, usize>,
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+        path: &mut Vec<String>,
+    ) -> Result<(), String> {
+        match state[i] {
+            2 => return Ok(()),
+            1 => {
+                path.push(items[i].id.clone());
+                return Err(format!("dependency cycle: {}", path.join(" -> ")));
+            }
+            _ => {}
+        }
+        state[i] = 1;
+        path.push(items[i].id.clone());
+        for d in &items[i].depends_on {
+            if let Some(&j) = index.get(d.as_str()) {
+                visit(j, items, index, state, order, path)?;
+            }
+        }
+        path.pop();
+        state[i] = 2;
+        order.push(i);
+        Ok(())
+    }
+    for i in 0..items.len() {
+        visit(i, items, &index, &mut state, &mut order, &mut Vec::new())?;
+    }
+    Ok(order)
+}
+
+/// Merges neighbours (in dependency order) so at most `max` items remain; ids are renumbered.
+pub fn merge_to_limit(items: Vec<Item>, max: usize) -> Vec<Item> {
+    if items.len() <= max || max == 0 {
+        return items;
+    }
+    let order = topo_order(&items).unwrap_or_else(|_| (0..items.len()).collect());
+    let per = items.len().div_ceil(max);
+    let mut group_of: BTreeMap<String, usize> = BTreeMap::new();
+    let mut groups: Vec<Vec<&Item>> = Vec::new();
+    for (pos, &i) in order.iter().enumerate() {
+        let g = pos / per;
+        if groups.len() <= g {
+            groups.push(Vec::new());
+        }
+        groups[g].push(&items[i]);
+        group_of.insert(items[i].id.clone(), g);
+    }
+    groups
+        .iter()
+        .enumerate()
+        .map(|(g, members)| {
+            let mut deps: BTreeSet<usize> = BTreeSet::new();
+            for m in members {
+                for d in &m.depends_on {
+                    if let Some(&dg) = group_of.get(d)
+                        && dg != g
+                    {
+                        deps.insert(dg);
+                    }
+                }
+            }
+            let mut files: Vec<String> = Vec::new();
+            for m in members {
+                for f in &m.files_hint {
+                    if !files.contains(f) {
+                        files.push(f.clone());
+                    }
+                }
+            }
+            Item {
+                id: format!("W{:03}", g + 1),
+                title: members
+                    .iter()
+                    .map(|m| m.title.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                objective: members
+                    .iter()
+                    .map(|m| m.objective.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                acceptance: members.iter().flat_map(|m| m.acceptance.clone()).collect(),
+                files_hint: files,
+                depends_on: deps.into_iter().map(|d| format!("W{:03}", d + 1)).collect(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,200 @@
+//! The run context handed to every stage: the run folder, the worktree, the config, the agent
+//! router, git, events, cancellation, and the checkpoint.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::agent::{AgentCall, AgentIo, AgentMode, AgentRequest, ErrorKind, Router, Usage};
+use crate::cancel::CancelToken;
+use crate::config::Config;
+use crate::git::Git;
+use crate::metrics::StageRecord;
+use crate::prompt::Prompts;
+use crate::redact::Redactor;
+use crate::run::{Event, EventSink, Meta, RunDir, RunState};
+use crate::{Error, Result};
+
+/// Everything a stage may use.
+#[derive(Debug)]
+pub struct RunCtx {
+    /// The run folder.
+    pub dir: RunDir,
+    /// The repository root.
+    pub repo: PathBuf,
+    /// The worktree.
+    pub worktree: PathBuf,
+    /// The task text.
+    pub task: String,
+    /// The config.
+    pub config: Config,
+    /// Agents.
+    pub router: Router,
+    /// Git in the worktree (logged to logs/git.log).
+    pub git: Git,
+    /// Events.
+    pub events: EventSink,
+    /// Cancellation.
+    pub cancel: CancelToken,
+    /// Prompt templates.
+    pub prompts: Prompts,
+    /// Secret redaction.
+    pub redactor: Redactor,
+    /// The checkpoint.
+    pub state: RunState,
+    /// meta.json.
+    pub meta: Meta,
+    /// Pipeline stage names (to know e.g. whether decompose runs).
+    pub pipeline_stages: Vec<String>,
+    /// Usage and agent time of the stage running now (for its metrics record).
+    pub stage_usage: StageTotals,
+    /// Set by stages that write their own metrics records (implement).
+    pub recorded_itself: bool,
+}
+
+/// Agent totals of the running stage.
+#[derive(Debug, Default, Clone)]
+pub struct StageTotals {
+    /// Tokens.
+    pub usage: Usage,
+    /// Agent seconds.
+    pub agent_secs: f64,
+    /// Cost.
+    pub cost_usd: f64,
+    /// Executor of the last call.
+    pub executor: Option<String>,
+    /// Model of the last call.
+    pub model: Option<String>,
+}
+
+impl RunCtx {
+    /// Writes the checkpoint atomically.
+    pub fn save(&mut self) -> Result<()> {
+        self.state.save(&self.dir.state())
+    }
+
+    /// Emits an event.
+    pub fn emit(&self, event: Event) {
+        self.events.emit(event);
+    }
+
+    /// Fails with `Cancelled` when the run was asked to stop.
+    pub fn check_cancel(&self) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Writes `text` (redacted) to `path` atomically.
+    pub fn write(&self, path: &std::path::Path, text: &str) -> Result<()> {
+        crate::fsutil::atomic_write(path, self.redactor.redact(text).as_bytes())
+    }
+
+    /// Renders `template` with `ctx`, saves it as prompts/<file>, calls the routed agent for
+    /// `role`, logs its stream, and accounts its usage. Cancellation becomes `Err(Cancelled)`.
+    pub fn call_agent(
+        &mut self,
+        role: &str,
+        mode: AgentMode,
+        prompt: String,
+        prompt_file: &str,
+        item: Option<&str>,
+        attempt: u32,
+    ) -> Result<AgentCall> {
+        self.check_cancel()?;
+        self.write(&self.dir.prompt(prompt_file), &prompt)?;
+        let suffix = RunDir::suffix(
+            item,
+            item.map(|_| attempt).or((attempt > 1).then_some(attempt)),
+        );
+        let io = AgentIo {
+            stdout_log: self.dir.log(&format!("agent_{role}{suffix}.jsonl")),
+            stderr_log: self.dir.log(&format!("agent_{role}{suffix}.stderr.log")),
+            cancel: self.cancel.clone(),
+        };
+        let req = AgentRequest {
+            role: role.to_string(),
+            item: item.map(String::from),
+            attempt,
+            mode,
+            prompt,
+            model: None,
+            reasoning_effort: None,
+            timeout: std::time::Duration::from_secs(600),
+            cwd: self.worktree.clone(),
+            task: self.task.clone(),
+        };
+        let started = Instant::now();
+        let mut ev = Event::new("agent.started", format!("{role}: calling the agent")).stage(role);
+        if let Some(i) = item {
+            ev = ev.item(i).attempt(attempt);
+        }
+        self.emit(ev);
+        let call = self.router.call(req, &io)?;
+        let cost = crate::metrics::cost(
+            call.route.model.as_deref(),
+            &call.outcome.usage,
+            &self.config.pricing,
+        );
+        self.stage_usage.usage.add(&call.outcome.usage);
+        self.stage_usage.agent_secs += started.elapsed().as_secs_f64();
+        self.stage_usage.cost_usd += cost;
+        self.stage_usage.executor = Some(call.route.executor.to_string());
+        self.stage_usage.model = call.route.model.clone();
+        let mut ev = Event::new(
+            "agent.finished",
+            match &call.outcome.error {
+                None => format!("{role}: the agent answered"),
+                Some(e) => format!(
+                    "{role}: the agent failed ({}): {}",
+                    e.kind.as_str(),
+                    e.message
+                ),
+            },
+        )
+        .stage(role)
+        .data(serde_json::json!({
+            "executor": call.route.executor.name(),
+            "model": call.route.model,
+            "duration_secs": call.outcome.duration_secs,
+            "tokens": call.outcome.usage,
+            "cost_usd": cost,
+            "tries": call.tries,
+            "error": call.outcome.error,
+        }));
+        if let Some(i) = item {
+            ev = ev.item(i).attempt(attempt);
+        }
+        self.emit(ev);
+        if call
+            .outcome
+            .error
+            .as_ref()
+            .is_some_and(|e| e.kind == ErrorKind::Cancelled)
+            || self.cancel.is_cancelled()
+        {
+            return Err(Error::Cancelled);
+        }
+        Ok(call)
+    }
+
+    /// Appends a record to metrics/stages.jsonl.
+    pub fn record(&self, rec: &StageRecord) -> Result<()> {
+        crate::fsutil::append_json(&self.dir.stage_metrics(), rec)
+    }
+
+    /// Reads a context file, if present.
+    pub fn context_text(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.dir.context(name)).ok()
+    }
+
+    /// The repository context (project map, tooling, verify commands) as template input.
+    pub fn repo_context(&self) -> serde_json::Value {
+        serde_json::json!({
+            "project_map": self.context_text("project_map.md"),
+            "tooling_snapshot": self.context_text("tooling_snapshot.md"),
+            "verify_commands": self.context_text("verify_commands.md"),
+        })
+    }
+}

@@ -1,0 +1,717 @@
+//! The engine: prepares a run (folder, lock, worktree, context), walks its pipeline stage by
+//! stage with a checkpoint at every transition, and resumes interrupted, cancelled or failed
+//! runs from that checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use super::PipelineDef;
+use super::ctx::{RunCtx, StageTotals};
+use super::stages::{StageOutcome, stage_by_name};
+use crate::agent::{FakeAgent, Router};
+use crate::cancel::CancelToken;
+use crate::config::{LoadedConfig, Overrides, RoutingTable, resolve_routing};
+use crate::git::Git;
+use crate::metrics::{RunMetrics, StageRecord};
+use crate::prompt::Prompts;
+use crate::redact::Redactor;
+use crate::run::{
+    Event, EventSink, Failure, ItemStatus, Listener, Meta, RunDir, RunLock, RunState, RunStatus,
+    StageStatus, Store, ToolVersions, new_run_id, now_rfc3339, summarize_task,
+};
+use crate::{Error, Result};
+
+/// A new run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// Where orx was started (the repository root is found from here).
+    pub dir: PathBuf,
+    /// The task.
+    pub task: String,
+    /// The config.
+    pub config: LoadedConfig,
+    /// --engine / --model.
+    pub overrides: Overrides,
+    /// Pipeline id or file.
+    pub pipeline: String,
+    /// --base-branch.
+    pub base_branch: Option<String>,
+    /// A run id chosen up front (dashboard, --detach); None: a new one.
+    pub run_id: Option<String>,
+}
+
+/// A resume.
+#[derive(Debug, Clone)]
+pub struct ResumeRequest {
+    /// Where orx was started.
+    pub dir: PathBuf,
+    /// The run.
+    pub run_id: String,
+    /// The config.
+    pub config: LoadedConfig,
+    /// --from STAGE.
+    pub from: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Run id.
+    pub run_id: String,
+    /// Final status.
+    pub status: RunStatus,
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// The worktree.
+    pub worktree: PathBuf,
+    /// The run branch.
+    pub branch: String,
+    /// Why it failed.
+    pub failure: Option<Failure>,
+    /// The checkpoint at the end.
+    pub state: RunState,
+}
+
+/// Drives runs.
+pub struct Engine {
+    cancel: CancelToken,
+    listeners: Vec<Listener>,
+    fake: Option<FakeAgent>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine stopped by `cancel`.
+    pub fn new(cancel: CancelToken) -> Self {
+        Self {
+            cancel,
+            listeners: Vec::new(),
+            fake: None,
+        }
+    }
+
+    /// Adds an event listener (the terminal progress display).
+    pub fn listen(&mut self, l: Listener) {
+        self.listeners.push(l);
+    }
+
+    /// Plays `fake` instead of the configured scenario (the demo).
+    pub fn with_fake(mut self, fake: FakeAgent) -> Self {
+        self.fake = Some(fake);
+        self
+    }
+
+    fn sink(&self, dir: &RunDir, redactor: &Redactor) -> EventSink {
+        let sink = EventSink::new(Some(dir.events()), redactor.clone());
+        for l in &self.listeners {
+            sink.listen(l.clone());
+        }
+        sink
+    }
+
+    fn router(&self, loaded: &LoadedConfig, routing: RoutingTable, repo: &Path) -> Result<Router> {
+        let r = Router::new(&loaded.config, routing, repo)?;
+        Ok(match &self.fake {
+            Some(f) => r.with_fake(FakeAgent::new(f.scenario().clone())),
+            None => r,
+        })
+    }
+
+    /// Starts a new run and drives it to its end.
+    pub fn start(&self, req: RunRequest) -> Result<RunOutcome> {
+        let repo = Git::toplevel(&req.dir)?;
+        let def = PipelineDef::find(&repo, &req.pipeline)?;
+        let git = Git::new(&repo);
+        let base_branch = match req
+            .base_branch
+            .clone()
+            .or_else(|| {
+                req.config
+                    .config
+                    .git
+                    .base_branch
+                    .as_ref()
+                    .map(|b| b.to_string())
+            })
+            .filter(|b| !b.is_empty())
+        {
+            Some(b) => b,
+            None => git.current_branch()?.unwrap_or_else(|| "HEAD".into()),
+        };
+        let base_sha = git.check_base(&base_branch)?;
+        let routing = resolve_routing(&req.config.config, &req.overrides);
+        let router = self.router(&req.config, routing.clone(), &repo)?;
+        git.ensure_excluded()?;
+
+        let store = Store::new(&repo);
+        let id = req.run_id.clone().unwrap_or_else(new_run_id);
+        let dir = RunDir::new(store.runs_root(), &id);
+        dir.create()?;
+        let _lock = RunLock::acquire(&dir.lock(), &id)?;
+        let redactor = Redactor::new(req.config.secrets.clone()).with_env();
+        let events = self.sink(&dir, &redactor);
+        let worktree = repo.join(".worktrees").join(&id);
+        let branch = format!("orx/{id}");
+        let mut state = RunState::new(&id, &def.id, &def.stages);
+        state.base_sha = Some(base_sha.clone());
+        state.branch = Some(branch.clone());
+        state.worktree = Some(worktree.display().to_string());
+        state.status = RunStatus::Running;
+        state.save(&dir.state())?;
+        crate::fsutil::atomic_write(
+            &dir.context("task.md"),
+            redactor.redact(&req.task).as_bytes(),
+        )?;
+        let meta = Meta {
+            run_id: id.clone(),
+            task_summary: redactor.redact(&summarize_task(&req.task, 120)),
+            repo: repo.display().to_string(),
+            base_branch: base_branch.clone(),
+            base_sha: base_sha.clone(),
+            branch: branch.clone(),
+            worktree: worktree.display().to_string(),
+            engine: req
+                .overrides
+                .engine
+                .unwrap_or(req.config.config.engine.kind)
+                .to_string(),
+            pipeline: def.id.clone(),
+            routing,
+            config_file: req.config.path.as_ref().map(|p| p.display().to_string()),
+            tool_versions: ToolVersions {
+                orx: env!("CARGO_PKG_VERSION").into(),
+                git: Git::version(),
+            },
+            pid: std::process::id(),
+            started_at: now_rfc3339(),
+            ended_at: None,
+            status: RunStatus::Running.as_str().into(),
+            pr_url: None,
+        };
+        meta.save(&dir.meta())?;
+        events.emit(
+            Event::new(
+                "run.started",
+                format!(
+                    "run {id} started on {branch} from {base_branch} ({})",
+                    &base_sha[..base_sha.len().min(10)]
+                ),
+            )
+            .data(serde_json::json!({"run_id": id, "pipeline": def.id, "stages": def.stages})),
+        );
+
+        let git_logged = Git::new(&repo).with_log(Some(dir.log("git.log")));
+        if let Some(parent) = worktree.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        git_logged.worktree_add(&worktree, &branch, &base_sha)?;
+        let wt_git = git_logged.at(&worktree);
+        let ctx_files = crate::context::build(&worktree, &req.config.config);
+        for (name, text) in [
+            ("project_map.md", &ctx_files.project_map),
+            ("tooling_snapshot.md", &ctx_files.tooling_snapshot),
+            ("verify_commands.md", &ctx_files.verify_commands),
+        ] {
+            crate::fsutil::atomic_write(&dir.context(name), redactor.redact(text).as_bytes())?;
+        }
+        let mut cx = RunCtx {
+            dir,
+            repo: repo.clone(),
+            worktree,
+            task: req.task,
+            config: req.config.config.clone(),
+            router,
+            git: wt_git,
+            events,
+            cancel: self.cancel.clone(),
+            prompts: Prompts::new(&repo),
+            redactor,
+            state,
+            meta,
+            pipeline_stages: def.stages.clone(),
+            stage_usage: StageTotals::default(),
+            recorded_itself: false,
+        };
+        run_setup(&mut cx)?;
+        drive(&mut cx)
+    }
+
+    /// Resumes a run from its checkpoint.
+    pub fn resume(&self, req: ResumeRequest) -> Result<RunOutcome> {
+        let repo = Git::toplevel(&req.dir)?;
+        let store = Store::new(&repo);
+        let dir = store.open(&req.run_id)?;
+        let _lock = RunLock::acquire(&dir.lock(), &req.run_id)?;
+        let mut state = RunState::load(&dir.state())?;
+        let meta = Meta::load(&dir.meta())?;
+        let task = fs_err::read_to_string(dir.context("task.md"))?;
+        if state.status == RunStatus::Succeeded && req.from.is_none() {
+            return Err(Error::run(
+                format!("run {} already succeeded", req.run_id),
+                "nothing to resume; use --from STAGE to run a stage again",
+            ));
+        }
+        let redactor = Redactor::new(req.config.secrets.clone()).with_env();
+        let events = self.sink(&dir, &redactor);
+        let worktree = PathBuf::from(&meta.worktree);
+        let git_logged = Git::new(&repo).with_log(Some(dir.log("git.log")));
+        if !worktree.exists() {
+            // The worktree was removed (orx clean, by hand): recreate it from the run branch.
+            git_logged.run(&["worktree", "prune"])?;
+            git_logged.run(&["worktree", "add", "--quiet", &meta.worktree, &meta.branch])?;
+        }
+        prepare_resume(&mut state, &dir, req.from.as_deref())?;
+        let router = self.router(&req.config, meta.routing.clone(), &repo)?;
+        let stages: Vec<String> = state.stages.iter().map(|s| s.name.clone()).collect();
+        let mut cx = RunCtx {
+            dir,
+            repo: repo.clone(),
+            worktree: worktree.clone(),
+            task,
+            config: req.config.config.clone(),
+            router,
+            git: git_logged.at(&worktree),
+            events,
+            cancel: self.cancel.clone(),
+            prompts: Prompts::new(&repo),
+            redactor,
+            state,
+            meta,
+            pipeline_stages: stages,
+            stage_usage: StageTotals::default(),
+            recorded_itself: false,
+        };
+        cx.meta.ended_at = None;
+        cx.meta.status = RunStatus::Running.as_str().into();
+        cx.meta.save(&cx.dir.meta())?;
+        cx.emit(Event::new(
+            "run.resumed",
+            format!(
+                "run {} resumed{}",
+                req.run_id,
+                req.from
+                    .as_ref()
+                    .map(|f| format!(" from {f}"))
+                    .unwrap_or_default()
+            ),
+        ));
+        drive(&mut cx)
+    }
+}
+
+/// Resets what must run again: interrupted and failed stages, failed items (fresh budget), and
+/// with `from`, that stage and every later one (their saved outputs are discarded).
+fn prepare_resume(state: &mut RunState, dir: &RunDir, from: Option<&str>) -> Result<()> {
+    if let Some(from) = from {
+        let Some(pos) = state.stages.iter().position(|s| s.name == from) else {
+            let names: Vec<&str> = state.stages.iter().map(|s| s.name.as_str()).collect();
+            return Err(Error::run(
+                format!("the run has no stage `{from}`"),
+                format!("its stages are: {}", names.join(", ")),
+            ));
+        };
+        for s in &mut state.stages[pos..] {
+            s.status = StageStatus::Pending;
+            s.note = None;
+        }
+        let redo: Vec<String> = state.stages[pos..].iter().map(|s| s.name.clone()).collect();
+        for (stage, file) in [
+            ("plan", "plan.md"),
+            ("spec", "spec.md"),
+            ("decompose", "backlog.yaml"),
+        ] {
+            if redo.iter().any(|s| s == stage) {
+                let _ = std::fs::remove_file(dir.context(file));
+            }
+        }
+        if redo.iter().any(|s| s == "decompose") {
+            state.items.clear();
+        }
+        if redo.iter().any(|s| s == "review") {
+            state.review_loops = 0;
+        }
+    }
+    for s in &mut state.stages {
+        if matches!(s.status, StageStatus::Running | StageStatus::Failed) {
+            s.status = StageStatus::Pending;
+        }
+    }
+    for it in &mut state.items {
+        match it.status {
+            ItemStatus::Failed => {
+                // A fresh budget, from wherever the branch is now.
+                it.status = ItemStatus::Pending;
+                it.attempts = 0;
+                it.phase = None;
+                it.start_commit = None;
+            }
+            ItemStatus::Skipped => it.status = ItemStatus::Pending,
+            _ => {}
+        }
+    }
+    state.status = RunStatus::Running;
+    state.last_failure = None;
+    state.save(&dir.state())
+}
+
+fn run_setup(cx: &mut RunCtx) -> Result<()> {
+    let setup = cx.config.setup.clone();
+    for (i, cmd) in setup.iter().enumerate() {
+        let mut spec = crate::process::ProcessSpec::new(
+            cmd.command.to_string(),
+            cmd.args.iter().map(|a| a.to_string()),
+        );
+        spec.cwd = Some(cx.worktree.clone());
+        spec.timeout = Some(std::time::Duration::from_secs(cmd.timeout.get()));
+        spec.stdout_log = Some(cx.dir.log("setup.log"));
+        spec.stderr_log = Some(cx.dir.log("setup.log"));
+        let line = format!(
+            "$ {} {}",
+            cmd.command,
+            cmd.args
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        crate::fsutil::append_line(&cx.dir.log("setup.log"), &line)?;
+        let out = crate::process::run(&spec, &cx.cancel, &mut |_, _| {})?;
+        if !out.success() {
+            let msg = format!(
+                "setup command {} (`{}`) failed: {:?}; see logs/setup.log",
+                i + 1,
+                cmd.command,
+                out.termination
+            );
+            cx.state.status = RunStatus::Failed;
+            cx.state.last_failure = Some(Failure {
+                stage: "setup".into(),
+                item: None,
+                category: "setup_failed".into(),
+                message: msg.clone(),
+            });
+            cx.save()?;
+            return Err(Error::run(
+                msg,
+                "fix the setup list in orx.yaml, then start a new run",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Walks the stages from the checkpoint to the end.
+fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
+    cx.state.status = RunStatus::Running;
+    cx.save()?;
+    let mut i = 0;
+    let result: Result<Option<Failure>> = loop {
+        if i >= cx.state.stages.len() {
+            break Ok(None);
+        }
+        if matches!(
+            cx.state.stages[i].status,
+            StageStatus::Done | StageStatus::Skipped
+        ) {
+            i += 1;
+            continue;
+        }
+        if cx.cancel.is_cancelled() {
+            break Err(Error::Cancelled);
+        }
+        let name = cx.state.stages[i].name.clone();
+        let Some(stage) = stage_by_name(&name) else {
+            break Err(Error::run(
+                format!("unknown stage `{name}` in state.json"),
+                "the run was made by another orx version",
+            ));
+        };
+        let started_at = now_rfc3339();
+        {
+            let s = &mut cx.state.stages[i];
+            s.status = StageStatus::Running;
+            s.started_at = Some(started_at.clone());
+            s.ended_at = None;
+            s.attempts += 1;
+        }
+        cx.state.current_stage = Some(name.clone());
+        cx.save()?;
+        cx.emit(Event::new("stage.started", format!("{name} started")).stage(&name));
+        cx.stage_usage = StageTotals::default();
+        cx.recorded_itself = false;
+        let t0 = std::time::Instant::now();
+        let outcome = stage.run(cx);
+        let (status, note, failure, goto) = match outcome {
+            Ok(StageOutcome::Done(n)) => (StageStatus::Done, n, None, None),
+            Ok(StageOutcome::Skipped(n)) => (StageStatus::Skipped, n, None, None),
+            Ok(StageOutcome::GoTo { stage, note }) => (StageStatus::Done, note, None, Some(stage)),
+            Ok(StageOutcome::Failed(f)) => (StageStatus::Failed, f.message.clone(), Some(f), None),
+            Err(Error::Cancelled) => {
+                cx.state.stages[i].status = StageStatus::Pending;
+                cx.state.stages[i].note = Some("interrupted".into());
+                break Err(Error::Cancelled);
+            }
+            Err(e) => {
+                let f = Failure {
+                    stage: name.clone(),
+                    item: cx.state.current_item.clone(),
+                    category: "error".into(),
+                    message: e.to_string(),
+                };
+                cx.state.stages[i].status = StageStatus::Failed;
+                cx.state.stages[i].note = Some(f.message.clone());
+                cx.state.last_failure = Some(f);
+                let _ = finish(cx, RunStatus::Failed);
+                return Err(e);
+            }
+        };
+        let ended_at = now_rfc3339();
+        {
+            let s = &mut cx.state.stages[i];
+            s.status = status;
+            s.note = Some(note.clone());
+            s.ended_at = Some(ended_at.clone());
+        }
+        if !cx.recorded_itself {
+            let u = cx.stage_usage.clone();
+            cx.record(&StageRecord {
+                run_id: cx.state.run_id.clone(),
+                stage: name.clone(),
+                item: None,
+                attempt: cx.state.stages[i].attempts,
+                status: match status {
+                    StageStatus::Failed => "failed",
+                    StageStatus::Skipped => "skipped",
+                    _ => "ok",
+                }
+                .into(),
+                failure_category: failure.as_ref().map(|f| f.category.clone()),
+                started_at,
+                ended_at,
+                duration_secs: t0.elapsed().as_secs_f64(),
+                agent_secs: u.agent_secs,
+                gate_secs: 0.0,
+                executor: u.executor,
+                model: u.model,
+                tokens: u.usage,
+                cost_usd: u.cost_usd,
+                gates: Default::default(),
+                diff: None,
+            })?;
+        }
+        if let Some(f) = &failure {
+            cx.state.last_failure = Some(f.clone());
+        }
+        cx.save()?;
+        cx.emit(
+            Event::new("stage.finished", format!("{name} {}: {note}", status.as_str()))
+                .stage(&name)
+                .data(serde_json::json!({"status": status.as_str(), "duration_secs": t0.elapsed().as_secs_f64()})),
+        );
+        if let Some(f) = failure {
+            break Ok(Some(f));
+        }
+        if let Some(target) = goto
+            && let Some(pos) = cx.state.stages.iter().position(|s| s.name == target)
+        {
+            for s in &mut cx.state.stages[pos..] {
+                if s.name != name || pos <= i {
+                    s.status = StageStatus::Pending;
+                }
+            }
+            cx.save()?;
+            i = pos;
+            continue;
+        }
+        i += 1;
+    };
+    match result {
+        Ok(None) => finish(cx, RunStatus::Succeeded),
+        Ok(Some(_)) => finish(cx, RunStatus::Failed),
+        Err(Error::Cancelled) => finish(cx, RunStatus::Cancelled),
+        Err(e) => {
+            let _ = finish(cx, RunStatus::Failed);
+            Err(e)
+        }
+    }
+}
+
+/// Writes the end of a run: status, patch.diff, metrics/run.json, meta.json, the last event.
+fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
+    cx.state.status = status;
+    if status == RunStatus::Succeeded {
+        cx.state.current_stage = None;
+    }
+    cx.save()?;
+    if let Some(base) = cx.state.base_sha.clone()
+        && let Ok(patch) = cx.git.diff_since(&base)
+    {
+        cx.write(&cx.dir.artifact("patch.diff"), &patch)?;
+    }
+    let records: Vec<StageRecord> = std::fs::read_to_string(cx.dir.stage_metrics())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let mut m = RunMetrics::from_records(&cx.state.run_id, &records);
+    m.status = status.as_str().into();
+    let start: Option<jiff::Timestamp> = cx.meta.started_at.parse().ok();
+    let now = jiff::Timestamp::now();
+    m.duration_secs = start
+        .map(|s| (now.as_millisecond() - s.as_millisecond()) as f64 / 1000.0)
+        .unwrap_or(0.0);
+    m.items_done = cx
+        .state
+        .items
+        .iter()
+        .filter(|i| i.status == ItemStatus::Passed)
+        .count() as u32;
+    m.items_failed = cx
+        .state
+        .items
+        .iter()
+        .filter(|i| i.status == ItemStatus::Failed)
+        .count() as u32;
+    m.time_to_first_green_secs = records
+        .iter()
+        .filter(|r| r.item.is_some() && r.status == "ok")
+        .filter_map(|r| r.ended_at.parse::<jiff::Timestamp>().ok())
+        .min()
+        .zip(start)
+        .map(|(g, s)| (g.as_millisecond() - s.as_millisecond()) as f64 / 1000.0);
+    crate::fsutil::atomic_write_json(&cx.dir.run_metrics(), &m)?;
+    cx.meta.ended_at = Some(now_rfc3339());
+    cx.meta.status = status.as_str().into();
+    cx.meta.save(&cx.dir.meta())?;
+    let failure = if status == RunStatus::Failed {
+        cx.state.last_failure.clone()
+    } else {
+        None
+    };
+    cx.emit(
+        Event::new(
+            "run.finished",
+            match (&failure, status) {
+                (Some(f), _) => format!("run failed at {}: {}", f.stage, f.message),
+                (None, RunStatus::Cancelled) => "run interrupted; resumable".to_string(),
+                _ => format!("run {}", status.as_str()),
+            },
+        )
+        .data(serde_json::json!({"status": status.as_str(), "metrics": m})),
+    );
+    Ok(RunOutcome {
+        run_id: cx.state.run_id.clone(),
+        status,
+        run_dir: cx.dir.root().to_path_buf(),
+        worktree: cx.worktree.clone(),
+        branch: cx.state.branch.clone().unwrap_or_default(),
+        failure,
+        state: cx.state.clone(),
+    })
+}
+
+/// What `orx run --dry-run` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DryRun {
+    /// The repository root.
+    pub repo: PathBuf,
+    /// The base branch.
+    pub base_branch: String,
+    /// The pipeline.
+    pub pipeline: PipelineDef,
+    /// Routing.
+    pub routing: RoutingTable,
+    /// Enabled gates: (name, command line, required, timeout).
+    pub gates: Vec<(String, String, bool, u64)>,
+    /// Prompts as they would be sent (placeholders for what earlier stages produce).
+    pub prompts: Vec<(String, String)>,
+}
+
+/// Resolves config, routing and prompts without touching anything.
+pub fn dry_run(req: &RunRequest) -> Result<DryRun> {
+    let repo = Git::toplevel(&req.dir)?;
+    let def = PipelineDef::find(&repo, &req.pipeline)?;
+    let git = Git::new(&repo);
+    let base_branch = match req
+        .base_branch
+        .clone()
+        .or_else(|| {
+            req.config
+                .config
+                .git
+                .base_branch
+                .as_ref()
+                .map(|b| b.to_string())
+        })
+        .filter(|b| !b.is_empty())
+    {
+        Some(b) => b,
+        None => git.current_branch()?.unwrap_or_else(|| "HEAD".into()),
+    };
+    git.check_base(&base_branch)?;
+    let routing = resolve_routing(&req.config.config, &req.overrides);
+    let ctxf = crate::context::build(&repo, &req.config.config);
+    let context = serde_json::json!({
+        "project_map": ctxf.project_map, "tooling_snapshot": ctxf.tooling_snapshot, "verify_commands": ctxf.verify_commands,
+    });
+    let prompts = Prompts::new(&repo);
+    let sample_item = serde_json::json!({"id": "W001", "title": "(first backlog item)", "objective": "(from the backlog)", "acceptance": ["(from the backlog)"], "files_hint": [], "depends_on": []});
+    let ph = |s: &str| format!("({s} produced by the run)");
+    let max_attempts = req.config.config.run.max_fix_attempts.get();
+    let redactor = Redactor::new(req.config.secrets.clone()).with_env();
+    let mut out = Vec::new();
+    let mut roles: Vec<&str> = Vec::new();
+    for s in &def.stages {
+        match s.as_str() {
+            "implement" => roles.extend(["implement", "fix"]),
+            "ship" => {}
+            other => roles.push(other),
+        }
+    }
+    for role in roles {
+        let ctx = serde_json::json!({
+            "task": req.task, "plan": ph("plan"), "spec": ph("spec"), "context": context,
+            "max_items": req.config.config.run.max_backlog_items.get(), "item": sample_item,
+            "attempt": 2, "max_attempts": max_attempts, "evidence": ph("failure evidence"),
+            "gate_summary": ph("gate results"), "diff": ph("diff"), "backlog": ph("backlog"),
+            "review": ph("review"), "failures": ph("failures"),
+            "files": req.config.config.knowledge.files.iter().map(|f| serde_json::json!({"path": f, "marker": crate::knowledge::marker_name(f)})).collect::<Vec<_>>(),
+            "max_lines": req.config.config.knowledge.max_changed_lines.get(),
+        });
+        out.push((
+            role.to_string(),
+            redactor.redact(&prompts.render(role, &ctx)?),
+        ));
+    }
+    let gates = req
+        .config
+        .config
+        .gates
+        .iter()
+        .filter(|g| g.enabled)
+        .map(|g| {
+            let parser = crate::gate::parser_for(g);
+            let args = crate::gate::effective_args(g, parser);
+            (
+                g.name.clone(),
+                format!("{} {}", g.command, args.join(" "))
+                    .trim()
+                    .to_string(),
+                g.required,
+                g.timeout.get(),
+            )
+        })
+        .collect();
+    Ok(DryRun {
+        repo,
+        base_branch,
+        pipeline: def,
+        routing,
+        gates,
+        prompts: out,
+    })
+}

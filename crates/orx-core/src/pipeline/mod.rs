@@ -1,0 +1,14 @@
+//! The pipeline: definitions (data), the engine that walks them with checkpoints and resume,
+//! one module per stage, the backlog, and failure evidence.
+
+pub mod backlog;
+mod ctx;
+mod def;
+mod engine;
+pub mod evidence;
+mod stages;
+
+pub use ctx::RunCtx;
+pub use def::{KNOWN_STAGES, PipelineDef};
+pub use engine::{DryRun, Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
+pub use stages::{Stage, StageOutcome, stage_by_name};

@@ -1,0 +1,175 @@
+//! knowledge_update: the agent rewrites only the ORX marker blocks of AGENTS.md and
+//! ARCHITECTURE.md; orx checks the edit, commits it separately (or only suggests it), and never
+//! fails the run here.
+
+use super::{Stage, StageOutcome};
+use crate::Result;
+use crate::agent::AgentMode;
+use crate::config::KnowledgeMode;
+use crate::knowledge::{check_edit, ensure_markers, marker_name};
+use crate::pipeline::RunCtx;
+use crate::run::Event;
+
+/// knowledge_update.
+pub struct KnowledgeUpdate;
+
+impl Stage for KnowledgeUpdate {
+    fn name(&self) -> &'static str {
+        "knowledge_update"
+    }
+
+    fn run(&self, cx: &mut RunCtx) -> Result<StageOutcome> {
+        let k = cx.config.knowledge.clone();
+        if !k.enabled || k.mode == KnowledgeMode::Off {
+            return Ok(StageOutcome::Skipped(
+                "knowledge update is off (knowledge.enabled / knowledge.mode)".into(),
+            ));
+        }
+        match update(cx, &k) {
+            Ok(note) => Ok(StageOutcome::Done(note)),
+            Err(crate::Error::Cancelled) => Err(crate::Error::Cancelled),
+            Err(e) => {
+                // Reported, never fatal: leave the worktree as it was.
+                let _ = restore(cx);
+                let msg = format!("knowledge update failed: {e}");
+                cx.emit(Event::new("warning", msg.clone()).stage("knowledge_update"));
+                Ok(StageOutcome::Done(msg))
+            }
+        }
+    }
+}
+
+fn restore(cx: &RunCtx) -> Result<()> {
+    cx.git.run(&["reset", "--quiet", "--hard", "HEAD"])?;
+    cx.git.run(&["clean", "-fdq"])?;
+    Ok(())
+}
+
+fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String> {
+    restore(cx)?;
+    let mut befores = Vec::new();
+    for f in &k.files {
+        let p = cx.worktree.join(f);
+        let current = std::fs::read_to_string(&p).unwrap_or_default();
+        let with_markers = ensure_markers(&current, f);
+        if with_markers != current {
+            fs_err::write(&p, &with_markers)?;
+        }
+        befores.push((f.clone(), with_markers));
+    }
+    let files: Vec<serde_json::Value> = k
+        .files
+        .iter()
+        .map(|f| serde_json::json!({"path": f, "marker": marker_name(f)}))
+        .collect();
+    let base = cx.state.base_sha.clone().unwrap_or_default();
+    let diff = cx.git.run(&["diff", "--no-color", &base, "HEAD"])?;
+    let failures = std::fs::read_to_string(cx.dir.stage_metrics()).unwrap_or_default();
+    let failures: Vec<String> = failures
+        .lines()
+        .filter_map(|l| serde_json::from_str::<crate::metrics::StageRecord>(l).ok())
+        .filter(|r| r.status == "failed" || r.stage == "fix")
+        .map(|r| {
+            format!(
+                "- {} {} attempt {}: {} {}",
+                r.stage,
+                r.item.unwrap_or_default(),
+                r.attempt,
+                r.status,
+                r.failure_category.unwrap_or_default()
+            )
+        })
+        .collect();
+    let ctx = serde_json::json!({
+        "task": cx.task,
+        "spec": cx.context_text("spec.md").unwrap_or_default(),
+        "backlog": cx.context_text("backlog.yaml").unwrap_or_default(),
+        "review": std::fs::read_to_string(cx.dir.artifact("review.md")).unwrap_or_default(),
+        "failures": if failures.is_empty() { "None.".to_string() } else { failures.join("\n") },
+        "diff": crate::fsutil::truncate(&diff, 40 * 1024),
+        "files": files,
+        "max_lines": k.max_changed_lines.get(),
+    });
+    let prompt = cx.prompts.render("knowledge_update", &ctx)?;
+    let call = cx.call_agent(
+        "knowledge_update",
+        AgentMode::Apply,
+        prompt,
+        "knowledge_update.md",
+        None,
+        1,
+    )?;
+    if let Some(e) = &call.outcome.error {
+        restore(cx)?;
+        let msg = format!(
+            "knowledge update skipped: the agent failed ({}): {}",
+            e.kind.as_str(),
+            e.message
+        );
+        cx.emit(Event::new("warning", msg.clone()).stage("knowledge_update"));
+        return Ok(msg);
+    }
+    // Only the knowledge files may change, and only inside their markers.
+    let head = cx.git.head()?;
+    let changed = cx.git.changed_paths(&head)?;
+    let outside: Vec<&String> = changed.iter().filter(|p| !k.files.contains(p)).collect();
+    let mut problem = (!outside.is_empty()).then(|| {
+        format!(
+            "the agent changed files other than the knowledge files: {}",
+            outside
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
+    let mut total = 0;
+    if problem.is_none() {
+        for (f, before) in &befores {
+            let after = std::fs::read_to_string(cx.worktree.join(f)).unwrap_or_default();
+            match check_edit(before, &after, k.max_changed_lines.get()) {
+                Ok(n) => total += n,
+                Err(e) => {
+                    problem = Some(format!("{f}: {e}"));
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(p) = problem {
+        restore(cx)?;
+        let msg = format!("knowledge update rejected: {p}");
+        cx.write(
+            &cx.dir.context("lessons.md"),
+            &format!("# Lessons\n\n{msg}\n"),
+        )?;
+        cx.emit(Event::new("warning", msg.clone()).stage("knowledge_update"));
+        return Ok(msg);
+    }
+    let kdiff = cx.git.diff_since(&head)?;
+    cx.write(&cx.dir.artifact("knowledge.diff"), &kdiff)?;
+    cx.write(
+        &cx.dir.context("lessons.md"),
+        &format!("# Lessons\n\n{}\n", call.outcome.text.trim()),
+    )?;
+    if kdiff.trim().is_empty() {
+        restore(cx)?;
+        return Ok("the agent changed nothing".into());
+    }
+    match k.mode {
+        KnowledgeMode::Suggest => {
+            restore(cx)?;
+            Ok(format!(
+                "suggested {total} changed line{} in artifacts/knowledge.diff (not committed)",
+                if total == 1 { "" } else { "s" }
+            ))
+        }
+        _ => {
+            cx.git.commit_all("orx: knowledge update")?;
+            Ok(format!(
+                "committed {total} changed line{}",
+                if total == 1 { "" } else { "s" }
+            ))
+        }
+    }
+}

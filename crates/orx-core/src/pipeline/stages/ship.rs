@@ -1,0 +1,133 @@
+//! ship: everything is already committed item by item; ship commits any leftover, then pushes
+//! the run branch and opens a pull request when configured. No remote or no `gh`: a clear
+//! message and a local success.
+
+use std::time::Duration;
+
+use super::{Stage, StageOutcome};
+use crate::Result;
+use crate::pipeline::RunCtx;
+use crate::process::{ProcessSpec, run};
+use crate::run::Event;
+
+/// ship.
+pub struct Ship;
+
+impl Stage for Ship {
+    fn name(&self) -> &'static str {
+        "ship"
+    }
+
+    fn run(&self, cx: &mut RunCtx) -> Result<StageOutcome> {
+        let mut notes = Vec::new();
+        if cx.config.git.auto_commit {
+            match cx
+                .git
+                .commit_all(&format!("orx: finish run {}", cx.state.run_id))?
+            {
+                Some(sha) => {
+                    notes.push(format!("committed leftovers {}", &sha[..sha.len().min(10)]))
+                }
+                None => notes.push("nothing left to commit".into()),
+            }
+        }
+        let branch = cx.state.branch.clone().unwrap_or_default();
+        let remote = cx.config.git.remote.to_string();
+        let has_remote = cx.git.try_run(&["remote", "get-url", &remote])?.0;
+        let mut pushed = false;
+        if cx.config.git.auto_push {
+            if has_remote {
+                let (ok, _, err) = cx
+                    .git
+                    .try_run(&["push", "--set-upstream", &remote, &branch])?;
+                if ok {
+                    pushed = true;
+                    notes.push(format!("pushed {branch} to {remote}"));
+                } else {
+                    let msg = format!("push of {branch} to {remote} failed: {}", err.trim());
+                    cx.emit(Event::new("warning", msg.clone()).stage("ship"));
+                    notes.push(msg);
+                }
+            } else {
+                let msg = format!(
+                    "no remote `{remote}`: the branch {branch} stays local (add the remote, then `git push {remote} {branch}`)"
+                );
+                cx.emit(Event::new("warning", msg.clone()).stage("ship"));
+                notes.push(msg);
+            }
+        }
+        if cx.config.git.create_pr {
+            if pushed {
+                notes.push(create_pr(cx, &branch)?);
+            } else {
+                notes.push("no pull request: the branch was not pushed (git.auto_push)".into());
+            }
+        }
+        cx.emit(Event::new("ship", notes.join("; ")).stage("ship"));
+        Ok(StageOutcome::Done(notes.join("; ")))
+    }
+}
+
+fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
+    let base = cx.meta.base_branch.clone();
+    let title = crate::run::summarize_task(&cx.task, 72);
+    let body = cx.dir.artifact("pr_body.md");
+    if !body.exists() {
+        cx.write(
+            &body,
+            &format!("{}\n\nRun {} by orx.\n", cx.task, cx.state.run_id),
+        )?;
+    }
+    let mut args = vec![
+        "pr".to_string(),
+        "create".into(),
+        "--base".into(),
+        base,
+        "--head".into(),
+        branch.to_string(),
+        "--title".into(),
+        title,
+        "--body-file".into(),
+        body.display().to_string(),
+    ];
+    if cx.config.git.pr_draft {
+        args.push("--draft".into());
+    }
+    let mut spec = ProcessSpec::new("gh", args);
+    spec.cwd = Some(cx.worktree.clone());
+    spec.timeout = Some(Duration::from_secs(120));
+    spec.stdout_log = Some(cx.dir.log("gh.log"));
+    spec.stderr_log = Some(cx.dir.log("gh.log"));
+    let mut out = String::new();
+    match run(&spec, &cx.cancel, &mut |_, l| {
+        out.push_str(l);
+        out.push('\n');
+    }) {
+        Err(crate::Error::Spawn { .. }) => {
+            let msg = "no pull request: `gh` is not installed (install the GitHub CLI and run `gh auth login`)".to_string();
+            cx.emit(Event::new("warning", msg.clone()).stage("ship"));
+            Ok(msg)
+        }
+        Err(e) => Err(e),
+        Ok(res) if res.success() => {
+            let url = out
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("http"))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            cx.meta.pr_url = Some(url.clone()).filter(|u| !u.is_empty());
+            cx.meta.save(&cx.dir.meta())?;
+            Ok(format!("opened pull request {url}"))
+        }
+        Ok(_) => {
+            let msg = format!(
+                "gh pr create failed (see logs/gh.log): {}",
+                crate::fsutil::tail_lines(&out, 3)
+            );
+            cx.emit(Event::new("warning", msg.clone()).stage("ship"));
+            Ok(msg)
+        }
+    }
+}

@@ -1,0 +1,119 @@
+use super::*;
+use crate::run::sys::group_alive;
+
+fn sh(script: &str) -> ProcessSpec {
+    ProcessSpec::new("sh", ["-c", script])
+}
+
+#[test]
+fn streams_lines_in_order_to_callback_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = sh("echo one; echo two >&2; printf 'three'");
+    spec.stdout_log = Some(dir.path().join("out.log"));
+    spec.stderr_log = Some(dir.path().join("out.log"));
+    let mut seen = Vec::new();
+    let out = run(&spec, &CancelToken::new(), &mut |s, l| {
+        seen.push((s, l.to_string()))
+    })
+    .unwrap();
+    assert!(out.success());
+    assert!(seen.contains(&(Stream::Stdout, "one".into())));
+    assert!(seen.contains(&(Stream::Stderr, "two".into())));
+    assert!(seen.contains(&(Stream::Stdout, "three".into())));
+    let log = std::fs::read_to_string(dir.path().join("out.log")).unwrap();
+    assert!(
+        log.contains("one\n") && log.contains("two\n") && log.contains("three\n"),
+        "{log}"
+    );
+}
+
+#[test]
+fn stdin_is_fed_then_closed() {
+    let mut spec = ProcessSpec::new("cat", Vec::<String>::new());
+    spec.stdin = Some(b"hello\nworld\n".to_vec());
+    let mut lines = Vec::new();
+    let out = run(&spec, &CancelToken::new(), &mut |_, l| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
+    assert!(out.success());
+    assert_eq!(lines, ["hello", "world"]);
+}
+
+#[test]
+fn stdin_is_closed_by_default() {
+    // `cat` with no input must see EOF at once instead of hanging.
+    let mut spec = ProcessSpec::new("cat", Vec::<String>::new());
+    spec.timeout = Some(Duration::from_secs(10));
+    let out = run(&spec, &CancelToken::new(), &mut |_, _| {}).unwrap();
+    assert!(out.success());
+}
+
+#[test]
+fn timeout_kills_the_whole_group_even_a_child_that_ignores_term() {
+    let mut spec = sh("trap '' TERM; (trap '' TERM; sleep 300) & sleep 300");
+    spec.timeout = Some(Duration::from_millis(300));
+    spec.grace = Duration::from_millis(200);
+    let out = run(&spec, &CancelToken::new(), &mut |_, _| {}).unwrap();
+    assert_eq!(out.termination, Termination::TimedOut);
+    assert!(out.duration < Duration::from_secs(10));
+    // Zombies are reaped by init; wait a little for the group to be empty.
+    let mut alive = true;
+    for _ in 0..100 {
+        alive = group_alive(out.pid);
+        if !alive {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive, "a process of group {} survived", out.pid);
+}
+
+#[test]
+fn cancellation_stops_the_group() {
+    let cancel = CancelToken::new();
+    let c2 = cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        c2.cancel();
+    });
+    let mut spec = sh("sleep 300 & sleep 300");
+    spec.grace = Duration::from_millis(200);
+    let out = run(&spec, &cancel, &mut |_, _| {}).unwrap();
+    assert_eq!(out.termination, Termination::Cancelled);
+}
+
+#[test]
+fn a_background_straggler_does_not_hang_the_reader() {
+    let mut spec = sh("sleep 300 & echo done");
+    spec.timeout = Some(Duration::from_secs(20));
+    let mut lines = Vec::new();
+    let out = run(&spec, &CancelToken::new(), &mut |_, l| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
+    assert!(out.success());
+    assert!(out.duration < Duration::from_secs(10));
+    assert_eq!(lines, ["done"]);
+}
+
+#[test]
+fn exit_code_and_missing_program() {
+    let out = run(&sh("exit 3"), &CancelToken::new(), &mut |_, _| {}).unwrap();
+    assert_eq!(out.termination, Termination::Exited(3));
+    let err = run(
+        &ProcessSpec::new("orx-no-such-program", ["x"]),
+        &CancelToken::new(),
+        &mut |_, _| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("orx-no-such-program"), "{err}");
+}
+
+#[test]
+fn very_long_lines_are_capped() {
+    let spec = sh("head -c 3000000 /dev/zero | tr '\\0' 'a'; echo; echo after");
+    let mut lens = Vec::new();
+    run(&spec, &CancelToken::new(), &mut |_, l| lens.push(l.len())).unwrap();
+    assert_eq!(lens, [MAX_LINE, 5]);
+}

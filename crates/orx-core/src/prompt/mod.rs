@@ -1,0 +1,78 @@
+//! Prompt templates (minijinja), compiled into the binary and overridable per repository in
+//! `.orx/prompts/<stage>.md`.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+const BUILTIN: [(&str, &str); 7] = [
+    ("plan", include_str!("templates/plan.md")),
+    ("spec", include_str!("templates/spec.md")),
+    ("decompose", include_str!("templates/decompose.md")),
+    ("implement", include_str!("templates/implement.md")),
+    ("fix", include_str!("templates/fix.md")),
+    ("review", include_str!("templates/review.md")),
+    (
+        "knowledge_update",
+        include_str!("templates/knowledge_update.md"),
+    ),
+];
+
+/// Renders prompts, preferring the repository's overrides.
+#[derive(Debug, Clone)]
+pub struct Prompts {
+    override_dir: Option<PathBuf>,
+}
+
+impl Prompts {
+    /// Prompts with overrides from `<repo>/.orx/prompts` when that folder exists.
+    pub fn new(repo: &Path) -> Self {
+        let dir = repo.join(".orx").join("prompts");
+        Self {
+            override_dir: dir.is_dir().then_some(dir),
+        }
+    }
+
+    /// The template text of `stage` and where it came from.
+    pub fn source(&self, stage: &str) -> Result<(String, String)> {
+        if let Some(dir) = &self.override_dir {
+            let p = dir.join(format!("{stage}.md"));
+            if p.is_file() {
+                return Ok((fs_err::read_to_string(&p)?, p.display().to_string()));
+            }
+        }
+        BUILTIN
+            .iter()
+            .find(|(n, _)| *n == stage)
+            .map(|(_, t)| (t.to_string(), format!("built-in {stage}.md")))
+            .ok_or_else(|| Error::Template {
+                name: stage.into(),
+                message: "no such template".into(),
+            })
+    }
+
+    /// Renders `stage`'s template with `ctx`.
+    pub fn render(&self, stage: &str, ctx: &serde_json::Value) -> Result<String> {
+        let (text, origin) = self.source(stage)?;
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        env.render_str(&text, minijinja::Value::from(minijinja::value::Serde(ctx)))
+            .map_err(|e| Error::Template {
+                name: origin,
+                message: e.to_string(),
+            })
+    }
+}
+
+/// The names of the built-in templates.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|(n, _)| *n)
+}

@@ -1,0 +1,84 @@
+//! meta.json: who, what, where; written at start and updated at the end.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+use crate::config::RoutingTable;
+use crate::fsutil::{atomic_write_json, read_json};
+
+/// Versions of the tools a run used.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ToolVersions {
+    /// orx itself.
+    pub orx: String,
+    /// git.
+    pub git: Option<String>,
+}
+
+/// The run's description.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Meta {
+    /// Run id.
+    pub run_id: String,
+    /// The task's first line, at most 120 characters.
+    pub task_summary: String,
+    /// The repository root.
+    pub repo: String,
+    /// The base branch.
+    pub base_branch: String,
+    /// The base commit.
+    pub base_sha: String,
+    /// The run branch.
+    pub branch: String,
+    /// The worktree.
+    pub worktree: String,
+    /// The default engine.
+    pub engine: String,
+    /// The pipeline id.
+    pub pipeline: String,
+    /// The resolved routing.
+    pub routing: RoutingTable,
+    /// The config file, if one was used.
+    pub config_file: Option<String>,
+    /// Tool versions.
+    pub tool_versions: ToolVersions,
+    /// The pid of the process that started the run.
+    pub pid: u32,
+    /// Start time.
+    pub started_at: String,
+    /// End time.
+    pub ended_at: Option<String>,
+    /// Final status (same words as state.json).
+    pub status: String,
+    /// The pull request, when one was opened.
+    pub pr_url: Option<String>,
+}
+
+impl Meta {
+    /// Loads meta.json.
+    pub fn load(path: &Path) -> Result<Self> {
+        read_json(path)
+    }
+
+    /// Writes meta.json atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        atomic_write_json(path, self)
+    }
+}
+
+/// The task's first non-empty line, shortened to `max` characters.
+pub fn summarize_task(task: &str, max: usize) -> String {
+    let first = task
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if first.chars().count() <= max {
+        first.to_string()
+    } else {
+        let cut: String = first.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}

@@ -1,0 +1,133 @@
+//! The store: lists and reads run folders (used by `status`, `logs`, the dashboard).
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::id::is_valid_run_id;
+use super::{Meta, RunDir, RunLock, RunState, RunStatus};
+use crate::{Error, Result};
+
+/// The runs of one repository.
+#[derive(Clone, Debug)]
+pub struct Store {
+    runs_root: PathBuf,
+}
+
+/// One line of `orx status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// Run id.
+    pub run_id: String,
+    /// Status, with `running` turned into `interrupted` when no process drives it.
+    pub status: String,
+    /// Current or last stage.
+    pub stage: Option<String>,
+    /// Start time.
+    pub started_at: Option<String>,
+    /// Duration in seconds (to now for active runs).
+    pub duration_secs: Option<f64>,
+    /// Task summary.
+    pub task: String,
+}
+
+impl Store {
+    /// The store under `<repo>/runs`.
+    pub fn new(repo: &Path) -> Self {
+        Self {
+            runs_root: repo.join("runs"),
+        }
+    }
+
+    /// The runs folder.
+    pub fn runs_root(&self) -> &Path {
+        &self.runs_root
+    }
+
+    /// The folder of run `id`, after checking that the id is well formed and exists.
+    pub fn open(&self, id: &str) -> Result<RunDir> {
+        if !is_valid_run_id(id) {
+            return Err(Error::run(
+                format!("`{id}` is not a run id"),
+                "run ids look like 20261126_153000_1a2b3c4d; `orx status` lists them",
+            ));
+        }
+        let dir = RunDir::new(&self.runs_root, id);
+        if !dir.state().exists() {
+            return Err(Error::run(
+                format!("no run {id} in {}", self.runs_root.display()),
+                "`orx status` lists the runs of this repository",
+            ));
+        }
+        Ok(dir)
+    }
+
+    /// Every run id, newest first.
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        match fs_err::read_dir(&self.runs_root) {
+            Ok(rd) => {
+                for e in rd.flatten() {
+                    if let Some(name) = e.file_name().to_str()
+                        && is_valid_run_id(name)
+                    {
+                        ids.push(name.to_string());
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(ids)
+    }
+
+    /// Summaries of the newest `limit` runs. Unreadable runs are listed with status `corrupt`.
+    pub fn list(&self, limit: usize) -> Result<Vec<RunSummary>> {
+        Ok(self
+            .ids()?
+            .into_iter()
+            .take(limit)
+            .map(|id| self.summary(&id))
+            .collect())
+    }
+
+    /// The summary of one run.
+    pub fn summary(&self, id: &str) -> RunSummary {
+        let dir = RunDir::new(&self.runs_root, id);
+        let state = RunState::load(&dir.state()).ok();
+        let meta = Meta::load(&dir.meta()).ok();
+        let status = match &state {
+            Some(s) => effective_status(&dir, s.status),
+            None => "corrupt".to_string(),
+        };
+        let started_at = meta.as_ref().map(|m| m.started_at.clone());
+        let end = meta.as_ref().and_then(|m| m.ended_at.clone());
+        let duration_secs = started_at.as_deref().and_then(|s| {
+            let start: jiff::Timestamp = s.parse().ok()?;
+            let end: jiff::Timestamp = match &end {
+                Some(e) => e.parse().ok()?,
+                None if status == "running" => jiff::Timestamp::now(),
+                None => state.as_ref()?.updated_at.parse().ok()?,
+            };
+            Some((end.as_millisecond() - start.as_millisecond()) as f64 / 1000.0)
+        });
+        RunSummary {
+            run_id: id.to_string(),
+            status,
+            stage: state.as_ref().and_then(|s| s.current_stage.clone()),
+            started_at,
+            duration_secs,
+            task: meta.map(|m| m.task_summary).unwrap_or_default(),
+        }
+    }
+}
+
+/// `running` in state.json with no live lock holder means the driver died: `interrupted`.
+pub fn effective_status(dir: &RunDir, status: RunStatus) -> String {
+    if status == RunStatus::Running && RunLock::live_holder(&dir.lock()).is_none() {
+        "interrupted".to_string()
+    } else {
+        status.as_str().to_string()
+    }
+}
