@@ -62,12 +62,10 @@ fn on_event_tty(pb: &ProgressBar, stage: &Mutex<String>, printer: Printer, e: &E
                 "skipped" => printer.paint("-", "2"),
                 _ => printer.paint("✗", "31"),
             };
-            pb.println(format!(
-                "{mark} {:<17} {:>7}  {}",
-                e.stage.as_deref().unwrap_or(""),
-                duration(secs),
-                e.message
-            ));
+            let stage = e.stage.as_deref().unwrap_or("");
+            let prefix = format!("{stage} {status}: ");
+            let note = e.message.strip_prefix(&prefix).unwrap_or(&e.message);
+            pb.println(format!("{mark} {stage:<17} {:>7}  {note}", duration(secs)));
         }
         "agent.started" | "gate.started" | "attempt.started" | "attempt.resumed" => {
             let s = stage.lock().map(|s| s.clone()).unwrap_or_default();

@@ -31,8 +31,11 @@ pub fn demo(env: &Env, args: DemoArgs) -> Result<u8> {
         pb.finish_and_clear();
     }
     let code = report(env, outcome?, false)?;
+    let exe = std::env::current_exe()
+        .map(|e| e.display().to_string())
+        .unwrap_or_else(|_| "orx".into());
     p.info(&format!(
-        "\nlook around: cd {} && orx status && git log --oneline orx/*",
+        "\nlook around: {exe} --dir {0} status   (or: cd {0} && git log --oneline --all)",
         repo.display()
     ));
     Ok(code)
