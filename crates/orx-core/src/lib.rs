@@ -8,6 +8,7 @@ pub mod config;
 pub mod context;
 pub mod demo;
 pub mod error;
+pub mod fault;
 pub mod fsutil;
 pub mod gate;
 pub mod git;

@@ -8,8 +8,10 @@
 )]
 
 mod cli;
+mod context;
 mod pipeline;
 mod resume;
+mod semantics;
 
 use std::path::Path;
 use std::process::Output;

@@ -103,3 +103,222 @@ fn a_failed_run_resumes_with_a_fresh_attempt_budget_after_the_repository_is_fixe
     );
     let _ = std::fs::remove_file(&flag_path);
 }
+
+/// The scenario and gates of the crash tests: two items, W001 needs one fix (the gate checks the
+/// content), W002 depends on W001. A gate kills its parent orx once when KILL_MARK names a
+/// missing file: a crash "during a gate".
+fn crash_repo() -> orx_testkit::TestRepo {
+    let items = "        - id: W001\n          title: Add a\n          acceptance: [a.txt says good]\n        - id: W002\n          title: Add b\n          acceptance: [b.txt exists]\n          depends_on: [W001]";
+    let implement = "  - item: W001\n    attempt: 1\n    write: { a.txt: \"bad\\n\" }\n  - item: W002\n    write: { b/b.txt: \"b\\n\" }\nfix:\n  - item: W001\n    write: { a.txt: \"good\\n\" }\n";
+    let gates = r#"gates:
+  - name: check
+    command: sh
+    args: ["-c", "if [ -n \"$KILL_MARK\" ] && [ ! -f \"$KILL_MARK\" ]; then touch \"$KILL_MARK\"; kill -9 $PPID; sleep 5; fi; grep -q good a.txt"]
+"#;
+    repo_with(
+        &[("README.md", "# r\n")],
+        &scenario(items, implement, ""),
+        gates,
+    )
+}
+
+fn outcome(repo: &orx_testkit::TestRepo, id: &str) -> (String, Vec<(String, ItemStatus)>) {
+    // Each repository's orx.yaml names its own temporary scenario path, so the trees are compared
+    // through what the run changed on top of its base.
+    let tree = repo.git(&["diff", "--binary", "main", &format!("orx/{id}")]);
+    let items = repo
+        .state(id)
+        .items
+        .into_iter()
+        .map(|i| (i.id, i.status))
+        .collect();
+    (tree, items)
+}
+
+#[test]
+fn a_sigkill_inside_any_stage_resumes_to_the_same_branch_tree_and_backlog() {
+    let base = crash_repo();
+    orx_ok(&base, &["run", "Add a and b"], 0);
+    let expected = outcome(&base, &base.single_run());
+    assert_eq!(
+        expected.1,
+        [
+            ("W001".to_string(), ItemStatus::Passed),
+            ("W002".to_string(), ItemStatus::Passed)
+        ]
+    );
+
+    let points = [
+        "plan:before_save",
+        "plan:after_save",
+        "spec:after_save",
+        "decompose:before_save",
+        "decompose:after_save",
+        "implement:W001:before_verify",
+        "implement:W002:before_commit",
+        "gate",
+        "review:before_save",
+        "ship:after_commit",
+        "knowledge_update:after_agent",
+    ];
+    for point in points {
+        let repo = crash_repo();
+        let mark = repo.aux.path().join("killed");
+        let mut cmd = repo.orx(bin());
+        cmd.args(["run", "Add a and b"]);
+        if point == "gate" {
+            cmd.env("KILL_MARK", &mark);
+        } else {
+            cmd.env("ORX_FAULT", point);
+        }
+        let out = cmd.output().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            Some(9),
+            "{point}: orx was not killed\n{}",
+            text(&out)
+        );
+        let id = repo.single_run();
+        // Every JSON file of the run folder is still valid after the crash.
+        serde_json::from_str::<serde_json::Value>(&repo.run_file(&id, "state.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&repo.run_file(&id, "meta.json")).unwrap();
+        for l in repo.run_file(&id, "events.jsonl").lines() {
+            serde_json::from_str::<serde_json::Value>(l)
+                .unwrap_or_else(|e| panic!("{point}: bad event line {l:?}: {e}"));
+        }
+        let status = orx_ok(&repo, &["status"], 0);
+        assert!(
+            String::from_utf8_lossy(&status.stdout).contains("interrupted"),
+            "{point}: {}",
+            text(&status)
+        );
+        let out = orx_ok(&repo, &["resume", &id], 0);
+        assert_eq!(
+            outcome(&repo, &id),
+            expected,
+            "{point}: resume diverged\n{}",
+            text(&out)
+        );
+        let st = repo.state(&id);
+        assert_eq!(st.status, RunStatus::Succeeded, "{point}");
+        // Nothing ran twice that was finished: plan ran once unless it was the interrupted stage.
+        if point != "plan:before_save" && point != "plan:after_save" {
+            assert_eq!(st.stage("plan").unwrap().attempts, 1, "{point}");
+        }
+        // One commit per item plus the knowledge commit, whatever the crash.
+        let log = repo.git(&["log", "--format=%s", &format!("main..orx/{id}")]);
+        assert_eq!(
+            log.lines().collect::<Vec<_>>(),
+            [
+                "orx: knowledge update",
+                "orx: W002 Add b",
+                "orx: W001 Add a"
+            ],
+            "{point}"
+        );
+    }
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn cancel_stops_the_run_and_leaves_no_process_of_the_agent_group() {
+    let items = "        - id: W001\n          title: A\n          acceptance: [x]";
+    let implement = "  - attempt: 1\n    linger_secs: 300\n  - write: { a.txt: x }\n";
+    let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), "");
+    let mut child = repo
+        .orx(bin())
+        .args(["run", "t"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pgid_file = || {
+        repo.run_ids()
+            .first()
+            .map(|id| repo.run_dir(id).join("logs/agent_implement_W001_1.pgid"))
+    };
+    wait_for("the lingering agent", || {
+        pgid_file().is_some_and(|p| std::fs::read_to_string(p).is_ok_and(|t| t.ends_with('\n')))
+    });
+    let id = repo.single_run();
+    let pgid: u32 = std::fs::read_to_string(pgid_file().unwrap())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        orx_core::run::sys::group_alive(pgid),
+        "the agent's group should be running"
+    );
+
+    // A second driver is refused while the first one runs.
+    let out = crate::orx(&repo, &["resume", &id]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already being driven by process"),
+        "{}",
+        text(&out)
+    );
+
+    let out = orx_ok(&repo, &["cancel", &id], 0);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cancelled"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    wait_for("the agent's process group to be empty", || {
+        !orx_core::run::sys::group_alive(pgid)
+    });
+    let st = repo.state(&id);
+    assert_eq!(st.status, RunStatus::Cancelled);
+    assert!(
+        !repo.run_dir(&id).join("orx.lock").exists(),
+        "the lock is released"
+    );
+    // Resumable: the second attempt writes the file and the run completes.
+    orx_ok(&repo, &["resume", &id], 0);
+    assert_eq!(repo.state(&id).status, RunStatus::Succeeded);
+}
+
+#[test]
+fn two_runs_in_one_repository_at_the_same_time_both_complete() {
+    let items = "        - id: W001\n          title: A\n          acceptance: [x]\n        - id: W002\n          title: B\n          acceptance: [y]";
+    let implement = "  - write: { \"{{ item }}.txt\": x }\n    sleep_ms: 100\n";
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(items, implement, ""),
+        "gates:\n  - name: ok\n    command: \"true\"\n",
+    );
+    let mut procs: Vec<_> = (0..3)
+        .map(|i| {
+            repo.orx(bin())
+                .args(["-q", "run", &format!("parallel {i}")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for p in procs.drain(..) {
+        let out = p.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let ids = repo.run_ids();
+    assert_eq!(ids.len(), 3);
+    for id in ids {
+        assert_eq!(repo.state(&id).status, RunStatus::Succeeded, "{id}");
+        let log = repo.git(&["log", "--format=%s", &format!("main..orx/{id}")]);
+        assert_eq!(log.lines().count(), 3, "{id}: {log}");
+    }
+}

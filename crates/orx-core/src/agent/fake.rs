@@ -239,8 +239,14 @@ impl Agent for FakeAgent {
         }
         if step.linger_secs > 0 {
             let secs = step.linger_secs.to_string();
-            let mut spec =
-                ProcessSpec::new("sh", ["-c", &format!("sleep {secs} & sleep {secs}; wait")]);
+            // The child records its process group id next to the agent's log, so tests can check
+            // that nothing of the group survives a cancel or a timeout.
+            let pid_file = io.stdout_log.with_extension("pgid");
+            let script = format!(
+                "echo $$ > '{}'; sleep {secs} & sleep {secs}; wait",
+                pid_file.display()
+            );
+            let mut spec = ProcessSpec::new("sh", ["-c", &script]);
             spec.cwd = Some(req.cwd.clone());
             spec.timeout = Some(req.timeout);
             spec.grace = Duration::from_millis(500);

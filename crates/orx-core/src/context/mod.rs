@@ -1,11 +1,17 @@
 //! What the agents are told about the repository: a project map, a tooling snapshot and the
-//! verify commands, each within a size budget.
+//! verify commands, each within a size budget. Python, JavaScript/TypeScript, Rust and Go
+//! projects are recognised from their manifests.
+
+mod detect;
+mod toml_lite;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::config::Config;
 use crate::git::Git;
+
+pub use detect::{Ecosystem, detect};
 
 /// Bytes kept per context file.
 pub const BUDGET: usize = 12 * 1024;
@@ -23,11 +29,25 @@ pub struct RepoContext {
 
 /// Builds the context of the worktree at `root`.
 pub fn build(root: &Path, config: &Config) -> RepoContext {
+    let ecosystems = detect(root);
     RepoContext {
         project_map: project_map(root),
-        tooling_snapshot: tooling_snapshot(root),
-        verify_commands: verify_commands(config),
+        tooling_snapshot: fit(tooling_snapshot(&ecosystems)),
+        verify_commands: fit(verify_commands(config, &ecosystems)),
     }
+}
+
+/// Cuts `text` to the budget on a line boundary, saying so.
+fn fit(text: String) -> String {
+    if text.len() <= BUDGET {
+        return text;
+    }
+    let mut end = BUDGET - 64;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text[..end].rfind('\n').unwrap_or(end);
+    format!("{}\n… (cut to {} KiB)\n", &text[..cut], BUDGET / 1024)
 }
 
 fn project_map(root: &Path) -> String {
@@ -35,6 +55,7 @@ fn project_map(root: &Path) -> String {
         .run(&["ls-files", "-z"])
         .map(|o| {
             o.split('\0')
+                .map(|s| s.trim_matches('\n'))
                 .filter(|s| !s.is_empty())
                 .map(String::from)
                 .collect()
@@ -44,7 +65,7 @@ fn project_map(root: &Path) -> String {
     for f in &files {
         let top = match f.split_once('/') {
             Some((d, _)) => format!("{d}/"),
-            None => ".".to_string(),
+            None => "(root)".to_string(),
         };
         *by_dir.entry(top).or_default() += 1;
     }
@@ -53,16 +74,16 @@ fn project_map(root: &Path) -> String {
         files.len()
     );
     for (d, n) in &by_dir {
-        out.push_str(&format!("- `{d}` {n} files\n"));
+        out.push_str(&format!(
+            "- `{d}` {n} file{}\n",
+            if *n == 1 { "" } else { "s" }
+        ));
     }
     out.push_str("\n## Files\n");
-    for f in &files {
+    for (i, f) in files.iter().enumerate() {
         let line = format!("- {f}\n");
         if out.len() + line.len() > BUDGET - 64 {
-            out.push_str(&format!(
-                "- … and {} more\n",
-                files.len() - out.matches("\n- ").count()
-            ));
+            out.push_str(&format!("- … and {} more\n", files.len() - i));
             break;
         }
         out.push_str(&line);
@@ -70,60 +91,42 @@ fn project_map(root: &Path) -> String {
     out
 }
 
-fn tooling_snapshot(root: &Path) -> String {
-    let probes = [
-        ("pyproject.toml", "Python project"),
-        ("requirements.txt", "Python requirements"),
-        ("setup.cfg", "Python setup.cfg"),
-        ("ruff.toml", "ruff config"),
-        ("pytest.ini", "pytest config"),
-        ("mypy.ini", "mypy config"),
-        ("package.json", "JavaScript/TypeScript package"),
-        ("tsconfig.json", "TypeScript config"),
-        ("Cargo.toml", "Rust crate or workspace"),
-        ("go.mod", "Go module"),
-        ("Makefile", "Makefile"),
-    ];
-    let mut out = String::from("# Tooling snapshot\n\n");
-    let mut any = false;
-    for (file, what) in probes {
-        let p = root.join(file);
-        if let Ok(text) = std::fs::read_to_string(&p) {
-            any = true;
-            out.push_str(&format!(
-                "## {file} ({what})\n```\n{}\n```\n\n",
-                crate::fsutil::truncate(text.trim_end(), 1500)
-            ));
-        }
-        if out.len() > BUDGET {
-            out = crate::fsutil::truncate(&out, BUDGET);
-            break;
-        }
+fn tooling_snapshot(ecosystems: &[Ecosystem]) -> String {
+    let mut out = String::from("# Tooling snapshot\n");
+    if ecosystems.is_empty() {
+        out.push_str("\nNo Python, JavaScript/TypeScript, Rust or Go manifest was found at the repository root.\n");
     }
-    if !any {
-        out.push_str("No known build or tooling files were found at the repository root.\n");
+    for e in ecosystems {
+        out.push_str(&format!("\n## {}\n", e.name));
+        for (k, v) in &e.facts {
+            out.push_str(&format!("- {k}: {v}\n"));
+        }
     }
     out
 }
 
-fn verify_commands(config: &Config) -> String {
-    let mut out = String::from(
-        "# Verify commands\n\nAfter each change orx runs these gates in the worktree:\n\n",
-    );
+fn verify_commands(config: &Config, ecosystems: &[Ecosystem]) -> String {
+    let mut out = String::from("# Verify commands\n\n## Gates orx runs after each change\n");
     let gates: Vec<_> = config.gates.iter().filter(|g| g.enabled).collect();
     if gates.is_empty() {
-        out.push_str("No gates are configured: the change is checked by review only.\n");
+        out.push_str("None are configured: the change is checked by review only.\n");
     }
     for g in gates {
         let args: Vec<&str> = g.args.iter().map(|a| a.as_str()).collect();
         out.push_str(&format!(
-            "- `{}`: `{} {}` ({}, timeout {} s)\n",
+            "- `{}`: `{}` ({}, timeout {} s)\n",
             g.name,
-            g.command,
-            args.join(" "),
+            format!("{} {}", g.command, args.join(" ")).trim(),
             if g.required { "required" } else { "optional" },
             g.timeout.get()
         ));
+    }
+    let suggested: Vec<&String> = ecosystems.iter().flat_map(|e| &e.commands).collect();
+    if !suggested.is_empty() {
+        out.push_str("\n## Commands this project's tooling suggests\n");
+        for c in suggested {
+            out.push_str(&format!("- `{c}`\n"));
+        }
     }
     out
 }

@@ -259,6 +259,7 @@ impl Engine {
         let events = self.sink(&dir, &redactor);
         let worktree = PathBuf::from(&meta.worktree);
         let git_logged = Git::new(&repo).with_log(Some(dir.log("git.log")));
+        clear_stale_git_locks(&worktree);
         if !worktree.exists() {
             // The worktree was removed (orx clean, by hand): recreate it from the run branch.
             git_logged.run(&["worktree", "prune"])?;
@@ -300,6 +301,18 @@ impl Engine {
             ),
         ));
         drive(&mut cx)
+    }
+}
+
+/// A driver killed in the middle of a git command leaves `index.lock` behind; we hold the run's
+/// lock, so no other orx process works in this worktree and the file is stale.
+fn clear_stale_git_locks(worktree: &Path) {
+    let Ok(gitdir) = Git::new(worktree).run(&["rev-parse", "--absolute-git-dir"]) else {
+        return;
+    };
+    let lock = PathBuf::from(gitdir.trim()).join("index.lock");
+    if lock.exists() {
+        let _ = std::fs::remove_file(lock);
     }
 }
 

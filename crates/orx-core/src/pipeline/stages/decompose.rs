@@ -63,7 +63,9 @@ impl Stage for Decompose {
                         items,
                     };
                     let yaml = serde_saphyr::to_string(&bl).map_err(std::io::Error::other)?;
+                    crate::fault::point("decompose:before_save");
                     cx.write(&cx.dir.context("backlog.yaml"), &yaml)?;
+                    crate::fault::point("decompose:after_save");
                     let count = bl.items.len();
                     install(cx, bl.items)?;
                     return Ok(StageOutcome::Done(format!(

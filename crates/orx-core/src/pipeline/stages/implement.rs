@@ -259,6 +259,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         } else {
             cx.emit(Event::new("attempt.resumed", format!("{id} attempt {attempt}/{max}: re-verifying the worktree after an interruption")).stage(role).item(&id).attempt(attempt));
         }
+        crate::fault::point(&format!("implement:{id}:before_verify"));
         if let Some(s) = cx.state.item_mut(&id) {
             s.phase = Some("verify".into());
         }
@@ -364,6 +365,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
                 .attempt(attempt),
             );
         }
+        crate::fault::point(&format!("implement:{id}:before_commit"));
         // Passed: the item becomes a checkpoint on the run branch.
         let commit = if cx.config.git.auto_commit {
             cx.git.commit_all(&format!("orx: {id} {}", item.title))?

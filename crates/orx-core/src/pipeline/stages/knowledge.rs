@@ -146,6 +146,7 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
         cx.emit(Event::new("warning", msg.clone()).stage("knowledge_update"));
         return Ok(msg);
     }
+    crate::fault::point("knowledge_update:after_agent");
     let kdiff = cx.git.diff_since(&head)?;
     cx.write(&cx.dir.artifact("knowledge.diff"), &kdiff)?;
     cx.write(
@@ -166,10 +167,24 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
         }
         _ => {
             cx.git.commit_all("orx: knowledge update")?;
-            Ok(format!(
+            let mut note = format!(
                 "committed {total} changed line{}",
                 if total == 1 { "" } else { "s" }
-            ))
+            );
+            // Ship ran before this stage: a pushed branch (and its pull request) gets this commit too.
+            if cx.config.git.auto_push {
+                let remote = cx.config.git.remote.to_string();
+                let branch = cx.state.branch.clone().unwrap_or_default();
+                if cx.git.try_run(&["remote", "get-url", &remote])?.0 {
+                    let (ok, _, err) = cx.git.try_run(&["push", &remote, &branch])?;
+                    note.push_str(&if ok {
+                        format!("; pushed to {remote}")
+                    } else {
+                        format!("; push to {remote} failed: {}", err.trim())
+                    });
+                }
+            }
+            Ok(note)
         }
     }
 }

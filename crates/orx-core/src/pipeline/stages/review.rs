@@ -82,6 +82,7 @@ impl Stage for Review {
                 break;
             }
         }
+        crate::fault::point("review:before_save");
         cx.write(&cx.dir.artifact("review.md"), &text)?;
         let Some(verdict) = verdict else {
             return Ok(StageOutcome::Failed(failure(

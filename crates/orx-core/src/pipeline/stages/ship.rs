@@ -31,6 +31,7 @@ impl Stage for Ship {
                 None => notes.push("nothing left to commit".into()),
             }
         }
+        crate::fault::point("ship:after_commit");
         let branch = cx.state.branch.clone().unwrap_or_default();
         let remote = cx.config.git.remote.to_string();
         let has_remote = cx.git.try_run(&["remote", "get-url", &remote])?.0;

@@ -44,7 +44,9 @@ fn text_stage(
             "the agent returned an empty answer",
         )));
     }
+    crate::fault::point(&format!("{role}:before_save"));
     cx.write(&cx.dir.context(output), &call.outcome.text)?;
+    crate::fault::point(&format!("{role}:after_save"));
     Ok(StageOutcome::Done(format!(
         "{output} written ({} bytes)",
         call.outcome.text.len()

@@ -1,0 +1,415 @@
+//! Ship (push, pull request), knowledge update, guardrails, pipelines, setup, --from.
+
+use orx_core::run::{ItemStatus, RunStatus, StageStatus};
+use orx_testkit::{TestRepo, git_in, text};
+
+use crate::{bin, orx, orx_ok, repo_with, scenario};
+
+const ONE_ITEM: &str =
+    "        - id: W001\n          title: Add a\n          acceptance: [a exists]";
+const WRITE_A: &str = "  - write: { a.txt: \"a\\n\" }\n";
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn ship_pushes_the_run_branch_to_a_bare_remote_and_opens_a_pr_with_gh() {
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        "git:\n  auto_push: true\n  create_pr: true\n  pr_draft: true\n",
+    );
+    let remote = tempfile::tempdir().unwrap();
+    git_in(remote.path(), &["init", "-q", "--bare"]);
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        &remote.path().display().to_string(),
+    ]);
+    // A stand-in gh that records its arguments and prints a PR URL, first on PATH.
+    let bin_dir = tempfile::tempdir().unwrap();
+    let args_file = bin_dir.path().join("gh-args");
+    let gh = bin_dir.path().join("gh");
+    std::fs::write(&gh, format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{}'; done\necho https://example.invalid/pr/7\n", args_file.display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out = repo
+        .orx(bin())
+        .env("PATH", path)
+        .args(["run", "Add the a file"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = repo.single_run();
+    // The branch landed in the remote with every commit.
+    let remote_head = git_in(
+        remote.path(),
+        &["rev-parse", &format!("refs/heads/orx/{id}")],
+    );
+    assert_eq!(
+        remote_head.trim(),
+        repo.git(&["rev-parse", &format!("orx/{id}")]).trim()
+    );
+    // gh got base, head, title, body file and --draft.
+    let args: Vec<String> = std::fs::read_to_string(&args_file)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let body = repo
+        .run_dir(&id)
+        .join("artifacts/pr_body.md")
+        .display()
+        .to_string();
+    assert_eq!(
+        args,
+        [
+            "pr",
+            "create",
+            "--base",
+            "main",
+            "--head",
+            &format!("orx/{id}"),
+            "--title",
+            "Add the a file",
+            "--body-file",
+            &body,
+            "--draft"
+        ]
+    );
+    assert_eq!(
+        repo.meta(&id).pr_url.as_deref(),
+        Some("https://example.invalid/pr/7")
+    );
+    assert!(
+        repo.state(&id)
+            .stage("ship")
+            .unwrap()
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("opened pull request https://example.invalid/pr/7")
+    );
+}
+
+#[test]
+fn ship_without_a_remote_or_gh_says_so_and_succeeds_locally() {
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        "git:\n  auto_push: true\n  create_pr: true\n",
+    );
+    let out = orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let note = repo.state(&id).stage("ship").unwrap().note.clone().unwrap();
+    assert!(
+        note.contains("no remote `origin`") && note.contains("no pull request"),
+        "{note}\n{}",
+        text(&out)
+    );
+
+    // With a remote but no gh on PATH.
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        "git:\n  auto_push: true\n  create_pr: true\n",
+    );
+    let remote = tempfile::tempdir().unwrap();
+    git_in(remote.path(), &["init", "-q", "--bare"]);
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        &remote.path().display().to_string(),
+    ]);
+    let empty_bin = tempfile::tempdir().unwrap();
+    let git_dir = std::path::Path::new(
+        &String::from_utf8(
+            std::process::Command::new("sh")
+                .args(["-c", "command -v git"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim()
+        .to_string(),
+    )
+    .parent()
+    .unwrap()
+    .to_path_buf();
+    let py_dir = std::path::Path::new(
+        &String::from_utf8(
+            std::process::Command::new("sh")
+                .args(["-c", "command -v sh"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim()
+        .to_string(),
+    )
+    .parent()
+    .unwrap()
+    .to_path_buf();
+    let path = format!(
+        "{}:{}:{}",
+        empty_bin.path().display(),
+        git_dir.display(),
+        py_dir.display()
+    );
+    let out = repo
+        .orx(bin())
+        .env("PATH", path)
+        .args(["run", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = repo.single_run();
+    let note = repo.state(&id).stage("ship").unwrap().note.clone().unwrap();
+    assert!(
+        note.contains("pushed") && note.contains("`gh` is not installed"),
+        "{note}"
+    );
+}
+
+#[test]
+fn knowledge_update_changes_only_the_marker_block_and_commits_it_separately() {
+    let repo = repo_with(
+        &[("AGENTS.md", "# Agents\n\nHand-written rules.\n")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        "",
+    );
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let agents = repo.git(&["show", &format!("orx/{id}:AGENTS.md")]);
+    assert_eq!(
+        agents,
+        "# Agents\n\nHand-written rules.\n\n<!-- ORX:START AGENTS -->\n- learned something\n<!-- ORX:END AGENTS -->\n"
+    );
+    let arch = repo.git(&["show", &format!("orx/{id}:ARCHITECTURE.md")]);
+    assert!(
+        arch.contains("<!-- ORX:START ARCH -->\n<!-- ORX:END ARCH -->"),
+        "markers created: {arch}"
+    );
+    let last = repo.git(&["show", "--stat", "--format=%s", &format!("orx/{id}")]);
+    assert!(
+        last.starts_with("orx: knowledge update") && !last.contains("a.txt"),
+        "{last}"
+    );
+    assert!(
+        repo.run_file(&id, "artifacts/knowledge.diff")
+            .contains("+- learned something")
+    );
+}
+
+#[test]
+fn a_knowledge_edit_outside_the_markers_is_rejected_and_never_fails_the_run() {
+    let sc = scenario(ONE_ITEM, WRITE_A, "").replace(
+        "knowledge_update:\n  - blocks:\n      AGENTS.md: \"- learned something\"\n    text: updated",
+        "knowledge_update:\n  - write:\n      AGENTS.md: \"# Rewritten by the agent\\n\"\n    text: rewrote it",
+    );
+    let repo = repo_with(&[("AGENTS.md", "# Agents\n")], &sc, "");
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let st = repo.state(&id);
+    assert_eq!(st.status, RunStatus::Succeeded);
+    let note = st.stage("knowledge_update").unwrap().note.clone().unwrap();
+    assert!(
+        note.contains("rejected") && note.contains("AGENTS.md"),
+        "{note}"
+    );
+    assert_eq!(
+        repo.git(&["show", &format!("orx/{id}:AGENTS.md")]),
+        "# Agents\n"
+    );
+    assert!(
+        repo.git(&["log", "--format=%s", &format!("main..orx/{id}")])
+            .lines()
+            .all(|l| l != "orx: knowledge update")
+    );
+    assert_eq!(
+        repo.git(&[
+            "-C",
+            &repo
+                .path()
+                .join(".worktrees")
+                .join(&id)
+                .display()
+                .to_string(),
+            "status",
+            "--porcelain"
+        ]),
+        "",
+        "the worktree is restored"
+    );
+}
+
+#[test]
+fn knowledge_suggest_mode_writes_the_diff_without_committing() {
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        "knowledge:\n  mode: suggest\n  files: [AGENTS.md]\n",
+    );
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    assert!(
+        repo.run_file(&id, "artifacts/knowledge.diff")
+            .contains("+- learned something")
+    );
+    let files = repo.git(&["ls-tree", "-r", "--name-only", &format!("orx/{id}")]);
+    assert!(!files.contains("AGENTS.md"), "{files}");
+}
+
+#[test]
+fn guardrails_allowlist_mode_and_max_files() {
+    let implement = "  - item: W001\n    attempt: 1\n    write: { src/a.py: \"a\", README.md: \"changed\", docs/x.md: \"x\" }\nfix:\n  - write: { src/a.py: \"a2\" }\n";
+    let cfg = "guardrails:\n  mode: allowlist\n  allowed_patterns: [\"src/**\"]\n";
+    let repo = repo_with(
+        &[("README.md", "orig\n")],
+        &scenario(ONE_ITEM, implement, ""),
+        cfg,
+    );
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let ev = repo.run_file(&id, "prompts/fix_W001_2.md");
+    assert!(
+        ev.contains("outside guardrails.allowed_patterns (reverted): README.md, docs/x.md"),
+        "{ev}"
+    );
+    assert_eq!(
+        repo.git(&["show", &format!("orx/{id}:README.md")]),
+        "orig\n"
+    );
+
+    let implement = "  - write: { a.txt: \"1\", b.txt: \"2\", c.txt: \"3\" }\n";
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, implement, ""),
+        "guardrails:\n  max_files_changed: 2\nrun:\n  max_fix_attempts: 1\n",
+    );
+    orx_ok(&repo, &["run", "t"], 1);
+    let id = repo.single_run();
+    assert!(
+        repo.run_file(&id, "artifacts/W001.evidence.md")
+            .contains("changed 3 files, more than guardrails.max_files_changed (2)")
+    );
+    assert_eq!(repo.state(&id).last_failure.unwrap().category, "guardrail");
+}
+
+#[test]
+fn a_custom_pipeline_from_the_repository_runs_end_to_end() {
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    repo.write(
+        ".orx/pipelines/quick.yaml",
+        "id: quick\ndescription: decompose then implement\nstages: [decompose, implement, ship]\n",
+    );
+    let out = orx_ok(&repo, &["pipelines"], 0);
+    assert!(
+        stdout(&out).contains("quick") && stdout(&out).contains("decompose → implement → ship"),
+        "{}",
+        text(&out)
+    );
+    orx_ok(&repo, &["run", "--pipeline", "quick", "t"], 0);
+    let id = repo.single_run();
+    let st = repo.state(&id);
+    assert_eq!(st.pipeline, "quick");
+    assert_eq!(
+        st.stages
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        ["decompose", "implement", "ship"]
+    );
+    assert_eq!(st.items[0].status, ItemStatus::Passed);
+}
+
+#[test]
+fn a_malformed_pipeline_gets_a_line_and_column() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let p = repo.aux_file("bad.yaml", "id: bad\nstages: [plan, spek]\n");
+    let out = orx(&repo, &["pipelines", "validate", &p.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("unknown stage `spek`; did you mean `spec`?"),
+        "{err}"
+    );
+    let p = repo.aux_file("bad2.yaml", "id: bad\nstages:\n  - plan\n  stages: x\n");
+    let out = orx(&repo, &["run", "--pipeline", &p.display().to_string(), "t"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("bad2.yaml:4:"), "{err}");
+    let out = orx(&repo, &["run", "--pipeline", "nope", "t"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no pipeline `nope`"));
+}
+
+#[test]
+fn resume_from_an_earlier_stage_runs_it_and_every_later_one_again() {
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    orx_ok(&repo, &["resume", &id, "--from", "review"], 0);
+    let st = repo.state(&id);
+    assert_eq!(st.stage("review").unwrap().attempts, 2);
+    assert_eq!(st.stage("implement").unwrap().attempts, 1);
+    assert_eq!(st.status, RunStatus::Succeeded);
+    let out = orx(&repo, &["resume", &id]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a finished run needs --from: {}",
+        text(&out)
+    );
+    let out = orx(&repo, &["resume", &id, "--from", "deploy"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the run has no stage `deploy`"));
+}
+
+#[test]
+fn setup_commands_run_in_the_new_worktree_and_a_failure_is_clear() {
+    let cfg = "setup:\n  - command: sh\n    args: [\"-c\", \"echo prepared > .setup-done && echo setup ran\"]\n";
+    let repo = repo_with(
+        &[("f", "x"), (".gitignore", ".setup-done\n")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        cfg,
+    );
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    assert!(
+        repo.path()
+            .join(".worktrees")
+            .join(&id)
+            .join(".setup-done")
+            .exists()
+    );
+    assert!(repo.run_file(&id, "logs/setup.log").contains("setup ran"));
+
+    let cfg =
+        "setup:\n  - command: sh\n    args: [\"-c\", \"echo missing dependency >&2; exit 4\"]\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), cfg);
+    let out = orx(&repo, &["run", "t"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("setup command 1 (`sh`) failed") && err.contains("logs/setup.log"),
+        "{err}"
+    );
+    let id = repo.single_run();
+    assert!(
+        repo.run_file(&id, "logs/setup.log")
+            .contains("missing dependency")
+    );
+    assert_eq!(
+        repo.state(&id).stage("plan").unwrap().status,
+        StageStatus::Pending
+    );
+}

@@ -1,0 +1,275 @@
+//! Recognising the project's ecosystems from their manifests at the repository root.
+
+use std::path::Path;
+
+use super::toml_lite::{has_section, strings, value};
+
+/// One ecosystem found in the repository.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Ecosystem {
+    /// Python, JavaScript/TypeScript, Rust or Go.
+    pub name: String,
+    /// What was learned, as (label, value) in a stable order.
+    pub facts: Vec<(String, String)>,
+    /// Commands that verify a change in this ecosystem.
+    pub commands: Vec<String>,
+}
+
+fn read(root: &Path, name: &str) -> Option<String> {
+    std::fs::read_to_string(root.join(name)).ok()
+}
+
+fn exists(root: &Path, name: &str) -> bool {
+    root.join(name).exists()
+}
+
+fn list(items: &[String], max: usize) -> String {
+    if items.len() <= max {
+        items.join(", ")
+    } else {
+        format!("{}, … ({} in all)", items[..max].join(", "), items.len())
+    }
+}
+
+/// Every ecosystem recognised at `root`.
+pub fn detect(root: &Path) -> Vec<Ecosystem> {
+    [python(root), javascript(root), rust(root), go(root)]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn python(root: &Path) -> Option<Ecosystem> {
+    let pyproject = read(root, "pyproject.toml");
+    let requirements: Vec<&str> = [
+        "requirements.txt",
+        "requirements-dev.txt",
+        "requirements_dev.txt",
+    ]
+    .into_iter()
+    .filter(|f| exists(root, f))
+    .collect();
+    if pyproject.is_none()
+        && requirements.is_empty()
+        && !exists(root, "setup.py")
+        && !exists(root, "setup.cfg")
+    {
+        return None;
+    }
+    let mut e = Ecosystem {
+        name: "Python".into(),
+        ..Default::default()
+    };
+    let mut deps: Vec<String> = Vec::new();
+    let py = pyproject.as_deref().unwrap_or("");
+    if let Some(p) = &pyproject {
+        e.facts.push(("manifest".into(), "pyproject.toml".into()));
+        if let Some(n) = value(p, "project", "name") {
+            e.facts.push(("name".into(), strings(&n).join("")));
+        }
+        if let Some(r) = value(p, "project", "requires-python") {
+            e.facts
+                .push(("requires-python".into(), strings(&r).join("")));
+        }
+        if let Some(d) = value(p, "project", "dependencies") {
+            deps.extend(strings(&d));
+        }
+    }
+    for f in &requirements {
+        e.facts.push(("requirements".into(), (*f).to_string()));
+        if let Some(t) = read(root, f) {
+            deps.extend(
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
+    }
+    if !deps.is_empty() {
+        e.facts.push(("dependencies".into(), list(&deps, 20)));
+    }
+    let dep = |name: &str| {
+        deps.iter()
+            .any(|d| d.to_ascii_lowercase().starts_with(name))
+    };
+    let ruff = has_section(py, "tool.ruff")
+        || exists(root, "ruff.toml")
+        || exists(root, ".ruff.toml")
+        || dep("ruff");
+    let pytest = has_section(py, "tool.pytest")
+        || exists(root, "pytest.ini")
+        || exists(root, "conftest.py")
+        || dep("pytest");
+    let mypy = has_section(py, "tool.mypy") || exists(root, "mypy.ini") || dep("mypy");
+    let tools: Vec<String> = [("ruff", ruff), ("pytest", pytest), ("mypy", mypy)]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(t, _)| t.to_string())
+        .collect();
+    if !tools.is_empty() {
+        e.facts.push(("tools".into(), tools.join(", ")));
+    }
+    if ruff {
+        e.commands.push("ruff check .".into());
+    }
+    if mypy {
+        e.commands.push("mypy .".into());
+    }
+    e.commands.push(if pytest {
+        "pytest -q".into()
+    } else {
+        "python3 -m unittest discover".into()
+    });
+    Some(e)
+}
+
+fn javascript(root: &Path) -> Option<Ecosystem> {
+    let pkg = read(root, "package.json")?;
+    let mut e = Ecosystem {
+        name: "JavaScript/TypeScript".into(),
+        ..Default::default()
+    };
+    let v: serde_json::Value = serde_json::from_str(&pkg).unwrap_or_default();
+    if let Some(n) = v.get("name").and_then(|n| n.as_str()) {
+        e.facts.push(("name".into(), n.to_string()));
+    }
+    let manager = if exists(root, "pnpm-lock.yaml") {
+        "pnpm"
+    } else if exists(root, "yarn.lock") {
+        "yarn"
+    } else {
+        "npm"
+    };
+    e.facts.push(("package manager".into(), manager.into()));
+    let scripts: Vec<(String, String)> = v
+        .get("scripts")
+        .and_then(|s| s.as_object())
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (k, cmd) in &scripts {
+        e.facts.push((format!("script `{k}`"), cmd.clone()));
+    }
+    let mut deps: Vec<String> = Vec::new();
+    for key in ["dependencies", "devDependencies"] {
+        if let Some(o) = v.get(key).and_then(|d| d.as_object()) {
+            deps.extend(o.keys().cloned());
+        }
+    }
+    if !deps.is_empty() {
+        e.facts.push(("dependencies".into(), list(&deps, 20)));
+    }
+    let ts = exists(root, "tsconfig.json");
+    if ts {
+        e.facts.push(("typescript".into(), "tsconfig.json".into()));
+    }
+    let eslint = [
+        "eslint.config.js",
+        "eslint.config.mjs",
+        "eslint.config.cjs",
+        ".eslintrc",
+        ".eslintrc.js",
+        ".eslintrc.json",
+        ".eslintrc.cjs",
+    ]
+    .into_iter()
+    .find(|f| exists(root, f));
+    if let Some(f) = eslint {
+        e.facts.push(("eslint".into(), f.into()));
+    }
+    let run = |s: &str| {
+        if manager == "npm" {
+            format!("npm run {s}")
+        } else {
+            format!("{manager} {s}")
+        }
+    };
+    for s in ["lint", "typecheck", "test", "build"] {
+        if scripts.iter().any(|(k, _)| k == s) {
+            e.commands.push(if s == "test" && manager == "npm" {
+                "npm test".into()
+            } else {
+                run(s)
+            });
+        }
+    }
+    if ts && !scripts.iter().any(|(k, _)| k == "typecheck") {
+        e.commands.push("npx tsc --noEmit".into());
+    }
+    if eslint.is_some() && !scripts.iter().any(|(k, _)| k == "lint") {
+        e.commands.push("npx eslint .".into());
+    }
+    Some(e)
+}
+
+fn rust(root: &Path) -> Option<Ecosystem> {
+    let cargo = read(root, "Cargo.toml")?;
+    let mut e = Ecosystem {
+        name: "Rust".into(),
+        ..Default::default()
+    };
+    if let Some(n) = value(&cargo, "package", "name") {
+        e.facts.push(("crate".into(), strings(&n).join("")));
+    }
+    let edition = value(&cargo, "package", "edition")
+        .or_else(|| value(&cargo, "workspace.package", "edition"));
+    if let Some(ed) = edition {
+        e.facts.push(("edition".into(), strings(&ed).join("")));
+    }
+    if let Some(m) = value(&cargo, "workspace", "members") {
+        e.facts
+            .push(("workspace members".into(), list(&strings(&m), 30)));
+    }
+    if let Some(t) = read(root, "rust-toolchain.toml").or_else(|| read(root, "rust-toolchain")) {
+        let ch = value(&t, "toolchain", "channel")
+            .map(|c| strings(&c).join(""))
+            .unwrap_or_else(|| t.trim().to_string());
+        e.facts.push(("toolchain".into(), ch));
+    }
+    if exists(root, "clippy.toml") {
+        e.facts.push(("clippy".into(), "clippy.toml".into()));
+    }
+    e.commands.extend([
+        "cargo fmt --all -- --check".into(),
+        "cargo clippy --all-targets -- -D warnings".into(),
+        "cargo test".into(),
+    ]);
+    Some(e)
+}
+
+fn go(root: &Path) -> Option<Ecosystem> {
+    let gomod = read(root, "go.mod")?;
+    let mut e = Ecosystem {
+        name: "Go".into(),
+        ..Default::default()
+    };
+    let mut requires = 0;
+    let mut in_require = false;
+    for line in gomod.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("module ") {
+            e.facts.push(("module".into(), m.trim().into()));
+        } else if let Some(v) = line.strip_prefix("go ") {
+            e.facts.push(("go".into(), v.trim().into()));
+        } else if line.starts_with("require (") {
+            in_require = true;
+        } else if in_require && line == ")" {
+            in_require = false;
+        } else if (in_require && !line.is_empty() && !line.starts_with("//"))
+            || line.starts_with("require ")
+        {
+            requires += 1;
+        }
+    }
+    e.facts.push(("requirements".into(), requires.to_string()));
+    if exists(root, ".golangci.yml") || exists(root, ".golangci.yaml") {
+        e.facts.push(("golangci-lint".into(), "configured".into()));
+        e.commands.push("golangci-lint run".into());
+    }
+    e.commands
+        .extend(["go vet ./...".into(), "go test ./...".into()]);
+    Some(e)
+}
