@@ -1,8 +1,6 @@
 //! The one printer: every line orx shows goes through here. Human output on stdout,
 //! diagnostics on stderr; `-q` keeps only errors and results; NO_COLOR is honoured.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
-
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 /// Output settings shared by every command.
 #[derive(Clone, Copy, Debug)]
@@ -32,26 +30,26 @@ impl Printer {
 
     /// A result line (always printed).
     pub fn result(&self, text: &str) {
-        println!("{text}");
+        out(text, true);
     }
 
     /// A progress or information line (hidden by -q).
     pub fn info(&self, text: &str) {
         if !self.quiet {
-            println!("{text}");
+            out(text, true);
         }
     }
 
     /// A diagnostic (shown with -v).
     pub fn debug(&self, text: &str) {
         if self.verbose > 0 {
-            eprintln!("{text}");
+            err(text);
         }
     }
 
     /// A warning on stderr.
     pub fn warn(&self, text: &str) {
-        eprintln!("{} {text}", self.paint("warning:", "33"));
+        err(&format!("{} {text}", self.paint("warning:", "33")));
     }
 
     /// An error with its hint, rendered once.
@@ -62,22 +60,22 @@ impl Printer {
         } else {
             "error:"
         };
-        eprintln!("{head} {message}");
+        err(&format!("{head} {message}"));
         if let Some(h) = hint {
             let label = if use_color {
                 "\x1b[36mhint:\x1b[0m"
             } else {
                 "hint:"
             };
-            eprintln!("  {label} {h}");
+            err(&format!("  {label} {h}"));
         }
     }
 
     /// JSON on stdout.
     pub fn json(&self, value: &serde_json::Value) {
         match serde_json::to_string_pretty(value) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: cannot encode JSON: {e}"),
+            Ok(s) => out(&s, true),
+            Err(e) => err(&format!("error: cannot encode JSON: {e}")),
         }
     }
 
@@ -92,6 +90,19 @@ impl Printer {
 
     /// Raw text (a diff, a log) on stdout, without a newline added.
     pub fn raw(&self, text: &str) {
-        print!("{text}");
+        out(text, false);
     }
+}
+
+/// Writes to stdout; a closed pipe (`orx status | head`) is not an error worth a panic.
+fn out(text: &str, newline: bool) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    if newline {
+        let _ = o.write_all(b"\n");
+    }
+}
+
+fn err(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }

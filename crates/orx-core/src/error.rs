@@ -98,9 +98,9 @@ impl Error {
             Error::Locked { pid, .. } => Some(format!(
                 "wait for process {pid} to finish, or stop it with `orx cancel`"
             )),
-            Error::Spawn { program, .. } => Some(format!(
-                "install `{program}` or fix its path in orx.yaml (`orx doctor` checks every binary)"
-            )),
+            Error::Spawn { program, .. } => {
+                Some(format!("install `{program}` or fix its path in orx.yaml"))
+            }
             Error::Scenario { .. } => {
                 Some("fix the scenario file named by executors.fake.scenario".into())
             }

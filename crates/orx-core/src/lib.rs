@@ -20,5 +20,6 @@ pub mod process;
 pub mod prompt;
 pub mod redact;
 pub mod run;
+pub mod yaml;
 
 pub use error::{Error, Result};

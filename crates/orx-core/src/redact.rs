@@ -19,7 +19,7 @@ impl Redactor {
     /// A redactor that also knows the secrets found in the process environment.
     pub fn with_env(mut self) -> Self {
         for (k, v) in std::env::vars() {
-            if is_secret_name(&k) && v.len() >= 4 {
+            if is_secret_name(&k) && looks_like_secret(&v) {
                 self.secrets.push(v);
             }
         }
@@ -38,6 +38,14 @@ impl Redactor {
         }
         redact_key_shapes(&out)
     }
+}
+
+/// Values of the environment worth hiding: long enough and not a plain word or number, so a
+/// variable like `TOKENIZERS_PARALLELISM=false` does not blank out the word "false" everywhere.
+fn looks_like_secret(v: &str) -> bool {
+    v.len() >= 12
+        && !v.chars().all(|c| c.is_ascii_alphabetic())
+        && !v.chars().all(|c| c.is_ascii_digit())
 }
 
 /// True for variable names that hold secrets (KEY, TOKEN, SECRET, PASSWORD).
@@ -98,6 +106,13 @@ mod tests {
         let r = Redactor::new(["hunter2-secret".to_string()]);
         let out = r.redact("pw=hunter2-secret key=sk-abcdefghijklmnopqrstuv task-list");
         assert_eq!(out, "pw=*** key=*** task-list");
+    }
+
+    #[test]
+    fn environment_values_that_are_plain_words_are_not_secrets() {
+        assert!(!looks_like_secret("false"));
+        assert!(!looks_like_secret("1234567890123"));
+        assert!(looks_like_secret("sk-live-0123456789abcdef"));
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! `orx run` and `orx resume`.
 
 use std::io::Read;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use orx_core::cancel::CancelToken;
 use orx_core::config::{ExecutorKind, Overrides};
@@ -15,15 +13,28 @@ use crate::cli::{ResumeArgs, RunArgs};
 use crate::exit;
 use crate::render::{duration, table};
 
-/// A cancel token set by SIGINT/SIGTERM (`orx cancel` sends SIGTERM). A second Ctrl-C exits
-/// at once with 130.
+/// A cancel token set by SIGINT/SIGTERM (`orx cancel` sends SIGTERM). The first signal asks the
+/// run to stop (the child's group is stopped, the checkpoint written); a second one kills every
+/// child process group at once and exits with 130.
 pub fn signal_token() -> CancelToken {
-    let flag = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, flag.clone());
-        let _ = signal_hook::flag::register(sig, flag.clone());
+    let token = CancelToken::new();
+    let flag = token.clone();
+    // Without a handler (registration failed), the default action still stops orx.
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        std::thread::spawn(move || {
+            for _ in signals.forever() {
+                if flag.is_cancelled() {
+                    orx_core::process::kill_active_groups();
+                    std::process::exit(i32::from(exit::INTERRUPTED));
+                }
+                flag.cancel();
+            }
+        });
     }
-    CancelToken::from_flag(flag)
+    token
 }
 
 fn read_task(task: &str) -> Result<String> {
@@ -82,7 +93,12 @@ pub fn run(env: &Env, args: RunArgs) -> Result<u8> {
         return detach(env, &req, &args);
     }
     let mut engine = Engine::new(signal_token());
-    let bar = attach_progress(env, &mut engine);
+    // --json prints the result only.
+    let bar = if args.json {
+        None
+    } else {
+        attach_progress(env, &mut engine)
+    };
     let outcome = engine.start(req);
     if let Some(pb) = bar {
         pb.finish_and_clear();
@@ -95,7 +111,11 @@ pub fn resume(env: &Env, args: ResumeArgs) -> Result<u8> {
     let repo = env.repo()?;
     let config = env.config(&repo)?;
     let mut engine = Engine::new(signal_token());
-    let bar = attach_progress(env, &mut engine);
+    let bar = if args.json {
+        None
+    } else {
+        attach_progress(env, &mut engine)
+    };
     let outcome = engine.resume(ResumeRequest {
         dir: repo,
         run_id: args.run_id,
@@ -115,11 +135,24 @@ pub(crate) fn attach_progress(env: &Env, engine: &mut Engine) -> Option<indicati
 }
 
 fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Result<u8> {
+    // Everything that can be checked before the run exists is checked here, so a detached run
+    // that could never start is an error now rather than an id that leads nowhere.
+    dry_run(req)?;
     let id = req.run_id.clone().unwrap_or_else(orx_core::run::new_run_id);
+    if !orx_core::run::is_valid_run_id(&id) {
+        return Err(Error::run(
+            format!("`{id}` is not a valid run id"),
+            "leave --run-id out to get a new one",
+        ));
+    }
     let exe = std::env::current_exe()?;
-    // The task travels in a file so any size and any text survive.
-    let task_file = std::env::temp_dir().join(format!("orx-task-{id}.md"));
-    fs_err::write(&task_file, &req.task)?;
+    // The task travels in a private file so any size and any text survive; it is removed once
+    // the run has started.
+    let task_file = tempfile::Builder::new()
+        .prefix("orx-task-")
+        .suffix(".md")
+        .tempfile()?;
+    std::io::Write::write_all(&mut task_file.as_file(), req.task.as_bytes())?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--dir").arg(&req.dir);
     if let Some(c) = &env.config_flag {
@@ -127,7 +160,7 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Result<u8> {
     }
     cmd.arg("--quiet")
         .arg("run")
-        .arg(format!("@{}", task_file.display()))
+        .arg(format!("@{}", task_file.path().display()))
         .arg("--run-id")
         .arg(&id);
     cmd.arg("--pipeline").arg(&args.pipeline);
@@ -145,10 +178,29 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Result<u8> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .process_group(0);
-    cmd.spawn().map_err(|source| Error::Spawn {
+    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
         program: "orx".into(),
         source,
     })?;
+    let state = req.dir.join("runs").join(&id).join("state.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !state.exists() {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(Error::run(
+                format!("the detached run exited ({status}) before it started"),
+                "run it without --detach to see why",
+            ));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Error::run(
+                "the detached run did not start within 30 s",
+                "check `orx status`",
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The run has read its task (task.md is written before state.json).
+    drop(task_file);
     if args.json {
         env.printer.json(&serde_json::json!({"run_id": id}));
     } else {

@@ -1,6 +1,6 @@
 //! CLI output: snapshots of status, dry-run and errors; the small commands.
 
-use orx_testkit::{TestRepo, normalize, text};
+use orx_testkit::{TestRepo, normalize, normalize_table, text};
 
 use crate::{bin, orx, orx_ok};
 
@@ -23,9 +23,9 @@ fn one_run() -> (TestRepo, String) {
 fn status_table_detail_and_json() {
     let (repo, id) = one_run();
     let out = orx_ok(&repo, &["status"], 0);
-    insta::assert_snapshot!("status_table", normalize(&stdout(&out), repo.path()));
+    insta::assert_snapshot!("status_table", normalize_table(&stdout(&out), repo.path()));
     let out = orx_ok(&repo, &["status", &id], 0);
-    insta::assert_snapshot!("status_detail", normalize(&stdout(&out), repo.path()));
+    insta::assert_snapshot!("status_detail", normalize_table(&stdout(&out), repo.path()));
     let out = orx_ok(&repo, &["status", &id, "--json"], 0);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["status"], "succeeded");

@@ -10,6 +10,7 @@
 mod cli;
 mod context;
 mod pipeline;
+mod regressions;
 mod resume;
 mod semantics;
 

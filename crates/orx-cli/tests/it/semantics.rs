@@ -397,10 +397,11 @@ fn setup_commands_run_in_the_new_worktree_and_a_failure_is_clear() {
         "setup:\n  - command: sh\n    args: [\"-c\", \"echo missing dependency >&2; exit 4\"]\n";
     let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), cfg);
     let out = orx(&repo, &["run", "t"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
-        err.contains("setup command 1 (`sh`) failed") && err.contains("logs/setup.log"),
+        err.contains("the run failed at setup: setup command 1 (`sh`) failed")
+            && err.contains("logs/setup.log"),
         "{err}"
     );
     let id = repo.single_run();
@@ -408,8 +409,15 @@ fn setup_commands_run_in_the_new_worktree_and_a_failure_is_clear() {
         repo.run_file(&id, "logs/setup.log")
             .contains("missing dependency")
     );
-    assert_eq!(
-        repo.state(&id).stage("plan").unwrap().status,
-        StageStatus::Pending
-    );
+    let st = repo.state(&id);
+    assert_eq!(st.stage("plan").unwrap().status, StageStatus::Pending);
+    assert_eq!((st.status, st.setup_done), (RunStatus::Failed, false));
+    assert_eq!(repo.meta(&id).status, "failed");
+    // Fixed, the resume runs the setup it never finished, then the stages.
+    let fixed = std::fs::read_to_string(repo.path().join("orx.yaml"))
+        .unwrap()
+        .replace("exit 4", "exit 0");
+    repo.write("orx.yaml", &fixed);
+    orx_ok(&repo, &["resume", &id], 0);
+    assert!(repo.state(&id).setup_done);
 }

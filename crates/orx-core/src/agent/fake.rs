@@ -34,6 +34,10 @@ pub struct Step {
     /// Play only on this attempt.
     #[serde(default)]
     pub attempt: Option<u32>,
+    /// Play only while this environment variable is set (e.g. in the first run of a test and
+    /// not in its resume).
+    #[serde(default)]
+    pub when_env: Option<String>,
     /// The final answer (a minijinja template over task, item, attempt).
     #[serde(default)]
     pub text: String,
@@ -89,7 +93,7 @@ pub fn builtin_scenario() -> Scenario {
 
 /// Parses a scenario; `origin` names it in errors.
 pub fn parse_scenario(text: &str, origin: &str) -> Result<Scenario> {
-    let scenario = serde_saphyr::from_str::<Scenario>(text).map_err(|e| Error::Scenario {
+    let scenario = crate::yaml::from_str::<Scenario>(text).map_err(|e| Error::Scenario {
         path: origin.to_string(),
         message: e.to_string(),
     })?;
@@ -156,6 +160,9 @@ impl FakeAgent {
                 .as_deref()
                 .is_none_or(|i| Some(i) == req.item.as_deref())
                 && s.attempt.is_none_or(|a| a == req.attempt)
+                && s.when_env
+                    .as_ref()
+                    .is_none_or(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
         })
     }
 }

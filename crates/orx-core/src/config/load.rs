@@ -311,6 +311,20 @@ fn validate(c: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
             Some("list the paths agents may change under guardrails.allowed_patterns".into()),
         ));
     }
+    for f in &c.knowledge.files {
+        let p = std::path::Path::new(f);
+        if f.is_empty()
+            || p.is_absolute()
+            || p.components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(err(
+                f,
+                format!("knowledge file `{f}` must be a path inside the repository"),
+                Some("use a relative path such as AGENTS.md or docs/ARCHITECTURE.md".into()),
+            ));
+        }
+    }
     if !(c.run.retry.initial_delay >= 0.0 && c.run.retry.initial_delay <= 600.0) {
         return Err(err(
             "initial_delay",

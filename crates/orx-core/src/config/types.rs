@@ -257,6 +257,20 @@ pub struct Stages {
 }
 
 impl Stages {
+    /// The slot of an agent role, to set an override.
+    pub fn get_mut(&mut self, role: &str) -> Option<&mut Option<StageRoute>> {
+        match role {
+            "plan" => Some(&mut self.plan),
+            "spec" => Some(&mut self.spec),
+            "decompose" => Some(&mut self.decompose),
+            "implement" => Some(&mut self.implement),
+            "fix" => Some(&mut self.fix),
+            "review" => Some(&mut self.review),
+            "knowledge_update" => Some(&mut self.knowledge_update),
+            _ => None,
+        }
+    }
+
     /// The override for an agent role, if any.
     pub fn get(&self, role: &str) -> Option<&StageRoute> {
         match role {

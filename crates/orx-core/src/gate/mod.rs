@@ -142,7 +142,23 @@ pub fn run_gate(gate: &GateConfig, ctx: &GateRun<'_>) -> Result<GateResult> {
         spec.stderr_log = Some(log.clone());
         let _ =
             crate::fsutil::append_line(&log, &format!("\n# orx: running fix `{}`", fix.command));
-        run(&spec, ctx.cancel, &mut |_, _| {})?;
+        match run(&spec, ctx.cancel, &mut |_, _| {}) {
+            // A fix command that cannot start is reported in the log; the gate's re-run decides.
+            Err(Error::Spawn { program, source }) => {
+                let _ = crate::fsutil::append_line(
+                    &log,
+                    &format!("# orx: could not start the fix command `{program}`: {source}"),
+                );
+            }
+            Err(e) => return Err(e),
+            Ok(out) if !out.success() => {
+                let _ = crate::fsutil::append_line(
+                    &log,
+                    &format!("# orx: the fix command ended with {:?}", out.termination),
+                );
+            }
+            Ok(_) => {}
+        }
         if ctx.cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }

@@ -72,6 +72,52 @@ impl Git {
 
     /// Runs git; returns (success, stdout, stderr) without turning failure into an error.
     pub fn try_run(&self, args: &[&str]) -> Result<(bool, String, String)> {
+        self.try_run_env(args, &[])
+    }
+
+    /// The worktree's changes against `base` (committed, staged, unstaged, untracked) without
+    /// touching its index: a private index is used, so a running run is not disturbed.
+    pub fn diff_readonly(&self, base: &str) -> Result<String> {
+        let tmp = tempfile::Builder::new().prefix("orx-index-").tempdir()?;
+        let index = tmp.path().join("index");
+        let index = index.display().to_string();
+        let env = [("GIT_INDEX_FILE", index.as_str())];
+        let check = |r: (bool, String, String), what: &str| -> Result<String> {
+            if r.0 {
+                Ok(r.1)
+            } else {
+                Err(Error::Git {
+                    command: what.into(),
+                    message: r.2.trim().to_string(),
+                })
+            }
+        };
+        check(
+            self.try_run_env(&["read-tree", "HEAD"], &env)?,
+            "read-tree HEAD",
+        )?;
+        check(self.try_run_env(&["add", "-A"], &env)?, "add -A")?;
+        check(
+            self.try_run_env(
+                &[
+                    "diff",
+                    "--cached",
+                    "--no-color",
+                    "--no-ext-diff",
+                    "--binary",
+                    base,
+                ],
+                &env,
+            )?,
+            "diff --cached",
+        )
+    }
+
+    fn try_run_env(
+        &self,
+        args: &[&str],
+        extra_env: &[(&str, &str)],
+    ) -> Result<(bool, String, String)> {
         let mut spec = ProcessSpec::new("git", args.iter().copied());
         spec.cwd = Some(self.dir.clone());
         spec.timeout = Some(self.timeout);
@@ -80,6 +126,11 @@ impl Git {
             ("GIT_OPTIONAL_LOCKS".into(), "0".into()),
             ("LC_ALL".into(), "C".into()),
         ];
+        spec.env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let (mut out, mut err) = (String::new(), String::new());
         let res = run(&spec, &CancelToken::new(), &mut |s, l| {
             let b = if s == Stream::Stdout {

@@ -169,12 +169,12 @@ fn raw_items(raw: RawBacklog) -> Option<Vec<RawItem>> {
 }
 
 fn parse_yaml(text: &str) -> Option<Vec<RawItem>> {
-    if let Ok(raw) = serde_saphyr::from_str::<RawBacklog>(text)
+    if let Ok(raw) = crate::yaml::from_str::<RawBacklog>(text)
         && let Some(items) = raw_items(raw)
     {
         return Some(items);
     }
-    serde_saphyr::from_str::<Vec<RawItem>>(text).ok()
+    crate::yaml::from_str::<Vec<RawItem>>(text).ok()
 }
 
 /// The candidate YAML documents in an agent's answer, most likely first.

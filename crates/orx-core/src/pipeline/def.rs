@@ -3,8 +3,11 @@
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use crate::config::{Config, ExecutorKind, Ranged, Seconds, StageRoute};
 use crate::{Error, Result};
 
 /// The stages an engine knows.
@@ -24,8 +27,8 @@ const BUILTIN: [(&str, &str); 3] = [
     ("plan_only", include_str!("builtin/plan_only.yaml")),
 ];
 
-/// A pipeline.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A pipeline: its stages in order, each with optional per-stage options.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineDef {
     /// Its id.
@@ -34,13 +37,119 @@ pub struct PipelineDef {
     #[serde(default)]
     pub description: String,
     /// Stage names, in order.
+    #[serde(deserialize_with = "de_stages")]
     pub stages: Vec<String>,
+    /// Per-stage options, by stage name (from the mapping form of a stage entry).
+    #[serde(skip)]
+    pub options: BTreeMap<String, StageOptions>,
+}
+
+/// Options of one stage in a pipeline: `- { stage: implement, max_fix_attempts: 5 }`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageOptions {
+    /// The stage.
+    pub stage: String,
+    /// Executor for the stage's agent (implement: also fix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<ExecutorKind>,
+    /// Model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Reasoning effort.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<String>,
+    /// Agent timeout in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Seconds>,
+    /// implement only: attempts per item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fix_attempts: Option<Ranged<1, 10>>,
+    /// review only: review loops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_review_loops: Option<Ranged<0, 10>>,
+}
+
+/// A stage entry: a name, or a mapping with the name under `stage` and options.
+enum Entry {
+    Name(String),
+    Full(StageOptions),
+}
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Entry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a stage name or a mapping with `stage:` and options")
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Entry, E> {
+                Ok(Entry::Name(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Entry, A::Error> {
+                StageOptions::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Entry::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+thread_local! {
+    static PARSED_OPTIONS: std::cell::RefCell<Vec<StageOptions>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn de_stages<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    let entries = Vec::<Entry>::deserialize(d)?;
+    let mut names = Vec::with_capacity(entries.len());
+    for e in entries {
+        match e {
+            Entry::Name(n) => names.push(n),
+            Entry::Full(o) => {
+                names.push(o.stage.clone());
+                PARSED_OPTIONS.with(|p| p.borrow_mut().push(o));
+            }
+        }
+    }
+    Ok(names)
+}
+
+impl Serialize for PipelineDef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Out<'a> {
+            Name(&'a str),
+            Full(&'a StageOptions),
+        }
+        let stages: Vec<Out<'_>> = self
+            .stages
+            .iter()
+            .map(|n| match self.options.get(n) {
+                Some(o) => Out::Full(o),
+                None => Out::Name(n),
+            })
+            .collect();
+        let mut st = s.serialize_struct("PipelineDef", 3)?;
+        st.serialize_field("id", &self.id)?;
+        st.serialize_field("description", &self.description)?;
+        st.serialize_field("stages", &stages)?;
+        st.end()
+    }
 }
 
 impl PipelineDef {
     /// Parses and validates a pipeline; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
-        let def: PipelineDef = serde_saphyr::from_str(text).map_err(|e| {
+        PARSED_OPTIONS.with(|p| p.borrow_mut().clear());
+        let parsed: std::result::Result<PipelineDef, _> = serde_saphyr::from_str(text);
+        let options = PARSED_OPTIONS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        let mut def: PipelineDef = parsed.map_err(|e| {
             let loc = e
                 .location()
                 .map(|l| format!(":{}:{}", l.line(), l.column()))
@@ -55,6 +164,9 @@ impl PipelineDef {
                 "fix the pipeline file (see `orx pipelines show standard`)",
             )
         })?;
+        for o in options {
+            def.options.insert(o.stage.clone(), o);
+        }
         if def.stages.is_empty() {
             return Err(Error::run(
                 format!("{origin}: the pipeline has no stages"),
@@ -74,6 +186,36 @@ impl PipelineDef {
                 ));
             }
         }
+        for (stage, o) in &def.options {
+            if o.max_fix_attempts.is_some() && stage != "implement" {
+                return Err(Error::run(
+                    format!(
+                        "{origin}: max_fix_attempts applies to the implement stage, not `{stage}`"
+                    ),
+                    "move the option to the implement entry",
+                ));
+            }
+            if o.max_review_loops.is_some() && stage != "review" {
+                return Err(Error::run(
+                    format!(
+                        "{origin}: max_review_loops applies to the review stage, not `{stage}`"
+                    ),
+                    "move the option to the review entry",
+                ));
+            }
+            let agentless = stage == "ship";
+            if agentless
+                && (o.executor.is_some()
+                    || o.model.is_some()
+                    || o.reasoning_effort.is_some()
+                    || o.timeout.is_some())
+            {
+                return Err(Error::run(
+                    format!("{origin}: the ship stage calls no agent"),
+                    "remove executor/model/reasoning_effort/timeout from it",
+                ));
+            }
+        }
         let mut seen = std::collections::BTreeSet::new();
         for s in &def.stages {
             if !seen.insert(s) {
@@ -84,6 +226,48 @@ impl PipelineDef {
             }
         }
         Ok(def)
+    }
+
+    /// Applies the per-stage options to `config` (routing overrides and limits).
+    pub fn apply(&self, config: &mut Config) {
+        for (stage, o) in &self.options {
+            let roles: &[&str] = if stage == "implement" {
+                &["implement", "fix"]
+            } else {
+                &[stage.as_str()]
+            };
+            if o.executor.is_some()
+                || o.model.is_some()
+                || o.reasoning_effort.is_some()
+                || o.timeout.is_some()
+            {
+                for role in roles {
+                    if let Some(slot) = config.stages.get_mut(role) {
+                        let route = slot.get_or_insert_with(StageRoute::default);
+                        if o.executor.is_some() {
+                            route.executor = o.executor;
+                            // A new executor does not inherit another executor's model.
+                            route.model = None;
+                        }
+                        if let Some(m) = &o.model {
+                            route.model = Some(m.as_str().into());
+                        }
+                        if let Some(r) = &o.reasoning_effort {
+                            route.reasoning_effort = Some(r.as_str().into());
+                        }
+                        if o.timeout.is_some() {
+                            route.timeout = o.timeout;
+                        }
+                    }
+                }
+            }
+            if let Some(n) = o.max_fix_attempts {
+                config.run.max_fix_attempts = n;
+            }
+            if let Some(n) = o.max_review_loops {
+                config.run.max_review_loops = n;
+            }
+        }
     }
 
     /// The pipeline as YAML.

@@ -121,30 +121,26 @@ impl Engine {
         })
     }
 
-    /// Starts a new run and drives it to its end.
+    /// Starts a new run and drives it to its end. Once the run folder exists, every failure is
+    /// recorded in it and returned as a failed outcome, so the run can be inspected and resumed.
     pub fn start(&self, req: RunRequest) -> Result<RunOutcome> {
         let repo = Git::toplevel(&req.dir)?;
         let def = PipelineDef::find(&repo, &req.pipeline)?;
         let git = Git::new(&repo);
-        let base_branch = match req
-            .base_branch
-            .clone()
-            .or_else(|| {
-                req.config
-                    .config
-                    .git
-                    .base_branch
-                    .as_ref()
-                    .map(|b| b.to_string())
-            })
-            .filter(|b| !b.is_empty())
-        {
-            Some(b) => b,
-            None => git.current_branch()?.unwrap_or_else(|| "HEAD".into()),
-        };
+        let base_branch = base_branch_of(&req, &git)?;
         let base_sha = git.check_base(&base_branch)?;
-        let routing = resolve_routing(&req.config.config, &req.overrides);
+        let mut config = req.config.config.clone();
+        def.apply(&mut config);
+        let routing = resolve_routing(&config, &req.overrides);
         let router = self.router(&req.config, routing.clone(), &repo)?;
+        if let Some(id) = &req.run_id
+            && !crate::run::is_valid_run_id(id)
+        {
+            return Err(Error::run(
+                format!("`{id}` is not a valid run id"),
+                "run ids look like 20261126_153000_1a2b3c4d; leave --run-id out to get a new one",
+            ));
+        }
         git.ensure_excluded()?;
 
         let store = Store::new(&repo);
@@ -152,20 +148,10 @@ impl Engine {
         let dir = RunDir::new(store.runs_root(), &id);
         dir.create()?;
         let _lock = RunLock::acquire(&dir.lock(), &id)?;
-        let redactor = Redactor::new(req.config.secrets.clone()).with_env();
+        let redactor = run_redactor(&req.config);
         let events = self.sink(&dir, &redactor);
         let worktree = repo.join(".worktrees").join(&id);
         let branch = format!("orx/{id}");
-        let mut state = RunState::new(&id, &def.id, &def.stages);
-        state.base_sha = Some(base_sha.clone());
-        state.branch = Some(branch.clone());
-        state.worktree = Some(worktree.display().to_string());
-        state.status = RunStatus::Running;
-        state.save(&dir.state())?;
-        crate::fsutil::atomic_write(
-            &dir.context("task.md"),
-            redactor.redact(&req.task).as_bytes(),
-        )?;
         let meta = Meta {
             run_id: id.clone(),
             task_summary: redactor.redact(&summarize_task(&req.task, 120)),
@@ -177,7 +163,7 @@ impl Engine {
             engine: req
                 .overrides
                 .engine
-                .unwrap_or(req.config.config.engine.kind)
+                .unwrap_or(config.engine.kind)
                 .to_string(),
             pipeline: def.id.clone(),
             routing,
@@ -192,7 +178,19 @@ impl Engine {
             status: RunStatus::Running.as_str().into(),
             pr_url: None,
         };
+        // meta.json first: a state.json always has its meta.json beside it.
         meta.save(&dir.meta())?;
+        crate::fsutil::atomic_write(
+            &dir.context("task.md"),
+            redactor.redact(&req.task).as_bytes(),
+        )?;
+        crate::fsutil::atomic_write(&dir.context("pipeline.yaml"), def.to_yaml()?.as_bytes())?;
+        let mut state = RunState::new(&id, &def.id, &def.stages);
+        state.base_sha = Some(base_sha.clone());
+        state.branch = Some(branch.clone());
+        state.worktree = Some(worktree.display().to_string());
+        state.status = RunStatus::Running;
+        state.save(&dir.state())?;
         events.emit(
             Event::new(
                 "run.started",
@@ -203,29 +201,15 @@ impl Engine {
             )
             .data(serde_json::json!({"run_id": id, "pipeline": def.id, "stages": def.stages})),
         );
-
         let git_logged = Git::new(&repo).with_log(Some(dir.log("git.log")));
-        if let Some(parent) = worktree.parent() {
-            fs_err::create_dir_all(parent)?;
-        }
-        git_logged.worktree_add(&worktree, &branch, &base_sha)?;
-        let wt_git = git_logged.at(&worktree);
-        let ctx_files = crate::context::build(&worktree, &req.config.config);
-        for (name, text) in [
-            ("project_map.md", &ctx_files.project_map),
-            ("tooling_snapshot.md", &ctx_files.tooling_snapshot),
-            ("verify_commands.md", &ctx_files.verify_commands),
-        ] {
-            crate::fsutil::atomic_write(&dir.context(name), redactor.redact(text).as_bytes())?;
-        }
         let mut cx = RunCtx {
             dir,
             repo: repo.clone(),
-            worktree,
+            worktree: worktree.clone(),
             task: req.task,
-            config: req.config.config.clone(),
+            config,
             router,
-            git: wt_git,
+            git: git_logged.at(&worktree),
             events,
             cancel: self.cancel.clone(),
             prompts: Prompts::new(&repo),
@@ -236,7 +220,9 @@ impl Engine {
             stage_usage: StageTotals::default(),
             recorded_itself: false,
         };
-        run_setup(&mut cx)?;
+        if let Err(e) = prepare_worktree(&mut cx, &git_logged) {
+            return fail_before_stages(&mut cx, e);
+        }
         drive(&mut cx)
     }
 
@@ -255,12 +241,20 @@ impl Engine {
                 "nothing to resume; use --from STAGE to run a stage again",
             ));
         }
-        let redactor = Redactor::new(req.config.secrets.clone()).with_env();
+        let mut config = req.config.config.clone();
+        // The pipeline's per-stage options, as the run started with them.
+        if let Ok(text) = std::fs::read_to_string(dir.context("pipeline.yaml"))
+            && let Ok(def) = PipelineDef::parse(&text, "pipeline.yaml")
+        {
+            def.apply(&mut config);
+        }
+        let redactor = run_redactor(&req.config);
         let events = self.sink(&dir, &redactor);
         let worktree = PathBuf::from(&meta.worktree);
         let git_logged = Git::new(&repo).with_log(Some(dir.log("git.log")));
-        clear_stale_git_locks(&worktree);
-        if !worktree.exists() {
+        if worktree.exists() {
+            clear_stale_git_locks(&worktree);
+        } else if state.setup_done {
             // The worktree was removed (orx clean, by hand): recreate it from the run branch.
             git_logged.run(&["worktree", "prune"])?;
             git_logged.run(&["worktree", "add", "--quiet", &meta.worktree, &meta.branch])?;
@@ -273,7 +267,7 @@ impl Engine {
             repo: repo.clone(),
             worktree: worktree.clone(),
             task,
-            config: req.config.config.clone(),
+            config,
             router,
             git: git_logged.at(&worktree),
             events,
@@ -300,8 +294,98 @@ impl Engine {
                     .unwrap_or_default()
             ),
         ));
+        if !cx.state.setup_done
+            && let Err(e) = prepare_worktree(&mut cx, &git_logged)
+        {
+            return fail_before_stages(&mut cx, e);
+        }
         drive(&mut cx)
     }
+}
+
+fn base_branch_of(req: &RunRequest, git: &Git) -> Result<String> {
+    let configured = req
+        .base_branch
+        .clone()
+        .or_else(|| {
+            req.config
+                .config
+                .git
+                .base_branch
+                .as_ref()
+                .map(|b| b.to_string())
+        })
+        .filter(|b| !b.is_empty());
+    Ok(match configured {
+        Some(b) => b,
+        None => git.current_branch()?.unwrap_or_else(|| "HEAD".into()),
+    })
+}
+
+/// Secrets of the config (api keys, interpolated secret variables) and API keys of the
+/// environment that agents may receive.
+fn run_redactor(config: &LoadedConfig) -> Redactor {
+    Redactor::new(config.secrets.clone()).with_env()
+}
+
+/// Creates the worktree (unless it exists), writes the context files and runs `setup`; the
+/// checkpoint records it done, so a resume repeats it only when it did not finish.
+fn prepare_worktree(cx: &mut RunCtx, git_logged: &Git) -> Result<()> {
+    if !cx.worktree.exists() {
+        if let Some(parent) = cx.worktree.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        let branch = cx.state.branch.clone().unwrap_or_default();
+        let base = cx.state.base_sha.clone().unwrap_or_default();
+        if git_logged
+            .resolve(&format!("refs/heads/{branch}"))?
+            .is_some()
+        {
+            git_logged.run(&[
+                "worktree",
+                "add",
+                "--quiet",
+                &cx.worktree.display().to_string(),
+                &branch,
+            ])?;
+        } else {
+            git_logged.worktree_add(&cx.worktree, &branch, &base)?;
+        }
+    }
+    let ctx_files = crate::context::build(&cx.worktree, &cx.config);
+    for (name, text) in [
+        ("project_map.md", &ctx_files.project_map),
+        ("tooling_snapshot.md", &ctx_files.tooling_snapshot),
+        ("verify_commands.md", &ctx_files.verify_commands),
+    ] {
+        cx.write(&cx.dir.context(name), text)?;
+    }
+    run_setup(cx)?;
+    cx.state.setup_done = true;
+    cx.save()
+}
+
+/// Records a failure that happened before the first stage and ends the run as failed.
+fn fail_before_stages(cx: &mut RunCtx, e: Error) -> Result<RunOutcome> {
+    if matches!(e, Error::Cancelled) {
+        return finish(cx, RunStatus::Cancelled);
+    }
+    let category = if matches!(e, Error::Run { .. }) {
+        "setup_failed"
+    } else {
+        "error"
+    };
+    let message = match e.hint() {
+        Some(h) => format!("{e} ({h})"),
+        None => e.to_string(),
+    };
+    cx.state.last_failure = Some(Failure {
+        stage: "setup".into(),
+        item: None,
+        category: category.into(),
+        message,
+    });
+    finish(cx, RunStatus::Failed)
 }
 
 /// A driver killed in the middle of a git command leaves `index.lock` behind; we hold the run's
@@ -400,17 +484,9 @@ fn run_setup(cx: &mut RunCtx) -> Result<()> {
                 cmd.command,
                 out.termination
             );
-            cx.state.status = RunStatus::Failed;
-            cx.state.last_failure = Some(Failure {
-                stage: "setup".into(),
-                item: None,
-                category: "setup_failed".into(),
-                message: msg.clone(),
-            });
-            cx.save()?;
             return Err(Error::run(
                 msg,
-                "fix the setup list in orx.yaml, then start a new run",
+                "fix the setup list in orx.yaml, then `orx resume` the run",
             ));
         }
     }
@@ -468,18 +544,20 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
                 cx.state.stages[i].note = Some("interrupted".into());
                 break Err(Error::Cancelled);
             }
+            // orx's own failure inside a stage (a git error, a broken backlog file): the stage
+            // fails like any other, with the error and its hint recorded for resume.
             Err(e) => {
+                let message = match e.hint() {
+                    Some(h) => format!("{e} ({h})"),
+                    None => e.to_string(),
+                };
                 let f = Failure {
                     stage: name.clone(),
                     item: cx.state.current_item.clone(),
                     category: "error".into(),
-                    message: e.to_string(),
+                    message,
                 };
-                cx.state.stages[i].status = StageStatus::Failed;
-                cx.state.stages[i].note = Some(f.message.clone());
-                cx.state.last_failure = Some(f);
-                let _ = finish(cx, RunStatus::Failed);
-                return Err(e);
+                (StageStatus::Failed, f.message.clone(), Some(f), None)
             }
         };
         let ended_at = now_rfc3339();
@@ -519,6 +597,18 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
         if let Some(f) = &failure {
             cx.state.last_failure = Some(f.clone());
         }
+        // Going back (review → implement) is saved in the same checkpoint as this stage's end,
+        // so a crash in between cannot skip the stages that must run again.
+        let goto_pos = goto
+            .as_ref()
+            .and_then(|t| cx.state.stages.iter().position(|s| &s.name == t));
+        if let Some(pos) = goto_pos {
+            for s in &mut cx.state.stages[pos..] {
+                if s.name != name || pos <= i {
+                    s.status = StageStatus::Pending;
+                }
+            }
+        }
         cx.save()?;
         cx.emit(
             Event::new("stage.finished", format!("{name} {}: {note}", status.as_str()))
@@ -528,15 +618,7 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
         if let Some(f) = failure {
             break Ok(Some(f));
         }
-        if let Some(target) = goto
-            && let Some(pos) = cx.state.stages.iter().position(|s| s.name == target)
-        {
-            for s in &mut cx.state.stages[pos..] {
-                if s.name != name || pos <= i {
-                    s.status = StageStatus::Pending;
-                }
-            }
-            cx.save()?;
+        if let Some(pos) = goto_pos {
             i = pos;
             continue;
         }
@@ -547,8 +629,13 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
         Ok(Some(_)) => finish(cx, RunStatus::Failed),
         Err(Error::Cancelled) => finish(cx, RunStatus::Cancelled),
         Err(e) => {
-            let _ = finish(cx, RunStatus::Failed);
-            Err(e)
+            cx.state.last_failure = Some(Failure {
+                stage: cx.state.current_stage.clone().unwrap_or_default(),
+                item: None,
+                category: "error".into(),
+                message: e.to_string(),
+            });
+            finish(cx, RunStatus::Failed)
         }
     }
 }
@@ -666,7 +753,9 @@ pub fn dry_run(req: &RunRequest) -> Result<DryRun> {
         None => git.current_branch()?.unwrap_or_else(|| "HEAD".into()),
     };
     git.check_base(&base_branch)?;
-    let routing = resolve_routing(&req.config.config, &req.overrides);
+    let mut routed = req.config.config.clone();
+    def.apply(&mut routed);
+    let routing = resolve_routing(&routed, &req.overrides);
     let ctxf = crate::context::build(&repo, &req.config.config);
     let context = serde_json::json!({
         "project_map": ctxf.project_map, "tooling_snapshot": ctxf.tooling_snapshot, "verify_commands": ctxf.verify_commands,

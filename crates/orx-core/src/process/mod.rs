@@ -17,6 +17,29 @@ use crate::{Error, Result};
 /// Lines longer than this are cut (the log keeps the cut line, marked).
 pub const MAX_LINE: usize = 1 << 20;
 
+/// Process groups started by this process and not yet finished, so an emergency exit (a second
+/// Ctrl-C) can stop them all.
+static ACTIVE_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// SIGKILLs every process group this process started that is still running.
+pub fn kill_active_groups() {
+    if let Ok(groups) = ACTIVE_GROUPS.lock() {
+        for pgid in groups.iter() {
+            signal_group(*pgid, SIGKILL);
+        }
+    }
+}
+
+fn track(pgid: u32, on: bool) {
+    if let Ok(mut groups) = ACTIVE_GROUPS.lock() {
+        if on {
+            groups.push(pgid);
+        } else {
+            groups.retain(|g| *g != pgid);
+        }
+    }
+}
+
 /// Which stream a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
@@ -128,6 +151,7 @@ pub fn run(
         source,
     })?;
     let pid = child.id();
+    track(pid, true);
 
     let out_log = open_log(spec.stdout_log.as_ref())?;
     let err_log = if spec.stderr_log.is_some() && spec.stderr_log == spec.stdout_log {
@@ -158,6 +182,7 @@ pub fn run(
     let mut open_pumps = pumps.len();
     let mut exit_status = None;
     let mut leader_exited_at: Option<Instant> = None;
+    let mut pipes_abandoned = false;
     loop {
         match rx.recv_timeout(Duration::from_millis(25)) {
             Ok(Msg::Line(s, l)) => on_line(s, &l),
@@ -180,6 +205,7 @@ pub fn run(
         }
         // Bound the wait for pipes held open by a grandchild that escaped the group.
         if leader_exited_at.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
+            pipes_abandoned = true;
             break;
         }
         if forced.is_none() && exit_status.is_none() {
@@ -206,8 +232,15 @@ pub fn run(
         Some(s) => s,
         None => child.wait()?,
     };
-    for p in pumps {
-        let _ = p.join();
+    track(pid, false);
+    if pipes_abandoned {
+        // A process that left the group (setsid, a daemon) still holds the pipes: its reader
+        // threads are left to end with it rather than blocking this run.
+        drop(pumps);
+    } else {
+        for p in pumps {
+            let _ = p.join();
+        }
     }
     while let Ok(Msg::Line(s, l)) = rx.try_recv() {
         on_line(s, &l);

@@ -58,15 +58,11 @@ fn timeout_kills_the_whole_group_even_a_child_that_ignores_term() {
     assert_eq!(out.termination, Termination::TimedOut);
     assert!(out.duration < Duration::from_secs(10));
     // Zombies are reaped by init; wait a little for the group to be empty.
-    let mut alive = true;
-    for _ in 0..100 {
-        alive = group_alive(out.pid);
-        if !alive {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!alive, "a process of group {} survived", out.pid);
+    assert!(
+        wait_group_empty(out.pid),
+        "a process of group {} survived",
+        out.pid
+    );
 }
 
 #[test]
@@ -81,6 +77,39 @@ fn cancellation_stops_the_group() {
     spec.grace = Duration::from_millis(200);
     let out = run(&spec, &cancel, &mut |_, _| {}).unwrap();
     assert_eq!(out.termination, Termination::Cancelled);
+    assert!(
+        wait_group_empty(out.pid),
+        "a process of group {} survived",
+        out.pid
+    );
+}
+
+fn wait_group_empty(pgid: u32) -> bool {
+    for _ in 0..100 {
+        if !group_alive(pgid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn a_child_that_leaves_the_group_does_not_hang_the_run() {
+    // setsid puts the sleeper in its own session: it keeps our pipes open after the leader exits.
+    let mut spec = sh("setsid sleep 30 & echo $!");
+    spec.timeout = Some(Duration::from_secs(60));
+    let t0 = std::time::Instant::now();
+    let mut lines = Vec::new();
+    let out = run(&spec, &CancelToken::new(), &mut |_, l| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
+    let elapsed = t0.elapsed();
+    let escaped: u32 = lines[0].parse().unwrap();
+    crate::run::sys::signal_pid(escaped, crate::run::sys::SIGKILL);
+    assert!(out.success());
+    assert!(elapsed < Duration::from_secs(15), "took {elapsed:?}");
 }
 
 #[test]

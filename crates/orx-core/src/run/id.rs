@@ -8,16 +8,23 @@ pub type RunId = String;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A new run id. The suffix mixes a per-process random seed, the pid, the time in
-/// nanoseconds and a counter, so ids made in the same second by any process differ.
+/// A new run id. Three hex digits of milliseconds keep ids made within one second in creation
+/// order; five more come from a per-process random seed plus a counter, so ids made by one
+/// process never repeat and ids of different processes almost never do (the run folder is
+/// created exclusively, so a collision is an error, never a shared folder).
 pub fn new_run_id() -> RunId {
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.write_u128(jiff::Timestamp::now().as_nanosecond() as u128);
+        h.finish()
+    });
     let now = jiff::Timestamp::now();
     let stamp = now.strftime("%Y%m%d_%H%M%S");
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(now.as_nanosecond() as u128);
-    h.write_u32(std::process::id());
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    format!("{stamp}_{:08x}", h.finish() as u32)
+    let millis = now.as_millisecond().rem_euclid(1000) as u64;
+    let n = seed.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed)) & 0xf_ffff;
+    format!("{stamp}_{millis:03x}{n:05x}")
 }
 
 /// True when `s` is shaped like a run id (also guards paths built from user input).

@@ -10,7 +10,7 @@ mod store;
 pub mod sys;
 
 pub use events::{Event, EventSink, Listener};
-pub use id::{RunId, new_run_id};
+pub use id::{RunId, is_valid_run_id, new_run_id};
 pub use layout::RunDir;
 pub use lock::RunLock;
 pub use meta::{Meta, ToolVersions, summarize_task};

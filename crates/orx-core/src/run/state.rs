@@ -187,6 +187,9 @@ pub struct RunState {
     pub worktree: Option<String>,
     /// The last failure.
     pub last_failure: Option<Failure>,
+    /// The worktree, context files and setup commands are ready.
+    #[serde(default)]
+    pub setup_done: bool,
     /// Last write.
     pub updated_at: String,
 }
@@ -218,6 +221,7 @@ impl RunState {
             branch: None,
             worktree: None,
             last_failure: None,
+            setup_done: false,
             updated_at: now_rfc3339(),
         }
     }

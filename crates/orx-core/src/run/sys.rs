@@ -24,6 +24,13 @@ pub fn pid_alive(pid: u32) -> bool {
     }
 }
 
+/// The start time of `pid` (clock ticks since boot, from /proc), to tell a reused pid apart.
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
 /// Sends `signal` to the process group `pgid`. Errors (the group is gone) are ignored.
 pub fn signal_group(pgid: u32, signal: i32) {
     if pgid <= 1 {

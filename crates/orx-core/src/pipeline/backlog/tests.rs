@@ -87,6 +87,13 @@ fn merge_keeps_order_and_dependencies() {
 }
 
 #[test]
+fn yaml_1_1_booleans_stay_text() {
+    let items = extract("items:\n  - id: W001\n    title: no\n    acceptance: [y, on]\n").unwrap();
+    assert_eq!(items[0].title, "no");
+    assert_eq!(items[0].acceptance, ["y", "on"]);
+}
+
+#[test]
 fn topo_order_runs_dependencies_first() {
     let items = extract("items:\n  - id: W001\n    title: A\n    acceptance: [x]\n    depends_on: [W002]\n  - id: W002\n    title: B\n    acceptance: [y]\n").unwrap();
     assert_eq!(topo_order(&items).unwrap(), [1, 0]);

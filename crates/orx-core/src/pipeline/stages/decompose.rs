@@ -97,7 +97,7 @@ impl Stage for Decompose {
 /// Reads context/backlog.yaml.
 pub(crate) fn load_backlog(cx: &RunCtx) -> Option<Backlog> {
     let text = cx.context_text("backlog.yaml")?;
-    serde_saphyr::from_str::<Backlog>(&text).ok()
+    crate::yaml::from_str::<Backlog>(&text).ok()
 }
 
 /// Adds the backlog's items to the checkpoint (keeping the progress of known ones).

@@ -193,16 +193,25 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         let started_at = now_rfc3339();
         let t0 = std::time::Instant::now();
         cx.stage_usage = Default::default();
-        // An item interrupted mid-attempt re-verifies what is in the worktree as that attempt.
-        let resumed = st.phase.is_some() && st.attempts >= 1;
-        let attempt = if resumed {
+        // An item interrupted mid-attempt re-verifies what is in the worktree as that attempt;
+        // when the agent was stopped before it changed anything, it runs again as that attempt.
+        let mut resumed = st.phase.is_some() && st.attempts >= 1;
+        let mut rerun = false;
+        if resumed
+            && st.phase.as_deref() == Some("agent")
+            && cx.git.diff_since(&start)?.trim().is_empty()
+        {
+            resumed = false;
+            rerun = true;
+        }
+        let attempt = if resumed || rerun {
             st.attempts
         } else {
             st.attempts + 1
         };
         let role = if attempt == 1 { "implement" } else { "fix" };
         if !resumed {
-            if st.attempts >= max {
+            if !rerun && st.attempts >= max {
                 return Ok(Some(exhausted(cx, &id, max)?));
             }
             if let Some(s) = cx.state.item_mut(&id) {
@@ -260,6 +269,11 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
             cx.emit(Event::new("attempt.resumed", format!("{id} attempt {attempt}/{max}: re-verifying the worktree after an interruption")).stage(role).item(&id).attempt(attempt));
         }
         crate::fault::point(&format!("implement:{id}:before_verify"));
+        // Commits the agent made itself are folded back into the index: the item gets exactly
+        // one commit, and guardrails can still revert what those commits contained.
+        if cx.git.head()? != start {
+            cx.git.run(&["reset", "--quiet", "--soft", &start])?;
+        }
         if let Some(s) = cx.state.item_mut(&id) {
             s.phase = Some("verify".into());
         }
@@ -367,11 +381,9 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         }
         crate::fault::point(&format!("implement:{id}:before_commit"));
         // Passed: the item becomes a checkpoint on the run branch.
-        let commit = if cx.config.git.auto_commit {
-            cx.git.commit_all(&format!("orx: {id} {}", item.title))?
-        } else {
-            None
-        };
+        // Every passing item is committed, whatever git.auto_commit says: the commits are the
+        // run's checkpoints (auto_commit governs what ship commits at the end).
+        let commit = cx.git.commit_all(&format!("orx: {id} {}", item.title))?;
         if let Some(s) = cx.state.item_mut(&id) {
             s.status = ItemStatus::Passed;
             s.phase = None;

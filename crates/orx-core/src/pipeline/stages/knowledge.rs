@@ -29,8 +29,7 @@ impl Stage for KnowledgeUpdate {
             Ok(note) => Ok(StageOutcome::Done(note)),
             Err(crate::Error::Cancelled) => Err(crate::Error::Cancelled),
             Err(e) => {
-                // Reported, never fatal: leave the worktree as it was.
-                let _ = restore(cx);
+                // Reported, never fatal.
                 let msg = format!("knowledge update failed: {e}");
                 cx.emit(Event::new("warning", msg.clone()).stage("knowledge_update"));
                 Ok(StageOutcome::Done(msg))
@@ -39,14 +38,26 @@ impl Stage for KnowledgeUpdate {
     }
 }
 
-fn restore(cx: &RunCtx) -> Result<()> {
-    cx.git.run(&["reset", "--quiet", "--hard", "HEAD"])?;
+/// Puts the worktree back at `head` (this stage only runs on a clean worktree, so nothing
+/// but the agent's edits is undone).
+fn restore(cx: &RunCtx, head: &str) -> Result<()> {
+    cx.git.run(&["reset", "--quiet", "--hard", head])?;
     cx.git.run(&["clean", "-fdq"])?;
     Ok(())
 }
 
 fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String> {
-    restore(cx)?;
+    let head = cx.git.head()?;
+    let dirty = cx.git.changed_paths(&head)?;
+    if dirty.iter().any(|p| !k.files.contains(p)) {
+        // Never throw away run work that is not committed (e.g. with git.auto_commit: false).
+        return Ok(format!(
+            "knowledge update skipped: the worktree has uncommitted changes ({})",
+            dirty.join(", ")
+        ));
+    }
+    // Leftovers of an interrupted knowledge update are dropped before starting again.
+    restore(cx, &head)?;
     let mut befores = Vec::new();
     for f in &k.files {
         let p = cx.worktree.join(f);
@@ -100,7 +111,7 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
         1,
     )?;
     if let Some(e) = &call.outcome.error {
-        restore(cx)?;
+        restore(cx, &head)?;
         let msg = format!(
             "knowledge update skipped: the agent failed ({}): {}",
             e.kind.as_str(),
@@ -109,8 +120,8 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
         cx.emit(Event::new("warning", msg.clone()).stage("knowledge_update"));
         return Ok(msg);
     }
-    // Only the knowledge files may change, and only inside their markers.
-    let head = cx.git.head()?;
+    // Only the knowledge files may change, and only inside their markers. Compared with the
+    // HEAD from before the agent, so a commit the agent made itself is checked too.
     let changed = cx.git.changed_paths(&head)?;
     let outside: Vec<&String> = changed.iter().filter(|p| !k.files.contains(p)).collect();
     let mut problem = (!outside.is_empty()).then(|| {
@@ -137,7 +148,7 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
         }
     }
     if let Some(p) = problem {
-        restore(cx)?;
+        restore(cx, &head)?;
         let msg = format!("knowledge update rejected: {p}");
         cx.write(
             &cx.dir.context("lessons.md"),
@@ -153,13 +164,17 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
         &cx.dir.context("lessons.md"),
         &format!("# Lessons\n\n{}\n", call.outcome.text.trim()),
     )?;
-    if kdiff.trim().is_empty() {
-        restore(cx)?;
+    if kdiff.trim().is_empty() || total == 0 {
+        // Empty marker blocks alone are not worth a commit.
+        restore(cx, &head)?;
         return Ok("the agent changed nothing".into());
+    }
+    if cx.git.head()? != head {
+        cx.git.run(&["reset", "--quiet", "--soft", &head])?;
     }
     match k.mode {
         KnowledgeMode::Suggest => {
-            restore(cx)?;
+            restore(cx, &head)?;
             Ok(format!(
                 "suggested {total} changed line{} in artifacts/knowledge.diff (not committed)",
                 if total == 1 { "" } else { "s" }

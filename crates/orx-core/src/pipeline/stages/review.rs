@@ -114,7 +114,15 @@ impl Stage for Review {
             run_id: cx.state.run_id.clone(),
             items: vec![],
         });
-        let id = format!("W{:03}", backlog.items.len() + 1);
+        // Ids may have gaps (W001, W003): the new one follows the highest.
+        let next = backlog
+            .items
+            .iter()
+            .filter_map(|i| i.id.get(1..)?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let id = format!("W{next:03}");
         let points: Vec<String> = text
             .lines()
             .map(str::trim)

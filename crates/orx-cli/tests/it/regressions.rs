@@ -1,0 +1,214 @@
+//! Defects found in review, each pinned by a test.
+
+use std::time::{Duration, Instant};
+
+use orx_core::run::{ItemStatus, RunStatus};
+use orx_testkit::text;
+
+use crate::{bin, orx, orx_ok, repo_with, scenario};
+
+const ONE_ITEM: &str =
+    "        - id: W001\n          title: Add a\n          acceptance: [a exists]";
+const WRITE_A: &str = "  - write: { a.txt: \"a\\n\" }\n";
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn auto_commit_false_loses_no_work() {
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        "git:\n  auto_commit: false\n",
+    );
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let files = repo.git(&["ls-tree", "-r", "--name-only", &format!("orx/{id}")]);
+    assert!(files.contains("a.txt"), "{files}");
+    assert!(
+        repo.run_file(&id, "artifacts/patch.diff")
+            .contains("+++ b/a.txt")
+    );
+    assert!(
+        repo.path()
+            .join(".worktrees")
+            .join(&id)
+            .join("a.txt")
+            .exists()
+    );
+}
+
+#[test]
+fn a_second_ctrl_c_kills_the_running_gate_group_at_once() {
+    let pgid_file = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+    let cfg = format!(
+        "gates:\n  - name: stubborn\n    command: sh\n    args: [\"-c\", \"echo $$$$ > {}; trap '' TERM INT; sleep 120; sleep 120\"]\n",
+        pgid_file.display()
+    );
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), &cfg);
+    std::fs::remove_file(&pgid_file).ok();
+    let mut child = repo
+        .orx(bin())
+        .args(["run", "t"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while std::fs::read_to_string(&pgid_file)
+        .map(|t| !t.ends_with('\n'))
+        .unwrap_or(true)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the gate never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pgid: u32 = std::fs::read_to_string(&pgid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    orx_core::run::sys::signal_pid(child.id(), orx_core::run::sys::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    orx_core::run::sys::signal_pid(child.id(), orx_core::run::sys::SIGINT);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let t1 = Instant::now();
+    while orx_core::run::sys::group_alive(pgid) {
+        assert!(
+            t1.elapsed() < Duration::from_secs(10),
+            "the gate's process group survived"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_review_item_gets_a_fresh_id_when_backlog_ids_have_gaps() {
+    let items = "        - id: W001\n          title: A\n          acceptance: [x]\n        - id: W003\n          title: C\n          acceptance: [y]";
+    let implement = "  - write: { \"{{ item }}.txt\": x }\n";
+    let sc = scenario(items, implement, "").replace(
+        "review:\n  - text: \"Looks good.\\n\\nVERDICT: APPROVED\"",
+        "review:\n  - attempt: 1\n    text: \"- more\\n\\nVERDICT: CHANGES_REQUESTED\"\n  - text: \"VERDICT: APPROVED\"",
+    );
+    let repo = repo_with(&[("f", "x")], &sc, "");
+    orx_ok(&repo, &["run", "t"], 0);
+    let st = repo.state(&repo.single_run());
+    let ids: Vec<_> = st.items.iter().map(|i| (i.id.as_str(), i.status)).collect();
+    assert_eq!(
+        ids,
+        [
+            ("W001", ItemStatus::Passed),
+            ("W003", ItemStatus::Passed),
+            ("W004", ItemStatus::Passed)
+        ]
+    );
+}
+
+#[test]
+fn a_secret_the_agent_commits_itself_never_reaches_the_branch() {
+    let implement = "  - item: W001\n    attempt: 1\n    write: { a.txt: \"a\", .env: \"KEY=supersecret\" }\n    commit: true\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, implement, ""), "");
+    orx_ok(&repo, &["run", "t"], 1);
+    let id = repo.single_run();
+    let history = repo.git(&["log", "-p", "--all"]);
+    assert!(
+        !history.contains("supersecret"),
+        "the secret is in the history"
+    );
+    let fix = repo.run_file(&id, "prompts/fix_W001_2.md");
+    assert!(
+        fix.contains("changed forbidden files (reverted): .env"),
+        "{fix}"
+    );
+}
+
+#[test]
+fn an_agent_commit_is_folded_into_the_single_item_commit() {
+    let implement = "  - write: { a.txt: \"a\" }\n    commit: true\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, implement, ""), "");
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let log = repo.git(&["log", "--format=%s", &format!("main..orx/{id}")]);
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        ["orx: knowledge update", "orx: W001 Add a"]
+    );
+}
+
+#[test]
+fn json_output_is_only_json() {
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    let out = orx_ok(&repo, &["run", "--json", "t"], 0);
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    assert_eq!(v["status"], "succeeded");
+}
+
+#[test]
+fn a_closed_stdout_pipe_does_not_panic() {
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let script = format!(
+        "'{}' status {id} | head -1; '{}' run t2 | head -1",
+        bin().display(),
+        bin().display()
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &script]).current_dir(repo.path());
+    for (k, v) in orx_testkit::GIT_ENV {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out)
+    );
+    // The second run was not killed by the closed pipe.
+    let ids = repo.run_ids();
+    let t0 = Instant::now();
+    while repo.state(&ids[1]).status == RunStatus::Running {
+        assert!(t0.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(repo.state(&ids[1]).status, RunStatus::Succeeded);
+}
+
+#[test]
+fn detach_returns_a_real_run_id_and_refuses_a_run_that_cannot_start() {
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    let out = orx_ok(&repo, &["run", "--detach", "Detached task"], 0);
+    let id = stdout(&out).trim().to_string();
+    assert!(repo.run_dir(&id).join("state.json").exists());
+    let out = orx_ok(&repo, &["status", &id, "--follow"], 0);
+    assert!(
+        stdout(&out).contains(&format!("run {id} succeeded")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(repo.run_file(&id, "context/task.md"), "Detached task");
+
+    let out = orx(&repo, &["run", "--detach", "--base-branch", "nope", "t"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(repo.run_ids().len(), 1);
+    let out = orx(&repo, &["run", "--run-id", "../../escape", "t"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!repo.path().parent().unwrap().join("escape").exists());
+}
+
+#[test]
+fn a_missing_fix_command_is_reported_and_the_gate_decides() {
+    let cfg = "gates:\n  - name: g\n    command: sh\n    args: [\"-c\", \"test -f a.txt\"]\n    fix: { command: orx-no-such-fixer }\n";
+    let implement = "  - item: W001\n    attempt: 1\n    write: { b.txt: \"b\" }\n  - write: { a.txt: \"a\" }\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, implement, ""), cfg);
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    assert!(
+        repo.run_file(&id, "logs/gate_g_W001_1.log")
+            .contains("could not start the fix command `orx-no-such-fixer`")
+    );
+    assert_eq!(repo.state(&id).items[0].attempts, 2);
+}
