@@ -421,3 +421,68 @@ fn setup_commands_run_in_the_new_worktree_and_a_failure_is_clear() {
     orx_ok(&repo, &["resume", &id], 0);
     assert!(repo.state(&id).setup_done);
 }
+
+#[test]
+fn pipeline_stage_options_set_limits_and_routing() {
+    let implement = "  - write: { \"{{ item }}.txt\": x }\n";
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, implement, ""),
+        "gates:\n  - name: never\n    command: \"false\"\n",
+    );
+    repo.write(
+        ".orx/pipelines/tight.yaml",
+        "id: tight\nstages:\n  - plan\n  - spec\n  - decompose\n  - { stage: implement, max_fix_attempts: 1, model: small-model }\n  - review\n",
+    );
+    let out = orx_ok(
+        &repo,
+        &["run", "--pipeline", "tight", "--dry-run", "--json", "t"],
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let fix = v["routing"]["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["stage"] == "fix")
+        .unwrap()
+        .clone();
+    assert_eq!(fix["model"], "small-model");
+    orx_ok(&repo, &["run", "--pipeline", "tight", "t"], 1);
+    let id = repo.single_run();
+    let st = repo.state(&id);
+    assert_eq!(
+        (st.items[0].status, st.items[0].attempts),
+        (ItemStatus::Failed, 1),
+        "max_fix_attempts: 1 from the pipeline"
+    );
+    assert_eq!(
+        repo.meta(&id)
+            .routing
+            .get("implement")
+            .unwrap()
+            .model
+            .as_deref(),
+        Some("small-model")
+    );
+    let out = orx_ok(&repo, &["pipelines", "show", "tight"], 0);
+    assert!(
+        stdout(&out).contains("max_fix_attempts: 1"),
+        "{}",
+        text(&out)
+    );
+    let bad = repo.aux_file(
+        "bad.yaml",
+        "id: bad\nstages:\n  - { stage: plan, max_fix_attempts: 2 }\n",
+    );
+    let out = orx(
+        &repo,
+        &["pipelines", "validate", &bad.display().to_string()],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("max_fix_attempts applies to the implement stage"),
+        "{}",
+        text(&out)
+    );
+}

@@ -450,6 +450,17 @@ fn prepare_resume(state: &mut RunState, dir: &RunDir, from: Option<&str>) -> Res
             _ => {}
         }
     }
+    // Items still to do (a review item added just before a crash) need implement and every
+    // stage after it, even if those were marked done.
+    let open_items = state
+        .items
+        .iter()
+        .any(|i| matches!(i.status, ItemStatus::Pending | ItemStatus::Running));
+    if open_items && let Some(pos) = state.stages.iter().position(|s| s.name == "implement") {
+        for s in &mut state.stages[pos..] {
+            s.status = StageStatus::Pending;
+        }
+    }
     state.status = RunStatus::Running;
     state.last_failure = None;
     state.save(&dir.state())
