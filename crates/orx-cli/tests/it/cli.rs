@@ -2,11 +2,7 @@
 
 use orx_testkit::{TestRepo, normalize, normalize_table, text};
 
-use crate::{bin, orx, orx_ok};
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
+use crate::{bin, orx, orx_ok, stdout};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()

@@ -39,6 +39,17 @@ pub fn repo_with(files: &[(&str, &str)], scenario: &str, config: &str) -> TestRe
     repo
 }
 
+/// A backlog of one item, W001.
+pub const ONE_ITEM: &str =
+    "        - id: W001\n          title: Add a\n          acceptance: [a exists]";
+/// An implement step that writes a.txt.
+pub const WRITE_A: &str = "  - write: { a.txt: \"a\\n\" }\n";
+
+/// stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// Runs orx with `args` in `repo`.
 pub fn orx(repo: &TestRepo, args: &[&str]) -> Output {
     repo.orx(bin()).args(args).output().unwrap()

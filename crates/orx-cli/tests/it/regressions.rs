@@ -5,15 +5,7 @@ use std::time::{Duration, Instant};
 use orx_core::run::{ItemStatus, RunStatus};
 use orx_testkit::text;
 
-use crate::{bin, orx, orx_ok, repo_with, scenario};
-
-const ONE_ITEM: &str =
-    "        - id: W001\n          title: Add a\n          acceptance: [a exists]";
-const WRITE_A: &str = "  - write: { a.txt: \"a\\n\" }\n";
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
+use crate::{ONE_ITEM, WRITE_A, bin, orx, orx_ok, repo_with, scenario, stdout};
 
 #[test]
 fn auto_commit_false_loses_no_work() {

@@ -3,15 +3,7 @@
 use orx_core::run::{ItemStatus, RunStatus, StageStatus};
 use orx_testkit::{TestRepo, git_in, text};
 
-use crate::{bin, orx, orx_ok, repo_with, scenario};
-
-const ONE_ITEM: &str =
-    "        - id: W001\n          title: Add a\n          acceptance: [a exists]";
-const WRITE_A: &str = "  - write: { a.txt: \"a\\n\" }\n";
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
+use crate::{ONE_ITEM, WRITE_A, bin, orx, orx_ok, repo_with, scenario, stdout};
 
 #[test]
 fn ship_pushes_the_run_branch_to_a_bare_remote_and_opens_a_pr_with_gh() {
