@@ -166,23 +166,6 @@ fn errors_are_rendered_once_with_a_hint_and_exit_2() {
 }
 
 #[test]
-fn a_missing_agent_adapter_fails_the_stage_with_a_clear_message() {
-    let repo = TestRepo::new(&[("f", "x")]);
-    let out = orx(&repo, &["run", "--engine", "codex", "t"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        stderr(&out).contains("the codex adapter is not available in this build"),
-        "{}",
-        text(&out)
-    );
-    let id = repo.single_run();
-    assert_eq!(
-        repo.state(&id).last_failure.unwrap().category,
-        "agent_error"
-    );
-}
-
-#[test]
 fn logs_diff_and_clean() {
     let (repo, id) = one_run();
     let out = orx_ok(&repo, &["logs", &id], 0);

@@ -7,6 +7,7 @@
     clippy::print_stderr
 )]
 
+mod adapters;
 mod cli;
 mod context;
 mod pipeline;

@@ -1,6 +1,7 @@
 //! Agents: one request → one outcome, whatever CLI runs it. Adapters differ only in how they
 //! build a command and parse a stream; routing, retries and logging are shared.
 
+pub mod cli;
 mod fake;
 mod router;
 
@@ -148,6 +149,9 @@ pub struct AgentOutcome {
     pub error: Option<AgentError>,
     /// The agent's session or thread id.
     pub session_id: Option<String>,
+    /// The cost the CLI reported itself (preferred over the pricing table).
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
 }
 
 /// Where an agent writes its raw stream, and how it is stopped.

@@ -4,9 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{
-    Agent, AgentError, AgentIo, AgentOutcome, AgentRequest, ErrorKind, FakeAgent, builtin_scenario,
-};
+use super::cli::CliAgent;
+use super::{Agent, AgentIo, AgentOutcome, AgentRequest, FakeAgent, builtin_scenario};
 use crate::config::{Config, ExecutorKind, Route, RoutingTable};
 use crate::{Error, Result};
 
@@ -17,6 +16,7 @@ pub struct Router {
     fake: Arc<FakeAgent>,
     retry_max: u32,
     retry_delay: Duration,
+    clis: Vec<CliAgent>,
 }
 
 impl std::fmt::Debug for Router {
@@ -50,7 +50,41 @@ impl Router {
             Some(p) if !p.is_empty() => FakeAgent::from_file(&repo.join(p.as_str()))?,
             _ => FakeAgent::new(builtin_scenario()),
         };
+        let clis = ExecutorKind::ALL
+            .iter()
+            .filter(|k| **k != ExecutorKind::Fake)
+            .map(|k| {
+                let cfg = config.executors.get(*k);
+                let bin = cfg
+                    .and_then(|c| c.bin.as_ref())
+                    .map(|b| b.to_string())
+                    .or_else(|| {
+                        (config.engine.kind == *k)
+                            .then(|| config.engine.binary.as_ref().map(|b| b.to_string()))
+                            .flatten()
+                    })
+                    .filter(|b| !b.is_empty())
+                    .unwrap_or_else(|| k.default_binary().to_string());
+                CliAgent {
+                    kind: *k,
+                    bin,
+                    extra_args: cfg
+                        .map(|c| c.extra_args.iter().map(|a| a.to_string()).collect())
+                        .unwrap_or_default(),
+                    env: cfg
+                        .map(|c| {
+                            c.env
+                                .iter()
+                                .map(|(k, v)| (k.clone(), v.to_string()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    api_key: cfg.and_then(|c| c.api_key.as_ref()).map(|k| k.to_string()),
+                }
+            })
+            .collect();
         Ok(Self {
+            clis,
             routing,
             fake: Arc::new(fake),
             retry_max: config.run.retry.max_attempts.get() as u32,
@@ -82,7 +116,11 @@ impl Router {
     fn agent(&self, kind: ExecutorKind) -> Option<Arc<dyn Agent>> {
         match kind {
             ExecutorKind::Fake => Some(self.fake.clone()),
-            _ => None,
+            other => self
+                .clis
+                .iter()
+                .find(|c| c.kind == other)
+                .map(|c| Arc::new(c.clone()) as Arc<dyn Agent>),
         }
     }
 
@@ -93,24 +131,12 @@ impl Router {
         req.model = route.model.clone();
         req.reasoning_effort = route.reasoning_effort.clone();
         req.timeout = Duration::from_secs(route.timeout_secs);
-        let Some(agent) = self.agent(route.executor) else {
-            let outcome = AgentOutcome {
-                error: Some(AgentError {
-                    kind: ErrorKind::BadRequest,
-                    message: format!(
-                        "the {} adapter is not available in this build of orx; route `{}` to `fake` \
-                         (engine.type or stages.{}.executor in orx.yaml, or --engine fake)",
-                        route.executor, route.stage, route.stage
-                    ),
-                }),
-                ..Default::default()
-            };
-            return Ok(AgentCall {
-                route,
-                outcome,
-                tries: 1,
-            });
-        };
+        let agent = self.agent(route.executor).ok_or_else(|| {
+            Error::run(
+                format!("no adapter for `{}`", route.executor),
+                "route the stage to another executor",
+            )
+        })?;
         let mut delay = self.retry_delay;
         let mut tries = 0;
         loop {

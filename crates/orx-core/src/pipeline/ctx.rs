@@ -131,12 +131,32 @@ impl RunCtx {
             ev = ev.item(i).attempt(attempt);
         }
         self.emit(ev);
+        // A text stage must not change the worktree: remember what it looked like.
+        let before = if mode == AgentMode::Text {
+            self.worktree_status()
+        } else {
+            None
+        };
         let call = self.router.call(req, &io)?;
-        let cost = crate::metrics::cost(
-            call.route.model.as_deref(),
-            &call.outcome.usage,
-            &self.config.pricing,
-        );
+        if let Some(before) = before
+            && self.worktree_status().is_some_and(|after| after != before)
+            && before.is_empty()
+        {
+            self.git.run(&["reset", "--quiet", "--hard", "HEAD"])?;
+            self.git.run(&["clean", "-fdq"])?;
+            self.emit(
+                    Event::new("warning", format!("{role}: the agent changed the worktree in a read-only stage; the changes were reverted"))
+                        .stage(role),
+                );
+        }
+        // The CLI's own figure (claude reports one) wins over the pricing table.
+        let cost = call.outcome.cost_usd.unwrap_or_else(|| {
+            crate::metrics::cost(
+                call.route.model.as_deref(),
+                &call.outcome.usage,
+                &self.config.pricing,
+            )
+        });
         self.stage_usage.usage.add(&call.outcome.usage);
         self.stage_usage.agent_secs += started.elapsed().as_secs_f64();
         self.stage_usage.cost_usd += cost;
@@ -177,6 +197,13 @@ impl RunCtx {
             return Err(Error::Cancelled);
         }
         Ok(call)
+    }
+
+    /// `git status --porcelain` of the worktree (None when git cannot tell).
+    fn worktree_status(&self) -> Option<String> {
+        self.git
+            .run(&["status", "--porcelain", "--untracked-files=all"])
+            .ok()
     }
 
     /// Appends a record to metrics/stages.jsonl.

@@ -1,0 +1,129 @@
+//! Agent adapters driven through whole runs with stand-in CLIs on PATH (Cursor Agent cannot be
+//! installed here: its stand-in replays recorded stream-json), and the error a missing CLI gives.
+
+use std::os::unix::fs::PermissionsExt;
+
+use orx_core::run::RunStatus;
+use orx_testkit::{TestRepo, text};
+
+use crate::orx;
+
+/// A stand-in `cursor-agent` that answers each stage like the real CLI's stream-json and, in
+/// apply mode, writes a file. It records its arguments.
+const CURSOR: &str = r#"#!/bin/sh
+prompt=$(cat)
+printf '%s\n' "$*" >> "$ORX_STANDIN_LOG"
+emit() { printf '%s\n' "$1"; }
+emit '{"type":"system","subtype":"init","apiKeySource":"env","cwd":"'"$PWD"'","session_id":"sess-1","model":"m","permissionMode":"default"}'
+case "$prompt" in
+  *"decomposition agent"*) result='items:\n  - id: W001\n    title: Write cursor.txt\n    acceptance: [cursor.txt exists]\n' ;;
+  *"implementation agent"*)
+    emit '{"type":"tool_call","subtype":"started","call_id":"c1","tool_call":{"writeToolCall":{"args":{"path":"cursor.txt"}}}}'
+    printf 'written by the stand-in\n' > cursor.txt
+    emit '{"type":"tool_call","subtype":"completed","call_id":"c1","tool_call":{"writeToolCall":{"args":{"path":"cursor.txt"},"result":{"success":{}}}}}'
+    result='Wrote cursor.txt.' ;;
+  *"review agent"*) result='Fine.\n\nVERDICT: APPROVED' ;;
+  *) result='A plan or a spec.' ;;
+esac
+if [ -n "$STANDIN_FAIL" ]; then echo "cursor: backend unavailable (503)" >&2; exit 1; fi
+emit '{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"working"}]},"session_id":"sess-1"}'
+emit '{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"result":"'"$result"'","session_id":"sess-1"}'
+"#;
+
+fn standin(repo: &TestRepo) -> std::path::PathBuf {
+    let p = repo.aux_file("cursor-agent", CURSOR);
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn a_whole_run_through_the_cursor_adapter() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let bin = standin(&repo);
+    let log = repo.aux.path().join("args.log");
+    repo.write(
+        "orx.yaml",
+        &format!(
+            "engine:\n  type: cursor\n  model: cursor-small\nexecutors:\n  cursor:\n    bin: {}\n",
+            bin.display()
+        ),
+    );
+    let out = repo
+        .orx(crate::bin())
+        .env("ORX_STANDIN_LOG", &log)
+        .args(["run", "Write the file"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = repo.single_run();
+    assert_eq!(repo.state(&id).status, RunStatus::Succeeded);
+    assert_eq!(
+        repo.git(&["show", &format!("orx/{id}:cursor.txt")]),
+        "written by the stand-in\n"
+    );
+    // The command lines: read-only modes for text stages, --force for apply stages, the model.
+    let args = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = args.lines().collect();
+    assert!(
+        lines[0].starts_with("-p --output-format stream-json --trust --mode ask -m cursor-small"),
+        "{args}"
+    );
+    assert!(lines.iter().any(|l| l.contains("--force")), "{args}");
+    let ev = repo.run_file(&id, "logs/agent_implement_W001_1.jsonl");
+    assert!(ev.contains("writeToolCall"), "the raw stream is logged");
+    let records = repo.run_file(&id, "metrics/stages.jsonl");
+    assert!(
+        records.contains("\"executor\":\"cursor\"")
+            && records.contains("\"model\":\"cursor-small\""),
+        "{records}"
+    );
+}
+
+#[test]
+fn a_cursor_failure_without_a_result_line_fails_the_stage_with_its_kind() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let bin = standin(&repo);
+    let cfg = format!(
+        "engine:\n  type: cursor\nexecutors:\n  cursor:\n    bin: {}\nrun:\n  retry: {{ max_attempts: 2, initial_delay: 0.05 }}\n",
+        bin.display()
+    );
+    repo.write("orx.yaml", &cfg);
+    let out = repo
+        .orx(crate::bin())
+        .env("ORX_STANDIN_LOG", repo.aux.path().join("args.log"))
+        .env("STANDIN_FAIL", "1")
+        .args(["run", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("overloaded") && err.contains("backend unavailable (503)"),
+        "{err}"
+    );
+    // A transient kind is retried without using an attempt: two tries, one plan stage attempt.
+    let id = repo.single_run();
+    let events = repo.run_file(&id, "events.jsonl");
+    assert!(events.contains("\"tries\":2"), "{events}");
+}
+
+#[test]
+fn a_missing_agent_cli_fails_the_stage_with_a_clear_message() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    repo.write(
+        "orx.yaml",
+        "executors:\n  codex:\n    bin: orx-no-such-codex\n",
+    );
+    let out = orx(&repo, &["run", "--engine", "codex", "t"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("could not start `orx-no-such-codex`") && err.contains("executors.codex.bin"),
+        "{err}"
+    );
+    let id = repo.single_run();
+    assert_eq!(
+        repo.state(&id).last_failure.unwrap().category,
+        "agent_error"
+    );
+}

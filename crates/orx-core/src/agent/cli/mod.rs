@@ -1,0 +1,303 @@
+//! Adapters for the agent CLIs. Each is a command builder and a stream parser; spawning,
+//! logging, timeouts, cancellation and error classification are shared here.
+
+mod claude;
+mod codex;
+mod copilot;
+mod cursor;
+mod gemini;
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::{Agent, AgentError, AgentIo, AgentMode, AgentOutcome, AgentRequest, ErrorKind, Usage};
+use crate::config::ExecutorKind;
+use crate::process::{ProcessSpec, Stream, Termination, run};
+use crate::{Error, Result};
+
+/// A command line for one request.
+#[derive(Debug, Default)]
+pub struct Invocation {
+    /// Arguments (the program comes from the adapter's configuration).
+    pub args: Vec<String>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+    /// Bytes for stdin (the prompt, where the CLI reads it there).
+    pub stdin: Option<Vec<u8>>,
+}
+
+/// What a stream parser learned.
+#[derive(Debug, Default, Clone)]
+pub struct Parsed {
+    /// The final answer.
+    pub text: String,
+    /// Usage, normalised (input includes cached input).
+    pub usage: Usage,
+    /// Tool calls.
+    pub tool_calls: u32,
+    /// Session or thread id.
+    pub session_id: Option<String>,
+    /// The stream's own verdict: Some(true) success, Some(false) failure, None not seen.
+    pub success: Option<bool>,
+    /// The error the stream reported.
+    pub error: Option<AgentError>,
+    /// Cost reported by the CLI itself.
+    pub cost_usd: Option<f64>,
+    /// Tools the CLI refused to run.
+    pub denials: Vec<String>,
+}
+
+/// Turns an agent's output stream into a [`Parsed`], one line at a time. Unknown events,
+/// truncated lines and noise are ignored.
+pub trait StreamParser: Send {
+    /// One line of stdout.
+    fn line(&mut self, line: &str);
+    /// The result once the stream ended.
+    fn finish(&mut self) -> Parsed;
+}
+
+/// The parser for `kind`'s stream.
+pub fn parser_for(kind: ExecutorKind) -> Box<dyn StreamParser> {
+    match kind {
+        ExecutorKind::Codex => Box::new(codex::Parser::default()),
+        ExecutorKind::Claude => Box::new(claude::Parser::default()),
+        ExecutorKind::Gemini => Box::new(gemini::Parser::default()),
+        ExecutorKind::Copilot => Box::new(copilot::Parser::default()),
+        ExecutorKind::Cursor | ExecutorKind::Fake => Box::new(cursor::Parser::default()),
+    }
+}
+
+/// An agent CLI, configured from orx.yaml.
+#[derive(Debug, Clone)]
+pub struct CliAgent {
+    /// Which CLI.
+    pub kind: ExecutorKind,
+    /// The binary.
+    pub bin: String,
+    /// Extra arguments from orx.yaml.
+    pub extra_args: Vec<String>,
+    /// Extra environment from orx.yaml.
+    pub env: Vec<(String, String)>,
+    /// API key, handed to the CLI through its environment.
+    pub api_key: Option<String>,
+}
+
+/// The scratch folder and files of one call.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    /// A path inside the scratch folder.
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl CliAgent {
+    fn invocation(&self, req: &AgentRequest, scratch: &Scratch) -> Result<Invocation> {
+        let mut inv = match self.kind {
+            ExecutorKind::Codex => codex::invocation(req),
+            ExecutorKind::Claude => claude::invocation(req),
+            ExecutorKind::Gemini => gemini::invocation(req),
+            ExecutorKind::Copilot => copilot::invocation(req, scratch)?,
+            ExecutorKind::Cursor | ExecutorKind::Fake => cursor::invocation(req),
+        };
+        inv.args.extend(self.extra_args.iter().cloned());
+        if let Some(key) = self.api_key.as_ref().filter(|k| !k.is_empty()) {
+            let var = match self.kind {
+                ExecutorKind::Codex => "OPENAI_API_KEY",
+                ExecutorKind::Claude => "ANTHROPIC_API_KEY",
+                ExecutorKind::Gemini => "GEMINI_API_KEY",
+                ExecutorKind::Copilot => "COPILOT_PROVIDER_API_KEY",
+                ExecutorKind::Cursor | ExecutorKind::Fake => "CURSOR_API_KEY",
+            };
+            inv.env.push((var.into(), key.clone()));
+        }
+        inv.env.extend(self.env.iter().cloned());
+        Ok(inv)
+    }
+}
+
+impl Agent for CliAgent {
+    fn name(&self) -> &str {
+        self.kind.name()
+    }
+
+    fn run(&self, req: &AgentRequest, io: &AgentIo) -> Result<AgentOutcome> {
+        let started = Instant::now();
+        let scratch = Scratch {
+            dir: tempfile::Builder::new().prefix("orx-agent-").tempdir()?,
+        };
+        let inv = self.invocation(req, &scratch)?;
+        let mut spec = ProcessSpec::new(self.bin.clone(), inv.args);
+        spec.cwd = Some(req.cwd.clone());
+        spec.env = inv.env;
+        spec.stdin = inv.stdin;
+        spec.timeout = Some(req.timeout);
+        spec.stdout_log = Some(io.stdout_log.clone());
+        spec.stderr_log = Some(io.stderr_log.clone());
+        let mut parser = parser_for(self.kind);
+        let mut stderr_tail: VecDeque<String> = VecDeque::new();
+        let res = run(&spec, &io.cancel, &mut |s, l| match s {
+            Stream::Stdout => parser.line(l),
+            Stream::Stderr => {
+                if stderr_tail.len() >= 40 {
+                    stderr_tail.pop_front();
+                }
+                stderr_tail.push_back(l.to_string());
+            }
+        });
+        let out = match res {
+            Ok(o) => o,
+            Err(Error::Spawn { program, source }) => {
+                return Ok(AgentOutcome {
+                    error: Some(AgentError {
+                        kind: ErrorKind::Crash,
+                        message: format!(
+                            "could not start `{program}`: {source}; install the {} CLI or set executors.{}.bin in orx.yaml",
+                            self.kind, self.kind
+                        ),
+                    }),
+                    duration_secs: started.elapsed().as_secs_f64(),
+                    ..Default::default()
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let mut p = parser.finish();
+        if self.kind == ExecutorKind::Copilot {
+            copilot::read_usage(&scratch.path("usage.json"), &mut p);
+        }
+        let stderr_text: Vec<String> = stderr_tail.into_iter().collect();
+        let stderr_text = stderr_text.join("\n");
+        let exit_code = match out.termination {
+            Termination::Exited(c) => Some(c),
+            _ => None,
+        };
+        let error = match out.termination {
+            Termination::Cancelled => Some(AgentError {
+                kind: ErrorKind::Cancelled,
+                message: "cancelled".into(),
+            }),
+            Termination::TimedOut => Some(AgentError {
+                kind: ErrorKind::Timeout,
+                message: format!(
+                    "no answer within {} s; the agent's processes were stopped",
+                    req.timeout.as_secs()
+                ),
+            }),
+            Termination::Signaled(sig) => Some(AgentError {
+                kind: ErrorKind::Crash,
+                message: format!("killed by signal {sig}"),
+            }),
+            Termination::Exited(code) => match (p.error.clone(), p.success, code) {
+                (Some(e), _, _) => Some(e),
+                (None, Some(false), _) => Some(AgentError {
+                    kind: classify(None, &stderr_text),
+                    message: last_lines(&stderr_text, "the agent reported a failure"),
+                }),
+                (None, _, 0) => None,
+                (None, _, c) => Some(AgentError {
+                    kind: classify(None, &stderr_text),
+                    message: format!(
+                        "exited with code {c}: {}",
+                        last_lines(&stderr_text, "no message")
+                    ),
+                }),
+            },
+        };
+        let mut error = error;
+        if error.is_none() && req.mode == AgentMode::Apply && !p.denials.is_empty() {
+            error = Some(AgentError {
+                kind: ErrorKind::BadRequest,
+                message: format!("the agent was denied tools: {}", p.denials.join(", ")),
+            });
+        }
+        Ok(AgentOutcome {
+            text: p.text,
+            usage: p.usage,
+            tool_calls: p.tool_calls,
+            duration_secs: started.elapsed().as_secs_f64(),
+            exit_code,
+            error,
+            session_id: p.session_id,
+            cost_usd: p.cost_usd,
+        })
+    }
+}
+
+fn last_lines(text: &str, default: &str) -> String {
+    let t = crate::fsutil::tail_lines(text.trim(), 3);
+    if t.is_empty() { default.to_string() } else { t }
+}
+
+/// The error kind from an HTTP status and/or a message.
+pub fn classify(status: Option<u16>, message: &str) -> ErrorKind {
+    let m = message.to_ascii_lowercase();
+    let status = status.or_else(|| {
+        // "status 429", "API Error: 400", "\"code\":400", "429 Too Many Requests"
+        let re = regex::Regex::new(r"\b(400|401|403|404|408|429|500|502|503|504|529)\b").ok()?;
+        re.captures(&m).and_then(|c| c[1].parse().ok())
+    });
+    match status {
+        Some(429) => return ErrorKind::RateLimited,
+        Some(500 | 502 | 503 | 504 | 529) => return ErrorKind::Overloaded,
+        Some(401 | 403) => return ErrorKind::Auth,
+        Some(404) if m.contains("model") => return ErrorKind::ModelNotFound,
+        Some(408) => return ErrorKind::Timeout,
+        Some(400 | 404) => return ErrorKind::BadRequest,
+        _ => {}
+    }
+    if m.contains("rate limit") || m.contains("too many requests") || m.contains("quota") {
+        ErrorKind::RateLimited
+    } else if m.contains("overloaded") || m.contains("unavailable") {
+        ErrorKind::Overloaded
+    } else if m.contains("api key")
+        || m.contains("unauthorized")
+        || m.contains("authenticat")
+        || m.contains("login")
+    {
+        ErrorKind::Auth
+    } else if m.contains("model")
+        && (m.contains("not found")
+            || m.contains("does not exist")
+            || m.contains("issue with the selected model"))
+    {
+        ErrorKind::ModelNotFound
+    } else if m.contains("stream disconnected")
+        || m.contains("connection")
+        || m.contains("network")
+        || m.contains("econn")
+        || m.contains("timed out")
+        || m.contains("dns")
+    {
+        ErrorKind::Network
+    } else {
+        ErrorKind::Crash
+    }
+}
+
+/// True when orx runs as root (claude then needs IS_SANDBOX=1 for its bypass mode).
+pub(crate) fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// Parses one JSON line, or None for noise.
+pub(crate) fn json(line: &str) -> Option<serde_json::Value> {
+    let t = line.trim();
+    if !t.starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(t).ok()
+}
+
+pub(crate) fn u(v: &serde_json::Value, key: &str) -> u64 {
+    v.get(key).and_then(|x| x.as_u64()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;
