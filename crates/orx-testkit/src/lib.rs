@@ -7,6 +7,8 @@
     clippy::print_stderr
 )]
 
+pub mod mock;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -11,6 +11,7 @@ mod adapters;
 mod cli;
 mod context;
 mod pipeline;
+mod real_agents;
 mod regressions;
 mod resume;
 mod semantics;

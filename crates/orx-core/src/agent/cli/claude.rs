@@ -42,6 +42,7 @@ pub(super) fn invocation(req: &AgentRequest) -> Invocation {
     }
     // With -p and no positional prompt, claude reads it from stdin.
     Invocation {
+        trailing: Vec::new(),
         args,
         env,
         stdin: Some(req.prompt.clone().into_bytes()),

@@ -21,8 +21,8 @@ pub(super) fn invocation(req: &AgentRequest) -> Invocation {
         args.extend(["-c".into(), format!("model_reasoning_effort={e}")]);
     }
     // `-` reads the prompt from stdin, which is then closed: no argument-length limit.
-    args.push("-".into());
     Invocation {
+        trailing: vec!["-".into()],
         args,
         env: Vec::new(),
         stdin: Some(req.prompt.clone().into_bytes()),

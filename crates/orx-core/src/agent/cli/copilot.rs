@@ -40,6 +40,7 @@ pub(super) fn invocation(req: &AgentRequest, scratch: &Scratch) -> Result<Invoca
         args.extend(["--reasoning-effort".into(), e.clone()]);
     }
     Ok(Invocation {
+        trailing: Vec::new(),
         args,
         env: Vec::new(),
         stdin: None,

@@ -17,6 +17,7 @@ pub(super) fn invocation(req: &AgentRequest) -> Invocation {
         args.extend(["-m".into(), m.clone()]);
     }
     Invocation {
+        trailing: Vec::new(),
         args,
         env: Vec::new(),
         stdin: Some(req.prompt.clone().into_bytes()),

@@ -17,6 +17,7 @@ pub(super) fn invocation(req: &AgentRequest) -> Invocation {
     }
     // Headless on stdin (no -p: the positional query would be interactive).
     Invocation {
+        trailing: Vec::new(),
         args,
         env: vec![("GEMINI_CLI_TRUST_WORKSPACE".into(), "true".into())],
         stdin: Some(req.prompt.clone().into_bytes()),

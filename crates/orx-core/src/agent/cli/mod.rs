@@ -24,6 +24,8 @@ pub struct Invocation {
     pub env: Vec<(String, String)>,
     /// Bytes for stdin (the prompt, where the CLI reads it there).
     pub stdin: Option<Vec<u8>>,
+    /// Arguments that must come last, after orx.yaml's extra arguments (codex's `-`).
+    pub trailing: Vec<String>,
 }
 
 /// What a stream parser learned.
@@ -104,6 +106,8 @@ impl CliAgent {
             ExecutorKind::Cursor | ExecutorKind::Fake => cursor::invocation(req),
         };
         inv.args.extend(self.extra_args.iter().cloned());
+        let trailing = std::mem::take(&mut inv.trailing);
+        inv.args.extend(trailing);
         if let Some(key) = self.api_key.as_ref().filter(|k| !k.is_empty()) {
             let var = match self.kind {
                 ExecutorKind::Codex => "OPENAI_API_KEY",

@@ -1,0 +1,427 @@
+//! Contract tests: the real agent CLIs (installed from npm by .ci/run into target/agent-clis)
+//! driven through orx's adapters against the mock model server on 127.0.0.1. Locally a missing
+//! CLI skips with a message; in CI (CI=true) it is a failure.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use orx_core::agent::cli::CliAgent;
+use orx_core::agent::{Agent, AgentIo, AgentMode, AgentOutcome, AgentRequest, ErrorKind, Usage};
+use orx_core::cancel::CancelToken;
+use orx_core::config::ExecutorKind;
+use orx_testkit::mock::{MockServer, Script};
+use orx_testkit::{TestRepo, text};
+
+fn cli(name: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("ORX_AGENT_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/agent-clis/node_modules/.bin")
+        });
+    let p = dir.join(name);
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is required in CI (.ci/run installs it)",
+        p.display()
+    );
+    eprintln!(
+        "skipped: {} is not installed (bash .ci/run installs the agent CLIs)",
+        p.display()
+    );
+    None
+}
+
+/// How to point one CLI at the mock.
+struct Setup {
+    kind: ExecutorKind,
+    bin: PathBuf,
+    env: Vec<(String, String)>,
+    extra_args: Vec<String>,
+    model: Option<String>,
+    _home: tempfile::TempDir,
+}
+
+fn setup(kind: ExecutorKind, mock: &MockServer, mark: &str) -> Option<Setup> {
+    let home = tempfile::Builder::new()
+        .prefix("orx-cli-home-")
+        .tempdir()
+        .unwrap();
+    let h = home.path().display().to_string();
+    let url = mock.url().to_string();
+    let mut env = vec![
+        ("HOME".to_string(), h.clone()),
+        ("TMPDIR".into(), h.clone()),
+        ("ORX_TEST_MARK".into(), mark.to_string()),
+    ];
+    let (bin, extra_args, model) = match kind {
+        ExecutorKind::Codex => {
+            let codex_home = home.path().join("codex");
+            std::fs::create_dir_all(&codex_home).unwrap();
+            env.push(("CODEX_HOME".into(), codex_home.display().to_string()));
+            env.push(("MOCK_API_KEY".into(), "dummy".into()));
+            let c = |s: &str| ["-c".to_string(), s.to_string()];
+            let mut a: Vec<String> = Vec::new();
+            for kv in [
+                "model_provider=mock".to_string(),
+                "model_providers.mock.name=Mock".into(),
+                format!("model_providers.mock.base_url={url}/v1"),
+                "model_providers.mock.wire_api=responses".into(),
+                "model_providers.mock.env_key=MOCK_API_KEY".into(),
+                "model_providers.mock.request_max_retries=0".into(),
+                "model_providers.mock.stream_max_retries=0".into(),
+            ] {
+                a.extend(c(&kv));
+            }
+            a.push("--ephemeral".into());
+            (cli("codex")?, a, Some("mock-model".to_string()))
+        }
+        ExecutorKind::Claude => {
+            env.extend([
+                ("ANTHROPIC_BASE_URL".to_string(), url),
+                ("ANTHROPIC_API_KEY".into(), "dummy".into()),
+                ("CLAUDE_CONFIG_DIR".into(), format!("{h}/.claude")),
+                ("DISABLE_TELEMETRY".into(), "1".into()),
+                ("DISABLE_ERROR_REPORTING".into(), "1".into()),
+            ]);
+            (cli("claude")?, Vec::new(), None)
+        }
+        _ => return None,
+    };
+    Some(Setup {
+        kind,
+        bin,
+        env,
+        extra_args,
+        model,
+        _home: home,
+    })
+}
+
+fn agent(s: &Setup) -> CliAgent {
+    CliAgent {
+        kind: s.kind,
+        bin: s.bin.display().to_string(),
+        extra_args: s.extra_args.clone(),
+        env: s.env.clone(),
+        api_key: None,
+    }
+}
+
+fn call(
+    s: &Setup,
+    repo: &TestRepo,
+    mode: AgentMode,
+    prompt: &str,
+    timeout: Duration,
+) -> AgentOutcome {
+    let logs = tempfile::tempdir().unwrap();
+    let io = AgentIo {
+        stdout_log: logs.path().join("out.jsonl"),
+        stderr_log: logs.path().join("err.log"),
+        cancel: CancelToken::new(),
+    };
+    let req = AgentRequest {
+        role: "implement".into(),
+        item: None,
+        attempt: 1,
+        mode,
+        prompt: prompt.into(),
+        model: s.model.clone(),
+        reasoning_effort: None,
+        timeout,
+        cwd: repo.path().to_path_buf(),
+        task: prompt.into(),
+    };
+    let out = agent(s).run(&req, &io).unwrap();
+    if out.error.is_some() {
+        eprintln!(
+            "stderr of {}:\n{}",
+            s.kind,
+            std::fs::read_to_string(&io.stderr_log).unwrap_or_default()
+        );
+    }
+    out
+}
+
+/// True while any process carries `mark` in its environment.
+fn marked_alive(mark: &str) -> bool {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        let p = e.path();
+        let alive = std::fs::read_to_string(p.join("stat"))
+            .map(|s| {
+                !s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(false);
+        alive
+            && std::fs::read(p.join("environ"))
+                .is_ok_and(|env| env.windows(mark.len()).any(|w| w == mark.as_bytes()))
+    })
+}
+
+fn script() -> Script {
+    Script {
+        default_answer: "DONE".into(),
+        writes: vec![("Create hello.txt".into(), "hello.txt".into(), "hi".into())],
+        tool_usage: (100, 10),
+        final_usage: (123, 45, 20),
+        ..Default::default()
+    }
+}
+
+/// The contract every adapter keeps with its real CLI.
+fn contract(kind: ExecutorKind, expected_text_usage: Usage, expected_apply_usage: Usage) {
+    let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
+    let repo = TestRepo::new(&[("README.md", "x\n")]);
+
+    // A text answer.
+    let mock = MockServer::start(script());
+    let Some(s) = setup(kind, &mock, &mark) else {
+        return;
+    };
+    let out = call(
+        &s,
+        &repo,
+        AgentMode::Text,
+        "Say DONE",
+        Duration::from_secs(120),
+    );
+    assert!(out.error.is_none(), "{kind}: {:?}", out.error);
+    assert_eq!(out.text.trim(), "DONE", "{kind}");
+    assert_eq!(out.usage, expected_text_usage, "{kind}: text usage");
+
+    // A file written in apply mode.
+    let out = call(
+        &s,
+        &repo,
+        AgentMode::Apply,
+        "Create hello.txt containing hi",
+        Duration::from_secs(120),
+    );
+    assert!(out.error.is_none(), "{kind}: {:?}", out.error);
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("hello.txt"))
+            .unwrap_or_default()
+            .trim(),
+        "hi",
+        "{kind}: the file"
+    );
+    assert!(out.tool_calls >= 1, "{kind}: {out:?}");
+    assert_eq!(out.usage, expected_apply_usage, "{kind}: apply usage");
+    drop(mock);
+
+    // A 400 is a failure with its kind.
+    let mock = MockServer::start(Script {
+        fail_first: vec![400; 20],
+        ..script()
+    });
+    let s = setup(kind, &mock, &mark).unwrap();
+    let out = call(
+        &s,
+        &repo,
+        AgentMode::Text,
+        "Say DONE",
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        out.error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::BadRequest),
+        "{kind}: {out:?}"
+    );
+    drop(mock);
+
+    // A stalled model is killed at the timeout, with nothing left running.
+    let mock = MockServer::start(Script {
+        stall: true,
+        ..script()
+    });
+    let s = setup(kind, &mock, &mark).unwrap();
+    let t0 = std::time::Instant::now();
+    let out = call(
+        &s,
+        &repo,
+        AgentMode::Text,
+        "Say DONE",
+        Duration::from_secs(4),
+    );
+    assert_eq!(
+        out.error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Timeout),
+        "{kind}: {out:?}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30));
+    let t1 = std::time::Instant::now();
+    while marked_alive(&mark) {
+        assert!(
+            t1.elapsed() < Duration::from_secs(10),
+            "{kind}: a process of the agent survived the timeout"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(mock);
+}
+
+#[test]
+fn codex_contract() {
+    contract(
+        ExecutorKind::Codex,
+        Usage {
+            input: 123,
+            cached_input: 20,
+            output: 45,
+            reasoning: 0,
+        },
+        Usage {
+            input: 223,
+            cached_input: 20,
+            output: 55,
+            reasoning: 0,
+        },
+    );
+}
+
+#[test]
+fn claude_contract() {
+    contract(
+        ExecutorKind::Claude,
+        Usage {
+            input: 143,
+            cached_input: 20,
+            output: 45,
+            reasoning: 0,
+        },
+        Usage {
+            input: 243,
+            cached_input: 20,
+            output: 55,
+            reasoning: 0,
+        },
+    );
+}
+
+#[test]
+fn codex_429_then_200_is_retried_by_orx() {
+    let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
+    let answers = vec![(
+        "decomposition agent of orx".to_string(),
+        "items:\n  - id: W001\n    title: A\n    acceptance: [x]\n".to_string(),
+    )];
+    let mock = MockServer::start(Script {
+        fail_first: vec![429],
+        answers,
+        ..script()
+    });
+    let Some(s) = setup(ExecutorKind::Codex, &mock, &mark) else {
+        return;
+    };
+    let repo = TestRepo::new(&[("README.md", "x\n")]);
+    let yaml = orx_yaml(
+        &s,
+        "run:\n  retry: { max_attempts: 3, initial_delay: 0.1 }\n",
+    );
+    repo.write("orx.yaml", &yaml);
+    let out = repo
+        .orx(crate::bin())
+        .args(["run", "--pipeline", "plan_only", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = repo.single_run();
+    let events = repo.run_file(&id, "events.jsonl");
+    assert!(events.contains("\"tries\":2"), "{events}");
+    assert!(
+        events.contains("rate_limited") || mock.seen().len() >= 4,
+        "the first call was a 429: {events}"
+    );
+}
+
+/// orx.yaml routing every stage to the CLI of `s` against the mock.
+fn orx_yaml(s: &Setup, extra: &str) -> String {
+    let env: Vec<String> = s
+        .env
+        .iter()
+        .map(|(k, v)| format!("      {k}: \"{v}\""))
+        .collect();
+    let args: Vec<String> = s.extra_args.iter().map(|a| format!("\"{a}\"")).collect();
+    let model = s
+        .model
+        .as_ref()
+        .map(|m| format!("    default: {{ model: {m} }}\n"))
+        .unwrap_or_default();
+    format!(
+        "engine:\n  type: {kind}\n  timeout: 120\nexecutors:\n  {kind}:\n    bin: {bin}\n{model}    extra_args: [{args}]\n    env:\n{env}\n{extra}",
+        kind = s.kind,
+        bin = s.bin.display(),
+        args = args.join(", "),
+        env = env.join("\n"),
+    )
+}
+
+fn whole_run(kind: ExecutorKind) {
+    let backlog = "items:\n  - id: W001\n    title: Write the greeting\n    acceptance: [greeting.txt says hello]\n";
+    let mock = MockServer::start(Script {
+        answers: vec![
+            (
+                "decomposition agent of orx".into(),
+                format!("```yaml\n{backlog}```"),
+            ),
+            (
+                "review agent of orx".into(),
+                "The greeting is there.\n\nVERDICT: APPROVED".into(),
+            ),
+        ],
+        default_answer: "A short plan.".into(),
+        writes: vec![(
+            "implementation agent of orx".into(),
+            "greeting.txt".into(),
+            "hello".into(),
+        )],
+        tool_usage: (100, 10),
+        final_usage: (123, 45, 20),
+        ..Default::default()
+    });
+    let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
+    let Some(s) = setup(kind, &mock, &mark) else {
+        return;
+    };
+    let repo = TestRepo::new(&[("README.md", "x\n")]);
+    let gates = "gates:\n  - name: greeting\n    command: sh\n    args: [\"-c\", \"grep -q hello greeting.txt\"]\nknowledge:\n  mode: off\n";
+    repo.write("orx.yaml", &orx_yaml(&s, gates));
+    let out = repo
+        .orx(crate::bin())
+        .args(["run", "Write a greeting"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{kind}: {}", text(&out));
+    let id = repo.single_run();
+    assert_eq!(
+        repo.git(&["show", &format!("orx/{id}:greeting.txt")])
+            .trim(),
+        "hello"
+    );
+    let run: serde_json::Value =
+        serde_json::from_str(&repo.run_file(&id, "metrics/run.json")).unwrap();
+    assert!(run["tokens"]["input"].as_u64().unwrap() > 0, "{run}");
+    assert!(
+        repo.run_file(&id, "logs/agent_implement_W001_1.jsonl")
+            .lines()
+            .count()
+            > 1
+    );
+}
+
+#[test]
+fn a_whole_run_with_codex_for_every_stage() {
+    whole_run(ExecutorKind::Codex);
+}
+
+#[test]
+fn a_whole_run_with_claude_for_every_stage() {
+    whole_run(ExecutorKind::Claude);
+}

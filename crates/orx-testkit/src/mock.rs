@@ -1,0 +1,385 @@
+//! A scripted mock model server on 127.0.0.1 that speaks enough of the OpenAI Responses API
+//! (codex) and the Anthropic Messages API (claude; copilot in BYOK mode) for the real CLIs.
+//! It stops when dropped, after a bounded lifetime, or after a bounded number of requests.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// What the mock answers.
+#[derive(Clone, Debug, Default)]
+pub struct Script {
+    /// Answers by prompt: the first (needle, text) whose needle is in the request wins.
+    pub answers: Vec<(String, String)>,
+    /// The answer when no needle matches.
+    pub default_answer: String,
+    /// Files to write through a tool call, by prompt needle: (needle, file name, content).
+    pub writes: Vec<(String, String, String)>,
+    /// HTTP statuses returned, in order, to the first model requests (then normal answers).
+    pub fail_first: Vec<u16>,
+    /// Accept requests and never answer them.
+    pub stall: bool,
+    /// Usage of a tool-call turn: (input, output).
+    pub tool_usage: (u64, u64),
+    /// Usage of the final turn: (input, output, cached).
+    pub final_usage: (u64, u64, u64),
+}
+
+/// One request the mock received.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    /// Method and path.
+    pub path: String,
+    /// The body.
+    pub body: String,
+}
+
+/// A running mock server.
+pub struct MockServer {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl MockServer {
+    /// Starts a server for `script` on a free port of 127.0.0.1.
+    pub fn start(script: Script) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let addr = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (stop2, seen2) = (stop.clone(), seen.clone());
+        listener.set_nonblocking(true).expect("nonblocking");
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let count = Arc::new(AtomicUsize::new(0));
+            let script = Arc::new(script);
+            while !stop2.load(Ordering::SeqCst)
+                && started.elapsed() < Duration::from_secs(600)
+                && count.load(Ordering::SeqCst) < 2000
+            {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (script, seen, count, stop) =
+                            (script.clone(), seen2.clone(), count.clone(), stop2.clone());
+                        std::thread::spawn(move || {
+                            let _ = stream.set_nonblocking(false);
+                            let _ = handle(stream, &script, &seen, &count, &stop);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Self { addr, stop, seen }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.addr
+    }
+
+    /// The requests received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn handle(
+    stream: TcpStream,
+    script: &Script,
+    seen: &Mutex<Vec<Seen>>,
+    count: &AtomicUsize,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("").to_string();
+    let mut length = 0usize;
+    let mut chunked = false;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
+            break;
+        }
+        let lower = h.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+            chunked = true;
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                let mut end = String::new();
+                let _ = reader.read_line(&mut end);
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk)?;
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        body.resize(length, 0);
+        reader.read_exact(&mut body)?;
+    }
+    let body = String::from_utf8_lossy(&body).to_string();
+    if let Ok(mut s) = seen.lock() {
+        s.push(Seen {
+            path: format!("{method} {path}"),
+            body: body.clone(),
+        });
+    }
+    let mut out = stream;
+    let p = path.split('?').next().unwrap_or("");
+    let is_model_call = method == "POST" && (p.ends_with("/responses") || p.ends_with("/messages"));
+    if !is_model_call {
+        return respond_json(
+            &mut out,
+            404,
+            &json!({"error": {"message": format!("mock: no route {method} {path}")}}),
+        );
+    }
+    let n = count.fetch_add(1, Ordering::SeqCst);
+    if script.stall {
+        // Hold the connection without answering until the server stops.
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        return Ok(());
+    }
+    if let Some(status) = script.fail_first.get(n) {
+        let msg = format!("mock: status {status}");
+        let err = if p.ends_with("/messages") {
+            json!({"type": "error", "error": {"type": if *status == 429 { "rate_limit_error" } else { "invalid_request_error" }, "message": msg}})
+        } else {
+            json!({"error": {"message": msg, "type": "invalid_request_error", "code": status.to_string()}})
+        };
+        return respond_json(&mut out, *status, &err);
+    }
+    let req: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    if p.ends_with("/responses") {
+        responses(&mut out, script, &req, &body)
+    } else {
+        messages(&mut out, script, &req, &body)
+    }
+}
+
+fn respond_json(out: &mut TcpStream, status: u16, v: &Value) -> std::io::Result<()> {
+    let body = v.to_string();
+    write!(
+        out,
+        "HTTP/1.1 {status} Mock\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    out.flush()
+}
+
+fn start_sse(out: &mut TcpStream) -> std::io::Result<()> {
+    write!(
+        out,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n"
+    )
+}
+
+fn sse(out: &mut TcpStream, event: Option<&str>, data: &Value) -> std::io::Result<()> {
+    if let Some(e) = event {
+        writeln!(out, "event: {e}")?;
+    }
+    write!(out, "data: {data}\n\n")?;
+    out.flush()
+}
+
+fn answer_for(script: &Script, body: &str) -> String {
+    script
+        .answers
+        .iter()
+        .find(|(needle, _)| body.contains(needle.as_str()))
+        .map(|(_, a)| a.clone())
+        .unwrap_or_else(|| script.default_answer.clone())
+}
+
+fn write_for<'a>(script: &'a Script, body: &str) -> Option<&'a (String, String, String)> {
+    script
+        .writes
+        .iter()
+        .find(|(needle, _, _)| body.contains(needle.as_str()))
+}
+
+/// OpenAI Responses API: a function call (exec_command) first when a write is scripted, the
+/// answer once the request carries the tool's output.
+fn responses(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> std::io::Result<()> {
+    let done_tool = body.contains("\"function_call_output\"");
+    start_sse(out)?;
+    let model = req.get("model").cloned().unwrap_or(Value::Null);
+    let (item, usage) = match write_for(script, body).filter(|_| !done_tool) {
+        Some((_, name, content)) => {
+            let cmd = format!("printf '%s' '{}' > '{}'", content.replace('\'', ""), name);
+            let tools: Vec<String> = req["tools"]
+                .as_array()
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|x| x["name"].as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let (tool, args) = if tools.iter().any(|t| t == "exec_command") || tools.is_empty() {
+                ("exec_command", json!({"cmd": cmd}))
+            } else if tools.iter().any(|t| t == "shell_command") {
+                ("shell_command", json!({"command": cmd}))
+            } else {
+                ("shell", json!({"command": ["bash", "-lc", cmd]}))
+            };
+            (
+                json!({"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": tool, "arguments": args.to_string(), "status": "completed"}),
+                json!({"input_tokens": script.tool_usage.0, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": script.tool_usage.1, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": script.tool_usage.0 + script.tool_usage.1}),
+            )
+        }
+        None => {
+            let text = answer_for(script, body);
+            let (i, o, c) = script.final_usage;
+            (
+                json!({"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": text, "annotations": []}]}),
+                json!({"input_tokens": i, "input_tokens_details": {"cached_tokens": c}, "output_tokens": o, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": i + o}),
+            )
+        }
+    };
+    sse(
+        out,
+        Some("response.created"),
+        &json!({"type": "response.created", "response": {"id": "resp_1", "status": "in_progress", "model": model}}),
+    )?;
+    sse(
+        out,
+        Some("response.output_item.done"),
+        &json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+    )?;
+    sse(
+        out,
+        Some("response.completed"),
+        &json!({"type": "response.completed", "response": {"id": "resp_1", "status": "completed", "model": model, "output": [item], "usage": usage}}),
+    )
+}
+
+/// Anthropic Messages API: a Write tool call (absolute path under the working directory the
+/// system prompt names) when a write is scripted, the answer after the tool result. Answers a
+/// non-streaming request with plain JSON (claude retries that way after a failed stream).
+fn messages(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> std::io::Result<()> {
+    let last_is_tool_result = req["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .map(|m| m["content"].to_string().contains("\"tool_result\""))
+        .unwrap_or(false);
+    let cwd = req["system"].to_string();
+    let cwd = cwd
+        .split("Primary working directory: ")
+        .nth(1)
+        .and_then(|r| r.split(['\\', '"']).next())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let tools: Vec<String> = req["tools"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|x| x["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let write = write_for(script, body).filter(|_| !last_is_tool_result && !tools.is_empty());
+    let (block, stop, (inp, outp, cached)) = match write {
+        Some((_, name, content)) => {
+            let (tool, input) = if tools.iter().any(|t| t == "Write") {
+                (
+                    "Write",
+                    json!({"file_path": format!("{cwd}/{name}"), "content": content}),
+                )
+            } else if tools.iter().any(|t| t == "create") {
+                (
+                    "create",
+                    json!({"path": format!("{cwd}/{name}"), "file_text": content}),
+                )
+            } else {
+                (
+                    "Bash",
+                    json!({"command": format!("printf '%s' '{content}' > '{name}'")}),
+                )
+            };
+            (
+                json!({"type": "tool_use", "id": "toolu_1", "name": tool, "input": input}),
+                "tool_use",
+                (script.tool_usage.0, script.tool_usage.1, 0),
+            )
+        }
+        None => (
+            json!({"type": "text", "text": answer_for(script, body)}),
+            "end_turn",
+            script.final_usage,
+        ),
+    };
+    let model = req.get("model").cloned().unwrap_or(json!("mock"));
+    if req.get("stream").and_then(|s| s.as_bool()) != Some(true) {
+        return respond_json(
+            out,
+            200,
+            &json!({"id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [block], "stop_reason": stop, "usage": {"input_tokens": inp, "output_tokens": outp, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}}),
+        );
+    }
+    start_sse(out)?;
+    sse(
+        out,
+        Some("message_start"),
+        &json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null, "usage": {"input_tokens": inp, "output_tokens": 1, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}}}),
+    )?;
+    let start_block = if block["type"] == "tool_use" {
+        json!({"type": "tool_use", "id": "toolu_1", "name": block["name"], "input": {}})
+    } else {
+        json!({"type": "text", "text": ""})
+    };
+    sse(
+        out,
+        Some("content_block_start"),
+        &json!({"type": "content_block_start", "index": 0, "content_block": start_block}),
+    )?;
+    let delta = if block["type"] == "tool_use" {
+        json!({"type": "input_json_delta", "partial_json": block["input"].to_string()})
+    } else {
+        json!({"type": "text_delta", "text": block["text"]})
+    };
+    sse(
+        out,
+        Some("content_block_delta"),
+        &json!({"type": "content_block_delta", "index": 0, "delta": delta}),
+    )?;
+    sse(
+        out,
+        Some("content_block_stop"),
+        &json!({"type": "content_block_stop", "index": 0}),
+    )?;
+    sse(
+        out,
+        Some("message_delta"),
+        &json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": outp}}),
+    )?;
+    sse(out, Some("message_stop"), &json!({"type": "message_stop"}))
+}
