@@ -182,6 +182,11 @@ pub fn normalize(text: &str, repo: &Path) -> String {
 /// runs of padding become two spaces.
 pub fn normalize_table(text: &str, repo: &Path) -> String {
     let s = normalize(text, repo);
+    // Token counts follow the prompts' length, which follows the temporary paths in them.
+    let re_tokens = regex_lite(r"\d+ in \(\d+ cached\), \d+ out");
+    let s = re_tokens
+        .replace_all(&s, "[N] in ([N] cached), [N] out")
+        .to_string();
     let re_pad = regex_lite(r"([^ \n]) {2,}");
     re_pad.replace_all(&s, "$1  ").to_string()
 }
