@@ -152,7 +152,17 @@ fn handle(
     }
     let mut out = stream;
     let p = path.split('?').next().unwrap_or("");
-    let is_model_call = method == "POST" && (p.ends_with("/responses") || p.ends_with("/messages"));
+    let gemini = p.contains("/models/") && p.contains(':');
+    if gemini && (p.ends_with(":countTokens") || p.ends_with(":generateContent")) {
+        // Side calls (router, next-speaker checks): a short JSON text fills any schema well enough.
+        return respond_json(
+            &mut out,
+            200,
+            &json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "{}"}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": {"promptTokenCount": 0, "candidatesTokenCount": 0, "totalTokenCount": 0}, "totalTokens": 1}),
+        );
+    }
+    let is_model_call =
+        method == "POST" && (p.ends_with("/responses") || p.ends_with("/messages") || gemini);
     if !is_model_call {
         return respond_json(
             &mut out,
@@ -170,7 +180,9 @@ fn handle(
     }
     if let Some(status) = script.fail_first.get(n) {
         let msg = format!("mock: status {status}");
-        let err = if p.ends_with("/messages") {
+        let err = if gemini {
+            json!({"error": {"code": status, "message": msg, "status": if *status == 429 { "RESOURCE_EXHAUSTED" } else { "INVALID_ARGUMENT" }}})
+        } else if p.ends_with("/messages") {
             json!({"type": "error", "error": {"type": if *status == 429 { "rate_limit_error" } else { "invalid_request_error" }, "message": msg}})
         } else {
             json!({"error": {"message": msg, "type": "invalid_request_error", "code": status.to_string()}})
@@ -178,7 +190,9 @@ fn handle(
         return respond_json(&mut out, *status, &err);
     }
     let req: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    if p.ends_with("/responses") {
+    if gemini {
+        generate(&mut out, script, &req, &body)
+    } else if p.ends_with("/responses") {
         responses(&mut out, script, &req, &body)
     } else {
         messages(&mut out, script, &req, &body)
@@ -290,14 +304,20 @@ fn messages(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> st
         .and_then(|m| m.last())
         .map(|m| m["content"].to_string().contains("\"tool_result\""))
         .unwrap_or(false);
-    let cwd = req["system"].to_string();
-    let cwd = cwd
-        .split("Primary working directory: ")
-        .nth(1)
-        .and_then(|r| r.split(['\\', '"']).next())
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    // The working directory as the CLI states it in its system prompt (claude: "Primary working
+    // directory", copilot: "Current working directory", claude --bare: "CWD").
+    let system = req["system"].to_string();
+    let cwd = [
+        "Primary working directory: ",
+        "Current working directory: ",
+        "CWD: ",
+    ]
+    .iter()
+    .find_map(|k| system.split(k).nth(1))
+    .and_then(|r| r.split(['\\', '"']).next())
+    .unwrap_or("")
+    .trim()
+    .to_string();
     let tools: Vec<String> = req["tools"]
         .as_array()
         .map(|t| {
@@ -382,4 +402,40 @@ fn messages(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> st
         &json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": outp}}),
     )?;
     sse(out, Some("message_stop"), &json!({"type": "message_stop"}))
+}
+
+/// Gemini streamGenerateContent (SSE `data:` lines): a write_file call when a write is scripted,
+/// the answer (in two chunks) once a functionResponse came back.
+fn generate(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> std::io::Result<()> {
+    let done_tool = body.contains("\"functionResponse\"");
+    let _ = req;
+    start_sse(out)?;
+    match write_for(script, body).filter(|_| !done_tool) {
+        Some((_, name, content)) => sse(
+            out,
+            None,
+            &json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "write_file", "args": {"file_path": name, "content": content}}}]}, "finishReason": "STOP", "index": 0}],
+                    "usageMetadata": {"promptTokenCount": script.tool_usage.0, "candidatesTokenCount": script.tool_usage.1, "totalTokenCount": script.tool_usage.0 + script.tool_usage.1}}),
+        ),
+        None => {
+            let text = answer_for(script, body);
+            let cut = text
+                .char_indices()
+                .nth(2)
+                .map(|(i, _)| i)
+                .unwrap_or(text.len());
+            let (i, o, c) = script.final_usage;
+            sse(
+                out,
+                None,
+                &json!({"candidates": [{"content": {"role": "model", "parts": [{"text": &text[..cut]}]}, "index": 0}]}),
+            )?;
+            sse(
+                out,
+                None,
+                &json!({"candidates": [{"content": {"role": "model", "parts": [{"text": &text[cut..]}]}, "finishReason": "STOP", "index": 0}],
+                        "usageMetadata": {"promptTokenCount": i, "candidatesTokenCount": o, "cachedContentTokenCount": c, "totalTokenCount": i + o}}),
+            )
+        }
+    }
 }

@@ -88,6 +88,36 @@ fn setup(kind: ExecutorKind, mock: &MockServer, mark: &str) -> Option<Setup> {
             ]);
             (cli("claude")?, Vec::new(), None)
         }
+        ExecutorKind::Gemini => {
+            let settings = home.path().join(".gemini");
+            std::fs::create_dir_all(&settings).unwrap();
+            std::fs::write(
+                settings.join("settings.json"),
+                r#"{"security":{"auth":{"selectedType":"gemini-api-key"},"folderTrust":{"enabled":false}},"privacy":{"usageStatisticsEnabled":false},"telemetry":{"enabled":false},"general":{"enableAutoUpdate":false,"enableAutoUpdateNotification":false}}"#,
+            )
+            .unwrap();
+            env.extend([
+                ("GOOGLE_GEMINI_BASE_URL".to_string(), url),
+                ("GEMINI_API_KEY".into(), "dummy".into()),
+            ]);
+            (
+                cli("gemini")?,
+                Vec::new(),
+                Some("gemini-2.5-pro".to_string()),
+            )
+        }
+        ExecutorKind::Copilot => {
+            env.extend([
+                ("COPILOT_PROVIDER_BASE_URL".to_string(), url),
+                ("COPILOT_PROVIDER_TYPE".into(), "anthropic".into()),
+                ("COPILOT_PROVIDER_API_KEY".into(), "dummy".into()),
+                ("COPILOT_MODEL".into(), "claude-sonnet-4.5".into()),
+                ("COPILOT_OFFLINE".into(), "true".into()),
+                ("COPILOT_AUTO_UPDATE".into(), "false".into()),
+                ("COPILOT_HOME".into(), format!("{h}/.copilot")),
+            ]);
+            (cli("copilot")?, Vec::new(), None)
+        }
         _ => return None,
     };
     Some(Setup {
@@ -290,6 +320,44 @@ fn codex_contract() {
 fn claude_contract() {
     contract(
         ExecutorKind::Claude,
+        Usage {
+            input: 143,
+            cached_input: 20,
+            output: 45,
+            reasoning: 0,
+        },
+        Usage {
+            input: 243,
+            cached_input: 20,
+            output: 55,
+            reasoning: 0,
+        },
+    );
+}
+
+#[test]
+fn gemini_contract() {
+    contract(
+        ExecutorKind::Gemini,
+        Usage {
+            input: 123,
+            cached_input: 20,
+            output: 45,
+            reasoning: 0,
+        },
+        Usage {
+            input: 223,
+            cached_input: 20,
+            output: 55,
+            reasoning: 0,
+        },
+    );
+}
+
+#[test]
+fn copilot_contract() {
+    contract(
+        ExecutorKind::Copilot,
         Usage {
             input: 143,
             cached_input: 20,
