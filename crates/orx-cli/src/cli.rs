@@ -50,6 +50,8 @@ pub enum Command {
     Clean(CleanArgs),
     /// List, show or validate pipelines.
     Pipelines(PipelinesArgs),
+    /// Check git, the agent CLIs the config routes to, their authentication, and the gates.
+    Doctor(DoctorArgs),
     /// Run the standard pipeline on a demo repository with the built-in scripted agent.
     Demo(DemoArgs),
     /// Print a shell completion script.
@@ -194,6 +196,14 @@ pub enum PipelinesAction {
         /// The file.
         file: String,
     },
+}
+
+/// `orx doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `orx demo`.

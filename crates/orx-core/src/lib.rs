@@ -7,6 +7,7 @@ pub mod cancel;
 pub mod config;
 pub mod context;
 pub mod demo;
+pub mod doctor;
 pub mod error;
 pub mod fault;
 pub mod fsutil;

@@ -2,6 +2,7 @@
 
 mod clean;
 mod demo;
+mod doctor;
 mod init;
 mod inspect;
 mod pipelines;
@@ -82,6 +83,7 @@ pub fn dispatch(cli: Cli, printer: Printer) -> Result<u8> {
         Command::Cancel(a) => clean::cancel(&env, a),
         Command::Clean(a) => clean::clean(&env, a),
         Command::Pipelines(a) => pipelines::pipelines(&env, a),
+        Command::Doctor(a) => doctor::doctor(&env, a),
         Command::Demo(a) => demo::demo(&env, a),
         Command::Completions(a) => {
             use clap::CommandFactory;

@@ -127,3 +127,57 @@ fn a_missing_agent_cli_fails_the_stage_with_a_clear_message() {
         "agent_error"
     );
 }
+
+#[test]
+fn doctor_reports_binaries_versions_auth_and_gates() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let mk = |name: &str, version: &str| {
+        let p = repo.aux_file(name, &format!("#!/bin/sh\necho '{version}'\n"));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let claude = mk("claude", "2.1.197 (Claude Code)");
+    let codex = mk("codex", "codex-cli 0.100.0");
+    let cfg = format!(
+        "engine:\n  type: claude\nexecutors:\n  claude:\n    bin: {}\n  codex:\n    bin: {}\n  gemini:\n    bin: orx-no-such-gemini\nstages:\n  implement: {{ executor: codex }}\n  review: {{ executor: gemini }}\ngates:\n  - name: shell\n    command: sh\n  - name: lint\n    command: orx-no-such-linter\n",
+        claude.display(),
+        codex.display()
+    );
+    repo.write("orx.yaml", &cfg);
+    let home = tempfile::tempdir().unwrap();
+    let out = repo
+        .orx(crate::bin())
+        .env("HOME", home.path())
+        .env("ANTHROPIC_API_KEY", "sk-ant-test-0123456789abcdef")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("CODEX_API_KEY")
+        .args(["doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failing check exits 1: {}",
+        text(&out)
+    );
+    let s = String::from_utf8_lossy(&out.stdout)
+        .replace(&repo.aux.path().display().to_string(), "[AUX]")
+        .replace(&repo.path().display().to_string(), "[REPO]");
+    let s = regex::Regex::new(r"git \d+\.\d+\.\d+")
+        .unwrap()
+        .replace_all(&s, "git [VERSION]")
+        .to_string();
+    let s = regex::Regex::new(r"/\S+/sh\b")
+        .unwrap()
+        .replace_all(&s, "[SH]")
+        .to_string();
+    let s = regex::Regex::new(r"([^ \n]) {2,}")
+        .unwrap()
+        .replace_all(&s, "$1  ")
+        .to_string();
+    insta::assert_snapshot!("doctor", s);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("sk-ant-test"),
+        "no key is printed"
+    );
+}
