@@ -478,3 +478,55 @@ fn pipeline_stage_options_set_limits_and_routing() {
         text(&out)
     );
 }
+
+#[test]
+fn fallback_rules_switch_the_model_on_a_matching_error() {
+    let sc = format!(
+        "plan:\n  - model: big-model\n    fail: {{ kind: model_not_found, message: \"no such model: big-model\" }}\n  - model: small-model\n    text: planned by the small model\n{}",
+        scenario(ONE_ITEM, WRITE_A, "").trim_start_matches("plan:\n  - text: \"the plan\"\n")
+    );
+    let cfg = "engine:\n  model: big-model\nfallback:\n  rules:\n    - { error: model_not_found, model: small-model }\n";
+    let repo = repo_with(&[("f", "x")], &sc, "");
+    let yaml = std::fs::read_to_string(repo.path().join("orx.yaml"))
+        .unwrap()
+        .replace(
+            "engine:\n  type: fake\n",
+            &format!("{}  type: fake\n", cfg.split("fallback").next().unwrap()),
+        );
+    repo.write(
+        "orx.yaml",
+        &format!(
+            "{yaml}fallback:\n  rules:\n    - {{ error: model_not_found, model: small-model }}\n"
+        ),
+    );
+    orx_ok(&repo, &["run", "--pipeline", "plan_only", "t"], 0);
+    let id = repo.single_run();
+    assert_eq!(
+        repo.run_file(&id, "context/plan.md"),
+        "planned by the small model"
+    );
+    let events = repo.run_file(&id, "events.jsonl");
+    assert!(
+        events.contains("\"fallbacks\":1") && events.contains("\"model\":\"small-model\""),
+        "{events}"
+    );
+    let bad = repo.aux_file(
+        "bad.yaml",
+        "fallback:\n  rules:\n    - { error: model_not_fond, model: x }\n",
+    );
+    let out = orx(
+        &repo,
+        &[
+            "--config",
+            &bad.display().to_string(),
+            "run",
+            "--dry-run",
+            "t",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did you mean `model_not_found`"),
+        "{}",
+        text(&out)
+    );
+}

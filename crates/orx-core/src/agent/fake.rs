@@ -34,6 +34,9 @@ pub struct Step {
     /// Play only on this attempt.
     #[serde(default)]
     pub attempt: Option<u32>,
+    /// Play only when the request's model is this one (for fallback tests).
+    #[serde(default)]
+    pub model: Option<String>,
     /// Play only while this environment variable is set (e.g. in the first run of a test and
     /// not in its resume).
     #[serde(default)]
@@ -160,6 +163,9 @@ impl FakeAgent {
                 .as_deref()
                 .is_none_or(|i| Some(i) == req.item.as_deref())
                 && s.attempt.is_none_or(|a| a == req.attempt)
+                && s.model
+                    .as_ref()
+                    .is_none_or(|m| Some(m) == req.model.as_ref())
                 && s.when_env
                     .as_ref()
                     .is_none_or(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cli::CliAgent;
-use super::{Agent, AgentIo, AgentOutcome, AgentRequest, FakeAgent, builtin_scenario};
-use crate::config::{Config, ExecutorKind, Route, RoutingTable};
+use super::{Agent, AgentIo, AgentOutcome, AgentRequest, ErrorKind, FakeAgent, builtin_scenario};
+use crate::config::{Config, ExecutorKind, FallbackRule, Route, RoutingTable};
 use crate::{Error, Result};
 
 /// Chooses and calls agents.
@@ -17,6 +17,7 @@ pub struct Router {
     retry_max: u32,
     retry_delay: Duration,
     clis: Vec<CliAgent>,
+    fallback: Vec<FallbackRule>,
 }
 
 impl std::fmt::Debug for Router {
@@ -34,8 +35,10 @@ pub struct AgentCall {
     pub route: Route,
     /// The outcome of the last try.
     pub outcome: AgentOutcome,
-    /// Tries made (transient errors are retried).
+    /// Tries made on the last route (transient errors are retried).
     pub tries: u32,
+    /// Fallback rules applied before the last route.
+    pub fallbacks: u32,
 }
 
 impl Router {
@@ -84,6 +87,7 @@ impl Router {
             })
             .collect();
         Ok(Self {
+            fallback: config.fallback.rules.clone(),
             clis,
             routing,
             fake: Arc::new(fake),
@@ -126,8 +130,54 @@ impl Router {
 
     /// Calls the agent routed for `req.role`, retrying transient errors with exponential
     /// backoff (they do not count as attempts). Model and timeout come from the route.
-    pub fn call(&self, mut req: AgentRequest, io: &AgentIo) -> Result<AgentCall> {
-        let route = self.route(&req.role)?;
+    pub fn call(&self, req: AgentRequest, io: &AgentIo) -> Result<AgentCall> {
+        let mut route = self.route(&req.role)?;
+        let mut fallbacks = Vec::new();
+        loop {
+            let (outcome, tries) = self.call_route(&route, req.clone(), io)?;
+            // fallback.rules: on a matching error kind, switch model and/or executor (each rule
+            // at most once per call, so rules cannot loop).
+            let rule = outcome
+                .error
+                .as_ref()
+                .filter(|e| e.kind != ErrorKind::Cancelled)
+                .and_then(|e| {
+                    self.fallback.iter().enumerate().find(|(i, r)| {
+                        !fallbacks.contains(i)
+                            && r.error == e.kind.as_str()
+                            && r.executor.is_none_or(|x| x == route.executor)
+                    })
+                });
+            let Some((i, rule)) = rule else {
+                return Ok(AgentCall {
+                    route,
+                    outcome,
+                    tries,
+                    fallbacks: fallbacks.len() as u32,
+                });
+            };
+            fallbacks.push(i);
+            let executor = rule.switch_to.unwrap_or(route.executor);
+            let model = match &rule.model {
+                Some(m) => Some(m.to_string()),
+                None if executor == route.executor => route.model.clone(),
+                None => None,
+            };
+            route = Route {
+                executor,
+                model,
+                ..route
+            };
+        }
+    }
+
+    /// One route, with retries of transient errors (exponential backoff, not an attempt).
+    fn call_route(
+        &self,
+        route: &Route,
+        mut req: AgentRequest,
+        io: &AgentIo,
+    ) -> Result<(AgentOutcome, u32)> {
         req.model = route.model.clone();
         req.reasoning_effort = route.reasoning_effort.clone();
         req.timeout = Duration::from_secs(route.timeout_secs);
@@ -147,11 +197,7 @@ impl Router {
                 .as_ref()
                 .is_some_and(|e| e.kind.is_transient());
             if !transient || tries >= self.retry_max || io.cancel.is_cancelled() {
-                return Ok(AgentCall {
-                    route,
-                    outcome,
-                    tries,
-                });
+                return Ok((outcome, tries));
             }
             // Sleep in small steps so a cancel is honoured during the backoff.
             let until = std::time::Instant::now() + delay;

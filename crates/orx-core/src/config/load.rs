@@ -325,6 +325,38 @@ fn validate(c: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
             ));
         }
     }
+    const KINDS: [&str; 8] = [
+        "rate_limited",
+        "overloaded",
+        "network",
+        "auth",
+        "model_not_found",
+        "bad_request",
+        "timeout",
+        "crash",
+    ];
+    for r in &c.fallback.rules {
+        if !KINDS.contains(&r.error.as_str()) {
+            let near = nearest(&r.error, &KINDS);
+            return Err(err(
+                &r.error,
+                format!(
+                    "unknown error kind `{}` in fallback.rules{}",
+                    r.error,
+                    near.map(|n| format!("; did you mean `{n}`?"))
+                        .unwrap_or_default()
+                ),
+                Some(format!("kinds: {}", KINDS.join(", "))),
+            ));
+        }
+        if r.model.is_none() && r.switch_to.is_none() {
+            return Err(err(
+                &r.error,
+                "a fallback rule needs `model`, `switch_to` or both".into(),
+                None,
+            ));
+        }
+    }
     if !(c.run.retry.initial_delay >= 0.0 && c.run.retry.initial_delay <= 600.0) {
         return Err(err(
             "initial_delay",

@@ -181,6 +181,7 @@ impl RunCtx {
             "tokens": call.outcome.usage,
             "cost_usd": cost,
             "tries": call.tries,
+            "fallbacks": call.fallbacks,
             "error": call.outcome.error,
         }));
         if let Some(i) = item {
