@@ -2,7 +2,7 @@
 //! (concatenated) answer and `is_error`; a stream without `result` is a failure. Tool call
 //! shapes are parsed leniently: the single key of `tool_call` is the kind.
 
-use super::{Invocation, Parsed, StreamParser, classify, json};
+use super::{Invocation, Parsed, StreamParser, classify, json, push_capped};
 use crate::agent::{AgentError, AgentMode, AgentRequest};
 
 pub(super) fn invocation(req: &AgentRequest) -> Invocation {
@@ -44,7 +44,7 @@ impl StreamParser for Parser {
                 if let Some(content) = v["message"].get("content").and_then(|c| c.as_array()) {
                     for c in content {
                         if let Some(t) = c.get("text").and_then(|t| t.as_str()) {
-                            self.assistant.push_str(t);
+                            push_capped(&mut self.assistant, t);
                         }
                     }
                 }

@@ -1,7 +1,7 @@
 //! Gemini CLI (`gemini --output-format stream-json`): the answer is the assistant text after the
 //! last tool event; usage in the `result` stats (input includes cached); `status: error` fails.
 
-use super::{Invocation, Parsed, StreamParser, classify, json, u};
+use super::{Invocation, Parsed, StreamParser, classify, json, push_capped, u};
 use crate::agent::{AgentError, AgentMode, AgentRequest};
 
 pub(super) fn invocation(req: &AgentRequest) -> Invocation {
@@ -43,7 +43,7 @@ impl StreamParser for Parser {
             "message" if v.get("role").and_then(|r| r.as_str()) == Some("assistant") => {
                 let c = v.get("content").and_then(|c| c.as_str()).unwrap_or("");
                 if v.get("delta").and_then(|d| d.as_bool()).unwrap_or(false) {
-                    self.buffer.push_str(c);
+                    push_capped(&mut self.buffer, c);
                 } else {
                     self.buffer = c.to_string();
                 }

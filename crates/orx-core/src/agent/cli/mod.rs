@@ -299,6 +299,22 @@ pub(crate) fn json(line: &str) -> Option<serde_json::Value> {
     serde_json::from_str(t).ok()
 }
 
+/// Answers longer than this keep their end: a stream of any size parses in bounded memory.
+pub(crate) const MAX_TEXT: usize = 1 << 20;
+
+/// Appends `s` to `buf`; past [`MAX_TEXT`] the oldest half is dropped (halving keeps the
+/// copying amortised).
+pub(crate) fn push_capped(buf: &mut String, s: &str) {
+    buf.push_str(s);
+    if buf.len() > MAX_TEXT {
+        let mut cut = buf.len() - MAX_TEXT / 2;
+        while !buf.is_char_boundary(cut) {
+            cut += 1;
+        }
+        buf.drain(..cut);
+    }
+}
+
 pub(crate) fn u(v: &serde_json::Value, key: &str) -> u64 {
     v.get(key).and_then(|x| x.as_u64()).unwrap_or(0)
 }

@@ -164,3 +164,22 @@ fn error_kinds_from_statuses_and_messages() {
     );
     assert_eq!(classify(None, "segfault"), ErrorKind::Crash);
 }
+
+#[test]
+fn a_huge_stream_of_text_deltas_parses_in_bounded_memory() {
+    let line = format!(
+        r#"{{"type":"message","role":"assistant","content":"{}","delta":true}}"#,
+        "y".repeat(1000)
+    );
+    let mut p = parser_for(ExecutorKind::Gemini);
+    for _ in 0..20_000 {
+        p.line(&line);
+    }
+    let out = p.finish();
+    assert!(
+        out.text.len() <= MAX_TEXT && out.text.len() >= MAX_TEXT / 2,
+        "20 MB of deltas keep at most the last MiB: {}",
+        out.text.len()
+    );
+    assert!(out.text.ends_with('y'));
+}
