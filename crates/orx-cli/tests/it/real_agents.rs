@@ -266,6 +266,65 @@ fn contract(kind: ExecutorKind, expected_text_usage: Usage, expected_apply_usage
     );
     drop(mock);
 
+    // A 429, then a 200: retried (by the CLI itself or by orx's router) and successful.
+    let mock = MockServer::start(Script {
+        fail_first: vec![429],
+        ..script()
+    });
+    let s = setup(kind, &mock, &mark).unwrap();
+    let config = orx_core::config::load_str(
+        &orx_yaml(
+            &s,
+            "run:\n  retry: { max_attempts: 3, initial_delay: 0.1 }\n",
+        ),
+        "orx.yaml",
+        std::env::vars().collect(),
+    )
+    .unwrap()
+    .config;
+    let routing =
+        orx_core::config::resolve_routing(&config, &orx_core::config::Overrides::default());
+    let router = orx_core::agent::Router::new(&config, routing, repo.path()).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let io = AgentIo {
+        stdout_log: logs.path().join("o.jsonl"),
+        stderr_log: logs.path().join("e.log"),
+        cancel: CancelToken::new(),
+    };
+    let req = AgentRequest {
+        role: "plan".into(),
+        item: None,
+        attempt: 1,
+        mode: AgentMode::Text,
+        prompt: "Say DONE".into(),
+        model: None,
+        reasoning_effort: None,
+        timeout: Duration::from_secs(120),
+        cwd: repo.path().to_path_buf(),
+        task: "t".into(),
+    };
+    let routed = router.call(req, &io).unwrap();
+    assert!(
+        routed.outcome.error.is_none(),
+        "{kind}: {:?}",
+        routed.outcome.error
+    );
+    assert_eq!(routed.outcome.text.trim(), "DONE", "{kind}");
+    let model_calls = mock
+        .seen()
+        .iter()
+        .filter(|r| {
+            r.path.starts_with("POST")
+                && !r.path.contains(":generateContent")
+                && !r.path.contains(":countTokens")
+        })
+        .count();
+    assert!(
+        model_calls >= 2,
+        "{kind}: the 429 was answered and retried ({model_calls} model calls)"
+    );
+    drop(mock);
+
     // A stalled model is killed at the timeout, with nothing left running.
     let mock = MockServer::start(Script {
         stall: true,
