@@ -130,6 +130,28 @@ fn setup(kind: ExecutorKind, mock: &MockServer, mark: &str) -> Option<Setup> {
     })
 }
 
+fn request(
+    role: &str,
+    mode: AgentMode,
+    prompt: &str,
+    model: Option<String>,
+    timeout: Duration,
+    cwd: &Path,
+) -> AgentRequest {
+    AgentRequest {
+        role: role.into(),
+        item: None,
+        attempt: 1,
+        mode,
+        prompt: prompt.into(),
+        model,
+        reasoning_effort: None,
+        timeout,
+        cwd: cwd.to_path_buf(),
+        task: prompt.into(),
+    }
+}
+
 fn agent(s: &Setup) -> CliAgent {
     CliAgent {
         kind: s.kind,
@@ -153,18 +175,14 @@ fn call(
         stderr_log: logs.path().join("err.log"),
         cancel: CancelToken::new(),
     };
-    let req = AgentRequest {
-        role: "implement".into(),
-        item: None,
-        attempt: 1,
+    let req = request(
+        "implement",
         mode,
-        prompt: prompt.into(),
-        model: s.model.clone(),
-        reasoning_effort: None,
+        prompt,
+        s.model.clone(),
         timeout,
-        cwd: repo.path().to_path_buf(),
-        task: prompt.into(),
-    };
+        repo.path(),
+    );
     let out = agent(s).run(&req, &io).unwrap();
     if out.error.is_some() {
         eprintln!(
@@ -291,18 +309,14 @@ fn contract(kind: ExecutorKind, expected_text_usage: Usage, expected_apply_usage
         stderr_log: logs.path().join("e.log"),
         cancel: CancelToken::new(),
     };
-    let req = AgentRequest {
-        role: "plan".into(),
-        item: None,
-        attempt: 1,
-        mode: AgentMode::Text,
-        prompt: "Say DONE".into(),
-        model: None,
-        reasoning_effort: None,
-        timeout: Duration::from_secs(120),
-        cwd: repo.path().to_path_buf(),
-        task: "t".into(),
-    };
+    let req = request(
+        "plan",
+        AgentMode::Text,
+        "Say DONE",
+        None,
+        Duration::from_secs(120),
+        repo.path(),
+    );
     let routed = router.call(req, &io).unwrap();
     assert!(
         routed.outcome.error.is_none(),

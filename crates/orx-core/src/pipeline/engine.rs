@@ -747,22 +747,7 @@ pub fn dry_run(req: &RunRequest) -> Result<DryRun> {
     let repo = Git::toplevel(&req.dir)?;
     let def = PipelineDef::find(&repo, &req.pipeline)?;
     let git = Git::new(&repo);
-    let base_branch = match req
-        .base_branch
-        .clone()
-        .or_else(|| {
-            req.config
-                .config
-                .git
-                .base_branch
-                .as_ref()
-                .map(|b| b.to_string())
-        })
-        .filter(|b| !b.is_empty())
-    {
-        Some(b) => b,
-        None => git.current_branch()?.unwrap_or_else(|| "HEAD".into()),
-    };
+    let base_branch = base_branch_of(req, &git)?;
     git.check_base(&base_branch)?;
     let mut routed = req.config.config.clone();
     def.apply(&mut routed);
