@@ -566,3 +566,53 @@ fn a_whole_run_with_codex_for_every_stage() {
 fn a_whole_run_with_claude_for_every_stage() {
     whole_run(ExecutorKind::Claude);
 }
+
+#[test]
+fn gemini_reasoning_effort_reaches_the_model_without_touching_the_users_settings() {
+    let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
+    let mock = MockServer::start(script());
+    let Some(s) = setup(ExecutorKind::Gemini, &mock, &mark) else {
+        return;
+    };
+    let home = s
+        .env
+        .iter()
+        .find(|(k, _)| k == "HOME")
+        .map(|(_, v)| PathBuf::from(v))
+        .unwrap();
+    let user_settings = std::fs::read_to_string(home.join(".gemini/settings.json")).unwrap();
+    let repo = TestRepo::new(&[("README.md", "x\n")]);
+    let logs = tempfile::tempdir().unwrap();
+    let io = AgentIo {
+        stdout_log: logs.path().join("o.jsonl"),
+        stderr_log: logs.path().join("e.log"),
+        cancel: CancelToken::new(),
+    };
+    let mut req = request(
+        "plan",
+        AgentMode::Text,
+        "Say DONE",
+        s.model.clone(),
+        Duration::from_secs(120),
+        repo.path(),
+    );
+    req.reasoning_effort = Some("low".into());
+    let out = agent(&s).run(&req, &io).unwrap();
+    assert!(out.error.is_none(), "{:?}", out.error);
+    let budgets: Vec<String> = mock
+        .seen()
+        .iter()
+        .filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok())
+        .map(|v| v["generationConfig"]["thinkingConfig"].to_string())
+        .collect();
+    assert!(
+        budgets
+            .iter()
+            .any(|b| b.contains("\"thinkingBudget\":1024")),
+        "{budgets:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.join(".gemini/settings.json")).unwrap(),
+        user_settings
+    );
+}

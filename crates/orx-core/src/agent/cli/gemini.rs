@@ -1,10 +1,16 @@
 //! Gemini CLI (`gemini --output-format stream-json`): the answer is the assistant text after the
 //! last tool event; usage in the `result` stats (input includes cached); `status: error` fails.
 
-use super::{Invocation, Parsed, StreamParser, classify, json, push_capped, u};
+use super::{Invocation, Parsed, Scratch, StreamParser, classify, json, push_capped, u};
+use crate::Result;
 use crate::agent::{AgentError, AgentMode, AgentRequest};
 
-pub(super) fn invocation(req: &AgentRequest) -> Invocation {
+/// `env` looks a variable up as the CLI will see it (orx.yaml's env first, then orx's own).
+pub(super) fn invocation(
+    req: &AgentRequest,
+    scratch: &Scratch,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Invocation> {
     let mut args: Vec<String> = ["--output-format", "stream-json", "--skip-trust"]
         .map(String::from)
         .to_vec();
@@ -15,13 +21,76 @@ pub(super) fn invocation(req: &AgentRequest) -> Invocation {
     if let Some(m) = &req.model {
         args.extend(["-m".into(), m.clone()]);
     }
+    let mut vars = vec![("GEMINI_CLI_TRUST_WORKSPACE".to_string(), "true".to_string())];
+    if let (Some(effort), Some(model)) = (&req.reasoning_effort, &req.model) {
+        let home = effort_home(effort, model, scratch, env)?;
+        vars.push(("GEMINI_CLI_HOME".into(), home.display().to_string()));
+    }
     // Headless on stdin (no -p: the positional query would be interactive).
-    Invocation {
+    Ok(Invocation {
         trailing: Vec::new(),
         args,
-        env: vec![("GEMINI_CLI_TRUST_WORKSPACE".into(), "true".into())],
+        env: vars,
         stdin: Some(req.prompt.clone().into_bytes()),
+    })
+}
+
+/// Gemini has no effort flag: a thinking budget goes in as a model config override. The
+/// user's own settings are not touched: a private home holds a copy of them with the override
+/// added, and links to everything else in their `.gemini` folder (login, accounts).
+fn effort_home(
+    effort: &str,
+    model: &str,
+    scratch: &Scratch,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<std::path::PathBuf> {
+    let budget: u64 = match effort {
+        "none" => 0,
+        "minimal" | "low" => 1024,
+        "medium" => 8192,
+        "high" | "xhigh" | "max" => 24576,
+        other => other.parse().unwrap_or(8192),
+    };
+    let user_dir = env("GEMINI_CLI_HOME")
+        .or_else(|| env("HOME"))
+        .map(|h| std::path::PathBuf::from(h).join(".gemini"));
+    let home = scratch.path("gemini-home");
+    let dir = home.join(".gemini");
+    fs_err::create_dir_all(&dir)?;
+    let mut settings: serde_json::Value = user_dir
+        .as_ref()
+        .and_then(|d| std::fs::read_to_string(d.join("settings.json")).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .filter(|v: &serde_json::Value| v.is_object())
+        .unwrap_or_else(|| serde_json::json!({}));
+    let overrides = settings
+        .as_object_mut()
+        .map(|o| {
+            o.entry("modelConfigs")
+                .or_insert_with(|| serde_json::json!({}))
+        })
+        .and_then(|m| m.as_object_mut())
+        .map(|m| {
+            m.entry("customOverrides")
+                .or_insert_with(|| serde_json::json!([]))
+        });
+    if let Some(serde_json::Value::Array(list)) = overrides {
+        list.push(serde_json::json!({
+            "match": {"model": model},
+            "modelConfig": {"generateContentConfig": {"thinkingConfig": {"thinkingBudget": budget}}}
+        }));
     }
+    fs_err::write(dir.join("settings.json"), settings.to_string())?;
+    if let Some(user_dir) = user_dir {
+        if let Ok(entries) = std::fs::read_dir(&user_dir) {
+            for e in entries.flatten() {
+                if e.file_name() != "settings.json" {
+                    let _ = std::os::unix::fs::symlink(e.path(), dir.join(e.file_name()));
+                }
+            }
+        }
+    }
+    Ok(home)
 }
 
 #[derive(Default)]

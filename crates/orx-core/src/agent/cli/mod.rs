@@ -101,7 +101,17 @@ impl CliAgent {
         let mut inv = match self.kind {
             ExecutorKind::Codex => codex::invocation(req),
             ExecutorKind::Claude => claude::invocation(req),
-            ExecutorKind::Gemini => gemini::invocation(req),
+            ExecutorKind::Gemini => {
+                let lookup = |k: &str| {
+                    self.env
+                        .iter()
+                        .rev()
+                        .find(|(n, _)| n == k)
+                        .map(|(_, v)| v.clone())
+                        .or_else(|| std::env::var(k).ok())
+                };
+                gemini::invocation(req, scratch, &lookup)?
+            }
             ExecutorKind::Copilot => copilot::invocation(req, scratch)?,
             ExecutorKind::Cursor | ExecutorKind::Fake => cursor::invocation(req),
         };

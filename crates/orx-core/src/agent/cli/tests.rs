@@ -183,3 +183,67 @@ fn a_huge_stream_of_text_deltas_parses_in_bounded_memory() {
     );
     assert!(out.text.ends_with('y'));
 }
+
+/// A tiny deterministic generator (xorshift), so the property test is reproducible without a
+/// dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+#[test]
+fn property_mutated_recorded_streams_never_panic_and_stay_bounded() {
+    let samples = [
+        (ExecutorKind::Codex, fixture("codex_exec_json.stdout.jsonl")),
+        (ExecutorKind::Claude, fixture("claude_stream_json.stdout")),
+        (ExecutorKind::Gemini, fixture("gemini_stream_json.stdout")),
+        (ExecutorKind::Copilot, fixture("copilot_json.stdout")),
+        (ExecutorKind::Cursor, fixture("claude_stream_json.stdout")),
+    ];
+    let mut rng = Rng(0x5eed_0123_4567_89ab);
+    for (kind, text) in samples {
+        let lines: Vec<&str> = text.lines().collect();
+        for _ in 0..300 {
+            let mut p = parser_for(kind);
+            for _ in 0..rng.below(20) + 1 {
+                let mut bytes = lines[rng.below(lines.len())].as_bytes().to_vec();
+                match rng.below(5) {
+                    0 => bytes.truncate(rng.below(bytes.len() + 1)),
+                    1 => {
+                        for _ in 0..rng.below(8) + 1 {
+                            let i = rng.below(bytes.len());
+                            if let Some(b) = bytes.get_mut(i) {
+                                *b = (rng.next() & 0xff) as u8;
+                            }
+                        }
+                    }
+                    2 => {
+                        let i = rng.below(bytes.len() + 1);
+                        bytes.splice(
+                            i..i,
+                            b"\"type\":\"result\",\"is_error\":true,".iter().copied(),
+                        );
+                    }
+                    3 => {
+                        bytes = (0..rng.below(200))
+                            .map(|_| (rng.next() & 0xff) as u8)
+                            .collect()
+                    }
+                    _ => {}
+                }
+                p.line(&String::from_utf8_lossy(&bytes));
+            }
+            let out = p.finish();
+            assert!(out.text.len() <= MAX_TEXT, "{kind}");
+        }
+    }
+}
