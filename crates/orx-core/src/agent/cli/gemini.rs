@@ -81,12 +81,12 @@ fn effort_home(
         }));
     }
     fs_err::write(dir.join("settings.json"), settings.to_string())?;
-    if let Some(user_dir) = user_dir {
-        if let Ok(entries) = std::fs::read_dir(&user_dir) {
-            for e in entries.flatten() {
-                if e.file_name() != "settings.json" {
-                    let _ = std::os::unix::fs::symlink(e.path(), dir.join(e.file_name()));
-                }
+    if let Some(user_dir) = user_dir
+        && let Ok(entries) = std::fs::read_dir(&user_dir)
+    {
+        for e in entries.flatten() {
+            if e.file_name() != "settings.json" {
+                let _ = std::os::unix::fs::symlink(e.path(), dir.join(e.file_name()));
             }
         }
     }
