@@ -65,7 +65,7 @@ fn a_whole_run_through_the_cursor_adapter() {
     let args = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = args.lines().collect();
     assert!(
-        lines[0].starts_with("-p --output-format stream-json --trust --mode ask -m cursor-small"),
+        lines[0].starts_with("-p --output-format stream-json --trust -m cursor-small --mode ask"),
         "{args}"
     );
     assert!(lines.iter().any(|l| l.contains("--force")), "{args}");
@@ -179,5 +179,34 @@ fn doctor_reports_binaries_versions_auth_and_gates() {
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("sk-ant-test"),
         "no key is printed"
+    );
+}
+
+#[test]
+fn mode_flags_can_be_replaced_in_orx_yaml() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let bin = standin(&repo);
+    let log = repo.aux.path().join("args.log");
+    repo.write(
+        "orx.yaml",
+        &format!("engine:\n  type: cursor\nexecutors:\n  cursor:\n    bin: {}\n    text_mode_args: [\"--mode\", \"plan\"]\n    apply_mode_args: [\"--yolo\", \"--sandbox\", \"disabled\"]\n", bin.display()),
+    );
+    let out = repo
+        .orx(crate::bin())
+        .env("ORX_STANDIN_LOG", &log)
+        .args(["run", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let args = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        args.lines().next().unwrap().contains("--mode plan"),
+        "{args}"
+    );
+    assert!(
+        args.contains("--yolo --sandbox disabled")
+            && !args.contains("--force")
+            && !args.contains("--mode ask"),
+        "{args}"
     );
 }

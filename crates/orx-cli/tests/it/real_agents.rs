@@ -159,6 +159,8 @@ fn agent(s: &Setup) -> CliAgent {
         extra_args: s.extra_args.clone(),
         env: s.env.clone(),
         api_key: None,
+        text_mode_args: None,
+        apply_mode_args: None,
     }
 }
 

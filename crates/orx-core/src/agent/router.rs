@@ -83,6 +83,12 @@ impl Router {
                         })
                         .unwrap_or_default(),
                     api_key: cfg.and_then(|c| c.api_key.as_ref()).map(|k| k.to_string()),
+                    text_mode_args: cfg
+                        .and_then(|c| c.text_mode_args.as_ref())
+                        .map(|a| a.iter().map(|x| x.to_string()).collect()),
+                    apply_mode_args: cfg
+                        .and_then(|c| c.apply_mode_args.as_ref())
+                        .map(|a| a.iter().map(|x| x.to_string()).collect()),
                 }
             })
             .collect();

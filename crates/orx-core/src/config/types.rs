@@ -222,6 +222,11 @@ pub struct ExecutorConfig {
     pub env: BTreeMap<String, IString>,
     /// For `fake`: the scenario file (relative to the repository root).
     pub scenario: Option<IString>,
+    /// Replaces orx's read-only flags for text stages (e.g. codex `["-s", "read-only"]`).
+    pub text_mode_args: Option<Vec<IString>>,
+    /// Replaces orx's editing flags for apply stages (e.g. claude
+    /// `["--permission-mode", "acceptEdits"]` instead of `--dangerously-skip-permissions`).
+    pub apply_mode_args: Option<Vec<IString>>,
 }
 
 /// `executors.<e>.default`.

@@ -16,23 +16,9 @@ pub(super) fn invocation(req: &AgentRequest) -> Invocation {
         ),
         ("DISABLE_AUTOUPDATER".into(), "1".into()),
     ];
-    match req.mode {
-        AgentMode::Text => args.extend(
-            [
-                "--permission-mode",
-                "default",
-                "--disallowedTools",
-                "Write Edit NotebookEdit Bash",
-            ]
-            .map(String::from),
-        ),
-        AgentMode::Apply => {
-            args.push("--dangerously-skip-permissions".into());
-            if running_as_root() {
-                // Claude refuses its bypass mode as root unless told it runs in a sandbox.
-                env.push(("IS_SANDBOX".into(), "1".into()));
-            }
-        }
+    // Claude refuses its bypass mode as root unless told it runs in a sandbox.
+    if req.mode == AgentMode::Apply && running_as_root() {
+        env.push(("IS_SANDBOX".into(), "1".into()));
     }
     if let Some(m) = &req.model {
         args.extend(["--model".into(), m.clone()]);

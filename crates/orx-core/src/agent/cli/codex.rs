@@ -2,18 +2,14 @@
 //! in `turn.completed` (input includes cached); `turn.failed` is the failure.
 
 use super::{Invocation, Parsed, StreamParser, classify, json, u};
-use crate::agent::{AgentError, AgentMode, AgentRequest};
+use crate::agent::{AgentError, AgentRequest};
 
 pub(super) fn invocation(req: &AgentRequest) -> Invocation {
     let mut args: Vec<String> = ["exec", "--json", "--skip-git-repo-check"]
         .map(String::from)
         .to_vec();
-    match req.mode {
-        AgentMode::Text => args.extend(["-s", "read-only"].map(String::from)),
-        AgentMode::Apply => {
-            args.extend(["-s", "workspace-write", "-c", "approval_policy=never"].map(String::from))
-        }
-    }
+    // The mode's flags (-s read-only / -s workspace-write -c approval_policy=never) are added
+    // by the shared runner.
     if let Some(m) = &req.model {
         args.extend(["-m".into(), m.clone()]);
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{Invocation, Parsed, Scratch, StreamParser, classify, json, u};
 use crate::Result;
-use crate::agent::{AgentError, AgentMode, AgentRequest};
+use crate::agent::{AgentError, AgentRequest};
 
 /// Above this, the prompt goes through a file: one argument is limited to 128 KiB on Linux.
 const MAX_ARG: usize = 100 * 1024;
@@ -30,9 +30,6 @@ pub(super) fn invocation(req: &AgentRequest, scratch: &Scratch) -> Result<Invoca
         "--usage-output-file".into(),
         scratch.path("usage.json").display().to_string(),
     ]);
-    if req.mode == AgentMode::Text {
-        args.extend(["--deny-tool", "write", "--deny-tool", "shell"].map(String::from));
-    }
     if let Some(m) = &req.model {
         args.extend(["--model".into(), m.clone()]);
     }

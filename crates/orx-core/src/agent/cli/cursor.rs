@@ -3,16 +3,12 @@
 //! shapes are parsed leniently: the single key of `tool_call` is the kind.
 
 use super::{Invocation, Parsed, StreamParser, classify, json, push_capped};
-use crate::agent::{AgentError, AgentMode, AgentRequest};
+use crate::agent::{AgentError, AgentRequest};
 
 pub(super) fn invocation(req: &AgentRequest) -> Invocation {
     let mut args: Vec<String> = ["-p", "--output-format", "stream-json", "--trust"]
         .map(String::from)
         .to_vec();
-    match req.mode {
-        AgentMode::Text => args.extend(["--mode", "ask"].map(String::from)),
-        AgentMode::Apply => args.push("--force".into()),
-    }
     if let Some(m) = &req.model {
         args.extend(["-m".into(), m.clone()]);
     }

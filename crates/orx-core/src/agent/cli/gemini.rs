@@ -3,7 +3,7 @@
 
 use super::{Invocation, Parsed, Scratch, StreamParser, classify, json, push_capped, u};
 use crate::Result;
-use crate::agent::{AgentError, AgentMode, AgentRequest};
+use crate::agent::{AgentError, AgentRequest};
 
 /// `env` looks a variable up as the CLI will see it (orx.yaml's env first, then orx's own).
 pub(super) fn invocation(
@@ -14,10 +14,6 @@ pub(super) fn invocation(
     let mut args: Vec<String> = ["--output-format", "stream-json", "--skip-trust"]
         .map(String::from)
         .to_vec();
-    match req.mode {
-        AgentMode::Text => args.extend(["--approval-mode", "default"].map(String::from)),
-        AgentMode::Apply => args.push("--yolo".into()),
-    }
     if let Some(m) = &req.model {
         args.extend(["-m".into(), m.clone()]);
     }

@@ -82,6 +82,36 @@ pub struct CliAgent {
     pub env: Vec<(String, String)>,
     /// API key, handed to the CLI through its environment.
     pub api_key: Option<String>,
+    /// Replacement of the text-mode flags.
+    pub text_mode_args: Option<Vec<String>>,
+    /// Replacement of the apply-mode flags.
+    pub apply_mode_args: Option<Vec<String>>,
+}
+
+/// The flags each CLI gets for a mode (orx's defaults; orx.yaml may replace them).
+pub fn default_mode_args(kind: ExecutorKind, mode: AgentMode) -> Vec<String> {
+    let v: &[&str] = match (kind, mode) {
+        (ExecutorKind::Codex, AgentMode::Text) => &["-s", "read-only"],
+        (ExecutorKind::Codex, AgentMode::Apply) => {
+            &["-s", "workspace-write", "-c", "approval_policy=never"]
+        }
+        (ExecutorKind::Claude, AgentMode::Text) => &[
+            "--permission-mode",
+            "default",
+            "--disallowedTools",
+            "Write Edit NotebookEdit Bash",
+        ],
+        (ExecutorKind::Claude, AgentMode::Apply) => &["--dangerously-skip-permissions"],
+        (ExecutorKind::Gemini, AgentMode::Text) => &["--approval-mode", "default"],
+        (ExecutorKind::Gemini, AgentMode::Apply) => &["--yolo"],
+        (ExecutorKind::Copilot, AgentMode::Text) => {
+            &["--deny-tool", "write", "--deny-tool", "shell"]
+        }
+        (ExecutorKind::Copilot, AgentMode::Apply) => &[],
+        (_, AgentMode::Text) => &["--mode", "ask"],
+        (_, AgentMode::Apply) => &["--force"],
+    };
+    v.iter().map(|s| s.to_string()).collect()
 }
 
 /// The scratch folder and files of one call.
@@ -115,6 +145,12 @@ impl CliAgent {
             ExecutorKind::Copilot => copilot::invocation(req, scratch)?,
             ExecutorKind::Cursor | ExecutorKind::Fake => cursor::invocation(req),
         };
+        let custom = match req.mode {
+            AgentMode::Text => self.text_mode_args.clone(),
+            AgentMode::Apply => self.apply_mode_args.clone(),
+        };
+        inv.args
+            .extend(custom.unwrap_or_else(|| default_mode_args(self.kind, req.mode)));
         inv.args.extend(self.extra_args.iter().cloned());
         let trailing = std::mem::take(&mut inv.trailing);
         inv.args.extend(trailing);
