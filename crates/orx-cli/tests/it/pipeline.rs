@@ -119,7 +119,10 @@ fn happy_path_writes_every_run_file_and_one_commit_per_item() {
     assert_eq!(repo.run_file(&id, "context/plan.md"), "the plan");
     let backlog = repo.run_file(&id, "context/backlog.yaml");
     assert!(
-        backlog.contains(&format!("run_id: {id}")) && backlog.contains("W002"),
+        // The id may be quoted (an all-digit suffix looks like a number to YAML).
+        (backlog.contains(&format!("run_id: {id}"))
+            || backlog.contains(&format!("run_id: \"{id}\"")))
+            && backlog.contains("W002"),
         "{backlog}"
     );
     assert!(
