@@ -25,6 +25,7 @@ case "$prompt" in
   *"review agent"*) result='Fine.\n\nVERDICT: APPROVED' ;;
   *) result='A plan or a spec.' ;;
 esac
+if [ -n "$ECHO_KEY" ]; then emit '{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"my key is '"$CURSOR_API_KEY"'"}]}}'; fi
 if [ -n "$STANDIN_FAIL" ]; then echo "cursor: backend unavailable (503)" >&2; exit 1; fi
 emit '{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"working"}]},"session_id":"sess-1"}'
 emit '{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"result":"'"$result"'","session_id":"sess-1"}'
@@ -208,5 +209,37 @@ fn mode_flags_can_be_replaced_in_orx_yaml() {
             && !args.contains("--force")
             && !args.contains("--mode ask"),
         "{args}"
+    );
+}
+
+#[test]
+fn an_api_key_the_agent_prints_is_masked_in_its_log() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let bin = standin(&repo);
+    repo.write("orx.yaml", &format!("engine:\n  type: cursor\nexecutors:\n  cursor:\n    bin: {}\n    api_key: ${{ORX_TEST_CURSOR_KEY}}\n", bin.display()));
+    let out = repo
+        .orx(crate::bin())
+        .env("ORX_STANDIN_LOG", repo.aux.path().join("args.log"))
+        .env("ECHO_KEY", "1")
+        .env("ORX_TEST_CURSOR_KEY", "crsr-0123456789abcdef")
+        .args(["run", "--pipeline", "plan_only", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = repo.single_run();
+    let log = repo.run_file(&id, "logs/agent_plan.jsonl");
+    assert!(
+        log.contains("my key is ***") && !log.contains("crsr-0123456789abcdef"),
+        "{log}"
+    );
+    let all = std::process::Command::new("grep")
+        .args(["-r", "crsr-0123456789abcdef"])
+        .arg(repo.run_dir(&id))
+        .output()
+        .unwrap();
+    assert!(
+        all.stdout.is_empty(),
+        "the key is somewhere in the run folder: {}",
+        String::from_utf8_lossy(&all.stdout)
     );
 }

@@ -176,6 +176,7 @@ fn call(
         stdout_log: logs.path().join("out.jsonl"),
         stderr_log: logs.path().join("err.log"),
         cancel: CancelToken::new(),
+        redactor: Default::default(),
     };
     let req = request(
         "implement",
@@ -310,6 +311,7 @@ fn contract(kind: ExecutorKind, expected_text_usage: Usage, expected_apply_usage
         stdout_log: logs.path().join("o.jsonl"),
         stderr_log: logs.path().join("e.log"),
         cancel: CancelToken::new(),
+        redactor: Default::default(),
     };
     let req = request(
         "plan",
@@ -589,6 +591,7 @@ fn gemini_reasoning_effort_reaches_the_model_without_touching_the_users_settings
         stdout_log: logs.path().join("o.jsonl"),
         stderr_log: logs.path().join("e.log"),
         cancel: CancelToken::new(),
+        redactor: Default::default(),
     };
     let mut req = request(
         "plan",

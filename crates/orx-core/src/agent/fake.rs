@@ -375,7 +375,7 @@ fn finish(
             .open(&io.stdout_log)?,
     );
     for ev in &stream {
-        writeln!(f, "{ev}")?;
+        writeln!(f, "{}", io.redactor.redact(&ev.to_string()))?;
     }
     f.flush()?;
     drop(f);

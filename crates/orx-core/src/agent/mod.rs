@@ -163,6 +163,8 @@ pub struct AgentIo {
     pub stderr_log: PathBuf,
     /// Cancellation.
     pub cancel: CancelToken,
+    /// Secrets masked in the logs.
+    pub redactor: crate::redact::Redactor,
 }
 
 /// An agent adapter.

@@ -121,6 +121,8 @@ pub struct GateRun<'a> {
     pub log_for: &'a dyn Fn(&str) -> PathBuf,
     /// Cancellation.
     pub cancel: &'a CancelToken,
+    /// Secrets masked in the gate logs.
+    pub redactor: Option<&'a crate::redact::Redactor>,
 }
 
 /// Runs one gate (with its fix and re-run when it fails and has one).
@@ -181,6 +183,7 @@ fn run_once(
     spec.timeout = Some(Duration::from_secs(gate.timeout.get()));
     spec.stdout_log = Some(log.to_path_buf());
     spec.stderr_log = Some(log.to_path_buf());
+    spec.redactor = ctx.redactor.cloned();
     let _ = crate::fsutil::append_line(log, &format!("$ {} {}", gate.command, args.join(" ")));
     let mut captured = Captured::default();
     let out = match run(&spec, ctx.cancel, &mut |_, l| captured.push(l)) {

@@ -112,6 +112,7 @@ impl RunCtx {
             stdout_log: self.dir.log(&format!("agent_{role}{suffix}.jsonl")),
             stderr_log: self.dir.log(&format!("agent_{role}{suffix}.stderr.log")),
             cancel: self.cancel.clone(),
+            redactor: self.redactor.clone(),
         };
         let req = AgentRequest {
             role: role.to_string(),

@@ -477,6 +477,7 @@ fn run_setup(cx: &mut RunCtx) -> Result<()> {
         spec.timeout = Some(std::time::Duration::from_secs(cmd.timeout.get()));
         spec.stdout_log = Some(cx.dir.log("setup.log"));
         spec.stderr_log = Some(cx.dir.log("setup.log"));
+        spec.redactor = Some(cx.redactor.clone());
         let line = format!(
             "$ {} {}",
             cmd.command,

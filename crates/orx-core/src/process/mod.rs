@@ -70,6 +70,8 @@ pub struct ProcessSpec {
     pub stdout_log: Option<PathBuf>,
     /// Where stderr lines go (may be the same file as stdout).
     pub stderr_log: Option<PathBuf>,
+    /// Secrets masked in the log files (the callback still sees the raw lines).
+    pub redactor: Option<crate::redact::Redactor>,
 }
 
 impl ProcessSpec {
@@ -163,10 +165,22 @@ pub fn run(
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
-        pumps.push(pump(out, Stream::Stdout, out_log, tx.clone()));
+        pumps.push(pump(
+            out,
+            Stream::Stdout,
+            out_log,
+            tx.clone(),
+            spec.redactor.clone(),
+        ));
     }
     if let Some(err) = child.stderr.take() {
-        pumps.push(pump(err, Stream::Stderr, err_log, tx.clone()));
+        pumps.push(pump(
+            err,
+            Stream::Stderr,
+            err_log,
+            tx.clone(),
+            spec.redactor.clone(),
+        ));
     }
     drop(tx);
     if let (Some(bytes), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
@@ -283,6 +297,7 @@ fn pump(
     stream: Stream,
     log: SharedLog,
     tx: mpsc::Sender<Msg>,
+    redactor: Option<crate::redact::Redactor>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::with_capacity(64 * 1024, src);
@@ -299,7 +314,15 @@ fn pump(
             if let Some(log) = &log
                 && let Ok(mut f) = log.lock()
             {
-                let _ = f.write_all(&buf);
+                match &redactor {
+                    Some(r) => {
+                        let text = r.redact(&String::from_utf8_lossy(&buf));
+                        let _ = f.write_all(text.as_bytes());
+                    }
+                    None => {
+                        let _ = f.write_all(&buf);
+                    }
+                }
                 if !buf.ends_with(b"\n") {
                     let _ = f.write_all(b"\n");
                 }

@@ -187,6 +187,7 @@ impl Agent for CliAgent {
         spec.timeout = Some(req.timeout);
         spec.stdout_log = Some(io.stdout_log.clone());
         spec.stderr_log = Some(io.stderr_log.clone());
+        spec.redactor = Some(io.redactor.clone());
         let mut parser = parser_for(self.kind);
         let mut stderr_tail: VecDeque<String> = VecDeque::new();
         let res = run(&spec, &io.cancel, &mut |s, l| match s {

@@ -438,6 +438,7 @@ fn run_gates(cx: &mut RunCtx, id: &str, attempt: u32) -> Result<Vec<GateResult>>
             cwd: &cx.worktree,
             log_for: &log_for,
             cancel: &cx.cancel,
+            redactor: Some(&cx.redactor),
         };
         let res = run_gate(&gate, &run)?;
         cx.emit(
