@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cli::CliAgent;
-use super::{Agent, AgentIo, AgentOutcome, AgentRequest, ErrorKind, FakeAgent, builtin_scenario};
+use super::{
+    Agent, AgentIo, AgentOutcome, AgentRequest, ErrorKind, FakeAgent, Usage, builtin_scenario,
+};
 use crate::config::{Config, ExecutorKind, FallbackRule, Route, RoutingTable};
 use crate::{Error, Result};
 
@@ -139,8 +141,15 @@ impl Router {
     pub fn call(&self, req: AgentRequest, io: &AgentIo) -> Result<AgentCall> {
         let mut route = self.route(&req.role)?;
         let mut fallbacks = Vec::new();
+        // Tokens spent by routes that failed still count (metrics and cost).
+        let mut spent = Usage::default();
+        let mut spent_cost: Option<f64> = None;
         loop {
-            let (outcome, tries) = self.call_route(&route, req.clone(), io)?;
+            let (mut outcome, tries) = self.call_route(&route, req.clone(), io)?;
+            outcome.usage.add(&spent);
+            if let Some(c) = spent_cost {
+                outcome.cost_usd = Some(outcome.cost_usd.unwrap_or(0.0) + c);
+            }
             // fallback.rules: on a matching error kind, switch model and/or executor (each rule
             // at most once per call, so rules cannot loop).
             let rule = outcome
@@ -163,6 +172,8 @@ impl Router {
                 });
             };
             fallbacks.push(i);
+            spent = outcome.usage;
+            spent_cost = outcome.cost_usd;
             let executor = rule.switch_to.unwrap_or(route.executor);
             let model = match &rule.model {
                 Some(m) => Some(m.to_string()),
@@ -195,9 +206,15 @@ impl Router {
         })?;
         let mut delay = self.retry_delay;
         let mut tries = 0;
+        let mut spent = Usage::default();
+        let mut spent_cost: Option<f64> = None;
         loop {
             tries += 1;
-            let outcome = agent.run(&req, io)?;
+            let mut outcome = agent.run(&req, io)?;
+            outcome.usage.add(&spent);
+            if let Some(c) = spent_cost {
+                outcome.cost_usd = Some(outcome.cost_usd.unwrap_or(0.0) + c);
+            }
             let transient = outcome
                 .error
                 .as_ref()
@@ -205,6 +222,8 @@ impl Router {
             if !transient || tries >= self.retry_max || io.cancel.is_cancelled() {
                 return Ok((outcome, tries));
             }
+            spent = outcome.usage;
+            spent_cost = outcome.cost_usd;
             // Sleep in small steps so a cancel is honoured during the backoff.
             let until = std::time::Instant::now() + delay;
             while std::time::Instant::now() < until && !io.cancel.is_cancelled() {

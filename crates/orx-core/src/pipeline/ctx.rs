@@ -132,23 +132,31 @@ impl RunCtx {
             ev = ev.item(i).attempt(attempt);
         }
         self.emit(ev);
-        // A text stage must not change the worktree: remember what it looked like.
+        // A text stage must not change the worktree: remember HEAD and the status before it.
         let before = if mode == AgentMode::Text {
-            self.worktree_status()
+            self.git.head().ok().zip(self.worktree_status())
         } else {
             None
         };
         let call = self.router.call(req, &io)?;
-        if let Some(before) = before
-            && self.worktree_status().is_some_and(|after| after != before)
-            && before.is_empty()
-        {
-            self.git.run(&["reset", "--quiet", "--hard", "HEAD"])?;
-            self.git.run(&["clean", "-fdq"])?;
-            self.emit(
+        if let Some((head, status)) = before {
+            let changed = self.git.head().ok().as_ref() != Some(&head)
+                || self.worktree_status().as_ref() != Some(&status);
+            if changed && status.is_empty() {
+                // The worktree was clean: put it back exactly (an agent commit included).
+                self.git.run(&["reset", "--quiet", "--hard", &head])?;
+                self.git.run(&["clean", "-fdq"])?;
+                self.emit(
                     Event::new("warning", format!("{role}: the agent changed the worktree in a read-only stage; the changes were reverted"))
                         .stage(role),
                 );
+            } else if changed {
+                // Uncommitted run work was there before: it is kept, and the change is reported.
+                self.emit(
+                    Event::new("warning", format!("{role}: the agent changed the worktree in a read-only stage; review the worktree before the next stage"))
+                        .stage(role),
+                );
+            }
         }
         // The CLI's own figure (claude reports one) wins over the pricing table.
         let cost = call.outcome.cost_usd.unwrap_or_else(|| {

@@ -148,19 +148,19 @@ pub fn run(
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
-        program: spec.program.clone(),
-        source,
-    })?;
-    let pid = child.id();
-    track(pid, true);
-
+    // Logs first: a log that cannot be opened must not leave a started child behind.
     let out_log = open_log(spec.stdout_log.as_ref())?;
     let err_log = if spec.stderr_log.is_some() && spec.stderr_log == spec.stdout_log {
         out_log.clone()
     } else {
         open_log(spec.stderr_log.as_ref())?
     };
+    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+        program: spec.program.clone(),
+        source,
+    })?;
+    let pid = child.id();
+    track(pid, true);
 
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut pumps = Vec::new();
@@ -198,11 +198,16 @@ pub fn run(
     let mut leader_exited_at: Option<Instant> = None;
     let mut pipes_abandoned = false;
     loop {
-        match rx.recv_timeout(Duration::from_millis(25)) {
-            Ok(Msg::Line(s, l)) => on_line(s, &l),
-            Ok(Msg::Done) => open_pumps -= 1,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => open_pumps = 0,
+        if open_pumps == 0 {
+            // Output closed but the child lives on: wait without spinning.
+            std::thread::sleep(Duration::from_millis(25));
+        } else {
+            match rx.recv_timeout(Duration::from_millis(25)) {
+                Ok(Msg::Line(s, l)) => on_line(s, &l),
+                Ok(Msg::Done) => open_pumps -= 1,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => open_pumps = 0,
+            }
         }
         if exit_status.is_none()
             && let Ok(Some(st)) = child.try_wait()

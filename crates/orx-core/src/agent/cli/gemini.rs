@@ -18,8 +18,9 @@ pub(super) fn invocation(
         args.extend(["-m".into(), m.clone()]);
     }
     let mut vars = vec![("GEMINI_CLI_TRUST_WORKSPACE".to_string(), "true".to_string())];
-    if let (Some(effort), Some(model)) = (&req.reasoning_effort, &req.model) {
-        let home = effort_home(effort, model, scratch, env)?;
+    if let (Some(effort), Some(model)) = (&req.reasoning_effort, &req.model)
+        && let Some(home) = effort_home(effort, model, scratch, env)?
+    {
         vars.push(("GEMINI_CLI_HOME".into(), home.display().to_string()));
     }
     // Headless on stdin (no -p: the positional query would be interactive).
@@ -39,10 +40,11 @@ fn effort_home(
     model: &str,
     scratch: &Scratch,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<std::path::PathBuf> {
+) -> Result<Option<std::path::PathBuf>> {
     let budget: u64 = match effort {
-        "none" => 0,
-        "minimal" | "low" => 1024,
+        // The smallest budget every thinking model accepts.
+        "none" | "minimal" => 128,
+        "low" => 1024,
         "medium" => 8192,
         "high" | "xhigh" | "max" => 24576,
         other => other.parse().unwrap_or(8192),
@@ -53,12 +55,17 @@ fn effort_home(
     let home = scratch.path("gemini-home");
     let dir = home.join(".gemini");
     fs_err::create_dir_all(&dir)?;
-    let mut settings: serde_json::Value = user_dir
+    let existing = user_dir
         .as_ref()
-        .and_then(|d| std::fs::read_to_string(d.join("settings.json")).ok())
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .filter(|v: &serde_json::Value| v.is_object())
-        .unwrap_or_else(|| serde_json::json!({}));
+        .and_then(|d| std::fs::read_to_string(d.join("settings.json")).ok());
+    let mut settings: serde_json::Value = match existing {
+        None => serde_json::json!({}),
+        Some(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) if v.is_object() => v,
+            // Settings orx cannot read (comments, say) are never replaced: no override then.
+            _ => return Ok(None),
+        },
+    };
     let overrides = settings
         .as_object_mut()
         .map(|o| {
@@ -86,7 +93,7 @@ fn effort_home(
             }
         }
     }
-    Ok(home)
+    Ok(Some(home))
 }
 
 #[derive(Default)]

@@ -248,7 +248,17 @@ impl Agent for CliAgent {
                     kind: classify(None, &stderr_text),
                     message: last_lines(&stderr_text, "the agent reported a failure"),
                 }),
-                (None, _, 0) => None,
+                (None, Some(true), 0) => None,
+                // Every supported CLI ends its stream with a final event; without it the answer
+                // cannot be trusted, whatever the exit code says.
+                (None, None, 0) => Some(AgentError {
+                    kind: ErrorKind::Crash,
+                    message: format!(
+                        "the {} stream ended without its final event: {}",
+                        self.kind,
+                        last_lines(&stderr_text, "no message on stderr")
+                    ),
+                }),
                 (None, _, c) => Some(AgentError {
                     kind: classify(None, &stderr_text),
                     message: format!(
@@ -286,10 +296,15 @@ fn last_lines(text: &str, default: &str) -> String {
 /// The error kind from an HTTP status and/or a message.
 pub fn classify(status: Option<u16>, message: &str) -> ErrorKind {
     let m = message.to_ascii_lowercase();
+    // A status only counts in an HTTP context ("status 429", "API Error: 400", "\"code\":400",
+    // "(503)", "429 Too Many Requests"), never as a bare number (a stack trace's line:column).
     let status = status.or_else(|| {
-        // "status 429", "API Error: 400", "\"code\":400", "429 Too Many Requests"
-        let re = regex::Regex::new(r"\b(400|401|403|404|408|429|500|502|503|504|529)\b").ok()?;
-        re.captures(&m).and_then(|c| c[1].parse().ok())
+        let codes = "400|401|403|404|408|429|500|502|503|504|529";
+        let re = regex::Regex::new(&format!(
+            r#"(?:status(?: code)?:? |api error:? |"code": ?|statuscode"?:? ?|http/\d(?:\.\d)? |\()({codes})\b|\b({codes}) (?:too many|bad request|not found|unauthorized|forbidden|internal server|bad gateway|service unavailable|gateway timeout|overloaded)"#
+        ))
+        .ok()?;
+        re.captures(&m).and_then(|c| c.get(1).or_else(|| c.get(2))).and_then(|x| x.as_str().parse().ok())
     });
     match status {
         Some(429) => return ErrorKind::RateLimited,

@@ -163,6 +163,19 @@ fn error_kinds_from_statuses_and_messages() {
         ErrorKind::Network
     );
     assert_eq!(classify(None, "segfault"), ErrorKind::Crash);
+    assert_eq!(
+        classify(None, "backend unavailable (503)"),
+        ErrorKind::Overloaded
+    );
+    assert_eq!(
+        classify(None, "TypeError: x is undefined\n    at chunk.js:500:12"),
+        ErrorKind::Crash,
+        "a line number is no status"
+    );
+    assert_eq!(
+        classify(None, "HTTP/1.1 429 Too Many Requests"),
+        ErrorKind::RateLimited
+    );
 }
 
 #[test]
