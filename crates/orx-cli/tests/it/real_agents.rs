@@ -374,79 +374,36 @@ fn contract(kind: ExecutorKind, expected_text_usage: Usage, expected_apply_usage
     drop(mock);
 }
 
+fn usage(input: u64, cached_input: u64, output: u64) -> Usage {
+    Usage {
+        input,
+        cached_input,
+        output,
+        reasoning: 0,
+    }
+}
+
 #[test]
 fn codex_contract() {
-    contract(
-        ExecutorKind::Codex,
-        Usage {
-            input: 123,
-            cached_input: 20,
-            output: 45,
-            reasoning: 0,
-        },
-        Usage {
-            input: 223,
-            cached_input: 20,
-            output: 55,
-            reasoning: 0,
-        },
-    );
+    contract(ExecutorKind::Codex, usage(123, 20, 45), usage(223, 20, 55));
 }
 
 #[test]
 fn claude_contract() {
-    contract(
-        ExecutorKind::Claude,
-        Usage {
-            input: 143,
-            cached_input: 20,
-            output: 45,
-            reasoning: 0,
-        },
-        Usage {
-            input: 243,
-            cached_input: 20,
-            output: 55,
-            reasoning: 0,
-        },
-    );
+    contract(ExecutorKind::Claude, usage(143, 20, 45), usage(243, 20, 55));
 }
 
 #[test]
 fn gemini_contract() {
-    contract(
-        ExecutorKind::Gemini,
-        Usage {
-            input: 123,
-            cached_input: 20,
-            output: 45,
-            reasoning: 0,
-        },
-        Usage {
-            input: 223,
-            cached_input: 20,
-            output: 55,
-            reasoning: 0,
-        },
-    );
+    contract(ExecutorKind::Gemini, usage(123, 20, 45), usage(223, 20, 55));
 }
 
 #[test]
 fn copilot_contract() {
     contract(
         ExecutorKind::Copilot,
-        Usage {
-            input: 143,
-            cached_input: 20,
-            output: 45,
-            reasoning: 0,
-        },
-        Usage {
-            input: 243,
-            cached_input: 20,
-            output: 55,
-            reasoning: 0,
-        },
+        usage(143, 20, 45),
+        usage(243, 20, 55),
     );
 }
 

@@ -5,13 +5,8 @@ use orx_testkit::{TestRepo, git_in, text};
 
 use crate::{ONE_ITEM, WRITE_A, bin, orx, orx_ok, repo_with, scenario, stdout};
 
-#[test]
-fn ship_pushes_the_run_branch_to_a_bare_remote_and_opens_a_pr_with_gh() {
-    let repo = repo_with(
-        &[("f", "x")],
-        &scenario(ONE_ITEM, WRITE_A, ""),
-        "git:\n  auto_push: true\n  create_pr: true\n  pr_draft: true\n",
-    );
+/// A bare repository added to `repo` as its `origin`.
+fn bare_remote(repo: &TestRepo) -> tempfile::TempDir {
     let remote = tempfile::tempdir().unwrap();
     git_in(remote.path(), &["init", "-q", "--bare"]);
     repo.git(&[
@@ -20,6 +15,17 @@ fn ship_pushes_the_run_branch_to_a_bare_remote_and_opens_a_pr_with_gh() {
         "origin",
         &remote.path().display().to_string(),
     ]);
+    remote
+}
+
+#[test]
+fn ship_pushes_the_run_branch_to_a_bare_remote_and_opens_a_pr_with_gh() {
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        "git:\n  auto_push: true\n  create_pr: true\n  pr_draft: true\n",
+    );
+    let remote = bare_remote(&repo);
     // A stand-in gh that records its arguments and prints a PR URL, first on PATH.
     let bin_dir = tempfile::tempdir().unwrap();
     let args_file = bin_dir.path().join("gh-args");
@@ -113,14 +119,7 @@ fn ship_without_a_remote_or_gh_says_so_and_succeeds_locally() {
         &scenario(ONE_ITEM, WRITE_A, ""),
         "git:\n  auto_push: true\n  create_pr: true\n",
     );
-    let remote = tempfile::tempdir().unwrap();
-    git_in(remote.path(), &["init", "-q", "--bare"]);
-    repo.git(&[
-        "remote",
-        "add",
-        "origin",
-        &remote.path().display().to_string(),
-    ]);
+    let _remote = bare_remote(&repo);
     let empty_bin = tempfile::tempdir().unwrap();
     let git_dir = std::path::Path::new(
         &String::from_utf8(
