@@ -54,6 +54,13 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Run the standard pipeline on a demo repository with the built-in scripted agent.
     Demo(DemoArgs),
+    /// Serve the web UI: watch, start, cancel and resume runs, explore their files.
+    ///
+    /// Binds 127.0.0.1:8421 by default (orx.yaml `dashboard.host`/`port`). Binding any other
+    /// address requires an access token: one is generated and printed once, as a URL.
+    Dashboard(DashboardArgs),
+    /// Aggregate metrics across runs, or one run's metrics.
+    Metrics(MetricsArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -81,6 +88,10 @@ pub struct RunArgs {
     /// The model for every stage.
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
+    /// One role's executor and model, e.g. `--stage review=claude:claude-sonnet-4` or
+    /// `--stage plan=:gpt-5` (repeatable; wins over --engine/--model for that role).
+    #[arg(long, value_name = "ROLE=EXECUTOR[:MODEL]")]
+    pub stage: Vec<String>,
     /// The branch to start from (default: git.base_branch, else the current branch).
     #[arg(long, value_name = "BRANCH")]
     pub base_branch: Option<String>,
@@ -212,6 +223,59 @@ pub struct DemoArgs {
     /// Where to create the demo repository (default: the system's temporary folder).
     #[arg(long, value_name = "DIR")]
     pub into: Option<PathBuf>,
+}
+
+/// `orx dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// The address to bind (default: dashboard.host, 127.0.0.1).
+    #[arg(long, value_name = "ADDR")]
+    pub host: Option<String>,
+    /// The port (default: dashboard.port, 8421; 0 picks a free one).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Open the dashboard in the default browser.
+    #[arg(long)]
+    pub open: bool,
+    /// The access token (at least 16 characters; default: a random one on a non-loopback bind).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "ORX_DASHBOARD_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Runs started from the dashboard at once (default: dashboard.max_concurrent_runs, 2).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_concurrent_runs: Option<u16>,
+}
+
+/// `orx metrics`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// report (default) or show RUN_ID.
+    #[command(subcommand)]
+    pub action: Option<MetricsAction>,
+}
+
+/// `orx metrics` actions.
+#[derive(Debug, Subcommand)]
+pub enum MetricsAction {
+    /// Success rate, per-stage p50/p95 time and success, per-gate pass rate, per-model tokens and
+    /// cost, top failure reasons, across every run of the repository.
+    Report {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run's totals and its stage records.
+    Show {
+        /// The run id.
+        run_id: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `orx completions`.

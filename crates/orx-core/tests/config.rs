@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use orx_core::config::{ExecutorKind, Overrides, load_str, resolve_routing};
+use orx_core::config::{ExecutorKind, Overrides, StageOverride, load_str, resolve_routing};
 
 fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -80,6 +80,7 @@ fn the_seed_readme_example_loads_unchanged() {
         &Overrides {
             engine: Some(ExecutorKind::Fake),
             model: None,
+            stages: Default::default(),
         },
     );
     assert!(
@@ -87,6 +88,32 @@ fn the_seed_readme_example_loads_unchanged() {
             .iter()
             .all(|r| r.executor == ExecutorKind::Fake && r.model.is_none())
     );
+    // --stage wins over --engine for its role, and the stage's own model does not leak across
+    // executors.
+    let (role, forced) = StageOverride::parse("review=claude:opus-x").unwrap();
+    let over = resolve_routing(
+        c,
+        &Overrides {
+            engine: Some(ExecutorKind::Fake),
+            model: None,
+            stages: [(role, forced)].into_iter().collect(),
+        },
+    );
+    let review = over.get("review").unwrap();
+    assert_eq!(review.executor, ExecutorKind::Claude);
+    assert_eq!(review.model.as_deref(), Some("opus-x"));
+    assert_eq!(over.get("plan").unwrap().executor, ExecutorKind::Fake);
+    assert!(
+        StageOverride::parse("nope=fake")
+            .unwrap_err()
+            .contains("not a role")
+    );
+    assert!(
+        StageOverride::parse("plan=zzz")
+            .unwrap_err()
+            .contains("unknown engine")
+    );
+    assert!(StageOverride::parse("plan").is_err());
 }
 
 #[test]

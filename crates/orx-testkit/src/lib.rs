@@ -7,6 +7,7 @@
     clippy::print_stderr
 )]
 
+pub mod http;
 pub mod mock;
 
 use std::path::{Path, PathBuf};

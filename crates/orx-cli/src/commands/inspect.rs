@@ -53,17 +53,8 @@ pub fn status(env: &Env, args: StatusArgs) -> Result<u8> {
     let state = RunState::load(&dir.state())?;
     let meta = Meta::load(&dir.meta())?;
     // run.json is written at the end; while a run is live, its totals come from stages.jsonl.
-    let metrics: Option<RunMetrics> = orx_core::fsutil::read_json(&dir.run_metrics())
-        .ok()
-        .or_else(|| {
-            let records: Vec<orx_core::metrics::StageRecord> =
-                std::fs::read_to_string(dir.stage_metrics())
-                    .ok()?
-                    .lines()
-                    .filter_map(|l| serde_json::from_str(l).ok())
-                    .collect();
-            (!records.is_empty()).then(|| RunMetrics::from_records(&id, &records))
-        });
+    // run.json is written at the end; while a run is live, its totals come from stages.jsonl.
+    let metrics: Option<RunMetrics> = Store::run_metrics(&dir);
     let summary = store.summary(&id);
     if args.json {
         env.printer.json(&serde_json::json!({
@@ -262,33 +253,7 @@ pub fn logs(env: &Env, args: LogsArgs) -> Result<u8> {
 pub fn diff(env: &Env, args: DiffArgs) -> Result<u8> {
     let store = Store::new(&env.root_or_dir());
     let dir = store.open(&args.run_id)?;
-    let text = match &args.item {
-        Some(item) => {
-            if !orx_core::pipeline::backlog::is_item_id(item) {
-                return Err(orx_core::Error::run(
-                    format!("`{item}` is not an item id"),
-                    "item ids look like W001; `orx status RUN_ID` lists them",
-                ));
-            }
-            fs_err::read_to_string(dir.artifact(&format!("{item}.diff")))?
-        }
-        None => {
-            let state = RunState::load(&dir.state())?;
-            let patch = dir.artifact("patch.diff");
-            let live = state
-                .worktree
-                .as_ref()
-                .filter(|w| std::path::Path::new(w).exists());
-            match (live, &state.base_sha) {
-                // A running or interrupted run: the worktree is the truth, read without
-                // touching its index.
-                (Some(w), Some(base)) if !state.status.is_final() || !patch.exists() => {
-                    orx_core::git::Git::new(w).diff_readonly(base)?
-                }
-                _ => fs_err::read_to_string(&patch)?,
-            }
-        }
-    };
+    let text = Store::diff(&dir, args.item.as_deref())?;
     if text.is_empty() {
         env.printer.info("(empty diff)");
         return Ok(exit::OK);

@@ -1,10 +1,12 @@
 //! One module per command; `dispatch` finds the repository and the config first.
 
 mod clean;
+mod dashboard;
 mod demo;
 mod doctor;
 mod init;
 mod inspect;
+mod metrics;
 mod pipelines;
 mod run;
 
@@ -85,6 +87,8 @@ pub fn dispatch(cli: Cli, printer: Printer) -> Result<u8> {
         Command::Pipelines(a) => pipelines::pipelines(&env, a),
         Command::Doctor(a) => doctor::doctor(&env, a),
         Command::Demo(a) => demo::demo(&env, a),
+        Command::Dashboard(a) => dashboard::dashboard(&env, a),
+        Command::Metrics(a) => metrics::metrics(&env, a),
         Command::Completions(a) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use orx_core::cancel::CancelToken;
-use orx_core::config::{ExecutorKind, Overrides};
+use orx_core::config::{ExecutorKind, Overrides, StageOverride};
 use orx_core::pipeline::{Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
 use orx_core::run::{ItemStatus, RunStatus};
 use orx_core::{Error, Result};
@@ -66,9 +66,20 @@ fn overrides(args: &RunArgs) -> Result<Overrides> {
             )
         })?),
     };
+    let mut stages = std::collections::BTreeMap::new();
+    for text in &args.stage {
+        let (role, o) = StageOverride::parse(text).map_err(|e| {
+            Error::run(
+                format!("--stage {e}"),
+                "write --stage ROLE=EXECUTOR[:MODEL], e.g. --stage review=claude:claude-sonnet-4",
+            )
+        })?;
+        stages.insert(role, o);
+    }
     Ok(Overrides {
         engine,
         model: args.model.clone(),
+        stages,
     })
 }
 
@@ -172,6 +183,9 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Result<u8> {
     }
     if let Some(b) = &args.base_branch {
         cmd.arg("--base-branch").arg(b);
+    }
+    for st in &args.stage {
+        cmd.arg("--stage").arg(st);
     }
     use std::os::unix::process::CommandExt;
     cmd.stdin(std::process::Stdio::null())

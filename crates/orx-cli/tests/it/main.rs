@@ -10,6 +10,7 @@
 mod adapters;
 mod cli;
 mod context;
+mod dashboard;
 mod pipeline;
 mod real_agents;
 mod regressions;

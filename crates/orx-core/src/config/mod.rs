@@ -7,5 +7,5 @@ mod types;
 
 pub use interp::{IString, interpolate};
 pub use load::{ConfigError, LoadedConfig, load_file, load_str, nearest as load_nearest};
-pub use routing::{Overrides, ROLES, Route, RoutingTable, resolve_routing};
+pub use routing::{Overrides, ROLES, Route, RoutingTable, StageOverride, resolve_routing};
 pub use types::*;

@@ -22,6 +22,47 @@ pub struct Overrides {
     pub engine: Option<ExecutorKind>,
     /// `--model`: the model for every stage.
     pub model: Option<String>,
+    /// `--stage ROLE=EXECUTOR[:MODEL]`: one role's executor and model (wins over the above).
+    pub stages: std::collections::BTreeMap<String, StageOverride>,
+}
+
+/// One role's override from the command line (or the dashboard's form).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StageOverride {
+    /// The executor.
+    pub executor: Option<ExecutorKind>,
+    /// The model.
+    pub model: Option<String>,
+}
+
+impl StageOverride {
+    /// Parses `ROLE=EXECUTOR[:MODEL]` (`ROLE=:MODEL` keeps the executor).
+    pub fn parse(text: &str) -> Result<(String, StageOverride), String> {
+        let (role, rest) = text
+            .split_once('=')
+            .ok_or_else(|| format!("`{text}` is not ROLE=EXECUTOR[:MODEL]"))?;
+        if !ROLES.contains(&role) {
+            return Err(format!(
+                "`{role}` is not a role; roles: {}",
+                ROLES.join(", ")
+            ));
+        }
+        let (exec, model) = match rest.split_once(':') {
+            Some((e, m)) => (e, Some(m)),
+            None => (rest, None),
+        };
+        let executor = match exec {
+            "" => None,
+            e => Some(ExecutorKind::parse(e).ok_or_else(|| {
+                format!("unknown engine `{e}` (codex, gemini, claude, cursor, copilot, fake)")
+            })?),
+        };
+        let model = model.filter(|m| !m.is_empty()).map(str::to_string);
+        if executor.is_none() && model.is_none() {
+            return Err(format!("`{text}` names neither an executor nor a model"));
+        }
+        Ok((role.to_string(), StageOverride { executor, model }))
+    }
 }
 
 /// The resolved route of one role.
@@ -60,17 +101,19 @@ pub fn resolve_routing(config: &Config, overrides: &Overrides) -> RoutingTable {
         .iter()
         .map(|role| {
             let stage = config.stages.get(role);
-            let executor = overrides
-                .engine
+            let forced = overrides.stages.get(*role);
+            let executor = forced
+                .and_then(|f| f.executor)
+                .or(overrides.engine)
                 .or_else(|| stage.and_then(|s| s.executor))
                 .unwrap_or(config.engine.kind);
             let exec_cfg = config.executors.get(executor);
             // A stage's model only applies when the stage's executor is the one in use.
-            let stage_applies =
-                overrides.engine.is_none() || stage.and_then(|s| s.executor) == overrides.engine;
-            let model = overrides
-                .model
-                .clone()
+            let chosen = forced.and_then(|f| f.executor).or(overrides.engine);
+            let stage_applies = chosen.is_none() || stage.and_then(|s| s.executor) == chosen;
+            let model = forced
+                .and_then(|f| f.model.clone())
+                .or_else(|| overrides.model.clone())
                 .or_else(|| {
                     stage
                         .filter(|_| stage_applies)

@@ -1,12 +1,17 @@
 //! Metrics: one record per stage attempt (stages.jsonl), the run totals (run.json), pricing.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::agent::Usage;
 use crate::config::Price;
 use crate::git::DiffStats;
+
+pub mod report;
+
+pub use report::{Report, RunInput};
 
 /// One line of metrics/stages.jsonl.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -95,6 +100,16 @@ impl RunMetrics {
         }
         m
     }
+}
+
+/// The records of metrics/stages.jsonl (lines that do not parse, such as a line cut by a crash,
+/// are skipped).
+pub fn read_stage_records(path: &Path) -> Vec<StageRecord> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// Built-in prices (USD per million tokens) for common models; orx.yaml `pricing` overrides.

@@ -664,11 +664,7 @@ fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
     {
         cx.write(&cx.dir.artifact("patch.diff"), &patch)?;
     }
-    let records: Vec<StageRecord> = std::fs::read_to_string(cx.dir.stage_metrics())
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let records = crate::metrics::read_stage_records(&cx.dir.stage_metrics());
     let mut m = RunMetrics::from_records(&cx.state.run_id, &records);
     m.status = status.as_str().into();
     let start: Option<jiff::Timestamp> = cx.meta.started_at.parse().ok();

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::id::is_valid_run_id;
 use super::{Meta, RunDir, RunLock, RunState, RunStatus};
+use crate::metrics::{RunInput, RunMetrics, StageRecord, read_stage_records};
 use crate::{Error, Result};
 
 /// The runs of one repository.
@@ -120,6 +121,86 @@ impl Store {
             duration_secs,
             task: meta.map(|m| m.task_summary).unwrap_or_default(),
         }
+    }
+}
+
+impl Store {
+    /// The stage records of a run (metrics/stages.jsonl).
+    pub fn stage_records(dir: &RunDir) -> Vec<StageRecord> {
+        read_stage_records(&dir.stage_metrics())
+    }
+
+    /// The run's totals: metrics/run.json once it ended, summed from the stage records while it
+    /// is live (or after a crash).
+    pub fn run_metrics(dir: &RunDir) -> Option<RunMetrics> {
+        crate::fsutil::read_json(&dir.run_metrics())
+            .ok()
+            .or_else(|| {
+                let records = Self::stage_records(dir);
+                (!records.is_empty()).then(|| RunMetrics::from_records(dir.id(), &records))
+            })
+    }
+
+    /// The diff of a run: of one item (`W001`), or of the whole run. A live or interrupted run's
+    /// worktree is read without touching its index; an ended run's saved patch is used.
+    pub fn diff(dir: &RunDir, item: Option<&str>) -> Result<String> {
+        if let Some(item) = item {
+            if item.is_empty()
+                || item.len() > 32
+                || !item
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(Error::run(
+                    format!("`{item}` is not an item id"),
+                    "item ids look like W001; `orx status RUN_ID` lists them",
+                ));
+            }
+            let path = dir.artifact(&format!("{item}.diff"));
+            return match fs_err::read_to_string(&path) {
+                Ok(t) => Ok(t),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+                Err(e) => Err(e.into()),
+            };
+        }
+        let state = RunState::load(&dir.state())?;
+        let patch = dir.artifact("patch.diff");
+        let live = state
+            .worktree
+            .as_ref()
+            .filter(|w| std::path::Path::new(w).exists());
+        match (live, &state.base_sha) {
+            (Some(w), Some(base)) if !state.status.is_final() || !patch.exists() => {
+                crate::git::Git::new(w).diff_readonly(base)
+            }
+            _ if patch.exists() => Ok(fs_err::read_to_string(&patch)?),
+            _ => Ok(String::new()),
+        }
+    }
+
+    /// What `orx metrics report` aggregates: every run's status, failure and stage records.
+    pub fn report_inputs(&self) -> Result<Vec<RunInput>> {
+        Ok(self
+            .ids()?
+            .into_iter()
+            .map(|id| {
+                let dir = RunDir::new(&self.runs_root, &id);
+                let state = RunState::load(&dir.state()).ok();
+                let status = match &state {
+                    Some(s) => effective_status(&dir, s.status),
+                    None => "corrupt".to_string(),
+                };
+                let failure = state
+                    .and_then(|s| s.last_failure)
+                    .filter(|_| status == "failed")
+                    .map(|f| f.category);
+                RunInput {
+                    status,
+                    failure,
+                    records: Self::stage_records(&dir),
+                }
+            })
+            .collect())
     }
 }
 

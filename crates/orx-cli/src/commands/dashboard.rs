@@ -1,0 +1,85 @@
+//! `orx dashboard`: serve the web UI for this repository's runs.
+
+use orx_core::{Error, Result};
+use orx_dashboard::security::{is_loopback, random_token};
+
+use super::Env;
+use crate::cli::DashboardArgs;
+use crate::exit;
+
+/// `orx dashboard`.
+pub fn dashboard(env: &Env, args: DashboardArgs) -> Result<u8> {
+    let repo = env.repo()?;
+    let config = env.config(&repo)?;
+    let dc = &config.config.dashboard;
+    let host = args.host.clone().unwrap_or_else(|| dc.host.clone());
+    let port = args.port.unwrap_or(dc.port.get() as u16);
+    let loopback = is_loopback(&host);
+    // A non-loopback bind always needs a token; on loopback one can be asked for.
+    let token = match (args.token.clone(), loopback) {
+        (Some(t), _) if t.len() < 16 => {
+            return Err(Error::run(
+                "the dashboard token is shorter than 16 characters",
+                "leave --token out to get a random one",
+            ));
+        }
+        (Some(t), _) => Some(t),
+        (None, false) => Some(random_token()),
+        (None, true) => None,
+    };
+    let opts = orx_dashboard::Options {
+        repo: repo.clone(),
+        orx_bin: std::env::current_exe()?,
+        config: env.config_flag.clone(),
+        max_concurrent_runs: args
+            .max_concurrent_runs
+            .map(usize::from)
+            .unwrap_or(dc.max_concurrent_runs.get() as usize),
+        token: token.clone(),
+    };
+    let printer = &env.printer;
+    let open = args.open;
+    orx_dashboard::run_blocking(&host, port, opts, |addr| {
+        let shown = if addr.ip().is_unspecified() {
+            format!("{}:{}", hostname(), addr.port())
+        } else {
+            addr.to_string()
+        };
+        let url = match &token {
+            Some(t) => format!("http://{shown}/?token={t}"),
+            None => format!("http://{shown}/"),
+        };
+        printer.result(&format!("orx dashboard: {url}"));
+        printer.info(&format!(
+            "serving the runs of {} (Ctrl-C to stop; runs go on without it)",
+            repo.display()
+        ));
+        if token.is_some() && !loopback {
+            printer.warn("bound beyond this machine: every request needs the token in that URL");
+        }
+        if open {
+            let _ = std::process::Command::new("xdg-open")
+                .arg(&url)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+        }
+    })
+    .map_err(|e| {
+        let fix = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!("port {port} is taken: pass --port with another one (0 picks a free one)")
+        } else {
+            "check --host and --port".to_string()
+        };
+        Error::run(format!("cannot serve on {host}:{port}: {e}"), fix)
+    })?;
+    Ok(exit::OK)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

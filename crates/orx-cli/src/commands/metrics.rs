@@ -1,0 +1,172 @@
+//! `orx metrics report` and `orx metrics show RUN_ID`.
+
+use orx_core::Result;
+use orx_core::metrics::Report;
+use orx_core::run::Store;
+
+use super::Env;
+use crate::cli::{MetricsAction, MetricsArgs};
+use crate::exit;
+use crate::render::{duration, table};
+
+fn pct(v: f64) -> String {
+    format!("{:.0}%", v * 100.0)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+    Ok(serde_json::to_value(v).map_err(std::io::Error::other)?)
+}
+
+/// `orx metrics`.
+pub fn metrics(env: &Env, args: MetricsArgs) -> Result<u8> {
+    let store = Store::new(&env.root_or_dir());
+    match args.action.unwrap_or(MetricsAction::Report { json: false }) {
+        MetricsAction::Report { json } => report(env, &store, json),
+        MetricsAction::Show { run_id, json } => show(env, &store, &run_id, json),
+    }
+}
+
+fn report(env: &Env, store: &Store, json: bool) -> Result<u8> {
+    let r = Report::build(&store.report_inputs()?);
+    let p = &env.printer;
+    if json {
+        p.json(&to_json(&r)?);
+        return Ok(exit::OK);
+    }
+    if r.runs == 0 {
+        p.result("no runs yet: start one with `orx run \"<task>\"` (or try `orx demo`)");
+        return Ok(exit::OK);
+    }
+    let statuses: Vec<String> = r
+        .by_status
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    p.result(&format!(
+        "{} run(s): {}; success rate {} of ended runs; {} tokens, ${:.4}",
+        r.runs,
+        statuses.join(", "),
+        pct(r.success_rate),
+        r.total_tokens,
+        r.total_cost_usd
+    ));
+    let rows: Vec<Vec<String>> = r
+        .stages
+        .iter()
+        .map(|(name, s)| {
+            vec![
+                name.clone(),
+                s.attempts.to_string(),
+                pct(s.success_rate),
+                duration(s.p50_secs),
+                duration(s.p95_secs),
+            ]
+        })
+        .collect();
+    p.result("");
+    p.result(&table(
+        &["STAGE", "ATTEMPTS", "SUCCESS", "P50", "P95"],
+        &rows,
+    ));
+    if !r.gates.is_empty() {
+        let rows: Vec<Vec<String>> = r
+            .gates
+            .iter()
+            .map(|(g, s)| vec![g.clone(), s.runs.to_string(), pct(s.pass_rate)])
+            .collect();
+        p.result("");
+        p.result(&table(&["GATE", "RUNS", "PASS RATE"], &rows));
+    }
+    if !r.models.is_empty() {
+        let rows: Vec<Vec<String>> = r
+            .models
+            .iter()
+            .map(|(m, s)| {
+                vec![
+                    m.clone(),
+                    s.calls.to_string(),
+                    s.input_tokens.to_string(),
+                    s.output_tokens.to_string(),
+                    format!("${:.4}", s.cost_usd),
+                ]
+            })
+            .collect();
+        p.result("");
+        p.result(&table(
+            &["MODEL", "CALLS", "INPUT", "OUTPUT", "COST"],
+            &rows,
+        ));
+    }
+    if !r.top_failures.is_empty() {
+        p.result("");
+        p.result("top failure reasons:");
+        for (reason, n) in &r.top_failures {
+            p.result(&format!("  {n:>4}  {reason}"));
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn show(env: &Env, store: &Store, id: &str, json: bool) -> Result<u8> {
+    let dir = store.open(id)?;
+    let totals = Store::run_metrics(&dir);
+    let records = Store::stage_records(&dir);
+    let p = &env.printer;
+    if json {
+        p.json(&serde_json::json!({
+            "run_id": id, "metrics": to_json(&totals)?, "stages": to_json(&records)?,
+        }));
+        return Ok(exit::OK);
+    }
+    match &totals {
+        Some(m) => p.result(&format!(
+            "run {id}: {} · {} · agents {} · gates {} · {} tokens in, {} out · ${:.4} · {} fix attempt(s)",
+            if m.status.is_empty() { "live" } else { m.status.as_str() },
+            duration(m.duration_secs),
+            duration(m.agent_secs),
+            duration(m.gate_secs),
+            m.tokens.input,
+            m.tokens.output,
+            m.cost_usd,
+            m.fix_attempts
+        )),
+        None => p.result(&format!("run {id}: no stage has finished yet")),
+    }
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            let gates: Vec<String> = r
+                .gates
+                .iter()
+                .map(|(g, ok)| format!("{g}:{}", if *ok { "pass" } else { "fail" }))
+                .collect();
+            vec![
+                r.stage.clone(),
+                r.item
+                    .as_ref()
+                    .map(|i| format!("{i}#{}", r.attempt))
+                    .unwrap_or_else(|| "-".into()),
+                r.status.clone(),
+                duration(r.duration_secs),
+                match (&r.executor, &r.model) {
+                    (Some(e), Some(m)) => format!("{e}/{m}"),
+                    (Some(e), None) => e.clone(),
+                    _ => "-".into(),
+                },
+                (r.tokens.input + r.tokens.output).to_string(),
+                format!("${:.4}", r.cost_usd),
+                gates.join(" "),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        p.result("");
+        p.result(&table(
+            &[
+                "STAGE", "ITEM", "STATUS", "TIME", "MODEL", "TOKENS", "COST", "GATES",
+            ],
+            &rows,
+        ));
+    }
+    Ok(exit::OK)
+}

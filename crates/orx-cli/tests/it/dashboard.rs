@@ -1,0 +1,565 @@
+//! The dashboard over HTTP: `orx dashboard` as a real process on 127.0.0.1, serving run folders
+//! made by real fake-agent runs. Every route and API endpoint, live updates, and the safety rules.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use orx_testkit::TestRepo;
+use orx_testkit::http::{self, Request};
+
+use super::{ONE_ITEM, WRITE_A, bin, orx_ok, repo_with, scenario};
+
+/// A running `orx dashboard`; killed (with its process group) on drop.
+pub struct Dash {
+    child: Child,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The first line it printed (the URL).
+    pub url: String,
+}
+
+impl Dash {
+    /// Starts `orx dashboard --port 0 <args>` in `repo` and waits for its URL.
+    pub fn start(repo: &TestRepo, args: &[&str]) -> Dash {
+        use std::os::unix::process::CommandExt;
+        let mut child = repo
+            .orx(bin())
+            .args(["dashboard", "--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("orx dashboard: ")
+            .unwrap_or("")
+            .to_string();
+        assert!(url.starts_with("http://"), "unexpected first line {line:?}");
+        let hostport = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let port: u16 = hostport.rsplit(':').next().unwrap().parse().unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in out.lines() {});
+        Dash { child, addr, url }
+    }
+
+    /// A GET.
+    pub fn get(&self, target: &str) -> http::Response {
+        http::get(self.addr, target)
+    }
+
+    /// The CSRF token.
+    pub fn csrf(&self) -> String {
+        self.get("/api/session").json()["csrf"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A POST with the CSRF token and a same-origin Origin.
+    pub fn post(&self, target: &str, body: &str) -> http::Response {
+        http::send(
+            self.addr,
+            &Request::post(target, body)
+                .header("X-Orx-Csrf", self.csrf())
+                .header("Origin", format!("http://{}", self.addr))
+                .header("Content-Type", "application/json"),
+        )
+    }
+}
+
+impl Drop for Dash {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 50 ms for up to `secs`.
+pub fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out after {secs} s waiting for {what}");
+}
+
+const GATE: &str =
+    "gates:\n  - name: files\n    command: sh\n    args: [\"-c\", \"test -f a.txt && echo ok\"]\n";
+
+/// A repository with one finished run (one item that writes a.txt).
+pub fn repo_with_a_run() -> (TestRepo, String) {
+    let repo = repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        GATE,
+    );
+    orx_ok(&repo, &["run", "Add a <script>alert(1)</script> file"], 0);
+    let id = repo.single_run();
+    (repo, id)
+}
+
+#[test]
+fn every_page_and_api_endpoint_answers_with_the_runs_data() {
+    let (repo, id) = repo_with_a_run();
+    let d = Dash::start(&repo, &[]);
+    assert_eq!(
+        d.url,
+        format!("http://{}/", d.addr),
+        "loopback needs no token"
+    );
+
+    let page = d.get("/");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&format!("href=\"/runs/{id}\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.header("content-security-policy").is_some());
+    // The task text is shown escaped, never as markup.
+    assert!(
+        page.body.contains("Add a &lt;script&gt;alert(1)&lt;"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<script>alert(1)"));
+
+    for (target, needle) in [
+        ("/runs/new", "name=\"task\""),
+        ("/metrics", "success-rate"),
+        (&*format!("/runs/{id}"), "id=\"timeline\""),
+        (&*format!("/runs/{id}?tab=artifacts"), "context/"),
+        (&*format!("/runs/{id}/tab/overview"), "W001"),
+        (&*format!("/runs/{id}/tab/artifacts"), "backlog.yaml"),
+        (&*format!("/runs/{id}/tab/diff"), "a.txt"),
+        (&*format!("/runs/{id}/tab/diff?item=W001"), "+a"),
+        (&*format!("/runs/{id}/tab/logs"), "run.started"),
+        (&*format!("/runs/{id}/tab/metrics"), "<svg"),
+        (
+            &*format!("/runs/{id}/preview?path=context/backlog.yaml"),
+            "class=\"k\"",
+        ),
+        (
+            &*format!("/runs/{id}/search?q=acceptance"),
+            "context/backlog.yaml",
+        ),
+        ("/runs/table?status=succeeded", &id),
+        ("/assets/htmx.min.js", "htmx"),
+        ("/assets/sse.min.js", "EventSource"),
+        ("/assets/app.js", "data-since"),
+        ("/assets/app.css", "--accent"),
+    ] {
+        let r = d.get(target);
+        assert_eq!(r.status, 200, "{target}: {}", r.body);
+        assert!(
+            r.body.contains(needle),
+            "{target} lacks {needle:?}: {}",
+            r.body
+        );
+    }
+    assert!(!d.get("/runs/table?status=failed").body.contains(&id));
+    assert_eq!(d.get("/nope").status, 404);
+    assert_eq!(d.get("/runs/20990101_000000_00000000").status, 404);
+    assert_eq!(d.get(&format!("/runs/{id}/tab/nope")).status, 404);
+
+    // The JSON API.
+    let list = d.get("/api/runs?per_page=10").json();
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["runs"][0]["run_id"], id.as_str());
+    assert_eq!(list["runs"][0]["status"], "succeeded");
+    assert!(list["runs"][0]["tokens"].as_u64().unwrap() > 0);
+    assert_eq!(d.get("/api/runs?q=nothing-like-this").json()["total"], 0);
+    assert_eq!(
+        d.get("/api/runs?q=SCRIPT").json()["total"],
+        1,
+        "search ignores case"
+    );
+    let run = d.get(&format!("/api/runs/{id}")).json();
+    assert_eq!(run["state"]["items"][0]["id"], "W001");
+    assert_eq!(run["meta"]["branch"], format!("orx/{id}"));
+    let files = d.get(&format!("/api/runs/{id}/files")).json();
+    assert!(
+        files["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "context/backlog.yaml")
+    );
+    let hits = d.get(&format!("/api/runs/{id}/files?q=W001")).json();
+    assert!(!hits["hits"].as_array().unwrap().is_empty());
+    let f = d
+        .get(&format!("/api/runs/{id}/files/context/backlog.yaml"))
+        .json();
+    assert_eq!(f["language"], "yaml");
+    assert!(f["text"].as_str().unwrap().contains("W001"));
+    let diff = d.get(&format!("/api/runs/{id}/diff")).json();
+    let a = diff["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "a.txt")
+        .unwrap_or_else(|| panic!("{diff}"));
+    assert_eq!(a["added"], 1);
+    let item = d.get(&format!("/api/runs/{id}/diff?item=W001")).json();
+    assert!(item["diff"].as_str().unwrap().contains("+a"));
+    assert_eq!(d.get(&format!("/api/runs/{id}/diff?item=../x")).status, 400);
+    let log = d.get(&format!("/api/runs/{id}/log")).json();
+    let next = log["next_offset"].as_u64().unwrap();
+    assert!(next > 0 && log["text"].as_str().unwrap().contains("run.started"));
+    let rest = d.get(&format!("/api/runs/{id}/log?offset={next}")).json();
+    assert_eq!(rest["text"], "", "nothing after the end");
+    let m = d.get(&format!("/api/runs/{id}/metrics")).json();
+    assert!(m["stages"].as_array().unwrap().len() >= 6);
+    assert_eq!(m["metrics"]["items_done"], 1);
+    let agg = d.get("/api/metrics").json();
+    assert_eq!(agg["runs"], 1);
+    assert_eq!(agg["success_rate"], 1.0);
+    assert_eq!(agg["gates"]["files"]["pass_rate"], 1.0);
+    assert_eq!(d.get("/api/nope").status, 404);
+    assert_eq!(d.get("/api/runs/20990101_000000_00000000").status, 404);
+}
+
+#[test]
+fn paths_outside_the_run_folder_are_refused() {
+    let (repo, id) = repo_with_a_run();
+    // A symlink inside the run folder that points out of it.
+    std::os::unix::fs::symlink("/etc/passwd", repo.run_dir(&id).join("logs/out.log")).unwrap();
+    let d = Dash::start(&repo, &[]);
+    for path in [
+        "../../../etc/passwd",
+        "..%2f..%2f..%2fetc%2fpasswd",
+        "%2e%2e/%2e%2e/etc/passwd",
+        "logs/..%2f..%2f..%2fetc%2fpasswd",
+        "%2fetc%2fpasswd",
+        "logs/out.log",
+        "orx.lock",
+    ] {
+        for target in [
+            format!("/api/runs/{id}/files/{path}"),
+            format!("/api/runs/{id}/log?path={path}"),
+            format!("/runs/{id}/preview?path={path}"),
+            format!("/events/runs/{id}/log?path={path}"),
+        ] {
+            let r = http::send(d.addr, &Request::get(&target));
+            assert!(
+                !r.body.contains("root:"),
+                "{target} leaked /etc/passwd: {}",
+                r.body
+            );
+            assert!(
+                r.status >= 400 || r.body.contains("is not a path inside the run folder"),
+                "{target} answered {}: {}",
+                r.status,
+                r.body
+            );
+        }
+    }
+    // A run id that is not one is refused before any path is built.
+    let r = d.get("/api/runs/..%2f..%2fetc/files/passwd");
+    assert!(r.status == 404 || r.status == 400, "{}", r.status);
+}
+
+#[test]
+fn foreign_hosts_cross_origin_posts_and_missing_csrf_tokens_are_refused() {
+    let (repo, id) = repo_with_a_run();
+    let d = Dash::start(&repo, &[]);
+    let foreign = http::send(
+        d.addr,
+        &Request::get("/api/runs").header("Host", "evil.example:8421"),
+    );
+    assert_eq!(foreign.status, 421, "{}", foreign.body);
+    assert!(foreign.body.contains("unknown Host"));
+    let local = http::send(
+        d.addr,
+        &Request::get("/").header("Host", format!("localhost:{}", d.addr.port())),
+    );
+    assert_eq!(local.status, 200, "localhost is this machine");
+
+    let body = r#"{"task": "x", "engine": "fake"}"#;
+    let no_token = http::send(d.addr, &Request::post("/api/runs", body));
+    assert_eq!(no_token.status, 403, "{}", no_token.body);
+    assert!(no_token.body.contains("CSRF"));
+    let wrong = http::send(
+        d.addr,
+        &Request::post("/api/runs", body).header("X-Orx-Csrf", "0".repeat(32)),
+    );
+    assert_eq!(wrong.status, 403);
+    let cross = http::send(
+        d.addr,
+        &Request::post(&format!("/api/runs/{id}/cancel"), "")
+            .header("X-Orx-Csrf", d.csrf())
+            .header("Origin", "http://evil.example"),
+    );
+    assert_eq!(cross.status, 403, "{}", cross.body);
+    assert!(cross.body.contains("cross-origin"));
+    let site = http::send(
+        d.addr,
+        &Request::post(&format!("/runs/{id}/resume"), "")
+            .header("X-Orx-Csrf", d.csrf())
+            .header("Sec-Fetch-Site", "cross-site"),
+    );
+    assert_eq!(site.status, 403);
+    // Nothing was started by the refused requests.
+    assert_eq!(repo.run_ids().len(), 1);
+    assert!(
+        d.get("/api/runs").json()["queue"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_non_loopback_bind_requires_the_token_it_prints() {
+    let (repo, _id) = repo_with_a_run();
+    let d = Dash::start(&repo, &["--host", "0.0.0.0"]);
+    let token = d
+        .url
+        .split("?token=")
+        .nth(1)
+        .expect("a token in the URL")
+        .to_string();
+    assert_eq!(token.len(), 32);
+    let anon = d.get("/api/runs");
+    assert_eq!(anon.status, 401, "{}", anon.body);
+    assert!(anon.body.contains("access token"));
+    assert_eq!(d.get("/").status, 401);
+    let bearer = http::send(
+        d.addr,
+        &Request::get("/api/runs").header("Authorization", format!("Bearer {token}")),
+    );
+    assert_eq!(bearer.status, 200);
+    // Opening the printed URL sets a cookie that later requests carry.
+    let first = d.get(&format!("/?token={token}"));
+    assert_eq!(first.status, 200);
+    let cookie = first
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("orx_token="));
+    assert!(first.header("set-cookie").unwrap().contains("HttpOnly"));
+    let with_cookie = http::send(d.addr, &Request::get("/api/runs").header("Cookie", cookie));
+    assert_eq!(with_cookie.status, 200);
+    let wrong = d.get(&format!("/api/runs?token={}", "f".repeat(32)));
+    assert_eq!(wrong.status, 401);
+}
+
+#[test]
+fn a_run_started_by_the_api_is_queued_then_runs_and_pushes_live_events() {
+    let repo = repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, "").replace(
+            "plan:\n  - text: \"the plan\"",
+            "plan:\n  - text: \"the plan\"\n    sleep_ms: 1500",
+        ),
+        GATE,
+    );
+    let d = Dash::start(&repo, &["--max-concurrent-runs", "1"]);
+    let bad = d.post("/api/runs", r#"{"task": "  "}"#);
+    assert_eq!(bad.status, 400);
+    assert!(bad.json()["error"].as_str().unwrap().contains("empty"));
+    let bad = d.post("/api/runs", r#"{"task": "x", "engine": "nope"}"#);
+    assert!(
+        bad.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown engine")
+    );
+    let bad = d.post("/api/runs", r#"{"task": "x", "model": "--evil"}"#);
+    assert_eq!(bad.status, 400);
+    let bad = d.post("/api/runs", r#"{"task": "x", "repo": "/tmp"}"#);
+    assert!(
+        bad.json()["fix"]
+            .as_str()
+            .unwrap()
+            .contains("orx dashboard --dir")
+    );
+    let bad = d.post("/api/runs", "not json");
+    assert_eq!(bad.status, 400);
+
+    // The event stream of the runs page sees the new run arrive and advance.
+    let addr = d.addr;
+    let watcher = std::thread::spawn(move || {
+        http::sse(
+            addr,
+            &Request::get("/events/runs"),
+            Duration::from_secs(40),
+            |evs| evs.iter().any(|e| e.data.contains("succeeded")),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let first = d.post(
+        "/api/runs",
+        r#"{"task": "Add a", "engine": "fake", "stages": ["review=fake"]}"#,
+    );
+    assert_eq!(first.status, 202, "{}", first.body);
+    let id1 = first.json()["run_id"].as_str().unwrap().to_string();
+    let second = d.post("/api/runs", r#"{"task": "Add a again"}"#);
+    let id2 = second.json()["run_id"].as_str().unwrap().to_string();
+    // The run page exists at once, even before the run does.
+    assert_eq!(d.get(&format!("/runs/{id2}")).status, 200);
+    // With one slot, the second waits while the first runs.
+    wait_for(20, "the first run to start", || {
+        d.get(&format!("/api/runs/{id1}")).json()["summary"]["status"] == "running"
+    });
+    let detail = d.get(&format!("/api/runs/{id2}")).json();
+    assert_eq!(detail["summary"]["status"], "queued", "{detail}");
+    assert!(d.get("/").body.contains("queued"));
+    wait_for(60, "both runs to succeed", || {
+        [&id1, &id2]
+            .iter()
+            .all(|id| d.get(&format!("/api/runs/{id}")).json()["summary"]["status"] == "succeeded")
+    });
+    let (status, events) = watcher.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(events.iter().all(|e| e.event == "runs"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.data.contains(&id1) && e.data.contains("running"))
+    );
+    assert!(events.iter().any(|e| e.data.contains("succeeded")));
+    // The routing override reached the run.
+    let meta = repo.meta(&id1);
+    assert!(meta.routing.routes.iter().any(|r| r.stage == "review"));
+    assert!(
+        d.get("/api/runs").json()["queue"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_log_stream_resumes_from_its_last_event_id_without_duplicates() {
+    let (repo, id) = repo_with_a_run();
+    let log = repo.run_dir(&id).join("logs/tail.log");
+    std::fs::write(&log, "one\ntwo\n").unwrap();
+    let d = Dash::start(&repo, &[]);
+    let target = format!("/events/runs/{id}/log?path=logs/tail.log");
+    let (status, first) = http::sse(
+        d.addr,
+        &Request::get(&target),
+        Duration::from_secs(5),
+        |e| !e.is_empty(),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(first[0].event, "line");
+    assert!(first[0].data.contains("one") && first[0].data.contains("two"));
+    let last_id = first[0].id.clone().unwrap();
+    assert_eq!(last_id, "8");
+    // Lines written while nobody listens arrive after a reconnection, and only they do.
+    std::fs::write(&log, "one\ntwo\nthree <b>\n").unwrap();
+    let (_, again) = http::sse(
+        d.addr,
+        &Request::get(&target).header("Last-Event-ID", last_id),
+        Duration::from_secs(5),
+        |e| !e.is_empty(),
+    );
+    assert!(again[0].data.contains("three &lt;b&gt;"), "{again:?}");
+    assert!(!again[0].data.contains("two"), "{again:?}");
+    // A line appended during the stream arrives live.
+    let appender = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+            std::io::Write::write_all(&mut f, b"four\n").unwrap();
+        })
+    };
+    let (_, live) = http::sse(
+        d.addr,
+        &Request::get(&format!("{target}&offset=25")),
+        Duration::from_secs(5),
+        |e| e.iter().any(|e| e.data.contains("four")),
+    );
+    appender.join().unwrap();
+    assert!(live.iter().any(|e| e.data.contains("four")), "{live:?}");
+}
+
+#[test]
+fn cancel_and_resume_act_through_the_orx_binary() {
+    let repo = repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, "").replace(
+            "plan:\n  - text: \"the plan\"",
+            "plan:\n  - text: \"the plan\"\n    sleep_ms: 30000",
+        ),
+        GATE,
+    );
+    let d = Dash::start(&repo, &[]);
+    let id = d.post("/api/runs", r#"{"task": "Add a"}"#).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for(20, "the run to start", || {
+        d.get(&format!("/api/runs/{id}")).json()["summary"]["status"] == "running"
+    });
+    let refused = d.post(&format!("/api/runs/{id}/resume"), "");
+    assert_eq!(refused.status, 409, "a running run does not resume");
+    let c = d.post(&format!("/api/runs/{id}/cancel"), "");
+    assert_eq!(c.status, 200, "{}", c.body);
+    wait_for(20, "the run to be cancelled", || {
+        d.get(&format!("/api/runs/{id}")).json()["summary"]["status"] == "cancelled"
+    });
+    // Resume starts the run again from its checkpoint (the plan, which sleeps again).
+    let r = d.post(&format!("/api/runs/{id}/resume"), "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    wait_for(20, "the resumed run to be running", || {
+        let s = d.get(&format!("/api/runs/{id}")).json()["summary"]["status"].clone();
+        s == "running"
+    });
+    let c = d.post(&format!("/api/runs/{id}/cancel"), "");
+    assert_eq!(c.status, 200, "{}", c.body);
+    wait_for(20, "the resumed run to be cancelled again", || {
+        d.get(&format!("/api/runs/{id}")).json()["summary"]["status"] == "cancelled"
+    });
+    let log = std::fs::read_to_string(repo.run_dir(&id).join("logs/dashboard_resume.log"))
+        .unwrap_or_default();
+    assert!(!log.contains("error"), "{log}");
+}
+
+#[test]
+fn vendored_assets_match_their_recorded_hashes() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../orx-dashboard/assets/vendor");
+    let sources = std::fs::read_to_string(dir.join("SOURCES.md")).unwrap();
+    for file in ["htmx.min.js", "sse.min.js"] {
+        let out = Command::new("sha256sum")
+            .arg(dir.join(file))
+            .output()
+            .unwrap();
+        let sum = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(
+            sources.contains(&sum),
+            "{file}: {sum} is not the recorded hash"
+        );
+    }
+    assert!(dir.join("LICENSE.htmx").exists() && dir.join("LICENSE.htmx-ext-sse").exists());
+}

@@ -1,0 +1,225 @@
+//! The aggregate across runs: `orx metrics report` and the dashboard's metrics page.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::StageRecord;
+
+/// One run as the report sees it.
+#[derive(Clone, Debug)]
+pub struct RunInput {
+    /// Effective status (`succeeded`, `failed`, `interrupted`, …).
+    pub status: String,
+    /// The failure category of a failed run.
+    pub failure: Option<String>,
+    /// Its stage records.
+    pub records: Vec<StageRecord>,
+}
+
+/// The numbers of one stage across runs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StageStats {
+    /// Stage attempts recorded.
+    pub attempts: u64,
+    /// Attempts that ended ok.
+    pub ok: u64,
+    /// ok / attempts.
+    pub success_rate: f64,
+    /// Median seconds.
+    pub p50_secs: f64,
+    /// 95th percentile seconds.
+    pub p95_secs: f64,
+}
+
+/// One gate across runs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct GateStats {
+    /// Times it ran.
+    pub runs: u64,
+    /// Times it passed.
+    pub passed: u64,
+    /// passed / runs.
+    pub pass_rate: f64,
+}
+
+/// One model across runs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ModelStats {
+    /// Stage attempts that used it.
+    pub calls: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Cost in USD.
+    pub cost_usd: f64,
+}
+
+/// `orx metrics report`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// Runs counted.
+    pub runs: u64,
+    /// Runs per status.
+    pub by_status: BTreeMap<String, u64>,
+    /// succeeded / runs that ended (succeeded, failed, cancelled).
+    pub success_rate: f64,
+    /// Per stage.
+    pub stages: BTreeMap<String, StageStats>,
+    /// Per gate.
+    pub gates: BTreeMap<String, GateStats>,
+    /// Per model (`executor/model`, or `executor` when no model was named).
+    pub models: BTreeMap<String, ModelStats>,
+    /// Failure categories, most frequent first.
+    pub top_failures: Vec<(String, u64)>,
+    /// Tokens across runs (input + output).
+    pub total_tokens: u64,
+    /// Cost across runs.
+    pub total_cost_usd: f64,
+}
+
+impl Report {
+    /// Aggregates `runs`.
+    pub fn build(runs: &[RunInput]) -> Report {
+        let mut r = Report {
+            runs: runs.len() as u64,
+            ..Default::default()
+        };
+        let mut durations: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let mut failures: BTreeMap<String, u64> = BTreeMap::new();
+        for run in runs {
+            *r.by_status.entry(run.status.clone()).or_default() += 1;
+            if let Some(f) = &run.failure {
+                *failures.entry(f.clone()).or_default() += 1;
+            }
+            for rec in &run.records {
+                let st = r.stages.entry(rec.stage.clone()).or_default();
+                st.attempts += 1;
+                if rec.status == "ok" {
+                    st.ok += 1;
+                }
+                durations
+                    .entry(rec.stage.clone())
+                    .or_default()
+                    .push(rec.duration_secs);
+                for (gate, passed) in &rec.gates {
+                    let g = r.gates.entry(gate.clone()).or_default();
+                    g.runs += 1;
+                    g.passed += u64::from(*passed);
+                }
+                if let Some(exec) = &rec.executor {
+                    let key = match &rec.model {
+                        Some(m) => format!("{exec}/{m}"),
+                        None => exec.clone(),
+                    };
+                    let m = r.models.entry(key).or_default();
+                    m.calls += 1;
+                    m.input_tokens += rec.tokens.input;
+                    m.output_tokens += rec.tokens.output;
+                    m.cost_usd += rec.cost_usd;
+                }
+                r.total_tokens += rec.tokens.input + rec.tokens.output;
+                r.total_cost_usd += rec.cost_usd;
+            }
+        }
+        for (stage, st) in r.stages.iter_mut() {
+            st.success_rate = ratio(st.ok, st.attempts);
+            if let Some(d) = durations.get_mut(stage) {
+                d.sort_by(f64::total_cmp);
+                st.p50_secs = percentile(d, 50.0);
+                st.p95_secs = percentile(d, 95.0);
+            }
+        }
+        for g in r.gates.values_mut() {
+            g.pass_rate = ratio(g.passed, g.runs);
+        }
+        let ended: u64 = ["succeeded", "failed", "cancelled"]
+            .iter()
+            .map(|s| r.by_status.get(*s).copied().unwrap_or(0))
+            .sum();
+        r.success_rate = ratio(r.by_status.get("succeeded").copied().unwrap_or(0), ended);
+        let mut top: Vec<(String, u64)> = failures.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        top.truncate(10);
+        r.top_failures = top;
+        r
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// The nearest-rank percentile of sorted `values` (0 when empty).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(stage: &str, status: &str, secs: f64, gates: &[(&str, bool)]) -> StageRecord {
+        StageRecord {
+            stage: stage.into(),
+            status: status.into(),
+            duration_secs: secs,
+            executor: Some("fake".into()),
+            model: Some("m1".into()),
+            cost_usd: 0.5,
+            gates: gates.iter().map(|(g, p)| (g.to_string(), *p)).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_report_counts_rates_percentiles_and_failures() {
+        let runs = vec![
+            RunInput {
+                status: "succeeded".into(),
+                failure: None,
+                records: vec![
+                    rec("plan", "ok", 1.0, &[]),
+                    rec("implement", "failed", 4.0, &[("pytest", false)]),
+                    rec("fix", "ok", 2.0, &[("pytest", true)]),
+                ],
+            },
+            RunInput {
+                status: "failed".into(),
+                failure: Some("gate_failed".into()),
+                records: vec![rec("plan", "ok", 3.0, &[])],
+            },
+            RunInput {
+                status: "interrupted".into(),
+                failure: None,
+                records: vec![],
+            },
+        ];
+        let r = Report::build(&runs);
+        assert_eq!(r.runs, 3);
+        assert_eq!(r.success_rate, 0.5, "interrupted runs have not ended");
+        assert_eq!(r.stages["plan"].attempts, 2);
+        assert_eq!(r.stages["plan"].p50_secs, 1.0);
+        assert_eq!(r.stages["plan"].p95_secs, 3.0);
+        assert_eq!(r.stages["implement"].success_rate, 0.0);
+        assert_eq!(r.gates["pytest"].runs, 2);
+        assert_eq!(r.gates["pytest"].pass_rate, 0.5);
+        assert_eq!(r.models["fake/m1"].calls, 4);
+        assert!((r.total_cost_usd - 2.0).abs() < 1e-9);
+        assert_eq!(r.top_failures, vec![("gate_failed".to_string(), 1)]);
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 95.0), 95.0);
+        assert_eq!(percentile(&[7.0], 95.0), 7.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+}

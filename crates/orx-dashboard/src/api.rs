@@ -1,0 +1,245 @@
+//! The JSON API under `/api`: the same data the pages show. Errors are
+//! `{"error": "...", "fix": "..."}` with a 4xx/5xx status.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use orx_core::run::{RunDir, Store};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::Shared;
+use crate::files;
+use crate::index::Filter;
+use crate::launch::{Refusal, StartRequest};
+use crate::pages::{self, RunQuery, SearchQuery};
+
+fn error(status: StatusCode, message: &str, fix: &str) -> Response {
+    (status, Json(json!({ "error": message, "fix": fix }))).into_response()
+}
+
+fn refused(r: Refusal) -> Response {
+    error(
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
+        &r.message,
+        &r.fix,
+    )
+}
+
+fn no_run(id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("no run `{}`", id.chars().take(40).collect::<String>()),
+        "GET /api/runs lists the runs",
+    )
+}
+
+/// Unknown `/api/...` routes.
+pub async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such API endpoint",
+        "see the API section of the README",
+    )
+}
+
+/// `GET /api/session`: the CSRF token for POST requests.
+pub async fn session(State(state): State<Shared>) -> Response {
+    Json(json!({
+        "csrf": state.csrf,
+        "repo": state.opts.repo.display().to_string(),
+        "max_concurrent_runs": state.launcher.max(),
+    }))
+    .into_response()
+}
+
+/// `GET /api/runs?status=&q=&page=&per_page=`.
+pub async fn runs(State(state): State<Shared>, Query(filter): Query<Filter>) -> Response {
+    let page = state.index.page(&filter);
+    Json(json!({
+        "runs": page.runs, "total": page.total, "page": page.page, "per_page": page.per_page,
+        "active": state.index.active(), "queue": state.launcher.queue(),
+    }))
+    .into_response()
+}
+
+/// `GET /api/runs/{id}`.
+pub async fn run(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    match pages::load_run(&state, &id) {
+        Some(r) => Json(r).into_response(),
+        None => no_run(&id),
+    }
+}
+
+/// `GET /api/runs/{id}/files` (`?q=` searches their text).
+pub async fn file_list(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<SearchQuery>,
+) -> Response {
+    if pages::load_run(&state, &id).is_none() {
+        return no_run(&id);
+    }
+    let root = state.index.runs_root().join(&id);
+    if q.q.trim().is_empty() {
+        Json(json!({ "files": files::list(&root) })).into_response()
+    } else {
+        Json(json!({ "hits": pages::search_run(&state, &id, &q.q) })).into_response()
+    }
+}
+
+/// `GET /api/runs/{id}/files/{*path}`: a file's text (the first 4 MiB).
+pub async fn file(
+    State(state): State<Shared>,
+    Path((id, rel)): Path<(String, String)>,
+) -> Response {
+    let path = match pages::run_file(&state, &id, &rel) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    match files::read_text(&path, 4 << 20) {
+        Ok((text, cut)) => Json(json!({
+            "path": rel, "language": crate::highlight::language(&rel),
+            "truncated": cut, "text": crate::redact(&text),
+        }))
+        .into_response(),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot read {rel}: {e}"),
+            "check the run folder's permissions",
+        ),
+    }
+}
+
+/// `GET /api/runs/{id}/diff?item=W001`.
+pub async fn diff(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<RunQuery>,
+) -> Response {
+    if pages::load_run(&state, &id).is_none() {
+        return no_run(&id);
+    }
+    let dir = RunDir::new(&state.index.runs_root(), &id);
+    match Store::diff(&dir, q.item.as_deref().filter(|i| !i.is_empty())) {
+        Ok(text) => {
+            let text = crate::redact(&text);
+            let files: Vec<_> = pages::split_diff(&text)
+                .into_iter()
+                .map(|f| json!({ "path": f.path, "added": f.added, "removed": f.removed }))
+                .collect();
+            Json(json!({ "item": q.item, "files": files, "diff": text })).into_response()
+        }
+        Err(e) => error(
+            StatusCode::BAD_REQUEST,
+            &e.to_string(),
+            "items look like W001; GET /api/runs/{id} lists them",
+        ),
+    }
+}
+
+/// Query of a log read.
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    /// The log, relative to the run folder (default: events.jsonl).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Byte offset to read from (default 0).
+    #[serde(default)]
+    pub offset: Option<u64>,
+}
+
+/// `GET /api/runs/{id}/log?path=&offset=`: whole lines from `offset`, and the next offset.
+pub async fn log(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> Response {
+    let rel = q.path.unwrap_or_else(|| "events.jsonl".into());
+    let path = match pages::run_file(&state, &id, &rel) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let offset = q.offset.unwrap_or(0);
+    match files::read_from(&path, offset, 1 << 20) {
+        Ok((text, next)) => Json(json!({
+            "path": rel, "offset": offset, "next_offset": next, "text": crate::redact(&text),
+        }))
+        .into_response(),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot read {rel}: {e}"),
+            "check the run folder's permissions",
+        ),
+    }
+}
+
+/// `GET /api/runs/{id}/metrics`: the totals and every stage record.
+pub async fn run_metrics(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    let Some(run) = pages::load_run(&state, &id) else {
+        return no_run(&id);
+    };
+    let dir = RunDir::new(&state.index.runs_root(), &id);
+    Json(json!({ "metrics": run.metrics, "stages": Store::stage_records(&dir) })).into_response()
+}
+
+/// `GET /api/metrics`: the aggregate (the same as `orx metrics report --json`).
+pub async fn metrics(State(state): State<Shared>) -> Response {
+    Json(pages::report(&state)).into_response()
+}
+
+/// `POST /api/runs` with a JSON [`StartRequest`]: queues the run; 202 with its id.
+pub async fn start(State(state): State<Shared>, body: axum::body::Bytes) -> Response {
+    let req: StartRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("the body is not a run request: {e}"),
+                "send JSON like {\"task\": \"Add a function add(a, b)\", \"engine\": \"fake\"}",
+            );
+        }
+    };
+    match state.launcher.enqueue(req) {
+        Ok(id) => {
+            state.live.notify("*");
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "run_id": id, "url": format!("/runs/{id}") })),
+            )
+                .into_response()
+        }
+        Err(e) => refused(e),
+    }
+}
+
+/// `POST /api/runs/{id}/cancel`.
+pub async fn cancel(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    if pages::load_run(&state, &id).is_none() {
+        return no_run(&id);
+    }
+    match state.launcher.cancel(&id).await {
+        Ok(m) => {
+            state.index.touch(&id);
+            state.live.notify(&id);
+            Json(json!({ "run_id": id, "result": m })).into_response()
+        }
+        Err(e) => refused(e),
+    }
+}
+
+/// `POST /api/runs/{id}/resume`.
+pub async fn resume(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    let Some(run) = pages::load_run(&state, &id) else {
+        return no_run(&id);
+    };
+    match state.launcher.resume(&id, &run.summary.status) {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "run_id": id, "result": "resuming" })),
+        )
+            .into_response(),
+        Err(e) => refused(e),
+    }
+}

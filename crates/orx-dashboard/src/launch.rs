@@ -1,0 +1,402 @@
+//! Starting, queueing, cancelling and resuming runs, always through the `orx` binary.
+//!
+//! A start request gets its run id at once and is written to `runs/.dashboard/queue/<id>.json`;
+//! the dispatcher starts queued runs (`orx run --detach --run-id <id>`) while fewer than
+//! `max_concurrent_runs` are running. The queue is on disk, so it survives a dashboard restart,
+//! and the runs are their own processes, so they survive it too.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use orx_core::config::{ExecutorKind, StageOverride};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::{Options, Shared};
+
+/// What the new-run form and `POST /api/runs` send.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// The task text.
+    pub task: String,
+    /// The repository (must be the one this dashboard serves; empty: that one).
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// The executor for every stage.
+    #[serde(default)]
+    pub engine: Option<String>,
+    /// The model for every stage.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The branch to start from.
+    #[serde(default)]
+    pub base_branch: Option<String>,
+    /// The pipeline.
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    /// Per-role overrides, `ROLE=EXECUTOR[:MODEL]`.
+    #[serde(default)]
+    pub stages: Vec<String>,
+}
+
+/// A queued start, as saved on disk.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Queued {
+    /// The run id chosen when it was queued.
+    pub run_id: String,
+    /// When.
+    pub queued_at: String,
+    /// The request.
+    pub request: StartRequest,
+    /// Why starting it failed, once it did.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A refused request: what is wrong and how to fix it.
+#[derive(Debug)]
+pub struct Refusal {
+    /// HTTP status.
+    pub status: u16,
+    /// What is wrong.
+    pub message: String,
+    /// The fix.
+    pub fix: String,
+}
+
+fn refusal(status: u16, message: impl Into<String>, fix: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        message: message.into(),
+        fix: fix.into(),
+    }
+}
+
+/// The launcher.
+#[derive(Debug)]
+pub struct Launcher {
+    repo: PathBuf,
+    queue_dir: PathBuf,
+    orx_bin: PathBuf,
+    config: Option<PathBuf>,
+    max: usize,
+    wake: Notify,
+}
+
+fn optional(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Values that reach the orx command line must not look like flags.
+fn plain(field: &str, v: &str) -> Result<(), Refusal> {
+    if v.starts_with('-') || v.chars().any(|c| c.is_control()) || v.len() > 200 {
+        return Err(refusal(
+            400,
+            format!("`{field}` has an invalid value"),
+            format!("{field} may not start with `-` or hold control characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl Launcher {
+    /// A launcher for the repository of `opts`.
+    pub fn new(opts: &Options) -> Self {
+        Self {
+            repo: opts.repo.clone(),
+            queue_dir: opts.repo.join("runs").join(".dashboard").join("queue"),
+            orx_bin: opts.orx_bin.clone(),
+            config: opts.config.clone(),
+            max: opts.max_concurrent_runs.max(1),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Runs at once.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Checks a request before it is queued.
+    pub fn validate(&self, req: &StartRequest) -> Result<(), Refusal> {
+        if req.task.trim().is_empty() {
+            return Err(refusal(
+                400,
+                "the task is empty",
+                "describe what the agents should do",
+            ));
+        }
+        if req.task.len() > 1_000_000 {
+            return Err(refusal(413, "the task is over 1 MB", "shorten the task"));
+        }
+        if let Some(repo) = optional(&req.repo) {
+            let same = Path::new(repo)
+                .canonicalize()
+                .ok()
+                .zip(self.repo.canonicalize().ok())
+                .is_some_and(|(a, b)| a == b);
+            if !same {
+                return Err(refusal(
+                    400,
+                    format!("this dashboard serves {}, not {repo}", self.repo.display()),
+                    format!("run `orx dashboard --dir {repo}` to start runs there"),
+                ));
+            }
+        }
+        if let Some(e) = optional(&req.engine)
+            && ExecutorKind::parse(e).is_none()
+        {
+            return Err(refusal(
+                400,
+                format!("unknown engine `{e}`"),
+                "engines: codex, gemini, claude, cursor, copilot, fake",
+            ));
+        }
+        for (field, v) in [
+            ("model", optional(&req.model)),
+            ("base_branch", optional(&req.base_branch)),
+            ("pipeline", optional(&req.pipeline)),
+        ] {
+            if let Some(v) = v {
+                plain(field, v)?;
+            }
+        }
+        for s in &req.stages {
+            StageOverride::parse(s).map_err(|e| {
+                refusal(
+                    400,
+                    format!("stage override: {e}"),
+                    "write ROLE=EXECUTOR[:MODEL]",
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Queues a start; returns the run id it will have.
+    pub fn enqueue(&self, req: StartRequest) -> Result<String, Refusal> {
+        self.validate(&req)?;
+        let id = orx_core::run::new_run_id().to_string();
+        let q = Queued {
+            run_id: id.clone(),
+            queued_at: orx_core::run::now_rfc3339(),
+            request: req,
+            error: None,
+        };
+        let io = |e: orx_core::Error| {
+            refusal(
+                500,
+                format!("could not queue the run: {e}"),
+                format!("check that {} is writable", self.queue_dir.display()),
+            )
+        };
+        fs_err::create_dir_all(&self.queue_dir).map_err(|e| io(e.into()))?;
+        orx_core::fsutil::atomic_write_json(&self.entry(&id), &q).map_err(io)?;
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    fn entry(&self, id: &str) -> PathBuf {
+        self.queue_dir.join(format!("{id}.json"))
+    }
+
+    /// The queue entry of `id`, if it is (still) queued or failed to start.
+    pub fn queued(&self, id: &str) -> Option<Queued> {
+        if !orx_core::run::is_valid_run_id(id) {
+            return None;
+        }
+        orx_core::fsutil::read_json(&self.entry(id)).ok()
+    }
+
+    /// Every queue entry, oldest first.
+    pub fn queue(&self) -> Vec<Queued> {
+        let mut out: Vec<Queued> = std::fs::read_dir(&self.queue_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_str()?.strip_suffix(".json")?.to_string();
+                self.queued(&name)
+            })
+            .collect();
+        out.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        out
+    }
+
+    /// Drops a queued start (cancel before it ran). True when there was one.
+    pub fn dequeue(&self, id: &str) -> bool {
+        self.queued(id).is_some() && std::fs::remove_file(self.entry(id)).is_ok()
+    }
+
+    fn orx(&self) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(&self.orx_bin);
+        cmd.arg("--dir").arg(&self.repo);
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.stdin(Stdio::null()).kill_on_drop(false);
+        cmd
+    }
+
+    /// Starts one queued run and waits until its folder exists (`orx run --detach` returns then).
+    async fn start(&self, q: &Queued) -> Result<(), String> {
+        let task_file = self.queue_dir.join(format!("{}.task.md", q.run_id));
+        fs_err::write(&task_file, &q.request.task).map_err(|e| e.to_string())?;
+        let r = &q.request;
+        let mut cmd = self.orx();
+        cmd.arg("--quiet")
+            .arg("run")
+            .arg(format!("@{}", task_file.display()))
+            .arg("--detach")
+            .arg("--run-id")
+            .arg(&q.run_id);
+        if let Some(e) = optional(&r.engine) {
+            cmd.arg("--engine").arg(e);
+        }
+        if let Some(m) = optional(&r.model) {
+            cmd.arg("--model").arg(m);
+        }
+        if let Some(b) = optional(&r.base_branch) {
+            cmd.arg("--base-branch").arg(b);
+        }
+        if let Some(p) = optional(&r.pipeline) {
+            cmd.arg("--pipeline").arg(p);
+        }
+        for s in &r.stages {
+            cmd.arg("--stage").arg(s);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(60), cmd.output()).await;
+        let _ = std::fs::remove_file(&task_file);
+        match out {
+            Ok(Ok(o)) if o.status.success() => Ok(()),
+            Ok(Ok(o)) => Err(crate::redact(String::from_utf8_lossy(&o.stderr).trim())),
+            Ok(Err(e)) => Err(format!("could not run {}: {e}", self.orx_bin.display())),
+            Err(_) => Err("orx run --detach did not return within 60 s".into()),
+        }
+    }
+
+    /// Cancels a run: drops it from the queue, or runs `orx cancel`.
+    pub async fn cancel(&self, id: &str) -> Result<String, Refusal> {
+        if self.dequeue(id) {
+            self.wake.notify_one();
+            return Ok("removed from the queue".into());
+        }
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            self.orx().arg("cancel").arg(id).output(),
+        )
+        .await;
+        match out {
+            Ok(Ok(o)) if o.status.success() => Ok("cancelled".into()),
+            Ok(Ok(o)) => Err(refusal(
+                409,
+                crate::redact(String::from_utf8_lossy(&o.stderr).trim()),
+                "refresh the page to see the run's status",
+            )),
+            Ok(Err(e)) => Err(refusal(
+                500,
+                format!("could not run orx: {e}"),
+                "check the orx binary",
+            )),
+            Err(_) => Err(refusal(
+                504,
+                "orx cancel did not return within 30 s",
+                "try again",
+            )),
+        }
+    }
+
+    /// Resumes a run in the background (`orx resume`, its own process group, its output in
+    /// `logs/dashboard_resume.log`).
+    pub fn resume(&self, id: &str, status: &str) -> Result<(), Refusal> {
+        if !matches!(status, "failed" | "cancelled" | "interrupted") {
+            return Err(refusal(
+                409,
+                format!("run {id} is {status}; only failed, cancelled or interrupted runs resume"),
+                "wait for the run to stop, or cancel it first",
+            ));
+        }
+        let log = self
+            .repo
+            .join("runs")
+            .join(id)
+            .join("logs")
+            .join("dashboard_resume.log");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| {
+                refusal(
+                    500,
+                    format!("cannot write {}: {e}", log.display()),
+                    "check permissions",
+                )
+            })?;
+        let err = file
+            .try_clone()
+            .map_err(|e| refusal(500, e.to_string(), "check permissions"))?;
+        let mut cmd = self.orx();
+        cmd.arg("--quiet")
+            .arg("resume")
+            .arg(id)
+            .stdout(file)
+            .stderr(err)
+            .process_group(0);
+        let mut child = cmd.spawn().map_err(|e| {
+            refusal(
+                500,
+                format!("could not run orx: {e}"),
+                "check the orx binary",
+            )
+        })?;
+        // Reap it when it ends; the run goes on if the dashboard stops first.
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        Ok(())
+    }
+}
+
+/// Starts queued runs while there is room; woken by new entries and every half second.
+pub async fn dispatch_loop(state: Shared) {
+    loop {
+        dispatch_once(&state).await;
+        let _ =
+            tokio::time::timeout(Duration::from_millis(500), state.launcher.wake.notified()).await;
+    }
+}
+
+/// One pass of the dispatcher.
+pub async fn dispatch_once(state: &Shared) {
+    let l = &state.launcher;
+    for q in l.queue() {
+        if q.error.is_some() {
+            continue;
+        }
+        let running = state.index.active().len();
+        if running >= l.max {
+            break;
+        }
+        match l.start(&q).await {
+            Ok(()) => {
+                let _ = std::fs::remove_file(l.entry(&q.run_id));
+            }
+            Err(e) => {
+                let failed = Queued {
+                    error: Some(if e.is_empty() {
+                        "orx run failed".into()
+                    } else {
+                        e
+                    }),
+                    ..q.clone()
+                };
+                let _ = orx_core::fsutil::atomic_write_json(&l.entry(&q.run_id), &failed);
+            }
+        }
+        state.index.touch(&q.run_id);
+        state.live.notify(&q.run_id);
+    }
+}

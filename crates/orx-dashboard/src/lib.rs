@@ -1,0 +1,168 @@
+//! The orx dashboard (SPEC §10): a local web UI over one repository's run folders.
+//!
+//! Everything shown is read from `runs/<run_id>/` through orx-core's store, the same code
+//! `orx status` uses. Runs are started, cancelled and resumed by spawning the `orx` binary, never
+//! in-process, so a run outlives the dashboard and the dashboard can restart at any time.
+//!
+//! Layout: [`index`] keeps a cache of run summaries fresh, [`live`] turns changes into
+//! server-sent events, [`launch`] starts and queues runs, [`security`] guards every request,
+//! [`files`] confines paths to a run folder, [`pages`] and [`api`] serve HTML and JSON.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub mod api;
+pub mod files;
+pub mod highlight;
+pub mod index;
+pub mod launch;
+pub mod live;
+pub mod pages;
+pub mod security;
+pub mod svg;
+mod view;
+
+pub use index::RunIndex;
+
+/// How the dashboard is served.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The repository whose `runs/` are shown.
+    pub repo: PathBuf,
+    /// The `orx` binary that starts, cancels and resumes runs.
+    pub orx_bin: PathBuf,
+    /// `--config`, passed on to the runs it starts.
+    pub config: Option<PathBuf>,
+    /// Runs at once; more wait in the queue.
+    pub max_concurrent_runs: usize,
+    /// The access token: required on every request when set (always set on a non-loopback bind).
+    pub token: Option<String>,
+}
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The options.
+    pub opts: Options,
+    /// The run summaries.
+    pub index: RunIndex,
+    /// Change notifications for SSE.
+    pub live: live::Hub,
+    /// Starting and queueing runs.
+    pub launcher: launch::Launcher,
+    /// The CSRF token of this server process.
+    pub csrf: String,
+    /// The address the server is bound to (for the Host check).
+    pub bound: SocketAddr,
+}
+
+/// Shared state.
+pub type Shared = Arc<AppState>;
+
+/// Builds the state: reads every run once, and resumes the queue left by an earlier dashboard.
+pub fn state(opts: Options, bound: SocketAddr) -> Shared {
+    let index = RunIndex::new(&opts.repo);
+    let launcher = launch::Launcher::new(&opts);
+    Arc::new(AppState {
+        index,
+        live: live::Hub::new(),
+        launcher,
+        csrf: security::random_token(),
+        bound,
+        opts,
+    })
+}
+
+/// The routes.
+pub fn app(state: Shared) -> Router {
+    let api = Router::new()
+        .route("/session", get(api::session))
+        .route("/runs", get(api::runs).post(api::start))
+        .route("/runs/{id}", get(api::run))
+        .route("/runs/{id}/files", get(api::file_list))
+        .route("/runs/{id}/files/{*path}", get(api::file))
+        .route("/runs/{id}/diff", get(api::diff))
+        .route("/runs/{id}/log", get(api::log))
+        .route("/runs/{id}/metrics", get(api::run_metrics))
+        .route("/runs/{id}/cancel", post(api::cancel))
+        .route("/runs/{id}/resume", post(api::resume))
+        .route("/metrics", get(api::metrics))
+        .fallback(api::not_found);
+    Router::new()
+        .route("/", get(pages::runs))
+        .route("/runs/table", get(pages::runs_table))
+        .route("/runs/new", get(pages::new_run))
+        .route("/runs", post(pages::start))
+        .route("/runs/{id}", get(pages::run))
+        .route("/runs/{id}/tab/{tab}", get(pages::tab))
+        .route("/runs/{id}/preview", get(pages::preview))
+        .route("/runs/{id}/search", get(pages::search))
+        .route("/runs/{id}/cancel", post(pages::cancel))
+        .route("/runs/{id}/resume", post(pages::resume))
+        .route("/metrics", get(pages::metrics))
+        .route("/events/runs", get(live::runs_events))
+        .route("/events/runs/{id}", get(live::run_events))
+        .route("/events/runs/{id}/log", get(live::log_events))
+        .route("/assets/{name}", get(pages::asset))
+        .nest("/api", api)
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
+        .with_state(state)
+}
+
+/// Masks API keys (known shapes and the values of secret-named environment variables) in
+/// anything shown. Run folders are already redacted when written; this is the second line.
+pub fn redact(text: &str) -> String {
+    static R: std::sync::LazyLock<orx_core::redact::Redactor> =
+        std::sync::LazyLock::new(|| orx_core::redact::Redactor::default().with_env());
+    R.redact(text)
+}
+
+/// Serves on `listener` until the process ends: the watcher and the queue run alongside.
+pub async fn serve(listener: tokio::net::TcpListener, opts: Options) -> std::io::Result<()> {
+    let bound = listener.local_addr()?;
+    let state = state(opts, bound);
+    tokio::spawn(live::watch(state.clone()));
+    tokio::spawn(launch::dispatch_loop(state.clone()));
+    axum::serve(listener, app(state)).await
+}
+
+/// Binds `host:port`, calls `ready` with the bound address, and serves until SIGINT or SIGTERM.
+/// Runs its own small runtime (two worker threads), so callers need no async code.
+pub fn run_blocking(
+    host: &str,
+    port: u16,
+    opts: Options,
+    ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("orx-dashboard")
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let addr = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        ready(listener.local_addr()?);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = serve(listener, opts) => r,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = term.recv() => Ok(()),
+        }
+    })?;
+    // Open event streams never end by themselves: do not wait for them.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! Live updates: one watcher keeps the index fresh and announces changed runs; each open page
+//! holds one server-sent-events stream that re-renders only what it shows.
+//!
+//! Log streams carry the byte offset after each chunk as the event id, so a client that
+//! reconnects with `Last-Event-ID` (or `?offset=`) continues exactly where it stopped.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use futures_util::stream;
+use serde::Deserialize;
+use tokio::sync::broadcast;
+
+use crate::index::Filter;
+use crate::{Shared, pages};
+
+/// Change notifications: the id of a run that changed (or `*` for the queue).
+#[derive(Debug)]
+pub struct Hub {
+    tx: broadcast::Sender<String>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    /// A hub.
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(1024);
+        Self { tx }
+    }
+
+    /// Announces that `id` changed.
+    pub fn notify(&self, id: &str) {
+        let _ = self.tx.send(id.to_string());
+    }
+
+    /// A new listener.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.tx.subscribe()
+    }
+}
+
+/// Refreshes the index four times a second (every ended run's files every 5 s) and announces
+/// what changed.
+pub async fn watch(state: Shared) {
+    let mut tick: u64 = 0;
+    let mut queue_len = state.launcher.queue().len();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        tick += 1;
+        let s = state.clone();
+        let full = tick.is_multiple_of(20);
+        let changed = tokio::task::spawn_blocking(move || s.index.refresh(full))
+            .await
+            .unwrap_or_default();
+        for id in &changed {
+            state.live.notify(id);
+        }
+        let q = state.launcher.queue().len();
+        if q != queue_len {
+            queue_len = q;
+            state.live.notify("*");
+        }
+    }
+}
+
+/// Waits for the next change that `wanted` accepts; drains the backlog so a burst of changes
+/// renders once. None when the hub is gone.
+async fn next_change(
+    rx: &mut broadcast::Receiver<String>,
+    wanted: &(dyn Fn(&str) -> bool + Send + Sync),
+) -> Option<()> {
+    loop {
+        let hit = match rx.recv().await {
+            Ok(id) => wanted(&id),
+            Err(broadcast::error::RecvError::Lagged(_)) => true,
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        if hit {
+            // Let the rest of a burst arrive, then render once.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            while let Ok(_id) = rx.try_recv() {}
+            return Some(());
+        }
+    }
+}
+
+fn sse<S>(s: S) -> Response
+where
+    S: Stream<Item = Result<Event, Infallible>> + Send + 'static,
+{
+    Sse::new(s)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// `GET /events/runs?status=&q=&page=`: the runs page's tables, re-rendered on every change.
+pub async fn runs_events(State(state): State<Shared>, Query(filter): Query<Filter>) -> Response {
+    let rx = state.live.subscribe();
+    let s = stream::unfold((state, rx, filter), |(state, mut rx, filter)| async move {
+        next_change(&mut rx, &|_| true).await?;
+        let html = pages::runs_fragment(&state, &filter);
+        let ev = Event::default().event("runs").data(html);
+        Some((Ok(ev), (state, rx, filter)))
+    });
+    sse(s)
+}
+
+/// `GET /events/runs/{id}`: the run page's header and overview, re-rendered when the run changes.
+pub async fn run_events(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    if !orx_core::run::is_valid_run_id(&id) {
+        return pages::not_found().await.into_response();
+    }
+    let rx = state.live.subscribe();
+    let pending: VecDeque<Event> = VecDeque::new();
+    let s = stream::unfold(
+        (state, rx, id, pending),
+        |(state, mut rx, id, mut pending)| async move {
+            if pending.is_empty() {
+                let want = id.clone();
+                next_change(&mut rx, &move |c| c == want || c == "*").await?;
+                let (header, overview) = pages::run_fragments(&state, &id);
+                pending.push_back(Event::default().event("header").data(header));
+                if let Some(o) = overview {
+                    pending.push_back(Event::default().event("overview").data(o));
+                }
+            }
+            let ev = pending.pop_front()?;
+            Some((Ok(ev), (state, rx, id, pending)))
+        },
+    );
+    sse(s)
+}
+
+/// Query of a log stream.
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    /// The log, relative to the run folder.
+    pub path: String,
+    /// The byte offset to continue from.
+    #[serde(default)]
+    pub offset: Option<u64>,
+}
+
+/// `GET /events/runs/{id}/log?path=&offset=`: new lines of one log as they are written.
+pub async fn log_events(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<LogQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let path = match pages::run_file(&state, &id, &q.path) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let from_header = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let offset = from_header.or(q.offset).unwrap_or(0);
+    let s = stream::unfold((path, offset), |(path, offset)| async move {
+        loop {
+            let p = path.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                crate::files::read_from(&p, offset, 256 * 1024)
+            })
+            .await;
+            match read {
+                Ok(Ok((text, next))) if next != offset => {
+                    let html = pages::log_lines(&text);
+                    let ev = Event::default()
+                        .event("line")
+                        .id(next.to_string())
+                        .data(html);
+                    return Some((Ok(ev), (path, next)));
+                }
+                Ok(Ok(_)) => {}
+                // The file went away (the run was cleaned): end the stream.
+                _ => return None,
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    sse(s)
+}
