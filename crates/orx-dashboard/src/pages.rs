@@ -291,16 +291,23 @@ pub fn form_request(form: &HashMap<String, String>) -> StartRequest {
 /// `POST /runs` (the form, sent by htmx): queues the run and sends the browser to its page.
 pub async fn start(
     State(state): State<Shared>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     match state.launcher.enqueue(form_request(&form)) {
         Ok(id) => {
             state.live.notify("*");
             let url = format!("/runs/{id}");
-            let mut r = StatusCode::SEE_OTHER.into_response();
+            // htmx follows HX-Redirect (a 303 would be followed inside its request instead).
+            let htmx = headers.contains_key("hx-request");
+            let mut r = if htmx {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                StatusCode::SEE_OTHER.into_response()
+            };
             if let Ok(v) = HeaderValue::from_str(&url) {
-                r.headers_mut().insert("hx-redirect", v.clone());
-                r.headers_mut().insert(header::LOCATION, v);
+                let name = if htmx { "hx-redirect" } else { "location" };
+                r.headers_mut().insert(name, v);
             }
             r
         }

@@ -8,6 +8,7 @@
 )]
 
 mod adapters;
+mod browser;
 mod cli;
 mod context;
 mod dashboard;

@@ -1,0 +1,406 @@
+//! The dashboard in a real headless Chromium, driven over WebDriver (Debian's chromium and
+//! chromium-driver, which `.ci/run` installs), against `orx dashboard` serving runs made by the
+//! scripted agent. Each test saves screenshots under `target/tmp/dashboard-screenshots/`.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use orx_testkit::TestRepo;
+
+use super::dashboard::{Dash, repo_with_a_run, wait_for};
+use super::{ONE_ITEM, WRITE_A, repo_with, scenario};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// chromedriver in its own process group (so Chromium dies with it) and one browser session.
+struct Browser {
+    driver: Child,
+    client: Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn browser() -> Browser {
+    use std::os::unix::process::CommandExt;
+    assert!(
+        std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
+        "the browser tests need Debian's chromium and chromium-driver: \
+         sudo apt-get install -y chromium chromium-driver (.ci/run does this)"
+    );
+    let port = free_port();
+    let driver = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-quic", "--no-first-run", "--disable-extensions",
+                "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let caps = match caps {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!(),
+    };
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    Browser {
+        driver,
+        client,
+        _profile: profile,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Saves a screenshot of the page as a test artifact.
+async fn shot(c: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// The text of the first element matching `css`, or "" when there is none.
+async fn text(c: &Client, css: &str) -> String {
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Re-checks `f` every 50 ms for up to `secs` seconds.
+async fn until<F, Fut>(secs: u64, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {secs} s waiting for {what}");
+}
+
+async fn count(c: &Client, css: &str) -> usize {
+    c.find_all(Locator::Css(css))
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() {
+    let (repo, id) = repo_with_a_run();
+    let d = Dash::start(&repo, &[]);
+    let base = format!("http://{}", d.addr);
+    runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/")).await.unwrap();
+        let link = c
+            .wait_for_find(Locator::Css(&format!("#recent-runs a[href='/runs/{id}']")))
+            .await
+            .unwrap();
+        assert!(text(c, "#recent-runs").await.contains("succeeded"));
+        shot(c, "runs").await;
+
+        link.click().await.unwrap();
+        until(10, "the run page", || async {
+            text(c, "#run-status").await == "succeeded"
+        })
+        .await;
+        assert_eq!(count(c, "#timeline li.ok").await, 7, "seven stages done");
+        assert!(text(c, "#items").await.contains("W001"));
+        shot(c, "run-overview").await;
+
+        // Artifacts: the backlog preview is highlighted YAML.
+        c.find(Locator::Id("tab-artifacts"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait_for_find(Locator::Css(".tree a")).await.unwrap();
+        c.find(Locator::LinkText("backlog.yaml"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(10, "the YAML preview", || async {
+            count(c, "#preview pre[data-lang='yaml'] span.k").await > 0
+        })
+        .await;
+        assert!(text(c, "#preview").await.contains("W001"));
+        assert!(
+            c.current_url()
+                .await
+                .unwrap()
+                .as_str()
+                .contains("tab=artifacts")
+        );
+        shot(c, "artifacts").await;
+
+        // Diff: the item's change.
+        c.find(Locator::Id("tab-diff"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait_for_find(Locator::LinkText("W001"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(10, "W001's diff", || async {
+            count(c, "details.file[data-file='a.txt'] .da").await > 0
+        })
+        .await;
+        assert!(
+            text(c, "details.file[data-file='a.txt']")
+                .await
+                .contains("+a")
+        );
+        shot(c, "diff").await;
+
+        // Logs: the event log.
+        c.find(Locator::Id("tab-logs"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(10, "the event log", || async {
+            text(c, "#log").await.contains("run.finished")
+        })
+        .await;
+        shot(c, "logs").await;
+
+        // Metrics: charts drawn by the server.
+        c.find(Locator::Id("tab-metrics"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait_for_find(Locator::Css("svg.chart rect"))
+            .await
+            .unwrap();
+        assert!(text(c, "#gates").await.contains("files pass"));
+        shot(c, "run-metrics").await;
+
+        c.goto(&format!("{base}/metrics")).await.unwrap();
+        assert_eq!(text(c, "#success-rate").await, "100%");
+        shot(c, "metrics").await;
+    });
+}
+
+fn slow_repo() -> TestRepo {
+    // The plan takes 1.5 s and the gate prints a line every 0.3 s, so a watcher sees the run move.
+    let gate = "gates:\n  - name: slow\n    command: sh\n    args: [\"-c\", \"for i in 1 2 3 4 5 6 7 8 9 10; do echo gate-line-$i; sleep 0.3; done; test -f a.txt\"]\n";
+    repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, "").replace(
+            "plan:\n  - text: \"the plan\"",
+            "plan:\n  - text: \"the plan\"\n    sleep_ms: 1500",
+        ),
+        gate,
+    )
+}
+
+#[test]
+fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
+    let repo = slow_repo();
+    let d = Dash::start(&repo, &[]);
+    let base = format!("http://{}", d.addr);
+    runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/runs/new")).await.unwrap();
+        c.find(Locator::Id("task"))
+            .await
+            .unwrap()
+            .send_keys("Add a file a.txt")
+            .await
+            .unwrap();
+        c.find(Locator::Id("engine"))
+            .await
+            .unwrap()
+            .select_by_value("fake")
+            .await
+            .unwrap();
+        shot(c, "new-run").await;
+        c.find(Locator::Id("start"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(20, "the run's page", || async {
+            c.current_url()
+                .await
+                .map(|u| u.path().starts_with("/runs/2"))
+                .unwrap_or(false)
+        })
+        .await;
+        let id = c.current_url().await.unwrap().path()[6..].to_string();
+        // A marker that a reload would wipe.
+        c.execute("window.__orx_marker = 'kept';", vec![])
+            .await
+            .unwrap();
+        until(20, "the plan to run", || async {
+            count(c, "#timeline li.current[data-stage='plan']").await == 1
+        })
+        .await;
+        assert_eq!(text(c, "#run-status").await, "running");
+        shot(c, "run-live").await;
+        until(30, "a later stage", || async {
+            count(c, "#timeline li[data-stage='plan'][data-status='done']").await == 1
+                && count(c, "#timeline li.current").await == 1
+                && count(c, "#timeline li.current[data-stage='plan']").await == 0
+        })
+        .await;
+        let marker = c
+            .execute("return window.__orx_marker;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(marker, "kept", "the page was reloaded");
+
+        // The gate's log, tailed live.
+        let gate_log = repo.run_dir(&id).join("logs/gate_slow_W001_1.log");
+        wait_for(30, "the gate to start", || gate_log.exists());
+        c.goto(&format!(
+            "{base}/runs/{id}?tab=logs&path=logs/gate_slow_W001_1.log"
+        ))
+        .await
+        .unwrap();
+        c.wait_for_find(Locator::Id("log")).await.unwrap();
+        let first = count(c, "#log .ll").await;
+        until(20, "new gate lines to appear", || async {
+            text(c, "#log").await.contains("gate-line-10")
+        })
+        .await;
+        let last = count(c, "#log .ll").await;
+        assert!(last > first, "lines arrived live: {first} then {last}");
+        let lines = text(c, "#log").await;
+        for i in 1..=10 {
+            assert_eq!(
+                lines.matches(&format!("gate-line-{i}\n")).count()
+                    + usize::from(lines.ends_with(&format!("gate-line-{i}"))),
+                1,
+                "line {i} exactly once: {lines}"
+            );
+        }
+        shot(c, "logs-live").await;
+        until(30, "the run to succeed", || async {
+            text(c, "#run-status").await == "succeeded"
+        })
+        .await;
+    });
+}
+
+#[test]
+fn cancel_on_the_run_page_stops_the_run_after_a_confirmation() {
+    let repo = repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, "").replace(
+            "plan:\n  - text: \"the plan\"",
+            "plan:\n  - text: \"the plan\"\n    sleep_ms: 60000",
+        ),
+        "",
+    );
+    let d = Dash::start(&repo, &[]);
+    let id = d.post("/api/runs", r#"{"task": "Add a"}"#).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let base = format!("http://{}", d.addr);
+    runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/runs/{id}")).await.unwrap();
+        until(20, "the run to be running", || async {
+            text(c, "#run-status").await == "running"
+        })
+        .await;
+        c.find(Locator::Id("cancel"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // htmx asks first.
+        until(5, "the confirmation", || async {
+            c.get_alert_text().await.is_ok()
+        })
+        .await;
+        assert!(
+            c.get_alert_text()
+                .await
+                .unwrap()
+                .contains("Cancel this run")
+        );
+        c.accept_alert().await.unwrap();
+        until(30, "the run to be cancelled", || async {
+            text(c, "#run-status").await == "cancelled"
+        })
+        .await;
+        // A cancelled run offers Resume.
+        c.wait_for_find(Locator::Id("resume")).await.unwrap();
+        shot(c, "cancelled").await;
+    });
+    assert_eq!(repo.state(&id).status.as_str(), "cancelled");
+}
