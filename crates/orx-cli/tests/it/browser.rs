@@ -149,7 +149,9 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
         let c = &b.client;
         c.goto(&format!("{base}/")).await.unwrap();
         let link = c
-            .wait_for_find(Locator::Css(&format!("#recent-runs a[href='/runs/{id}']")))
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(&format!("#recent-runs a[href='/runs/{id}']")))
             .await
             .unwrap();
         assert!(text(c, "#recent-runs").await.contains("succeeded"));
@@ -171,7 +173,11 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
             .click()
             .await
             .unwrap();
-        c.wait_for_find(Locator::Css(".tree a")).await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(".tree a"))
+            .await
+            .unwrap();
         c.find(Locator::LinkText("backlog.yaml"))
             .await
             .unwrap()
@@ -199,7 +205,9 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
             .click()
             .await
             .unwrap();
-        c.wait_for_find(Locator::LinkText("W001"))
+        c.wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::LinkText("W001"))
             .await
             .unwrap()
             .click()
@@ -236,7 +244,9 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
             .click()
             .await
             .unwrap();
-        c.wait_for_find(Locator::Css("svg.chart rect"))
+        c.wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css("svg.chart rect"))
             .await
             .unwrap();
         assert!(text(c, "#gates").await.contains("files pass"));
@@ -327,7 +337,11 @@ fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
         ))
         .await
         .unwrap();
-        c.wait_for_find(Locator::Id("log")).await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Id("log"))
+            .await
+            .unwrap();
         let first = count(c, "#log .ll").await;
         until(20, "new gate lines to appear", || async {
             text(c, "#log").await.contains("gate-line-10")
@@ -399,7 +413,11 @@ fn cancel_on_the_run_page_stops_the_run_after_a_confirmation() {
         })
         .await;
         // A cancelled run offers Resume.
-        c.wait_for_find(Locator::Id("resume")).await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Id("resume"))
+            .await
+            .unwrap();
         shot(c, "cancelled").await;
     });
     assert_eq!(repo.state(&id).status.as_str(), "cancelled");
