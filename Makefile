@@ -1,5 +1,5 @@
 # Entry points for contributors; .ci/run calls the same commands.
-.PHONY: fmt lint test test-integration bench run demo smoke-llm
+.PHONY: fmt lint test test-integration bench run dashboard demo smoke-llm
 
 fmt:
 	cargo fmt --all
@@ -17,9 +17,13 @@ test-integration:
 # Benchmarks print figures; they never fail a test run.
 bench:
 	cargo bench -p orx-core --bench parsers
+	cargo bench -p orx-dashboard --bench dashboard
 
-# The dashboard on its default port (arrives with the dashboard issue); until then, the demo.
-run: demo
+# The dashboard on its default port, for the repository in the current directory.
+run: dashboard
+
+dashboard:
+	cargo run --release -- dashboard
 
 demo:
 	cargo run --release -- demo

@@ -53,11 +53,37 @@ struct Entry {
     search: String,
 }
 
+/// The rows, newest first, in one contiguous vector (a scan of 10,000 rows stays in cache-friendly
+/// order), and where each id is.
 #[derive(Debug, Default)]
 struct Inner {
-    entries: HashMap<String, Entry>,
-    /// Newest first.
-    order: Vec<String>,
+    rows: Vec<Entry>,
+    pos: HashMap<String, usize>,
+}
+
+impl Inner {
+    fn get(&self, id: &str) -> Option<&Entry> {
+        self.pos.get(id).and_then(|i| self.rows.get(*i))
+    }
+
+    /// Puts the rows in the order of `ids` (newest first), keeping known entries and adding
+    /// `fresh` ones.
+    fn rebuild(&mut self, ids: &[String], mut fresh: HashMap<String, Entry>) {
+        let mut old: HashMap<String, Entry> = std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(|e| (e.row.run_id.clone(), e))
+            .collect();
+        self.rows = ids
+            .iter()
+            .filter_map(|id| fresh.remove(id).or_else(|| old.remove(id)))
+            .collect();
+        self.pos = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.row.run_id.clone(), i))
+            .collect();
+    }
 }
 
 /// The cache.
@@ -123,12 +149,19 @@ impl RunIndex {
     pub fn refresh(&self, full: bool) -> Vec<String> {
         let ids = self.store.ids().unwrap_or_default();
         let mut changed = Vec::new();
-        let mut fresh: Vec<(String, Entry)> = Vec::new();
+        let mut fresh: HashMap<String, Entry> = HashMap::new();
+        let same_order;
         {
             let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+            same_order = inner.rows.len() == ids.len()
+                && inner
+                    .rows
+                    .iter()
+                    .zip(&ids)
+                    .all(|(e, id)| e.row.run_id == *id);
             for id in &ids {
                 let dir = RunDir::new(self.store.runs_root(), id);
-                match inner.entries.get(id) {
+                match inner.get(id) {
                     Some(e) if !full && !e.row.is_active() && e.row.status != "pending" => {}
                     Some(e) => {
                         let stamp = stamp(&dir);
@@ -137,26 +170,30 @@ impl RunIndex {
                             if row_differs(&entry.row, &e.row) {
                                 changed.push(id.clone());
                             }
-                            fresh.push((id.clone(), entry));
+                            fresh.insert(id.clone(), entry);
                         }
                     }
                     None => {
                         let stamp = stamp(&dir);
                         changed.push(id.clone());
-                        fresh.push((id.clone(), read_entry(&self.store, &dir, stamp)));
+                        fresh.insert(id.clone(), read_entry(&self.store, &dir, stamp));
                     }
                 }
             }
         }
+        if same_order && fresh.is_empty() {
+            return changed;
+        }
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        for (id, entry) in fresh {
-            inner.entries.insert(id, entry);
+        if same_order {
+            for (id, entry) in fresh {
+                if let Some(i) = inner.pos.get(&id).copied() {
+                    inner.rows[i] = entry;
+                }
+            }
+        } else {
+            inner.rebuild(&ids, fresh);
         }
-        if inner.entries.len() != ids.len() {
-            let keep: std::collections::HashSet<&String> = ids.iter().collect();
-            inner.entries.retain(|id, _| keep.contains(id));
-        }
-        inner.order = ids;
         changed
     }
 
@@ -168,26 +205,31 @@ impl RunIndex {
         }
         let entry = read_entry(&self.store, &dir, stamp(&dir));
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if !inner.entries.contains_key(id) {
-            inner.order.push(id.to_string());
-            inner.order.sort_unstable_by(|a, b| b.cmp(a));
+        match inner.pos.get(id).copied() {
+            Some(i) => inner.rows[i] = entry,
+            None => {
+                let mut ids: Vec<String> =
+                    inner.rows.iter().map(|e| e.row.run_id.clone()).collect();
+                ids.push(id.to_string());
+                ids.sort_unstable_by(|a, b| b.cmp(a));
+                let fresh = HashMap::from([(id.to_string(), entry)]);
+                inner.rebuild(&ids, fresh);
+            }
         }
-        inner.entries.insert(id.to_string(), entry);
     }
 
     /// One run's row.
     pub fn row(&self, id: &str) -> Option<RunRow> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner.entries.get(id).map(|e| e.row.clone())
+        inner.get(id).map(|e| e.row.clone())
     }
 
     /// The runs that are live now.
     pub fn active(&self) -> Vec<RunRow> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         inner
-            .order
+            .rows
             .iter()
-            .filter_map(|id| inner.entries.get(id))
             .filter(|e| e.row.is_active())
             .map(|e| e.row.clone())
             .collect()
@@ -198,7 +240,7 @@ impl RunIndex {
         self.inner
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .order
+            .rows
             .len()
     }
 
@@ -213,10 +255,25 @@ impl RunIndex {
         let page = filter.page.unwrap_or(1).max(1);
         let q = filter.q.trim().to_lowercase();
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let skip = (page - 1) * per_page;
+        if filter.status.is_empty() && q.is_empty() {
+            let runs = inner
+                .rows
+                .iter()
+                .skip(skip)
+                .take(per_page)
+                .map(|e| e.row.clone())
+                .collect();
+            return Page {
+                runs,
+                total: inner.rows.len(),
+                page,
+                per_page,
+            };
+        }
         let mut total = 0;
         let mut runs = Vec::new();
-        let skip = (page - 1) * per_page;
-        for e in inner.order.iter().filter_map(|id| inner.entries.get(id)) {
+        for e in &inner.rows {
             if !filter.status.is_empty() && e.row.status != filter.status {
                 continue;
             }
@@ -293,5 +350,68 @@ fn read_entry(store: &Store, dir: &RunDir, stamp: Option<SystemTime>) -> Entry {
         search: format!("{} {}", row.run_id, row.task.to_lowercase()),
         row,
         stamp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orx_core::run::RunStatus;
+
+    fn run(root: &Path, id: &str, status: RunStatus) {
+        let dir = RunDir::new(&root.join("runs"), id);
+        if !dir.root().exists() {
+            dir.create().unwrap();
+        }
+        let mut st = RunState::new(id, "standard", &["plan".to_string()]);
+        st.status = status;
+        st.save(&dir.state()).unwrap();
+    }
+
+    #[test]
+    fn rows_stay_newest_first_through_additions_changes_and_removals() {
+        let t = tempfile::tempdir().unwrap();
+        let a = "20261126_100000_0000000a";
+        let b = "20261126_110000_0000000b";
+        let c = "20261126_120000_0000000c";
+        run(t.path(), a, RunStatus::Succeeded);
+        run(t.path(), c, RunStatus::Failed);
+        let index = RunIndex::new(t.path());
+        let ids = |p: Page| p.runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>();
+        assert_eq!(ids(index.page(&Filter::default())), [c, a]);
+        run(t.path(), b, RunStatus::Succeeded);
+        assert_eq!(index.refresh(false), [b]);
+        assert_eq!(ids(index.page(&Filter::default())), [c, b, a]);
+        assert_eq!(
+            index.refresh(false),
+            Vec::<String>::new(),
+            "nothing changed"
+        );
+        // An ended run changed from outside is seen by the full pass.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        run(t.path(), a, RunStatus::Cancelled);
+        assert_eq!(index.refresh(true), [a]);
+        assert_eq!(index.row(a).unwrap().status, "cancelled");
+        std::fs::remove_dir_all(t.path().join("runs").join(c)).unwrap();
+        index.refresh(false);
+        assert_eq!(ids(index.page(&Filter::default())), [b, a]);
+        assert!(index.row(c).is_none());
+        let failed = Filter {
+            status: "succeeded".into(),
+            ..Filter::default()
+        };
+        assert_eq!(ids(index.page(&failed)), [b]);
+        let paged = Filter {
+            per_page: Some(1),
+            page: Some(2),
+            ..Filter::default()
+        };
+        let p = index.page(&paged);
+        assert_eq!((p.total, ids(p)), (2, vec![a.to_string()]));
+        let q = Filter {
+            q: "0000000B".into(),
+            ..Filter::default()
+        };
+        assert_eq!(ids(index.page(&q)), [b], "search ignores case");
     }
 }

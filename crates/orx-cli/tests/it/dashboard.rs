@@ -563,3 +563,179 @@ fn vendored_assets_match_their_recorded_hashes() {
     }
     assert!(dir.join("LICENSE.htmx").exists() && dir.join("LICENSE.htmx-ext-sse").exists());
 }
+
+#[test]
+fn the_form_route_queues_a_run_and_the_run_stream_pushes_its_header_and_overview() {
+    let repo = repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, "").replace(
+            "plan:\n  - text: \"the plan\"",
+            "plan:\n  - text: \"the plan\"\n    sleep_ms: 1000",
+        ),
+        GATE,
+    );
+    let d = Dash::start(&repo, &[]);
+    let form = "task=Add+a+%3Cu%3E&engine=fake&pipeline=standard&stage_review_executor=fake&stage_plan_model=";
+    let r = http::send(
+        d.addr,
+        &Request::post("/runs", form)
+            .header("X-Orx-Csrf", d.csrf())
+            .header("HX-Request", "true")
+            .header("Content-Type", "application/x-www-form-urlencoded"),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let url = r.header("hx-redirect").unwrap().to_string();
+    let id = url.strip_prefix("/runs/").unwrap().to_string();
+    let (status, events) = http::sse(
+        d.addr,
+        &Request::get(&format!("/events/runs/{id}")),
+        Duration::from_secs(30),
+        |evs| {
+            evs.iter()
+                .any(|e| e.event == "header" && e.data.contains("succeeded"))
+        },
+    );
+    assert_eq!(status, 200);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == "overview" && e.data.contains("id=\"timeline\""))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == "header" && e.data.contains("running")),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == "header" && e.data.contains("succeeded"))
+    );
+    assert!(
+        events.iter().all(|e| !e.data.contains("<u>"))
+            && events.iter().any(|e| e.data.contains("Add a &lt;u&gt;")),
+        "the task is escaped"
+    );
+    // A form with an empty task answers with the reason, in place.
+    let r = http::send(
+        d.addr,
+        &Request::post("/runs", "task=&engine=fake")
+            .header("X-Orx-Csrf", d.csrf())
+            .header("HX-Request", "true")
+            .header("Content-Type", "application/x-www-form-urlencoded"),
+    );
+    assert_eq!(r.header("hx-retarget"), Some("#form-message"));
+    assert!(r.body.contains("the task is empty"));
+    assert_eq!(d.get("/events/runs/not-a-run").status, 404);
+}
+
+#[test]
+fn the_queue_survives_a_dashboard_restart() {
+    let repo = repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, "").replace(
+            "plan:\n  - text: \"the plan\"",
+            "plan:\n  - text: \"the plan\"\n    sleep_ms: 2500",
+        ),
+        GATE,
+    );
+    let (id1, id2) = {
+        let d = Dash::start(&repo, &["--max-concurrent-runs", "1"]);
+        let id1 = d.post("/api/runs", r#"{"task": "first"}"#).json()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let id2 = d.post("/api/runs", r#"{"task": "second"}"#).json()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        wait_for(20, "the first run to start", || {
+            d.get(&format!("/api/runs/{id1}")).json()["summary"]["status"] == "running"
+        });
+        assert_eq!(
+            d.get(&format!("/api/runs/{id2}")).json()["summary"]["status"],
+            "queued"
+        );
+        (id1, id2)
+        // The dashboard is killed here, with the first run going and the second queued.
+    };
+    assert!(
+        repo.path()
+            .join(format!("runs/.dashboard/queue/{id2}.json"))
+            .exists()
+    );
+    let d = Dash::start(&repo, &["--max-concurrent-runs", "1"]);
+    wait_for(60, "both runs to succeed after the restart", || {
+        [&id1, &id2]
+            .iter()
+            .all(|id| d.get(&format!("/api/runs/{id}")).json()["summary"]["status"] == "succeeded")
+    });
+}
+
+#[test]
+fn api_keys_in_run_files_never_reach_the_pages_or_the_api() {
+    let (repo, id) = repo_with_a_run();
+    let key = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+    std::fs::write(
+        repo.run_dir(&id).join("logs/leak.log"),
+        format!("calling with OPENAI_API_KEY={key}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.run_dir(&id).join("artifacts/leak.md"),
+        format!("key: {key}\n"),
+    )
+    .unwrap();
+    let d = Dash::start(&repo, &[]);
+    for target in [
+        format!("/api/runs/{id}/files/logs/leak.log"),
+        format!("/api/runs/{id}/files/artifacts/leak.md"),
+        format!("/api/runs/{id}/log?path=logs/leak.log"),
+        format!("/runs/{id}/preview?path=artifacts/leak.md"),
+        format!("/runs/{id}?tab=logs&path=logs/leak.log"),
+        format!("/runs/{id}/search?q=key"),
+    ] {
+        let r = d.get(&target);
+        assert_eq!(r.status, 200, "{target}");
+        assert!(
+            !r.body.contains("AbCdEfGhIjKlMnOp"),
+            "{target} shows the key: {}",
+            r.body
+        );
+        assert!(r.body.contains("***"), "{target}: {}", r.body);
+    }
+}
+
+#[test]
+fn metrics_report_and_show_print_the_aggregate_and_one_run() {
+    let (repo, id) = repo_with_a_run();
+    let out = orx_ok(&repo, &["metrics", "report", "--json"], 0);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["runs"], 1);
+    assert_eq!(r["by_status"]["succeeded"], 1);
+    assert_eq!(r["success_rate"], 1.0);
+    assert_eq!(r["stages"]["plan"]["attempts"], 1);
+    assert_eq!(r["gates"]["files"]["passed"], 1);
+    assert!(r["models"]["fake"]["calls"].as_u64().unwrap() >= 6);
+    let text = super::stdout(&orx_ok(&repo, &["metrics"], 0));
+    assert!(
+        text.contains("1 run(s): 1 succeeded; success rate 100%"),
+        "{text}"
+    );
+    assert!(
+        text.contains("STAGE") && text.contains("P95") && text.contains("files"),
+        "{text}"
+    );
+    let show = super::stdout(&orx_ok(&repo, &["metrics", "show", &id], 0));
+    assert!(show.contains(&format!("run {id}: succeeded")), "{show}");
+    assert!(
+        show.contains("W001#1") && show.contains("files:pass"),
+        "{show}"
+    );
+    let json = orx_ok(&repo, &["metrics", "show", &id, "--json"], 0);
+    let j: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(j["metrics"]["items_done"], 1);
+    let missing = super::orx(&repo, &["metrics", "show", "20990101_000000_00000000"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
