@@ -96,12 +96,13 @@ impl TestRepo {
         c
     }
 
-    /// The run ids in runs/, oldest first.
+    /// The run ids in runs/, oldest first (hidden folders such as a half-made run are not runs).
     pub fn run_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = std::fs::read_dir(self.path().join("runs"))
             .map(|rd| {
                 rd.flatten()
                     .filter_map(|e| e.file_name().to_str().map(String::from))
+                    .filter(|n| orx_core::run::is_valid_run_id(n))
                     .collect()
             })
             .unwrap_or_default();

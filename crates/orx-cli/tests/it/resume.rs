@@ -332,3 +332,129 @@ fn two_runs_in_one_repository_at_the_same_time_both_complete() {
         assert_eq!(log.lines().count(), 3, "{id}: {log}");
     }
 }
+
+/// A small seeded generator (xorshift64*), so a campaign is reproducible from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// What a finished run left: the branch diff, the items, and the metrics that must not depend on
+/// whether the run was interrupted.
+fn full_outcome(
+    repo: &orx_testkit::TestRepo,
+    id: &str,
+) -> (String, Vec<(String, ItemStatus)>, String) {
+    let (tree, items) = outcome(repo, id);
+    let m: serde_json::Value =
+        serde_json::from_str(&repo.run_file(id, "metrics/run.json")).unwrap();
+    let metrics = format!(
+        "status={} items_done={} items_failed={}",
+        m["status"], m["items_done"], m["items_failed"]
+    );
+    (tree, items, metrics)
+}
+
+/// Every .json file parses and every line of every .jsonl file parses.
+fn assert_run_files_parse(repo: &orx_testkit::TestRepo, id: &str, when: &str) {
+    fn walk(p: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&repo.run_dir(id), &mut files);
+    for f in files {
+        let name = f.display().to_string();
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        if name.ends_with(".json") {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("{when}: {name} does not parse: {e}"));
+        } else if name.ends_with(".jsonl") && !name.contains("/logs/") {
+            for l in text.lines() {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .unwrap_or_else(|e| panic!("{when}: {name}: bad line {l:?}: {e}"));
+            }
+        }
+    }
+}
+
+/// Crash anywhere: SIGKILL at seeded random instants spread over the whole run, then `orx resume`;
+/// the result equals an uninterrupted run's. `ORX_CRASH_INSTANTS` (default 12, the CI set) and
+/// `ORX_CRASH_SEED` (default 1) choose the campaign; `scripts/crash-campaign.sh` runs 100+.
+#[test]
+fn a_sigkill_at_random_instants_resumes_to_the_same_result() {
+    let count: u64 = std::env::var("ORX_CRASH_INSTANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let seed: u64 = std::env::var("ORX_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let base = crash_repo();
+    let t = Instant::now();
+    orx_ok(&base, &["run", "Add a and b"], 0);
+    let span = t.elapsed().as_millis() as u64;
+    let expected = full_outcome(&base, &base.single_run());
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let (mut killed, mut before_start, mut finished) = (0, 0, 0);
+    for i in 0..count {
+        // Stratified: instant i falls in the i-th slice of the run, at a random point of it.
+        let slice = span * 11 / 10 / count.max(1);
+        let at = i * slice + rng.next() % slice.max(1);
+        let when = format!("seed {seed}, instant {i} at {at} ms of {span}");
+        let repo = crash_repo();
+        let mut child = repo
+            .orx(bin())
+            .args(["run", "Add a and b"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(at));
+        let done_before = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        let _ = child.wait();
+        let ids = repo.run_ids();
+        let id = match ids.as_slice() {
+            [] => {
+                // Killed before the run existed: nothing to resume; a new run starts cleanly.
+                before_start += 1;
+                orx_ok(&repo, &["run", "Add a and b"], 0);
+                repo.single_run()
+            }
+            [id] => id.clone(),
+            more => panic!("{when}: {} runs", more.len()),
+        };
+        assert_run_files_parse(&repo, &id, &when);
+        if done_before {
+            finished += 1;
+        } else if repo.state(&id).status != RunStatus::Succeeded {
+            killed += 1;
+            let out = repo.orx(bin()).args(["resume", &id]).output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{when}: resume\n{}", text(&out));
+        }
+        assert_run_files_parse(&repo, &id, &when);
+        assert_eq!(full_outcome(&repo, &id), expected, "{when}");
+    }
+    println!(
+        "crash campaign: seed {seed}, {count} instants over {span} ms: {killed} resumed, \
+         {before_start} before the run existed, {finished} after it ended"
+    );
+    assert!(
+        killed * 2 >= count,
+        "most instants must land inside the run"
+    );
+}

@@ -146,10 +146,20 @@ impl Engine {
         let store = Store::new(&repo);
         let id = req.run_id.clone().unwrap_or_else(new_run_id);
         let dir = RunDir::new(store.runs_root(), &id);
-        dir.create()?;
-        let _lock = RunLock::acquire(&dir.lock(), &id)?;
+        if dir.root().exists() {
+            return Err(Error::run(
+                format!("run {id} already exists"),
+                "leave --run-id out to get a new one",
+            ));
+        }
+        // The run folder is assembled under a hidden name and renamed into place, so a crash
+        // never leaves a run folder without its meta.json and state.json.
+        let staging = RunDir::new(store.runs_root(), &format!(".new-{id}"));
+        if staging.root().exists() {
+            fs_err::remove_dir_all(staging.root())?;
+        }
+        staging.create()?;
         let redactor = run_redactor(&req.config);
-        let events = self.sink(&dir, &redactor);
         let worktree = repo.join(".worktrees").join(&id);
         let branch = format!("orx/{id}");
         let meta = Meta {
@@ -178,19 +188,21 @@ impl Engine {
             status: RunStatus::Running.as_str().into(),
             pr_url: None,
         };
-        // meta.json first: a state.json always has its meta.json beside it.
-        meta.save(&dir.meta())?;
+        meta.save(&staging.meta())?;
         crate::fsutil::atomic_write(
-            &dir.context("task.md"),
+            &staging.context("task.md"),
             redactor.redact(&req.task).as_bytes(),
         )?;
-        crate::fsutil::atomic_write(&dir.context("pipeline.yaml"), def.to_yaml()?.as_bytes())?;
+        crate::fsutil::atomic_write(&staging.context("pipeline.yaml"), def.to_yaml()?.as_bytes())?;
         let mut state = RunState::new(&id, &def.id, &def.stages);
         state.base_sha = Some(base_sha.clone());
         state.branch = Some(branch.clone());
         state.worktree = Some(worktree.display().to_string());
         state.status = RunStatus::Running;
-        state.save(&dir.state())?;
+        state.save(&staging.state())?;
+        fs_err::rename(staging.root(), dir.root())?;
+        let _lock = RunLock::acquire(&dir.lock(), &id)?;
+        let events = self.sink(&dir, &redactor);
         events.emit(
             Event::new(
                 "run.started",

@@ -193,14 +193,13 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         let started_at = now_rfc3339();
         let t0 = std::time::Instant::now();
         cx.stage_usage = Default::default();
-        // An item interrupted mid-attempt re-verifies what is in the worktree as that attempt;
-        // when the agent was stopped before it changed anything, it runs again as that attempt.
+        // An item interrupted after its agent finished re-verifies the worktree as that attempt.
+        // One interrupted while its agent worked runs the agent again as that attempt, on top of
+        // the worktree as it is: what a killed agent left may be half-written (a crash campaign
+        // caught an empty file committed that way).
         let mut resumed = st.phase.is_some() && st.attempts >= 1;
         let mut rerun = false;
-        if resumed
-            && st.phase.as_deref() == Some("agent")
-            && cx.git.diff_since(&start)?.trim().is_empty()
-        {
+        if resumed && st.phase.as_deref() == Some("agent") {
             resumed = false;
             rerun = true;
         }
