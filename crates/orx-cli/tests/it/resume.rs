@@ -458,3 +458,72 @@ fn a_sigkill_at_random_instants_resumes_to_the_same_result() {
         "most instants must land inside the run"
     );
 }
+
+/// No orphans: an agent that leaves grandchildren (`sh` with a background `sleep`) is stopped by a
+/// timeout or by a cancel, `ORX_ORPHAN_ROUNDS` times (default 50, alternating, four at a time);
+/// after each, no process of the agent's group remains.
+#[test]
+fn fifty_cancels_and_timeouts_leave_no_process_of_the_agents_group() {
+    let rounds: usize = std::env::var("ORX_ORPHAN_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let items = "        - id: W001\n          title: A\n          acceptance: [x]";
+    let implement =
+        "  - item: W001\n    attempt: 1\n    linger_secs: 300\nfix:\n  - write: { a.txt: x }\n";
+    let round = move |i: usize| {
+        let timeout = i % 2 == 0;
+        let cfg = if timeout {
+            "stages:\n  implement:\n    timeout: 1\n"
+        } else {
+            ""
+        };
+        let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), cfg);
+        let mut child = repo
+            .orx(bin())
+            .args(["run", "t"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pgid_file = || {
+            repo.run_ids()
+                .first()
+                .map(|id| repo.run_dir(id).join("logs/agent_implement_W001_1.pgid"))
+        };
+        wait_for("the lingering agent", || {
+            pgid_file().is_some_and(|p| std::fs::read_to_string(p).is_ok_and(|t| t.ends_with('\n')))
+        });
+        let pgid: u32 = std::fs::read_to_string(pgid_file().unwrap())
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let code = if timeout {
+            child.wait().unwrap().code()
+        } else {
+            std::process::Command::new("kill")
+                .args(["-s", "TERM", &child.id().to_string()])
+                .status()
+                .unwrap();
+            child.wait().unwrap().code()
+        };
+        let expected = if timeout { Some(0) } else { Some(130) };
+        assert_eq!(code, expected, "round {i} (timeout: {timeout})");
+        wait_for("the agent's process group to be empty", || {
+            !orx_core::run::sys::group_alive(pgid)
+        });
+    };
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in (t..rounds).step_by(4) {
+                    round(i);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
