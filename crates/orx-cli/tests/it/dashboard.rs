@@ -739,3 +739,91 @@ fn metrics_report_and_show_print_the_aggregate_and_one_run() {
     let missing = super::orx(&repo, &["metrics", "show", "20990101_000000_00000000"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// Load: the dashboard keeps answering 200 requests a second from loopback while four runs stream
+/// gate logs. Every request must be answered (the latencies are printed, not asserted).
+#[test]
+fn the_dashboard_answers_200_requests_a_second_while_four_runs_stream_logs() {
+    let gate = "gates:\n  - name: slow\n    command: sh\n    args: [\"-c\", \"for i in $(seq 1 30); do echo log-line-$i; sleep 0.1; done; test -f a.txt\"]\n";
+    let repo = repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        gate,
+    );
+    orx_ok(&repo, &["run", "a first run"], 0);
+    let done_id = repo.single_run();
+    let d = Dash::start(&repo, &["--max-concurrent-runs", "4"]);
+    let ids: Vec<String> = (0..4)
+        .map(|i| {
+            d.post("/api/runs", &format!(r#"{{"task": "run {i}"}}"#))
+                .json()["run_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    wait_for(30, "the four runs to stream their gate logs", || {
+        ids.iter()
+            .all(|id| repo.run_dir(id).join("logs/gate_slow_W001_1.log").exists())
+    });
+    // Four clients tail the logs live while the load runs.
+    let tails: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let addr = d.addr;
+            let target = format!("/events/runs/{id}/log?path=logs/gate_slow_W001_1.log");
+            std::thread::spawn(move || {
+                http::sse(addr, &Request::get(&target), Duration::from_secs(30), |e| {
+                    e.iter().any(|e| e.data.contains("log-line-30"))
+                })
+            })
+        })
+        .collect();
+    let targets = [
+        "/".to_string(),
+        "/api/runs".to_string(),
+        format!("/runs/{done_id}"),
+        format!("/api/runs/{}", ids[0]),
+        format!("/runs/{}/tab/logs", ids[1]),
+        "/api/metrics".to_string(),
+    ];
+    let start = Instant::now();
+    let mut latencies = Vec::new();
+    for i in 0..600u32 {
+        // 200 requests a second: request i is due at i × 5 ms.
+        let due = start + Duration::from_millis(u64::from(i) * 5);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let t = Instant::now();
+        let r = d.get(&targets[i as usize % targets.len()]);
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(r.status, 200, "request {i}: {}", r.body);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "600 requests in {elapsed:.2} s ({:.0}/s): p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        600.0 / elapsed,
+        latencies[300],
+        latencies[570],
+        latencies[599]
+    );
+    for t in tails {
+        let (status, events) = t.join().unwrap();
+        assert_eq!(status, 200);
+        let all: String = events.iter().map(|e| e.data.as_str()).collect();
+        assert!(all.contains("log-line-30"), "a tail missed lines: {all}");
+        for i in 1..=30 {
+            assert_eq!(
+                all.matches(&format!(">log-line-{i}<")).count(),
+                1,
+                "log-line-{i} once"
+            );
+        }
+    }
+    wait_for(60, "the four runs to succeed", || {
+        ids.iter()
+            .all(|id| d.get(&format!("/api/runs/{id}")).json()["summary"]["status"] == "succeeded")
+    });
+}

@@ -301,8 +301,9 @@ fn cancel_stops_the_run_and_leaves_no_process_of_the_agent_group() {
     assert_eq!(repo.state(&id).status, RunStatus::Succeeded);
 }
 
+/// Load: eight runs in one repository at once complete without git lock failures.
 #[test]
-fn two_runs_in_one_repository_at_the_same_time_both_complete() {
+fn eight_runs_in_one_repository_at_the_same_time_all_complete() {
     let items = "        - id: W001\n          title: A\n          acceptance: [x]\n        - id: W002\n          title: B\n          acceptance: [y]";
     let implement = "  - write: { \"{{ item }}.txt\": x }\n    sleep_ms: 100\n";
     let repo = repo_with(
@@ -310,7 +311,7 @@ fn two_runs_in_one_repository_at_the_same_time_both_complete() {
         &scenario(items, implement, ""),
         "gates:\n  - name: ok\n    command: \"true\"\n",
     );
-    let mut procs: Vec<_> = (0..3)
+    let mut procs: Vec<_> = (0..8)
         .map(|i| {
             repo.orx(bin())
                 .args(["-q", "run", &format!("parallel {i}")])
@@ -325,7 +326,7 @@ fn two_runs_in_one_repository_at_the_same_time_both_complete() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
     let ids = repo.run_ids();
-    assert_eq!(ids.len(), 3);
+    assert_eq!(ids.len(), 8);
     for id in ids {
         assert_eq!(repo.state(&id).status, RunStatus::Succeeded, "{id}");
         let log = repo.git(&["log", "--format=%s", &format!("main..orx/{id}")]);
