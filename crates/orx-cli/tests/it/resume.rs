@@ -473,7 +473,7 @@ fn fifty_cancels_and_timeouts_leave_no_process_of_the_agents_group() {
     let implement =
         "  - item: W001\n    attempt: 1\n    linger_secs: 300\nfix:\n  - write: { a.txt: x }\n";
     let round = move |i: usize| {
-        let timeout = i % 2 == 0;
+        let timeout = i.is_multiple_of(2);
         let cfg = if timeout {
             "stages:\n  implement:\n    timeout: 1\n"
         } else {
