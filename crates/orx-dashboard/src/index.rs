@@ -341,7 +341,7 @@ fn read_entry(store: &Store, dir: &RunDir, stamp: Option<SystemTime>) -> Entry {
         failure,
         tokens: metrics
             .as_ref()
-            .map(|m| m.tokens.input + m.tokens.output)
+            .map(|m| m.tokens.input.saturating_add(m.tokens.output))
             .unwrap_or(0),
         cost_usd: metrics.as_ref().map(|m| m.cost_usd).unwrap_or(0.0),
         task: summary.task,

@@ -818,8 +818,8 @@ fn metrics_html(state: &Shared, run: &RunData) -> String {
             None => per_stage.push((r.stage.clone(), r.duration_secs)),
         }
         let e = stage_tokens.entry(r.stage.clone()).or_default();
-        e.0 += r.tokens.input;
-        e.1 += r.tokens.output;
+        e.0 = e.0.saturating_add(r.tokens.input);
+        e.1 = e.1.saturating_add(r.tokens.output);
         e.2 += r.cost_usd;
         let key = match (&r.executor, &r.model) {
             (Some(e), Some(m)) => format!("{e}/{m}"),
@@ -827,8 +827,8 @@ fn metrics_html(state: &Shared, run: &RunData) -> String {
             _ => "(none)".into(),
         };
         let e = model_tokens.entry(key).or_default();
-        e.0 += r.tokens.input;
-        e.1 += r.tokens.output;
+        e.0 = e.0.saturating_add(r.tokens.input);
+        e.1 = e.1.saturating_add(r.tokens.output);
         e.2 += r.cost_usd;
     }
     let table = |m: BTreeMap<String, (u64, u64, f64)>| -> Vec<Value> {

@@ -153,7 +153,7 @@ fn show(env: &Env, store: &Store, id: &str, json: bool) -> Result<u8> {
                     (Some(e), None) => e.clone(),
                     _ => "-".into(),
                 },
-                (r.tokens.input + r.tokens.output).to_string(),
+                r.tokens.input.saturating_add(r.tokens.output).to_string(),
                 format!("${:.4}", r.cost_usd),
                 gates.join(" "),
             ]

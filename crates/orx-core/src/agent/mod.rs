@@ -67,10 +67,10 @@ pub struct Usage {
 impl Usage {
     /// Adds `other`.
     pub fn add(&mut self, other: &Usage) {
-        self.input += other.input;
-        self.cached_input += other.cached_input;
-        self.output += other.output;
-        self.reasoning += other.reasoning;
+        self.input = self.input.saturating_add(other.input);
+        self.cached_input = self.cached_input.saturating_add(other.cached_input);
+        self.output = self.output.saturating_add(other.output);
+        self.reasoning = self.reasoning.saturating_add(other.reasoning);
     }
 }
 

@@ -115,11 +115,13 @@ impl Report {
                     };
                     let m = r.models.entry(key).or_default();
                     m.calls += 1;
-                    m.input_tokens += rec.tokens.input;
-                    m.output_tokens += rec.tokens.output;
+                    m.input_tokens = m.input_tokens.saturating_add(rec.tokens.input);
+                    m.output_tokens = m.output_tokens.saturating_add(rec.tokens.output);
                     m.cost_usd += rec.cost_usd;
                 }
-                r.total_tokens += rec.tokens.input + rec.tokens.output;
+                r.total_tokens = r
+                    .total_tokens
+                    .saturating_add(rec.tokens.input.saturating_add(rec.tokens.output));
                 r.total_cost_usd += rec.cost_usd;
             }
         }

@@ -72,8 +72,9 @@ impl StreamParser for Parser {
                 }
                 let us = &v["usage"];
                 let cache_read = u(us, "cache_read_input_tokens");
-                self.p.usage.input =
-                    u(us, "input_tokens") + cache_read + u(us, "cache_creation_input_tokens");
+                self.p.usage.input = u(us, "input_tokens")
+                    .saturating_add(cache_read)
+                    .saturating_add(u(us, "cache_creation_input_tokens"));
                 self.p.usage.cached_input = cache_read;
                 self.p.usage.output = u(us, "output_tokens");
                 self.p.cost_usd = v.get("total_cost_usd").and_then(|c| c.as_f64());

@@ -59,10 +59,18 @@ impl StreamParser for Parser {
             }
             "turn.completed" => {
                 let us = &v["usage"];
-                self.p.usage.input += u(us, "input_tokens");
-                self.p.usage.cached_input += u(us, "cached_input_tokens");
-                self.p.usage.output += u(us, "output_tokens");
-                self.p.usage.reasoning += u(us, "reasoning_output_tokens");
+                self.p.usage.input = self.p.usage.input.saturating_add(u(us, "input_tokens"));
+                self.p.usage.cached_input = self
+                    .p
+                    .usage
+                    .cached_input
+                    .saturating_add(u(us, "cached_input_tokens"));
+                self.p.usage.output = self.p.usage.output.saturating_add(u(us, "output_tokens"));
+                self.p.usage.reasoning = self
+                    .p
+                    .usage
+                    .reasoning
+                    .saturating_add(u(us, "reasoning_output_tokens"));
                 self.p.success = Some(true);
             }
             "turn.failed" => {

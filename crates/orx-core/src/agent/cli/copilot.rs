@@ -107,9 +107,12 @@ pub(super) fn read_usage(path: &Path, p: &mut Parsed) {
     if let Some(models) = v.get("modelMetrics").and_then(|m| m.as_object()) {
         for m in models.values() {
             let us = &m["usage"];
-            p.usage.input += u(us, "inputTokens");
-            p.usage.cached_input += u(us, "cacheReadTokens");
-            p.usage.output += u(us, "outputTokens");
+            p.usage.input = p.usage.input.saturating_add(u(us, "inputTokens"));
+            p.usage.cached_input = p
+                .usage
+                .cached_input
+                .saturating_add(u(us, "cacheReadTokens"));
+            p.usage.output = p.usage.output.saturating_add(u(us, "outputTokens"));
         }
     }
 }
