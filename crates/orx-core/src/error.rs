@@ -104,6 +104,21 @@ impl Error {
             Error::Scenario { .. } => {
                 Some("fix the scenario file named by executors.fake.scenario".into())
             }
+            Error::Io(e) => match e.kind() {
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => Some(
+                    "free some space (`orx clean RUN_ID` removes old runs), then `orx resume` \
+                     continues from the last checkpoint"
+                        .into(),
+                ),
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
+                    Some(
+                        "make the repository and its runs/ folder writable, then `orx resume` \
+                     continues from the last checkpoint"
+                            .into(),
+                    )
+                }
+                _ => None,
+            },
             _ => None,
         }
     }

@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod context;
 mod dashboard;
+mod disk;
 mod pipeline;
 mod real_agents;
 mod regressions;
