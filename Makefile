@@ -18,6 +18,9 @@ test-integration:
 bench:
 	cargo bench -p orx-core --bench parsers
 	cargo bench -p orx-dashboard --bench dashboard
+	bash scripts/bench.sh cli
+	bash scripts/bench.sh overhead
+	bash scripts/bench.sh stream
 
 # The dashboard on its default port, for the repository in the current directory.
 run: dashboard

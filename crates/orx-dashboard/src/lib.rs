@@ -128,7 +128,11 @@ pub fn redact(text: &str) -> String {
 /// Serves on `listener` until the process ends: the watcher and the queue run alongside.
 pub async fn serve(listener: tokio::net::TcpListener, opts: Options) -> std::io::Result<()> {
     let bound = listener.local_addr()?;
-    let state = state(opts, bound);
+    serve_state(listener, state(opts, bound)).await
+}
+
+/// Serves `state` (built beforehand, so the first request finds the index ready).
+pub async fn serve_state(listener: tokio::net::TcpListener, state: Shared) -> std::io::Result<()> {
     tokio::spawn(live::watch(state.clone()));
     tokio::spawn(launch::dispatch_loop(state.clone()));
     axum::serve(listener, app(state)).await
@@ -154,10 +158,15 @@ pub fn run_blocking(
             format!("{host}:{port}")
         };
         let listener = tokio::net::TcpListener::bind(&addr).await?;
-        ready(listener.local_addr()?);
+        let bound = listener.local_addr()?;
+        // The index is read before the address is announced: the first page is served at once.
+        let shared = tokio::task::spawn_blocking(move || state(opts, bound))
+            .await
+            .map_err(std::io::Error::other)?;
+        ready(bound);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
-            r = serve(listener, opts) => r,
+            r = serve_state(listener, shared) => r,
             _ = tokio::signal::ctrl_c() => Ok(()),
             _ = term.recv() => Ok(()),
         }
