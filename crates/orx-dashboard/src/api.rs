@@ -57,17 +57,24 @@ pub async fn session(State(state): State<Shared>) -> Response {
 /// `GET /api/runs?status=&q=&page=&per_page=`.
 pub async fn runs(State(state): State<Shared>, Query(filter): Query<Filter>) -> Response {
     let page = state.index.page(&filter);
-    Json(json!({
+    Json(crate::redact_json(json!({
         "runs": page.runs, "total": page.total, "page": page.page, "per_page": page.per_page,
         "active": state.index.active(), "queue": state.launcher.queue(),
-    }))
+    })))
     .into_response()
 }
 
 /// `GET /api/runs/{id}`.
 pub async fn run(State(state): State<Shared>, Path(id): Path<String>) -> Response {
     match pages::load_run(&state, &id) {
-        Some(r) => Json(r).into_response(),
+        Some(r) => match serde_json::to_value(&r) {
+            Ok(v) => Json(crate::redact_json(v)).into_response(),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+                "check the run's files",
+            ),
+        },
         None => no_run(&id),
     }
 }
@@ -235,11 +242,14 @@ pub async fn resume(State(state): State<Shared>, Path(id): Path<String>) -> Resp
         return no_run(&id);
     };
     match state.launcher.resume(&id, &run.summary.status) {
-        Ok(()) => (
-            StatusCode::ACCEPTED,
-            Json(json!({ "run_id": id, "result": "resuming" })),
-        )
-            .into_response(),
+        Ok(()) => {
+            state.live.notify(&id);
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "run_id": id, "result": "resuming" })),
+            )
+                .into_response()
+        }
         Err(e) => refused(e),
     }
 }

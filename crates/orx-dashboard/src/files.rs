@@ -69,6 +69,10 @@ pub fn confine(root: &Path, rel: &str) -> Result<PathBuf, PathError> {
     if !real.starts_with(&real_root) {
         return Err(outside());
     }
+    // Only regular files: reading a FIFO or a device would block a worker.
+    if !real.is_file() {
+        return Err(outside());
+    }
     Ok(real)
 }
 

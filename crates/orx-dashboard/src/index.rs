@@ -147,7 +147,10 @@ impl RunIndex {
     /// Re-reads new runs and live ones; with `full`, also checks every ended run's state.json
     /// for a change (a resume from the command line, say). Returns the ids that changed.
     pub fn refresh(&self, full: bool) -> Vec<String> {
-        let ids = self.store.ids().unwrap_or_default();
+        // An unreadable runs folder (for a moment) keeps the rows as they are.
+        let Ok(ids) = self.store.ids() else {
+            return Vec::new();
+        };
         let mut changed = Vec::new();
         let mut fresh: HashMap<String, Entry> = HashMap::new();
         let same_order;
@@ -161,13 +164,18 @@ impl RunIndex {
                     .all(|(e, id)| e.row.run_id == *id);
             for id in &ids {
                 let dir = RunDir::new(self.store.runs_root(), id);
+                // Live, pending and interrupted runs are re-read every time (an interrupted run
+                // turns live when a driver takes its lock, which state.json does not show).
+                let watch = |e: &Entry| {
+                    e.row.is_active() || matches!(e.row.status.as_str(), "pending" | "interrupted")
+                };
                 match inner.get(id) {
-                    Some(e) if !full && !e.row.is_active() && e.row.status != "pending" => {}
+                    Some(e) if !full && !watch(e) => {}
                     Some(e) => {
                         let stamp = stamp(&dir);
-                        if e.row.is_active() || e.row.status == "pending" || stamp != e.stamp {
+                        if watch(e) || stamp != e.stamp {
                             let entry = read_entry(&self.store, &dir, stamp);
-                            if row_differs(&entry.row, &e.row) {
+                            if stamp != e.stamp || row_differs(&entry.row, &e.row) {
                                 changed.push(id.clone());
                             }
                             fresh.insert(id.clone(), entry);
@@ -180,6 +188,18 @@ impl RunIndex {
                     }
                 }
             }
+        }
+        if !same_order {
+            // Runs that were removed (`orx clean`) are announced too.
+            let now: std::collections::HashSet<&String> = ids.iter().collect();
+            let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+            changed.extend(
+                inner
+                    .rows
+                    .iter()
+                    .filter(|e| !now.contains(&e.row.run_id))
+                    .map(|e| e.row.run_id.clone()),
+            );
         }
         if same_order && fresh.is_empty() {
             return changed;
@@ -255,7 +275,7 @@ impl RunIndex {
         let page = filter.page.unwrap_or(1).max(1);
         let q = filter.q.trim().to_lowercase();
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let skip = (page - 1) * per_page;
+        let skip = (page - 1).saturating_mul(per_page);
         if filter.status.is_empty() && q.is_empty() {
             let runs = inner
                 .rows
@@ -311,6 +331,7 @@ fn row_differs(a: &RunRow, b: &RunRow) -> bool {
         || a.attempt != b.attempt
         || a.tokens != b.tokens
         || a.failure != b.failure
+        || a.cost_usd != b.cost_usd
 }
 
 fn read_entry(store: &Store, dir: &RunDir, stamp: Option<SystemTime>) -> Entry {

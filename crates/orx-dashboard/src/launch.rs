@@ -83,6 +83,8 @@ pub struct Launcher {
     config: Option<PathBuf>,
     max: usize,
     wake: Notify,
+    /// Runs started here and not yet seen running by the index (they count against the limit).
+    starting: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 fn optional(v: &Option<String>) -> Option<&str> {
@@ -111,6 +113,22 @@ impl Launcher {
             config: opts.config.clone(),
             max: opts.max_concurrent_runs.max(1),
             wake: Notify::new(),
+            starting: Default::default(),
+        }
+    }
+
+    /// Puts back starts that an earlier dashboard was in the middle of when it stopped (the
+    /// dispatcher then sees whether the run exists).
+    pub fn recover(&self) {
+        for e in std::fs::read_dir(&self.queue_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "starting") {
+                let _ = std::fs::rename(&p, p.with_extension("json"));
+            }
         }
     }
 
@@ -207,7 +225,9 @@ impl Launcher {
         if !orx_core::run::is_valid_run_id(id) {
             return None;
         }
-        orx_core::fsutil::read_json(&self.entry(id)).ok()
+        orx_core::fsutil::read_json(&self.entry(id))
+            .or_else(|_| orx_core::fsutil::read_json(&self.claimed(id)))
+            .ok()
     }
 
     /// Every queue entry, oldest first.
@@ -217,8 +237,12 @@ impl Launcher {
             .flatten()
             .flatten()
             .filter_map(|e| {
-                let name = e.file_name().to_str()?.strip_suffix(".json")?.to_string();
-                self.queued(&name)
+                let file = e.file_name();
+                let file = file.to_str()?;
+                let name = file
+                    .strip_suffix(".json")
+                    .or_else(|| file.strip_suffix(".starting"))?;
+                self.queued(name)
             })
             .collect();
         out.sort_by(|a, b| a.run_id.cmp(&b.run_id));
@@ -230,13 +254,35 @@ impl Launcher {
         self.queued(id).is_some() && std::fs::remove_file(self.entry(id)).is_ok()
     }
 
+    fn claimed(&self, id: &str) -> PathBuf {
+        self.queue_dir.join(format!("{id}.starting"))
+    }
+
+    /// True while the dispatcher is starting `id`.
+    pub fn is_starting(&self, id: &str) -> bool {
+        self.claimed(id).exists()
+    }
+
+    /// Runs this dashboard started that the index has not yet seen running (forgotten after 60 s).
+    fn pending_starts(&self, state: &crate::AppState) -> usize {
+        let mut map = self.starting.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|id, at| {
+            at.elapsed() < Duration::from_secs(60)
+                && state
+                    .index
+                    .row(id)
+                    .is_none_or(|r| r.status == "interrupted")
+        });
+        map.len()
+    }
+
     fn orx(&self) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&self.orx_bin);
         cmd.arg("--dir").arg(&self.repo);
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);
         }
-        cmd.stdin(Stdio::null()).kill_on_drop(false);
+        cmd.stdin(Stdio::null());
         cmd
     }
 
@@ -267,6 +313,9 @@ impl Launcher {
         for s in &r.stages {
             cmd.arg("--stage").arg(s);
         }
+        // On a timeout the waiting `orx run --detach` is killed (the run, if it started, is in its
+        // own process group and goes on).
+        cmd.kill_on_drop(true);
         let out = tokio::time::timeout(Duration::from_secs(60), cmd.output()).await;
         let _ = std::fs::remove_file(&task_file);
         match out {
@@ -279,6 +328,13 @@ impl Launcher {
 
     /// Cancels a run: drops it from the queue, or runs `orx cancel`.
     pub async fn cancel(&self, id: &str) -> Result<String, Refusal> {
+        if self.is_starting(id) {
+            return Err(refusal(
+                409,
+                format!("run {id} is starting"),
+                "cancel it in a moment, once it runs",
+            ));
+        }
         if self.dequeue(id) {
             self.wake.notify_one();
             return Ok("removed from the queue".into());
@@ -324,6 +380,9 @@ impl Launcher {
             .join(id)
             .join("logs")
             .join("dashboard_resume.log");
+        if let Some(dir) = log.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -376,13 +435,40 @@ pub async fn dispatch_once(state: &Shared) {
         if q.error.is_some() {
             continue;
         }
-        let running = state.index.active().len();
-        if running >= l.max {
-            break;
+        let id = q.run_id.clone();
+        let exists = state
+            .index
+            .runs_root()
+            .join(&id)
+            .join("state.json")
+            .exists();
+        if !exists {
+            let running = state.index.active().len() + l.pending_starts(state);
+            if running >= l.max {
+                break;
+            }
         }
-        match l.start(&q).await {
+        // Claim the entry: a cancel now waits, and a second dispatcher would not find it.
+        if std::fs::rename(l.entry(&id), l.claimed(&id)).is_err() {
+            continue;
+        }
+        let result = if exists { Ok(()) } else { l.start(&q).await };
+        let started = state
+            .index
+            .runs_root()
+            .join(&id)
+            .join("state.json")
+            .exists();
+        match result {
+            _ if started => {
+                l.starting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.clone(), std::time::Instant::now());
+                let _ = std::fs::remove_file(l.claimed(&id));
+            }
             Ok(()) => {
-                let _ = std::fs::remove_file(l.entry(&q.run_id));
+                let _ = std::fs::remove_file(l.claimed(&id));
             }
             Err(e) => {
                 let failed = Queued {
@@ -393,10 +479,11 @@ pub async fn dispatch_once(state: &Shared) {
                     }),
                     ..q.clone()
                 };
-                let _ = orx_core::fsutil::atomic_write_json(&l.entry(&q.run_id), &failed);
+                let _ = orx_core::fsutil::atomic_write_json(&l.entry(&id), &failed);
+                let _ = std::fs::remove_file(l.claimed(&id));
             }
         }
-        state.index.touch(&q.run_id);
-        state.live.notify(&q.run_id);
+        state.index.touch(&id);
+        state.live.notify(&id);
     }
 }

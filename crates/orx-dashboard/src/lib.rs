@@ -67,6 +67,7 @@ pub type Shared = Arc<AppState>;
 pub fn state(opts: Options, bound: SocketAddr) -> Shared {
     let index = RunIndex::new(&opts.repo);
     let launcher = launch::Launcher::new(&opts);
+    launcher.recover();
     Arc::new(AppState {
         index,
         live: live::Hub::new(),
@@ -123,6 +124,19 @@ pub fn redact(text: &str) -> String {
     static R: std::sync::LazyLock<orx_core::redact::Redactor> =
         std::sync::LazyLock::new(|| orx_core::redact::Redactor::default().with_env());
     R.redact(text)
+}
+
+/// [`redact`] applied to every string of a JSON value (API answers).
+pub fn redact_json(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(redact(&s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(redact_json).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, v)| (k, redact_json(v))).collect())
+        }
+        other => other,
+    }
 }
 
 /// Serves on `listener` until the process ends: the watcher and the queue run alongside.

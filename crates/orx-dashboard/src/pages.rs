@@ -88,7 +88,7 @@ pub fn load_run(state: &Shared, id: &str) -> Option<RunData> {
                 attempt: None,
                 started_at: Some(q.queued_at.clone()),
                 duration_secs: None,
-                task: orx_core::run::summarize_task(&q.request.task, 80),
+                task: crate::redact(&orx_core::run::summarize_task(&q.request.task, 80)),
                 failure: q.error.as_ref().map(|_| "start_failed".to_string()),
                 tokens: 0,
                 cost_usd: 0.0,
@@ -181,8 +181,9 @@ pub fn runs_fragment(state: &Shared, filter: &Filter) -> String {
         .iter()
         .map(|q| {
             ser(serde_json::json!({
-                "run_id": q.run_id, "queued_at": q.queued_at, "error": q.error,
-                "task": orx_core::run::summarize_task(&q.request.task, 80),
+                "run_id": q.run_id, "queued_at": q.queued_at,
+                "task": crate::redact(&orx_core::run::summarize_task(&q.request.task, 80)),
+                "error": q.error.as_deref().map(crate::redact),
             }))
         })
         .collect();
@@ -327,7 +328,7 @@ pub async fn start(
 }
 
 /// Query of the run page and its tabs.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct RunQuery {
     /// The tab.
     #[serde(default)]
@@ -362,7 +363,7 @@ fn header_html(state: &Shared, run: &RunData) -> String {
             ended => m.and_then(|m| m.ended_at.clone()).is_some() || !s.is_active(),
             can_cancel => s.is_active() || s.status == "queued",
             can_resume => resumable,
-            queue_error => run.queued.as_ref().and_then(|q| q.error.clone()),
+            queue_error => run.queued.as_ref().and_then(|q| q.error.as_deref().map(crate::redact)),
             csrf => state.csrf.clone(),
         },
     )
@@ -435,7 +436,14 @@ fn overview_html(state: &Shared, run: &RunData) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    let failure = run.state.as_ref().and_then(|s| s.last_failure.clone());
+    let failure = run
+        .state
+        .as_ref()
+        .and_then(|s| s.last_failure.clone())
+        .map(|mut f| {
+            f.message = crate::redact(&f.message);
+            f
+        });
     let evidence = failure.as_ref().and_then(|f| {
         let item = f.item.as_ref()?;
         run.state
@@ -450,7 +458,7 @@ fn overview_html(state: &Shared, run: &RunData) -> String {
         context! {
             id => run.summary.run_id.clone(), task => crate::redact(&task), stages => stages,
             items => items, failure => ser(&failure), evidence => evidence,
-            queued => run.queued.is_some() && run.state.is_none(),
+            queued => run.queued.as_ref().is_some_and(|q| q.error.is_none()) && run.state.is_none(),
         },
     )
 }
@@ -631,7 +639,12 @@ pub async fn search(
     if load_run(&state, &id).is_none() {
         return missing_run(&id);
     }
-    let hits = search_run(&state, &id, &q.q);
+    let hits = {
+        let (state, id, text) = (state.clone(), id.clone(), q.q.clone());
+        tokio::task::spawn_blocking(move || search_run(&state, &id, &text))
+            .await
+            .unwrap_or_default()
+    };
     let mut html = String::new();
     if !q.q.trim().is_empty() {
         html.push_str(&format!(
@@ -865,6 +878,14 @@ fn metrics_html(state: &Shared, run: &RunData) -> String {
     )
 }
 
+/// A tab, rendered off the async workers (diffs run git, searches read files).
+async fn tab_html_blocking(state: &Shared, run: RunData, tab: String, q: RunQuery) -> String {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || tab_html(&state, &run, &tab, &q))
+        .await
+        .unwrap_or_else(|e| format!("<p class=\"error\">{}</p>", escape(&e.to_string())))
+}
+
 fn tab_html(state: &Shared, run: &RunData, tab: &str, q: &RunQuery) -> String {
     match tab {
         "artifacts" => artifacts_html(state, run, q),
@@ -889,7 +910,7 @@ pub async fn run(
         .clone()
         .filter(|t| TABS.contains(&t.as_str()))
         .unwrap_or_else(|| "overview".into());
-    let body = tab_html(&state, &run, &tab, &q);
+    let body = tab_html_blocking(&state, run.clone(), tab.clone(), q).await;
     Html(render(
         "run.html",
         context! {
@@ -914,7 +935,7 @@ pub async fn tab(
     if !TABS.contains(&tab.as_str()) {
         return not_found().await;
     }
-    Html(tab_html(&state, &run, &tab, &q)).into_response()
+    Html(tab_html_blocking(&state, run, tab, q).await).into_response()
 }
 
 /// `POST /runs/{id}/cancel`: the new header.
@@ -939,6 +960,7 @@ pub async fn resume(State(state): State<Shared>, Path(id): Path<String>) -> Resp
     if let Err(e) = state.launcher.resume(&id, &run.summary.status) {
         return refused(e);
     }
+    state.live.notify(&id);
     action_result(&state, &id, "resuming")
 }
 

@@ -11,8 +11,11 @@ use crate::Shared;
 
 /// The header that carries the CSRF token (htmx sends it on every request of a page).
 pub const CSRF_HEADER: &str = "x-orx-csrf";
-/// The cookie that keeps the access token after `/?token=…` was opened once.
-pub const TOKEN_COOKIE: &str = "orx_token";
+/// The cookie that keeps the access token after `/?token=…` was opened once; its name carries the
+/// port, since browsers send a host's cookies to every port of it.
+pub fn token_cookie(port: u16) -> String {
+    format!("orx_token_{port}")
+}
 
 /// 32 random hex characters from the kernel's generator.
 pub fn random_token() -> String {
@@ -127,13 +130,14 @@ pub async fn guard(State(state): State<Shared>, req: Request<Body>, next: Next) 
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_string)
-            .or_else(|| cookie(headers, TOKEN_COOKIE))
+            .or_else(|| cookie(headers, &token_cookie(state.bound.port())))
             .or_else(|| from_query.clone());
         match given {
             Some(g) if same(&g, token) => {
                 if from_query.is_some() {
                     set_cookie = Some(format!(
-                        "{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+                        "{}={token}; Path=/; HttpOnly; SameSite=Strict",
+                        token_cookie(state.bound.port())
                     ));
                 }
             }
@@ -225,9 +229,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,
-            HeaderValue::from_static("a=1; orx_token=abc"),
+            HeaderValue::from_static("a=1; orx_token_8421=abc"),
         );
-        assert_eq!(cookie(&h, "orx_token").as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, &token_cookie(8421)).as_deref(), Some("abc"));
         assert_eq!(cookie(&h, "b"), None);
         assert_eq!(
             query_param(Some("x=1&token=t"), "token").as_deref(),
