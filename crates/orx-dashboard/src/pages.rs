@@ -795,7 +795,14 @@ fn logs_html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
             let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
             let start = len.saturating_sub(256 * 1024);
             match files::read_from(&p, start, 256 * 1024 + 1) {
-                Ok((text, next)) => (log_lines(&text), next, None),
+                Ok((text, next)) => {
+                    // Starting inside a long log: drop the partial first line.
+                    let text = match text.split_once('\n') {
+                        Some((_, rest)) if start > 0 => rest,
+                        _ => text.as_str(),
+                    };
+                    (log_lines(text), next, None)
+                }
                 Err(e) => (String::new(), 0, Some(e.to_string())),
             }
         }

@@ -258,22 +258,33 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
     });
 }
 
-fn slow_repo() -> TestRepo {
-    // The plan takes 1.5 s and the gate prints a line every 0.3 s, so a watcher sees the run move.
-    let gate = "gates:\n  - name: slow\n    command: sh\n    args: [\"-c\", \"for i in 1 2 3 4 5 6 7 8 9 10; do echo gate-line-$i; sleep 0.3; done; test -f a.txt\"]\n";
+/// A run that holds in its gate until the test creates `flag`: the gate prints three lines, waits
+/// (at most 30 s), then prints seven more. The test decides when the run moves on, so what it sees
+/// change cannot have happened before the page was open.
+fn gated_repo(flag: &std::path::Path) -> TestRepo {
+    let script = format!(
+        "for i in 1 2 3; do echo gate-line-$i; done; n=0; while [ ! -f {f} ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done; for i in 4 5 6 7 8 9 10; do echo gate-line-$i; sleep 0.1; done; test -f a.txt",
+        f = flag.display()
+    );
+    let gate = format!(
+        "gates:\n  - name: slow\n    command: sh\n    args: [\"-c\", {}]\n",
+        serde_json::to_string(&script).unwrap()
+    );
     repo_with(
         &[("README.md", "x\n")],
         &scenario(ONE_ITEM, WRITE_A, "").replace(
             "plan:\n  - text: \"the plan\"",
-            "plan:\n  - text: \"the plan\"\n    sleep_ms: 1500",
+            "plan:\n  - text: \"the plan\"\n    sleep_ms: 1000",
         ),
-        gate,
+        &gate,
     )
 }
 
 #[test]
 fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
-    let repo = slow_repo();
+    let flags = tempfile::tempdir().unwrap();
+    let flag = flags.path().join("go");
+    let repo = gated_repo(&flag);
     let d = Dash::start(&repo, &[]);
     let base = format!("http://{}", d.addr);
     runtime().block_on(async {
@@ -299,7 +310,7 @@ fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
             .click()
             .await
             .unwrap();
-        until(20, "the run's page", || async {
+        until(30, "the run's page", || async {
             c.current_url()
                 .await
                 .map(|u| u.path().starts_with("/runs/2"))
@@ -311,39 +322,45 @@ fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
         c.execute("window.__orx_marker = 'kept';", vec![])
             .await
             .unwrap();
-        until(20, "the plan to run", || async {
-            count(c, "#timeline li.current[data-stage='plan']").await == 1
+
+        // The run holds in its gate: the timeline shows implement live, plan done, not all done.
+        let gate_log = repo.run_dir(&id).join("logs/gate_slow_W001_1.log");
+        wait_for(60, "the gate to start", || gate_log.exists());
+        until(30, "implement to be the live stage", || async {
+            count(c, "#timeline li.current[data-stage='implement']").await == 1
         })
         .await;
+        assert_eq!(
+            count(c, "#timeline li[data-stage='plan'][data-status='done']").await,
+            1
+        );
+        assert!(count(c, "#timeline li.ok").await < 7);
         assert_eq!(text(c, "#run-status").await, "running");
         shot(c, "run-live").await;
-        until(30, "a later stage", || async {
-            count(c, "#timeline li[data-stage='plan'][data-status='done']").await == 1
-                && count(c, "#timeline li.current").await == 1
-                && count(c, "#timeline li.current[data-stage='plan']").await == 0
-        })
-        .await;
-        let marker = c
-            .execute("return window.__orx_marker;", vec![])
+
+        // The gate's log, tailed live in the Logs tab (htmx swaps it in: no reload).
+        c.find(Locator::Id("tab-logs"))
+            .await
+            .unwrap()
+            .click()
             .await
             .unwrap();
-        assert_eq!(marker, "kept", "the page was reloaded");
-
-        // The gate's log, tailed live.
-        let gate_log = repo.run_dir(&id).join("logs/gate_slow_W001_1.log");
-        wait_for(30, "the gate to start", || gate_log.exists());
-        c.goto(&format!(
-            "{base}/runs/{id}?tab=logs&path=logs/gate_slow_W001_1.log"
-        ))
-        .await
-        .unwrap();
         c.wait()
             .at_most(Duration::from_secs(15))
-            .for_element(Locator::Id("log"))
+            .for_element(Locator::Id("log-select"))
+            .await
+            .unwrap()
+            .select_by_value("logs/gate_slow_W001_1.log")
             .await
             .unwrap();
+        until(20, "the first gate lines", || async {
+            text(c, "#log").await.contains("gate-line-3")
+        })
+        .await;
+        assert!(!text(c, "#log").await.contains("gate-line-4"));
         let first = count(c, "#log .ll").await;
-        until(20, "new gate lines to appear", || async {
+        std::fs::write(&flag, "go").unwrap();
+        until(30, "the rest of the gate's lines", || async {
             text(c, "#log").await.contains("gate-line-10")
         })
         .await;
@@ -359,10 +376,23 @@ fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
             );
         }
         shot(c, "logs-live").await;
-        until(30, "the run to succeed", || async {
-            text(c, "#run-status").await == "succeeded"
+
+        // Back to the overview: the run finishes in front of us.
+        c.find(Locator::Id("tab-overview"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(60, "every stage to be done", || async {
+            count(c, "#timeline li.ok").await == 7 && text(c, "#run-status").await == "succeeded"
         })
         .await;
+        let marker = c
+            .execute("return window.__orx_marker;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(marker, "kept", "the page was reloaded");
     });
 }
 

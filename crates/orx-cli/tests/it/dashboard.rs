@@ -580,7 +580,7 @@ fn the_form_route_queues_a_run_and_the_run_stream_pushes_its_header_and_overview
         &[("README.md", "x\n")],
         &scenario(ONE_ITEM, WRITE_A, "").replace(
             "plan:\n  - text: \"the plan\"",
-            "plan:\n  - text: \"the plan\"\n    sleep_ms: 1000",
+            "plan:\n  - text: \"the plan\"\n    sleep_ms: 2500",
         ),
         GATE,
     );
