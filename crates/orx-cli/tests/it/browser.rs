@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use orx_testkit::TestRepo;
 
-use super::dashboard::{Dash, repo_with_a_run, wait_for};
-use super::{ONE_ITEM, WRITE_A, repo_with, scenario};
+use super::dashboard::{Dash, repo_with_a_run, slow_plan_repo, wait_for};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -99,6 +98,16 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Clicks the element with `id`.
+async fn click(c: &Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Saves a screenshot of the page as a test artifact.
 async fn shot(c: &Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
@@ -167,12 +176,7 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
         shot(c, "run-overview").await;
 
         // Artifacts: the backlog preview is highlighted YAML.
-        c.find(Locator::Id("tab-artifacts"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "tab-artifacts").await;
         c.wait()
             .at_most(Duration::from_secs(15))
             .for_element(Locator::Css(".tree a"))
@@ -199,12 +203,7 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
         shot(c, "artifacts").await;
 
         // Diff: the item's change.
-        c.find(Locator::Id("tab-diff"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "tab-diff").await;
         c.wait()
             .at_most(Duration::from_secs(15))
             .for_element(Locator::LinkText("W001"))
@@ -225,12 +224,7 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
         shot(c, "diff").await;
 
         // Logs: the event log.
-        c.find(Locator::Id("tab-logs"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "tab-logs").await;
         until(10, "the event log", || async {
             text(c, "#log").await.contains("run.finished")
         })
@@ -238,12 +232,7 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
         shot(c, "logs").await;
 
         // Metrics: charts drawn by the server.
-        c.find(Locator::Id("tab-metrics"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "tab-metrics").await;
         c.wait()
             .at_most(Duration::from_secs(15))
             .for_element(Locator::Css("svg.chart rect"))
@@ -270,14 +259,7 @@ fn gated_repo(flag: &std::path::Path) -> TestRepo {
         "gates:\n  - name: slow\n    command: sh\n    args: [\"-c\", {}]\n",
         serde_json::to_string(&script).unwrap()
     );
-    repo_with(
-        &[("README.md", "x\n")],
-        &scenario(ONE_ITEM, WRITE_A, "").replace(
-            "plan:\n  - text: \"the plan\"",
-            "plan:\n  - text: \"the plan\"\n    sleep_ms: 1000",
-        ),
-        &gate,
-    )
+    slow_plan_repo(1000, &gate)
 }
 
 #[test]
@@ -304,12 +286,7 @@ fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
             .await
             .unwrap();
         shot(c, "new-run").await;
-        c.find(Locator::Id("start"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "start").await;
         until(30, "the run's page", || async {
             c.current_url()
                 .await
@@ -339,12 +316,7 @@ fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
         shot(c, "run-live").await;
 
         // The gate's log, tailed live in the Logs tab (htmx swaps it in: no reload).
-        c.find(Locator::Id("tab-logs"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "tab-logs").await;
         c.wait()
             .at_most(Duration::from_secs(15))
             .for_element(Locator::Id("log-select"))
@@ -378,12 +350,7 @@ fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
         shot(c, "logs-live").await;
 
         // Back to the overview: the run finishes in front of us.
-        c.find(Locator::Id("tab-overview"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "tab-overview").await;
         until(60, "every stage to be done", || async {
             count(c, "#timeline li.ok").await == 7 && text(c, "#run-status").await == "succeeded"
         })
@@ -398,14 +365,7 @@ fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
 
 #[test]
 fn cancel_on_the_run_page_stops_the_run_after_a_confirmation() {
-    let repo = repo_with(
-        &[("README.md", "x\n")],
-        &scenario(ONE_ITEM, WRITE_A, "").replace(
-            "plan:\n  - text: \"the plan\"",
-            "plan:\n  - text: \"the plan\"\n    sleep_ms: 60000",
-        ),
-        "",
-    );
+    let repo = slow_plan_repo(60000, "");
     let d = Dash::start(&repo, &[]);
     let id = d.post("/api/runs", r#"{"task": "Add a"}"#).json()["run_id"]
         .as_str()
@@ -420,12 +380,7 @@ fn cancel_on_the_run_page_stops_the_run_after_a_confirmation() {
             text(c, "#run-status").await == "running"
         })
         .await;
-        c.find(Locator::Id("cancel"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "cancel").await;
         // htmx asks first.
         until(5, "the confirmation", || async {
             c.get_alert_text().await.is_ok()

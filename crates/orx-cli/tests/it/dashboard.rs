@@ -105,6 +105,19 @@ pub fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
 const GATE: &str =
     "gates:\n  - name: files\n    command: sh\n    args: [\"-c\", \"test -f a.txt && echo ok\"]\n";
 
+/// A repository whose one-item run spends `plan_ms` in its plan (so a test can watch it live),
+/// with `gates`.
+pub fn slow_plan_repo(plan_ms: u64, gates: &str) -> TestRepo {
+    repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, "").replace(
+            "plan:\n  - text: \"the plan\"",
+            &format!("plan:\n  - text: \"the plan\"\n    sleep_ms: {plan_ms}"),
+        ),
+        gates,
+    )
+}
+
 /// A repository with one finished run (one item that writes a.txt).
 pub fn repo_with_a_run() -> (TestRepo, String) {
     let repo = repo_with(
@@ -378,14 +391,7 @@ fn a_non_loopback_bind_requires_the_token_it_prints() {
 
 #[test]
 fn a_run_started_by_the_api_is_queued_then_runs_and_pushes_live_events() {
-    let repo = repo_with(
-        &[("README.md", "x\n")],
-        &scenario(ONE_ITEM, WRITE_A, "").replace(
-            "plan:\n  - text: \"the plan\"",
-            "plan:\n  - text: \"the plan\"\n    sleep_ms: 1500",
-        ),
-        GATE,
-    );
+    let repo = slow_plan_repo(1500, GATE);
     let d = Dash::start(&repo, &["--max-concurrent-runs", "1"]);
     let bad = d.post("/api/runs", r#"{"task": "  "}"#);
     assert_eq!(bad.status, 400);
@@ -511,14 +517,7 @@ fn a_log_stream_resumes_from_its_last_event_id_without_duplicates() {
 
 #[test]
 fn cancel_and_resume_act_through_the_orx_binary() {
-    let repo = repo_with(
-        &[("README.md", "x\n")],
-        &scenario(ONE_ITEM, WRITE_A, "").replace(
-            "plan:\n  - text: \"the plan\"",
-            "plan:\n  - text: \"the plan\"\n    sleep_ms: 30000",
-        ),
-        GATE,
-    );
+    let repo = slow_plan_repo(30000, GATE);
     let d = Dash::start(&repo, &[]);
     let id = d.post("/api/runs", r#"{"task": "Add a"}"#).json()["run_id"]
         .as_str()
@@ -576,14 +575,7 @@ fn vendored_assets_match_their_recorded_hashes() {
 
 #[test]
 fn the_form_route_queues_a_run_and_the_run_stream_pushes_its_header_and_overview() {
-    let repo = repo_with(
-        &[("README.md", "x\n")],
-        &scenario(ONE_ITEM, WRITE_A, "").replace(
-            "plan:\n  - text: \"the plan\"",
-            "plan:\n  - text: \"the plan\"\n    sleep_ms: 2500",
-        ),
-        GATE,
-    );
+    let repo = slow_plan_repo(2500, GATE);
     let d = Dash::start(&repo, &[]);
     let form = "task=Add+a+%3Cu%3E&engine=fake&pipeline=standard&stage_review_executor=fake&stage_plan_model=";
     let r = http::send(
@@ -642,14 +634,7 @@ fn the_form_route_queues_a_run_and_the_run_stream_pushes_its_header_and_overview
 
 #[test]
 fn the_queue_survives_a_dashboard_restart() {
-    let repo = repo_with(
-        &[("README.md", "x\n")],
-        &scenario(ONE_ITEM, WRITE_A, "").replace(
-            "plan:\n  - text: \"the plan\"",
-            "plan:\n  - text: \"the plan\"\n    sleep_ms: 2500",
-        ),
-        GATE,
-    );
+    let repo = slow_plan_repo(2500, GATE);
     let (id1, id2) = {
         let d = Dash::start(&repo, &["--max-concurrent-runs", "1"]);
         let id1 = d.post("/api/runs", r#"{"task": "first"}"#).json()["run_id"]
