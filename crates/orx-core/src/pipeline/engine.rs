@@ -664,13 +664,15 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
     }
 }
 
-/// Writes the end of a run: status, patch.diff, metrics/run.json, meta.json, the last event.
+/// Writes the end of a run: patch.diff, metrics/run.json, meta.json, then the final checkpoint and
+/// the last event.
 fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
     cx.state.status = status;
     if status == RunStatus::Succeeded {
         cx.state.current_stage = None;
     }
-    cx.save()?;
+    // The final checkpoint is written last: a crash before it leaves a run that `orx resume`
+    // finishes again (run.json and meta.json included); a crash after it has nothing missing.
     if let Some(base) = cx.state.base_sha.clone()
         && let Ok(patch) = cx.git.diff_since(&base)
     {
@@ -707,6 +709,7 @@ fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
     cx.meta.ended_at = Some(now_rfc3339());
     cx.meta.status = status.as_str().into();
     cx.meta.save(&cx.dir.meta())?;
+    cx.save()?;
     let failure = if status == RunStatus::Failed {
         cx.state.last_failure.clone()
     } else {
