@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # orx benchmarks: prints figures, never fails a test run. BENCHMARKS.md records the results.
-# Needs hyperfine and wrk (Debian packages: apt-get install hyperfine wrk) and GNU time.
+# Needs hyperfine, wrk and strace (Debian packages: apt-get install hyperfine wrk strace), GNU time.
 # Usage: scripts/bench.sh [cli|overhead|stream|parsers|dashboard|wrk|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,18 +87,25 @@ EOF
 }
 
 if [[ $what == overhead || $what == all ]]; then
-  echo "== orchestration overhead: standard pipeline, fake agent, 'true' gate, against the git floor"
+  echo "== orchestration overhead: standard pipeline, fake agent, 'true' gate"
+  echo "   floor = the same commands orx ran (traced, replayed by bash); minimal = a hand-written git script"
   floor_script
   for spec in "200 3" "5000 3" "200 1" "200 5" "200 20"; do
     set -- $spec
     repo=$(make_repo "$1" "$2")
-    out=$(hyperfine -N --warmup 1 --runs 8 --style basic --export-json "$work/h.json" \
-      "$ORX --dir $repo -q run 'bench task'" "bash $work/floor.sh $repo $2" 2>&1 || true)
-    python3 - "$work/h.json" "$1" "$2" <<'EOF'
+    # One traced run gives the floor: every command orx started, replayed in order by bash.
+    strace -f -qq -s 65536 -e trace=execve,chdir,openat -e signal=none -o "$work/trace.txt" \
+      "$ORX" --dir "$repo" -q run 'bench task' >/dev/null
+    python3 scripts/replay-floor.py "$work/trace.txt" "$work/replay.sh" 2>"$work/replay.count"
+    hyperfine -N --warmup 1 --runs 10 --style basic --export-json "$work/h.json" \
+      "$ORX --dir $repo -q run 'bench task'" "bash $work/replay.sh" "bash $work/floor.sh $repo $2" \
+      >/dev/null 2>&1 || true
+    python3 - "$work/h.json" "$1" "$2" "$(cat "$work/replay.count")" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-o, f = r[0]["mean"], r[1]["mean"]
-print(f"{sys.argv[2]:>5} files, {sys.argv[3]:>2} items: orx {o*1000:7.1f} ms, floor {f*1000:6.1f} ms, ratio {o/f:4.2f}")
+o, f, m = r[0]["mean"], r[1]["mean"], r[2]["mean"]
+print(f"{sys.argv[2]:>5} files, {sys.argv[3]:>2} items: orx {o*1000:7.1f} ms, floor {f*1000:7.1f} ms "
+      f"({sys.argv[4]}), ratio {o/f:4.2f}; minimal script {m*1000:6.1f} ms, ratio {o/m:4.2f}")
 EOF
   done
 fi

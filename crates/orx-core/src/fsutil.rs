@@ -5,9 +5,22 @@ use std::path::Path;
 
 use crate::Result;
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename.
-/// A crash at any instant leaves either the old or the new content, never a torn file.
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, renamed over the
+/// old one. A killed process at any instant leaves either the old or the new content, never a
+/// torn file. Not flushed to the disk: see [`durable_write`] for the checkpoint.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_renamed(path, bytes, false)
+}
+
+/// [`atomic_write`], and the content is flushed (fsync) before the rename: for the files a
+/// resume trusts (state.json, meta.json). Artifacts, prompts and logs are not flushed one by
+/// one, as git does not flush its loose objects: on a journaling file system that orders data
+/// (ext4's default), the checkpoint's flush carries them.
+pub fn durable_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_renamed(path, bytes, true)
+}
+
+fn write_renamed(path: &Path, bytes: &[u8], flush: bool) -> Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     fs_err::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
@@ -15,16 +28,27 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .map_err(|e| with_path(e, dir))?;
     tmp.write_all(bytes).map_err(|e| with_path(e, path))?;
-    tmp.as_file().sync_all().map_err(|e| with_path(e, path))?;
+    if flush {
+        tmp.as_file().sync_all().map_err(|e| with_path(e, path))?;
+    }
     tmp.persist(path).map_err(|e| with_path(e.error, path))?;
     Ok(())
 }
 
 /// Serialises `value` as pretty JSON and writes it atomically.
 pub fn atomic_write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    atomic_write(path, &pretty_json(value)?)
+}
+
+/// Serialises `value` as pretty JSON and writes it atomically and flushed.
+pub fn durable_write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    durable_write(path, &pretty_json(value)?)
+}
+
+fn pretty_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
     let mut text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     text.push(b'\n');
-    atomic_write(path, &text)
+    Ok(text)
 }
 
 /// Appends one line (a newline is added) to `path`, creating it when missing.

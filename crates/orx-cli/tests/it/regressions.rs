@@ -204,3 +204,55 @@ fn a_missing_fix_command_is_reported_and_the_gate_decides() {
     );
     assert_eq!(repo.state(&id).items[0].attempts, 2);
 }
+
+/// A gate that prints far past its log limit (128 MiB here, 1 GiB in CI's long campaign with
+/// ORX_LOUD_GATE_BYTES=1073741824): its log keeps the first 64 MiB, a note and the last MiB, the
+/// fix prompt gets the end of the output, and the run goes on.
+#[test]
+fn a_gate_printing_a_gigabyte_keeps_a_bounded_log_and_its_last_words() {
+    let bytes: u64 = std::env::var("ORX_LOUD_GATE_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128 << 20);
+    let cfg = format!(
+        "gates:\n  - name: loud\n    command: sh\n    args: [\"-c\", \"test -f a.txt && exit 0; yes 'noise noise noise noise noise noise noise noise noise noise noise noise' | head -c {bytes}; echo; echo 'error: the last words'; exit 1\"]\n    timeout: 1200\n"
+    );
+    let implement = "  - item: W001\n    attempt: 1\n    write: { b.txt: \"b\" }\n  - write: { a.txt: \"a\" }\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, implement, ""), &cfg);
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let log = repo.run_dir(&id).join("logs/gate_loud_W001_1.log");
+    let size = std::fs::metadata(&log).unwrap().len();
+    let limit = orx_core::gate::LOG_LIMIT;
+    assert!(
+        size > limit && size <= limit + orx_core::process::LOG_TAIL as u64 + 4096,
+        "gate log of {size} bytes for {bytes} bytes printed"
+    );
+    let text = std::fs::read(&log).unwrap();
+    let tail = String::from_utf8_lossy(&text[text.len() - 4096..]);
+    assert!(tail.ends_with("error: the last words\n"), "{tail}");
+    let whole = String::from_utf8_lossy(&text);
+    let note = whole
+        .lines()
+        .find(|l| l.starts_with("[orx: this log reached its limit of 64 MiB;"))
+        .expect("the note");
+    // What was left out is said exactly: printed + the final lines - what the log kept.
+    let left_out: u64 = note
+        .split("; ")
+        .nth(1)
+        .and_then(|p| p.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(
+        left_out > bytes - limit - (2 << 20) && left_out < bytes - limit,
+        "{note}"
+    );
+    let fix_prompt = repo.run_file(&id, "prompts/fix_W001_2.md");
+    assert!(fix_prompt.contains("error: the last words"), "{fix_prompt}");
+    assert!(
+        fix_prompt.len() < 200_000,
+        "fix prompt of {} bytes",
+        fix_prompt.len()
+    );
+    assert_eq!(repo.state(&id).items[0].attempts, 2);
+}

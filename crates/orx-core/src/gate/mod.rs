@@ -13,6 +13,11 @@ use crate::config::{GateConfig, ParserKind};
 use crate::process::{ProcessSpec, Termination, run};
 use crate::{Error, Result};
 
+/// What one run of a gate (or of its fix command) may write to its log: a gate that prints
+/// more (a test suite in a loop, a debug dump) keeps the first 64 MiB and the last MiB, with a
+/// note of what was left out, instead of filling the disk.
+pub const LOG_LIMIT: u64 = 64 << 20;
+
 /// One error a parser found in a gate's log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -142,6 +147,7 @@ pub fn run_gate(gate: &GateConfig, ctx: &GateRun<'_>) -> Result<GateResult> {
         spec.timeout = Some(Duration::from_secs(gate.timeout.get()));
         spec.stdout_log = Some(log.clone());
         spec.stderr_log = Some(log.clone());
+        spec.log_limit = Some(LOG_LIMIT);
         let _ =
             crate::fsutil::append_line(&log, &format!("\n# orx: running fix `{}`", fix.command));
         match run(&spec, ctx.cancel, &mut |_, _| {}) {
@@ -183,6 +189,7 @@ fn run_once(
     spec.timeout = Some(Duration::from_secs(gate.timeout.get()));
     spec.stdout_log = Some(log.to_path_buf());
     spec.stderr_log = Some(log.to_path_buf());
+    spec.log_limit = Some(LOG_LIMIT);
     spec.redactor = ctx.redactor.cloned();
     let _ = crate::fsutil::append_line(log, &format!("$ {} {}", gate.command, args.join(" ")));
     let mut captured = Captured::default();

@@ -2,6 +2,7 @@
 //! logged to the run's logs/git.log when a log is set.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::cancel::CancelToken;
@@ -19,12 +20,80 @@ pub struct DiffStats {
     pub removed: usize,
 }
 
+/// What a worktree changed against a commit, read with one `git diff`: the patch, its
+/// statistics and the paths it touches (both sides of a rename).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The binary-safe patch (`git diff --binary`).
+    pub patch: String,
+    /// Files changed and lines added/removed.
+    pub stats: DiffStats,
+    /// Every path added, modified or deleted; a rename gives both its old and its new path.
+    pub paths: Vec<String>,
+}
+
+impl Changes {
+    /// Splits the output of `git diff --numstat -z --patch`: NUL-terminated numstat records
+    /// (`added\tremoved\tpath`, or `added\tremoved\t` then the old and the new path for a
+    /// rename), an empty record, then the patch.
+    pub fn parse(out: &str) -> Changes {
+        let mut c = Changes::default();
+        let mut rest = out;
+        // No terminator at all: no changes (git prints nothing), or a cut output.
+        while let Some(end) = rest.find('\0') {
+            let record = &rest[..end];
+            rest = &rest[end + 1..];
+            if record.is_empty() {
+                c.patch = rest.to_string();
+                break;
+            }
+            let mut parts = record.splitn(3, '\t');
+            let added = parts.next().and_then(|x| x.parse::<usize>().ok());
+            let removed = parts.next().and_then(|x| x.parse::<usize>().ok());
+            let path = parts.next().unwrap_or_default();
+            c.stats.files += 1;
+            c.stats.added = c.stats.added.saturating_add(added.unwrap_or(0));
+            c.stats.removed = c.stats.removed.saturating_add(removed.unwrap_or(0));
+            if path.is_empty() {
+                // A rename or copy: the old path, then the new one.
+                for _ in 0..2 {
+                    let Some(end) = rest.find('\0') else { break };
+                    c.paths.push(rest[..end].to_string());
+                    rest = &rest[end + 1..];
+                }
+            } else {
+                c.paths.push(path.to_string());
+            }
+        }
+        c
+    }
+
+    /// True when nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.stats.files == 0 && self.patch.trim().is_empty()
+    }
+}
+
+/// HEAD and the worktree's status at one instant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The sha of HEAD (None before the first commit).
+    pub head: Option<String>,
+    /// True when no file is changed or untracked.
+    pub clean: bool,
+    /// The whole `git status --porcelain=v2 --branch` output, compared as a whole.
+    pub text: String,
+}
+
 /// A git runner bound to one directory.
 #[derive(Clone, Debug)]
 pub struct Git {
     dir: PathBuf,
     log: Option<PathBuf>,
     timeout: Duration,
+    /// Whether git has a committer identity, asked once per runner family: without one orx
+    /// commits as orx.
+    identity: Arc<OnceLock<bool>>,
 }
 
 impl Git {
@@ -34,6 +103,7 @@ impl Git {
             dir: dir.into(),
             log: None,
             timeout: Duration::from_secs(300),
+            identity: Arc::default(),
         }
     }
 
@@ -49,6 +119,7 @@ impl Git {
             dir: dir.into(),
             log: self.log.clone(),
             timeout: self.timeout,
+            identity: Arc::clone(&self.identity),
         }
     }
 
@@ -121,6 +192,8 @@ impl Git {
         let mut spec = ProcessSpec::new("git", args.iter().copied());
         spec.cwd = Some(self.dir.clone());
         spec.timeout = Some(self.timeout);
+        // A diff of a minified file has lines of megabytes: git's output is read whole.
+        spec.whole_lines = true;
         spec.env = vec![
             ("GIT_TERMINAL_PROMPT".into(), "0".into()),
             ("GIT_OPTIONAL_LOCKS".into(), "0".into()),
@@ -198,19 +271,19 @@ impl Git {
 
     /// Checks that a run can start from `base`: the repository has a commit and the branch exists.
     pub fn check_base(&self, base: &str) -> Result<String> {
+        if let Some(sha) = self.resolve(base)? {
+            return Ok(sha);
+        }
         if self.resolve("HEAD")?.is_none() {
             return Err(Error::repo(
                 "the repository has no commit yet",
                 "make a first commit (git add -A && git commit -m init), then run orx again",
             ));
         }
-        match self.resolve(base)? {
-            Some(sha) => Ok(sha),
-            None => Err(Error::repo(
-                format!("the base branch `{base}` does not exist"),
-                "pass --base-branch with an existing branch, or set git.base_branch in orx.yaml",
-            )),
-        }
+        Err(Error::repo(
+            format!("the base branch `{base}` does not exist"),
+            "pass --base-branch with an existing branch, or set git.base_branch in orx.yaml",
+        ))
     }
 
     /// `git worktree add -b <branch> <path> <base>`.
@@ -266,6 +339,24 @@ impl Git {
         ])
     }
 
+    /// Everything the worktree changed against `start` (staged, committed, unstaged, untracked)
+    /// in two commands: `add -A`, then one diff giving the patch, the statistics and the paths.
+    pub fn changes(&self, start: &str) -> Result<Changes> {
+        self.add_all()?;
+        let out = self.run(&[
+            "diff",
+            "--cached",
+            "--no-color",
+            "--no-ext-diff",
+            "--binary",
+            "--numstat",
+            "-z",
+            "--patch",
+            start,
+        ])?;
+        Ok(Changes::parse(&out))
+    }
+
     /// Paths changed in the worktree against `start` (after staging everything).
     pub fn changed_paths(&self, start: &str) -> Result<Vec<String>> {
         self.add_all()?;
@@ -285,26 +376,23 @@ impl Git {
             .collect())
     }
 
-    /// Lines added/removed and files changed against `start` (after staging everything).
-    pub fn diff_stats(&self, start: &str) -> Result<DiffStats> {
-        self.add_all()?;
-        let out = self.run(&["diff", "--cached", "--numstat", start])?;
-        let mut s = DiffStats::default();
-        for line in out.lines() {
-            let mut parts = line.split('\t');
-            let a = parts
-                .next()
-                .and_then(|x| x.parse::<usize>().ok())
-                .unwrap_or(0);
-            let r = parts
-                .next()
-                .and_then(|x| x.parse::<usize>().ok())
-                .unwrap_or(0);
-            s.files += 1;
-            s.added += a;
-            s.removed += r;
-        }
-        Ok(s)
+    /// HEAD and the status of every tracked and untracked file, in one command
+    /// (`git status --porcelain=v2 --branch`): equal snapshots mean an unchanged worktree.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let text = self.run(&[
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "--untracked-files=all",
+            "--no-renames",
+        ])?;
+        let head = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# branch.oid "))
+            .filter(|h| !h.starts_with('('))
+            .map(|h| h.trim().to_string());
+        let clean = !text.lines().any(|l| !l.starts_with('#') && !l.is_empty());
+        Ok(Snapshot { head, clean, text })
     }
 
     /// Restores `paths` to their state at `start` (removing files that did not exist then).
@@ -329,21 +417,28 @@ impl Git {
     /// there was nothing to commit.
     pub fn commit_all(&self, message: &str) -> Result<Option<String>> {
         self.add_all()?;
-        let (clean, _, _) = self.try_run(&["diff", "--cached", "--quiet"])?;
-        if clean {
-            return Ok(None);
-        }
         let mut args: Vec<&str> = Vec::new();
-        let has_identity = self
-            .try_run(&["config", "user.email"])
-            .map(|(ok, out, _)| ok && !out.trim().is_empty())
-            .unwrap_or(false);
+        let has_identity = *self.identity.get_or_init(|| {
+            self.try_run(&["config", "user.email"])
+                .map(|(ok, out, _)| ok && !out.trim().is_empty())
+                .unwrap_or(false)
+        });
         if !has_identity {
             // No identity configured: commit as orx rather than fail the run.
             args.extend(["-c", "user.name=orx", "-c", "user.email=orx@localhost"]);
         }
         args.extend(["commit", "--quiet", "--no-verify", "-m", message]);
-        self.run(&args)?;
+        let (ok, _, err) = self.try_run(&args)?;
+        if !ok {
+            // `git commit` fails when there is nothing to commit: only then is it not an error.
+            if self.try_run(&["diff", "--cached", "--quiet"])?.0 {
+                return Ok(None);
+            }
+            return Err(Error::Git {
+                command: args.join(" "),
+                message: err.trim().to_string(),
+            });
+        }
         self.head().map(Some)
     }
 
@@ -393,3 +488,6 @@ impl Git {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -132,18 +132,19 @@ impl RunCtx {
             ev = ev.item(i).attempt(attempt);
         }
         self.emit(ev);
-        // A text stage must not change the worktree: remember HEAD and the status before it.
+        // A text stage must not change the worktree: remember HEAD and the status before it
+        // (one `git status` gives both).
         let before = if mode == AgentMode::Text {
-            self.git.head().ok().zip(self.worktree_status())
+            self.git.snapshot().ok()
         } else {
             None
         };
         let call = self.router.call(req, &io)?;
-        if let Some((head, status)) = before {
-            let changed = self.git.head().ok().as_ref() != Some(&head)
-                || self.worktree_status().as_ref() != Some(&status);
-            if changed && status.is_empty() {
+        if let Some(before) = before {
+            let changed = self.git.snapshot().ok().as_ref() != Some(&before);
+            if changed && before.clean {
                 // The worktree was clean: put it back exactly (an agent commit included).
+                let head = before.head.clone().unwrap_or_else(|| "HEAD".into());
                 self.git.run(&["reset", "--quiet", "--hard", &head])?;
                 self.git.run(&["clean", "-fdq"])?;
                 self.emit(
@@ -207,13 +208,6 @@ impl RunCtx {
             return Err(Error::Cancelled);
         }
         Ok(call)
-    }
-
-    /// `git status --porcelain` of the worktree (None when git cannot tell).
-    fn worktree_status(&self) -> Option<String> {
-        self.git
-            .run(&["status", "--porcelain", "--untracked-files=all"])
-            .ok()
     }
 
     /// Appends a record to metrics/stages.jsonl.

@@ -349,19 +349,24 @@ fn prepare_worktree(cx: &mut RunCtx, git_logged: &Git) -> Result<()> {
         }
         let branch = cx.state.branch.clone().unwrap_or_default();
         let base = cx.state.base_sha.clone().unwrap_or_default();
-        if git_logged
-            .resolve(&format!("refs/heads/{branch}"))?
-            .is_some()
-        {
-            git_logged.run(&[
-                "worktree",
-                "add",
-                "--quiet",
-                &cx.worktree.display().to_string(),
-                &branch,
-            ])?;
-        } else {
-            git_logged.worktree_add(&cx.worktree, &branch, &base)?;
+        // A new run's branch does not exist yet; a resumed run whose worktree was removed gets
+        // its existing branch back (git refuses `-b` for an existing branch, asked only then).
+        match git_logged.worktree_add(&cx.worktree, &branch, &base) {
+            Ok(()) => {}
+            Err(_)
+                if git_logged
+                    .resolve(&format!("refs/heads/{branch}"))?
+                    .is_some() =>
+            {
+                git_logged.run(&[
+                    "worktree",
+                    "add",
+                    "--quiet",
+                    &cx.worktree.display().to_string(),
+                    &branch,
+                ])?;
+            }
+            Err(e) => return Err(e),
         }
     }
     let ctx_files = crate::context::build(&cx.worktree, &cx.config);
@@ -489,6 +494,7 @@ fn run_setup(cx: &mut RunCtx) -> Result<()> {
         spec.timeout = Some(std::time::Duration::from_secs(cmd.timeout.get()));
         spec.stdout_log = Some(cx.dir.log("setup.log"));
         spec.stderr_log = Some(cx.dir.log("setup.log"));
+        spec.log_limit = Some(crate::gate::LOG_LIMIT);
         spec.redactor = Some(cx.redactor.clone());
         let line = format!(
             "$ {} {}",

@@ -72,7 +72,16 @@ pub struct ProcessSpec {
     pub stderr_log: Option<PathBuf>,
     /// Secrets masked in the log files (the callback still sees the raw lines).
     pub redactor: Option<crate::redact::Redactor>,
+    /// The most bytes each log file receives from this process: past it, the log keeps its
+    /// head, a note of what was left out, and the last [`LOG_TAIL`] bytes. None: no limit.
+    pub log_limit: Option<u64>,
+    /// Lines reach the callback whole, however long (git's output); otherwise lines are cut at
+    /// [`MAX_LINE`] bytes.
+    pub whole_lines: bool,
 }
+
+/// What a capped log keeps of its end.
+pub const LOG_TAIL: usize = 1 << 20;
 
 impl ProcessSpec {
     /// A spec for `program` with `args`.
@@ -121,7 +130,9 @@ impl ProcessOutput {
 }
 
 enum Msg {
-    Line(Stream, String),
+    /// The lines a pump read before its next read would wait: one message (and one wake-up of
+    /// the runner) per burst of output, not per line.
+    Lines(Stream, Vec<String>),
     Done,
 }
 
@@ -149,11 +160,16 @@ pub fn run(
         cmd.env(k, v);
     }
     // Logs first: a log that cannot be opened must not leave a started child behind.
-    let out_log = open_log(spec.stdout_log.as_ref())?;
+    let out_log = open_log(spec.stdout_log.as_ref(), spec.log_limit)?;
     let err_log = if spec.stderr_log.is_some() && spec.stderr_log == spec.stdout_log {
         out_log.clone()
     } else {
-        open_log(spec.stderr_log.as_ref())?
+        open_log(spec.stderr_log.as_ref(), spec.log_limit)?
+    };
+    let max_line = if spec.whole_lines {
+        usize::MAX
+    } else {
+        MAX_LINE
     };
     let mut child = cmd.spawn().map_err(|source| Error::Spawn {
         program: spec.program.clone(),
@@ -168,7 +184,8 @@ pub fn run(
         pumps.push(pump(
             out,
             Stream::Stdout,
-            out_log,
+            out_log.clone(),
+            max_line,
             tx.clone(),
             spec.redactor.clone(),
         ));
@@ -177,7 +194,8 @@ pub fn run(
         pumps.push(pump(
             err,
             Stream::Stderr,
-            err_log,
+            err_log.clone(),
+            max_line,
             tx.clone(),
             spec.redactor.clone(),
         ));
@@ -197,13 +215,19 @@ pub fn run(
     let mut exit_status = None;
     let mut leader_exited_at: Option<Instant> = None;
     let mut pipes_abandoned = false;
+    // A child closes its output a moment before it can be reaped: the first waits for its exit
+    // are short (a fixed 25 ms sleep here cost a short git command most of its time), then they
+    // grow to 25 ms for a child that lives on without output.
+    let mut idle_wait = Duration::from_micros(200);
     loop {
         if open_pumps == 0 {
-            // Output closed but the child lives on: wait without spinning.
-            std::thread::sleep(Duration::from_millis(25));
+            if exit_status.is_none() {
+                std::thread::sleep(idle_wait);
+                idle_wait = (idle_wait * 2).min(Duration::from_millis(25));
+            }
         } else {
             match rx.recv_timeout(Duration::from_millis(25)) {
-                Ok(Msg::Line(s, l)) => on_line(s, &l),
+                Ok(Msg::Lines(s, lines)) => lines.iter().for_each(|l| on_line(s, l)),
                 Ok(Msg::Done) => open_pumps -= 1,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => open_pumps = 0,
@@ -261,8 +285,15 @@ pub fn run(
             let _ = p.join();
         }
     }
-    while let Ok(Msg::Line(s, l)) = rx.try_recv() {
-        on_line(s, &l);
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Lines(s, lines) = msg {
+            lines.iter().for_each(|l| on_line(s, l));
+        }
+    }
+    for log in [&out_log, &err_log].into_iter().flatten() {
+        if let Ok(mut sink) = log.lock() {
+            sink.finish();
+        }
     }
     let termination = match forced {
         Some(f) => f,
@@ -279,9 +310,80 @@ pub fn run(
     })
 }
 
-type SharedLog = Option<Arc<Mutex<std::fs::File>>>;
+type SharedLog = Option<Arc<Mutex<LogSink>>>;
 
-fn open_log(path: Option<&PathBuf>) -> Result<SharedLog> {
+/// A log file with an optional size limit: the head is written as it comes, the bytes past the
+/// limit are counted and only the last [`LOG_TAIL`] of them kept, to be written at the end.
+struct LogSink {
+    file: std::io::BufWriter<std::fs::File>,
+    written: u64,
+    limit: u64,
+    dropped: u64,
+    tail: std::collections::VecDeque<u8>,
+    finished: bool,
+}
+
+impl LogSink {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.finished {
+            return;
+        }
+        let room = self.limit.saturating_sub(self.written);
+        let head = bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        if head > 0 {
+            let _ = self.file.write_all(&bytes[..head]);
+            self.written += head as u64;
+        }
+        let rest = &bytes[head..];
+        if rest.is_empty() {
+            return;
+        }
+        self.dropped += rest.len() as u64;
+        let keep = &rest[rest.len().saturating_sub(LOG_TAIL)..];
+        let overflow = (self.tail.len() + keep.len()).saturating_sub(LOG_TAIL);
+        self.tail.drain(..overflow.min(self.tail.len()));
+        self.tail.extend(keep);
+    }
+
+    fn flush(&mut self) {
+        let _ = self.file.flush();
+    }
+
+    /// Writes the note and the kept tail of a log that passed its limit, and flushes.
+    fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.write_tail();
+        self.flush();
+    }
+
+    fn write_tail(&mut self) {
+        if self.dropped == 0 {
+            return;
+        }
+        let tail: Vec<u8> = self.tail.drain(..).collect();
+        if tail.len() as u64 == self.dropped {
+            // Everything past the limit fits in the tail: nothing is left out after all.
+            let _ = self.file.write_all(&tail);
+            return;
+        }
+        // The tail starts at a line boundary when it has one.
+        let start = tail.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let kept = &tail[start..];
+        let note = format!(
+            "\n[orx: this log reached its limit of {} MiB; {} bytes were left out; the last {} bytes follow]\n",
+            self.limit >> 20,
+            self.dropped - kept.len() as u64,
+            kept.len()
+        );
+        let _ = self.file.write_all(note.as_bytes());
+        let _ = self.file.write_all(kept);
+    }
+}
+
+fn open_log(path: Option<&PathBuf>, limit: Option<u64>) -> Result<SharedLog> {
     match path {
         None => Ok(None),
         Some(p) => {
@@ -292,7 +394,14 @@ fn open_log(path: Option<&PathBuf>) -> Result<SharedLog> {
                 .create(true)
                 .append(true)
                 .open(p)?;
-            Ok(Some(Arc::new(Mutex::new(f.into_parts().0))))
+            Ok(Some(Arc::new(Mutex::new(LogSink {
+                file: std::io::BufWriter::with_capacity(64 * 1024, f.into_parts().0),
+                written: 0,
+                limit: limit.unwrap_or(u64::MAX),
+                dropped: 0,
+                tail: Default::default(),
+                finished: false,
+            }))))
         }
     }
 }
@@ -301,42 +410,62 @@ fn pump(
     src: impl Read + Send + 'static,
     stream: Stream,
     log: SharedLog,
+    max_line: usize,
     tx: mpsc::Sender<Msg>,
     redactor: Option<crate::redact::Redactor>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::with_capacity(64 * 1024, src);
         let mut buf = Vec::with_capacity(8 * 1024);
+        let mut batch: Vec<String> = Vec::new();
+        let mut batch_bytes = 0usize;
         loop {
             buf.clear();
-            let n = match read_line_capped(&mut reader, &mut buf, MAX_LINE) {
+            let n = match read_line_capped(&mut reader, &mut buf, max_line) {
                 Ok(n) => n,
                 Err(_) => break,
             };
             if n == 0 {
                 break;
             }
+            let text = String::from_utf8_lossy(&buf);
             if let Some(log) = &log
                 && let Ok(mut f) = log.lock()
             {
                 match &redactor {
-                    Some(r) => {
-                        let text = r.redact(&String::from_utf8_lossy(&buf));
-                        let _ = f.write_all(text.as_bytes());
-                    }
-                    None => {
-                        let _ = f.write_all(&buf);
-                    }
+                    Some(r) => f.write(r.redact(&text).as_bytes()),
+                    None => f.write(&buf),
                 }
                 if !buf.ends_with(b"\n") {
-                    let _ = f.write_all(b"\n");
+                    f.write(b"\n");
                 }
             }
-            let line = String::from_utf8_lossy(&buf);
-            let line = line.trim_end_matches(['\n', '\r']).to_string();
-            if tx.send(Msg::Line(stream, line)).is_err() {
-                break;
+            batch_bytes += buf.len();
+            batch.push(text.trim_end_matches(['\n', '\r']).to_string());
+            // Nothing more is buffered (the next read would wait), or the batch is large: the
+            // lines go out now, and the log is flushed so a live tail sees them.
+            if reader.buffer().is_empty() || batch.len() >= 4096 || batch_bytes >= 1 << 20 {
+                batch_bytes = 0;
+                if let Some(log) = &log
+                    && let Ok(mut f) = log.lock()
+                {
+                    f.flush();
+                }
+                if tx
+                    .send(Msg::Lines(stream, std::mem::take(&mut batch)))
+                    .is_err()
+                {
+                    break;
+                }
             }
+        }
+        if let Some(log) = &log
+            && let Ok(mut f) = log.lock()
+        {
+            f.flush();
+        }
+        if !batch.is_empty() {
+            let _ = tx.send(Msg::Lines(stream, batch));
         }
         let _ = tx.send(Msg::Done);
     })

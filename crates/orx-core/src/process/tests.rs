@@ -146,3 +146,93 @@ fn very_long_lines_are_capped() {
     run(&spec, &CancelToken::new(), &mut |_, l| lens.push(l.len())).unwrap();
     assert_eq!(lens, [MAX_LINE, 5]);
 }
+
+#[test]
+fn a_capped_log_keeps_its_head_a_note_and_its_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("gate.log");
+    // 40,000 numbered lines of 101 bytes: 4 MB through a 1 MiB limit and the 1 MiB tail.
+    let mut spec = sh(
+        "i=0; while [ $i -lt 40000 ]; do printf '%08d %091d\\n' $i 0; i=$((i+1)); done; echo LAST",
+    );
+    spec.stdout_log = Some(log.clone());
+    spec.stderr_log = Some(log.clone());
+    spec.log_limit = Some(1 << 20);
+    let mut lines = 0usize;
+    let out = run(&spec, &CancelToken::new(), &mut |_, _| lines += 1).unwrap();
+    assert!(out.success());
+    assert_eq!(
+        lines, 40_001,
+        "the callback sees every line whatever the log keeps"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let limit = 1usize << 20;
+    assert!(
+        text.len() <= limit + LOG_TAIL + 200,
+        "log of {} bytes",
+        text.len()
+    );
+    assert!(text.starts_with("00000000 "), "the head is kept");
+    assert!(
+        !text.contains("\n00020000 "),
+        "a line from the middle was kept"
+    );
+    let note = text
+        .lines()
+        .find(|l| l.starts_with("[orx: this log reached its limit of 1 MiB"))
+        .expect("a note says what was left out");
+    assert!(note.contains("bytes were left out"), "{note}");
+    assert!(
+        text.ends_with("LAST\n"),
+        "the tail is kept: {}",
+        &text[text.len() - 200..]
+    );
+    assert!(
+        text.contains("\n00039999 "),
+        "the last numbered line is kept"
+    );
+    // The tail starts on a line boundary: every line after the note is whole.
+    let after = text.split_once("follow]\n").unwrap().1;
+    assert!(
+        after.lines().all(|l| l == "LAST" || l.len() == 100),
+        "a torn line after the note"
+    );
+}
+
+#[test]
+fn a_log_under_its_limit_and_tail_is_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("gate.log");
+    let mut spec = sh("echo one; echo two");
+    spec.stdout_log = Some(log.clone());
+    spec.log_limit = Some(1 << 20);
+    run(&spec, &CancelToken::new(), &mut |_, _| {}).unwrap();
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "one\ntwo\n");
+    // Past the limit by less than the tail: nothing is left out, and no note.
+    let mut spec = sh("i=0; while [ $i -lt 300 ]; do echo \"line $i\"; i=$((i+1)); done");
+    let log = dir.path().join("small.log");
+    spec.stdout_log = Some(log.clone());
+    spec.log_limit = Some(100);
+    run(&spec, &CancelToken::new(), &mut |_, _| {}).unwrap();
+    let expected: String = (0..300).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), expected);
+}
+
+#[test]
+fn long_lines_are_cut_unless_whole_lines_are_asked_for() {
+    let script = format!("head -c {} /dev/zero | tr '\\0' x; echo", MAX_LINE * 3);
+    let mut longest = 0;
+    run(&sh(&script), &CancelToken::new(), &mut |_, l| {
+        longest = longest.max(l.len())
+    })
+    .unwrap();
+    assert_eq!(longest, MAX_LINE);
+    let mut spec = sh(&script);
+    spec.whole_lines = true;
+    let mut longest = 0;
+    run(&spec, &CancelToken::new(), &mut |_, l| {
+        longest = longest.max(l.len())
+    })
+    .unwrap();
+    assert_eq!(longest, MAX_LINE * 3);
+}

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::config::RoutingTable;
-use crate::fsutil::{atomic_write_json, read_json};
+use crate::fsutil::{durable_write_json, read_json};
 
 /// Versions of the tools a run used.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -64,7 +64,7 @@ impl Meta {
 
     /// Writes meta.json atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        atomic_write_json(path, self)
+        durable_write_json(path, self)
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
-use crate::fsutil::{atomic_write_json, read_json};
+use crate::fsutil::{durable_write_json, read_json};
 
 /// The current time as RFC 3339 (UTC).
 pub fn now_rfc3339() -> String {
@@ -234,7 +234,7 @@ impl RunState {
     /// Writes the checkpoint atomically.
     pub fn save(&mut self, path: &Path) -> Result<()> {
         self.updated_at = now_rfc3339();
-        atomic_write_json(path, self)
+        durable_write_json(path, self)
     }
 
     /// The stage named `name`.

@@ -278,9 +278,11 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         }
         cx.save()?;
 
-        let diff = cx.git.diff_since(&start)?;
+        // One diff gives the artifact, the statistics and the paths the guardrails check.
+        let changes = cx.git.changes(&start)?;
+        let diff = changes.patch;
         cx.write(&cx.dir.artifact(&format!("{id}.diff")), &diff)?;
-        let stats = cx.git.diff_stats(&start).ok();
+        let stats = Some(changes.stats);
         if diff.trim().is_empty() {
             let ev = "## No changes\nThe attempt changed no file in the worktree. Make the change the item asks for.\n".to_string();
             if let Some(f) = fail_attempt(
@@ -300,8 +302,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
             }
             continue;
         }
-        let paths = cx.git.changed_paths(&start)?;
-        let violations = guardrails.check(&paths);
+        let violations = guardrails.check(&changes.paths);
         if !violations.is_empty() {
             let revert = violations.to_revert();
             cx.git.revert_paths(&start, &revert)?;

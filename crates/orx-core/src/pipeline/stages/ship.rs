@@ -21,10 +21,16 @@ impl Stage for Ship {
     fn run(&self, cx: &mut RunCtx) -> Result<StageOutcome> {
         let mut notes = Vec::new();
         if cx.config.git.auto_commit {
-            match cx
-                .git
-                .commit_all(&format!("orx: finish run {}", cx.state.run_id))?
-            {
+            // Items are committed as they pass, so the worktree is usually clean: one status
+            // tells, and the commit is tried only for leftovers.
+            let clean = cx.git.snapshot().is_ok_and(|s| s.clean);
+            let commit = if clean {
+                None
+            } else {
+                cx.git
+                    .commit_all(&format!("orx: finish run {}", cx.state.run_id))?
+            };
+            match commit {
                 Some(sha) => {
                     notes.push(format!("committed leftovers {}", &sha[..sha.len().min(10)]))
                 }
@@ -34,10 +40,9 @@ impl Stage for Ship {
         crate::fault::point("ship:after_commit");
         let branch = cx.state.branch.clone().unwrap_or_default();
         let remote = cx.config.git.remote.to_string();
-        let has_remote = cx.git.try_run(&["remote", "get-url", &remote])?.0;
         let mut pushed = false;
         if cx.config.git.auto_push {
-            if has_remote {
+            if cx.git.try_run(&["remote", "get-url", &remote])?.0 {
                 let (ok, _, err) = cx
                     .git
                     .try_run(&["push", "--set-upstream", &remote, &branch])?;

@@ -1,0 +1,166 @@
+//! The git wrapper against real git on temporary repositories.
+
+use super::*;
+
+/// A repository with one commit, isolated from the user's and the system's git config.
+fn repo(files: &[(&str, &[u8])]) -> (tempfile::TempDir, Git, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let git = Git::new(dir.path());
+    git.run(&["init", "--quiet", "--initial-branch=main"])
+        .unwrap();
+    git.run(&["config", "user.name", "t"]).unwrap();
+    git.run(&["config", "user.email", "t@localhost"]).unwrap();
+    git.run(&["config", "commit.gpgsign", "false"]).unwrap();
+    for (path, bytes) in files {
+        write(dir.path(), path, bytes);
+    }
+    let base = git.commit_all("init").unwrap().unwrap();
+    (dir, git, base)
+}
+
+fn write(root: &Path, rel: &str, bytes: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, bytes).unwrap();
+}
+
+#[test]
+fn one_diff_gives_the_patch_the_stats_and_every_path_of_a_mixed_change() {
+    let (dir, git, base) = repo(&[
+        ("a.txt", b"one\ntwo\n"),
+        ("keep/moved.txt", b"a\nb\nc\nd\ne\nf\n"),
+        ("gone.txt", b"x\n"),
+        ("bin.dat", b"\x00\x01\x02"),
+    ]);
+    write(dir.path(), "a.txt", b"one\nTWO\nthree\n");
+    std::fs::rename(
+        dir.path().join("keep/moved.txt"),
+        dir.path().join("new place.txt"),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join("gone.txt")).unwrap();
+    write(dir.path(), "bin.dat", b"\x00\x01\x03\x04");
+    write(dir.path(), "deep/new/ü file.txt", b"hello\n");
+
+    let c = git.changes(&base).unwrap();
+    let mut paths = c.paths.clone();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "a.txt",
+            "bin.dat",
+            "deep/new/ü file.txt",
+            "gone.txt",
+            "keep/moved.txt",
+            "new place.txt"
+        ]
+    );
+    // a.txt +2 -1, the new file +1, gone.txt -1; the rename and the binary count 0.
+    assert_eq!(
+        c.stats,
+        DiffStats {
+            files: 5,
+            added: 3,
+            removed: 2
+        }
+    );
+    // The patch is the one `diff_since` gives: git applies it to the base.
+    assert_eq!(c.patch, git.diff_since(&base).unwrap());
+    assert!(c.patch.contains("rename to new place.txt"), "{}", c.patch);
+    assert!(c.patch.contains("GIT binary patch"), "{}", c.patch);
+    let check = Git::new(dir.path());
+    check
+        .run(&["stash", "--quiet", "--include-untracked"])
+        .unwrap();
+    let patch_file = dir.path().join("../changes.patch");
+    std::fs::write(&patch_file, &c.patch).unwrap();
+    check
+        .run(&["apply", "--check", &patch_file.display().to_string()])
+        .unwrap();
+}
+
+#[test]
+fn no_changes_parse_to_nothing() {
+    let (_dir, git, base) = repo(&[("a.txt", b"one\n")]);
+    let c = git.changes(&base).unwrap();
+    assert!(c.is_empty());
+    assert_eq!(c.stats, DiffStats::default());
+    assert!(c.paths.is_empty());
+}
+
+#[test]
+fn the_numstat_records_are_read_up_to_the_empty_record_only() {
+    // A path with a tab and a newline (quoted nowhere with -z), then a rename, then the patch
+    // whose own text holds NUL-free lines that look like records.
+    let out = "1\t2\tweird\tname\nx\u{0}0\t0\t\u{0}old\u{0}new\u{0}\u{0}diff --git a/x b/x\n3\t4\tnot-a-record\n";
+    let c = Changes::parse(out);
+    assert_eq!(c.paths, ["weird\tname\nx", "old", "new"]);
+    assert_eq!(
+        c.stats,
+        DiffStats {
+            files: 2,
+            added: 1,
+            removed: 2
+        }
+    );
+    assert_eq!(c.patch, "diff --git a/x b/x\n3\t4\tnot-a-record\n");
+    // A cut output (no empty record) keeps what it could read and no patch.
+    let cut = Changes::parse("5\t1\ta.txt\u{0}7\t");
+    assert_eq!(cut.paths, ["a.txt"]);
+    assert_eq!(cut.patch, "");
+}
+
+#[test]
+fn a_snapshot_sees_an_edit_a_new_file_and_a_commit_and_knows_head() {
+    let (dir, git, base) = repo(&[("a.txt", b"one\n")]);
+    let clean = git.snapshot().unwrap();
+    assert!(clean.clean);
+    assert_eq!(clean.head.as_deref(), Some(base.as_str()));
+    assert_eq!(
+        git.snapshot().unwrap(),
+        clean,
+        "two snapshots of one state differ"
+    );
+
+    write(dir.path(), "b/new.txt", b"x\n");
+    let untracked = git.snapshot().unwrap();
+    assert!(!untracked.clean);
+    assert_ne!(untracked, clean);
+
+    std::fs::remove_file(dir.path().join("b/new.txt")).unwrap();
+    write(dir.path(), "a.txt", b"two\n");
+    let edited = git.snapshot().unwrap();
+    assert!(!edited.clean);
+    assert_ne!(edited, untracked);
+
+    let sha = git.commit_all("edit").unwrap().unwrap();
+    let committed = git.snapshot().unwrap();
+    assert!(committed.clean);
+    assert_eq!(committed.head.as_deref(), Some(sha.as_str()));
+    assert_ne!(committed, clean, "a commit must change the snapshot");
+}
+
+#[test]
+fn commit_all_commits_everything_and_says_when_there_was_nothing() {
+    let (dir, git, base) = repo(&[("a.txt", b"one\n")]);
+    assert_eq!(git.commit_all("nothing").unwrap(), None);
+    assert_eq!(git.head().unwrap(), base);
+    write(dir.path(), "n/new.txt", b"x\n");
+    let sha = git.commit_all("new").unwrap().unwrap();
+    assert_eq!(git.head().unwrap(), sha);
+    assert!(git.snapshot().unwrap().clean);
+    assert_eq!(git.log_subjects(&format!("{base}..HEAD")).unwrap(), ["new"]);
+}
+
+#[test]
+fn commit_all_reports_a_real_commit_failure() {
+    let (dir, git, _base) = repo(&[("a.txt", b"one\n")]);
+    write(dir.path(), "a.txt", b"two\n");
+    // The branch's ref is locked by someone else: the commit itself fails, after the add.
+    write(dir.path(), ".git/refs/heads/main.lock", b"");
+    let err = git.commit_all("blocked").unwrap_err();
+    assert!(err.to_string().contains("lock"), "{err}");
+    std::fs::remove_file(dir.path().join(".git/refs/heads/main.lock")).unwrap();
+    assert!(git.commit_all("unblocked").unwrap().is_some());
+}
