@@ -256,3 +256,41 @@ fn a_gate_printing_a_gigabyte_keeps_a_bounded_log_and_its_last_words() {
     );
     assert_eq!(repo.state(&id).items[0].attempts, 2);
 }
+
+/// A file whose name is not UTF-8 (made here by `setup`, as a tool or an agent could): it is
+/// committed with its exact bytes, shown quoted in the diff, and a guardrail reverts it exactly.
+#[test]
+fn a_file_name_that_is_not_utf8_is_committed_or_reverted_exactly() {
+    let setup = "setup:\n  - command: sh\n    args: [\"-c\", \"printf x > \\\"$(printf 'caf\\\\351.txt')\\\"\"]\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), setup);
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let tree = repo.git(&["ls-tree", "-r", "-z", "--name-only", &format!("orx/{id}")]);
+    assert!(tree.split('\0').any(|p| p == "caf\u{FFFD}.txt"), "{tree:?}");
+    let raw = std::process::Command::new("git")
+        .args(["ls-tree", "-r", "-z", "--name-only", &format!("orx/{id}")])
+        .current_dir(repo.path())
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(
+        raw.split(|b| *b == 0).any(|p| p == b"caf\xe9.txt"),
+        "the exact bytes are committed"
+    );
+    assert!(
+        repo.run_file(&id, "artifacts/W001.diff")
+            .contains("\"b/caf\\351.txt\"")
+    );
+
+    let guarded = format!("{setup}guardrails:\n  forbidden_patterns: [\"caf*\"]\n");
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), &guarded);
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    // Attempt 1 is refused and the file reverted for real, so attempt 2 passes.
+    assert_eq!(repo.state(&id).items[0].attempts, 2);
+    let tree = repo.git(&["ls-tree", "-r", "--name-only", &format!("orx/{id}")]);
+    assert!(
+        tree.lines().any(|p| p == "a.txt") && !tree.contains("caf"),
+        "{tree}"
+    );
+}

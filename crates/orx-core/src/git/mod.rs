@@ -248,7 +248,15 @@ impl Git {
                 "run orx at the root of a git repository (or `git init` first), or pass --dir",
             ));
         }
-        Ok(PathBuf::from(out.trim()))
+        let top = out.trim();
+        if top.contains(char::REPLACEMENT_CHARACTER) {
+            // Run folders record paths as UTF-8 text (state.json, meta.json).
+            return Err(Error::repo(
+                format!("the repository's path is not valid UTF-8 ({top})"),
+                "orx records paths as UTF-8: move or rename the repository's folder to a UTF-8 name",
+            ));
+        }
+        Ok(PathBuf::from(top))
     }
 
     /// The sha of `rev`, or None when it does not resolve.
@@ -396,21 +404,101 @@ impl Git {
     }
 
     /// Restores `paths` to their state at `start` (removing files that did not exist then).
+    /// A path that is not valid UTF-8 (shown with U+FFFD) is matched against git's own bytes.
     pub fn revert_paths(&self, start: &str, paths: &[String]) -> Result<()> {
+        let mut raw: Option<Vec<Vec<u8>>> = None;
         for p in paths {
-            let spec = format!("{start}:{p}");
-            let existed = self.try_run(&["cat-file", "-e", &spec])?.0;
-            if existed {
-                self.run(&["checkout", start, "--", p])?;
-            } else {
-                let _ = self.try_run(&["rm", "--cached", "--quiet", "-f", "--", p])?;
-                let full = self.dir.join(p);
-                if full.is_file() || full.is_symlink() {
-                    fs_err::remove_file(&full)?;
+            if !p.contains(char::REPLACEMENT_CHARACTER) {
+                self.revert_path(start, p.as_bytes())?;
+                continue;
+            }
+            if raw.is_none() {
+                let (_, out) = self.run_bytes(&[
+                    b"diff".as_slice(),
+                    b"--cached",
+                    b"--name-only",
+                    b"-z",
+                    b"--no-renames",
+                    start.as_bytes(),
+                ])?;
+                raw = Some(
+                    out.split(|b| *b == 0)
+                        .filter(|s| !s.is_empty())
+                        .map(<[u8]>::to_vec)
+                        .collect(),
+                );
+            }
+            for bytes in raw.iter().flatten() {
+                if String::from_utf8_lossy(bytes) == p.as_str() {
+                    self.revert_path(start, bytes)?;
                 }
             }
         }
         Ok(())
+    }
+
+    fn revert_path(&self, start: &str, path: &[u8]) -> Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        let spec = [start.as_bytes(), b":", path].concat();
+        let existed = self.run_bytes(&[b"cat-file".as_slice(), b"-e", &spec])?.0;
+        if existed {
+            let (ok, _) =
+                self.run_bytes(&[b"checkout".as_slice(), start.as_bytes(), b"--", path])?;
+            if !ok {
+                return Err(Error::Git {
+                    command: format!("checkout {start} -- {}", String::from_utf8_lossy(path)),
+                    message: "git could not restore the file".into(),
+                });
+            }
+        } else {
+            let _ = self.run_bytes(&[
+                b"rm".as_slice(),
+                b"--cached",
+                b"--quiet",
+                b"-f",
+                b"--",
+                path,
+            ])?;
+            let full = self.dir.join(std::ffi::OsStr::from_bytes(path));
+            if full.is_file() || full.is_symlink() {
+                fs_err::remove_file(&full)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs git with arguments that may not be UTF-8 (paths as git gave them); returns
+    /// (success, stdout bytes). For short local commands: no timeout, no output streaming.
+    fn run_bytes(&self, args: &[&[u8]]) -> Result<(bool, Vec<u8>)> {
+        use std::os::unix::ffi::OsStrExt;
+        let started = std::time::Instant::now();
+        let out = std::process::Command::new("git")
+            .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
+            .current_dir(&self.dir)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .env("LC_ALL", "C")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|source| Error::Spawn {
+                program: "git".into(),
+                source,
+            })?;
+        if let Some(log) = &self.log {
+            let shown: Vec<String> = args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let line = format!(
+                "$ git {} # in {} -> {:?} ({} ms)",
+                shown.join(" "),
+                self.dir.display(),
+                out.status.code(),
+                started.elapsed().as_millis()
+            );
+            let _ = crate::fsutil::append_line(log, &line);
+        }
+        Ok((out.status.success(), out.stdout))
     }
 
     /// Commits everything staged and unstaged with `message`; returns the new sha, or None when

@@ -164,3 +164,38 @@ fn commit_all_reports_a_real_commit_failure() {
     std::fs::remove_file(dir.path().join(".git/refs/heads/main.lock")).unwrap();
     assert!(git.commit_all("unblocked").unwrap().is_some());
 }
+
+#[test]
+fn paths_that_are_not_utf8_are_listed_and_reverted_exactly() {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+    let kept = std::ffi::OsStr::from_bytes(b"old\xff.txt");
+    let (dir, git, base) = repo(&[("a.txt", b"one\n")]);
+    std::fs::write(dir.path().join(kept), b"v1\n").unwrap();
+    let base2 = git.commit_all("kept").unwrap().unwrap();
+    assert_ne!(base, base2);
+    std::fs::write(dir.path().join(name), b"new\n").unwrap();
+    std::fs::write(dir.path().join(kept), b"v2\n").unwrap();
+    let c = git.changes(&base2).unwrap();
+    let mut paths = c.paths.clone();
+    paths.sort();
+    assert_eq!(paths, ["caf\u{FFFD}.txt", "old\u{FFFD}.txt"]);
+    // git quotes such names in the patch: it stays ASCII and applicable.
+    assert!(c.patch.contains("\"b/caf\\351.txt\""), "{}", c.patch);
+    git.revert_paths(&base2, &c.paths).unwrap();
+    assert!(!dir.path().join(name).exists(), "the new file is removed");
+    assert_eq!(std::fs::read(dir.path().join(kept)).unwrap(), b"v1\n");
+    assert!(git.changes(&base2).unwrap().is_empty());
+}
+
+#[test]
+fn a_repository_whose_path_is_not_utf8_is_refused_with_the_fix() {
+    use std::os::unix::ffi::OsStrExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join(std::ffi::OsStr::from_bytes(b"r\xe9po"));
+    std::fs::create_dir(&dir).unwrap();
+    Git::new(&dir).run(&["init", "--quiet"]).unwrap();
+    let err = Git::toplevel(&dir).unwrap_err();
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    assert!(err.hint().unwrap_or_default().contains("rename"), "{err:?}");
+}
