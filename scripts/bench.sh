@@ -38,6 +38,16 @@ if [[ $what == cli || $what == all ]]; then
     "$ORX --dir $repo status --limit 1000" \
     "$ORX --dir $repo status $run" \
     "$ORX --dir $repo run --dry-run 'Add a function add(a, b)'" 2>&1 | grep -E "Benchmark|Time \(mean"
+  echo "== orx status as the runs grow (100 / 1,000 / 10,000 runs)"
+  for n in 100 1000 10000; do
+    repo=$(demo_with_runs "$n")
+    run=$(ls "$repo/runs" | grep -v '^\.' | tail -1)
+    hyperfine -N --warmup 3 --runs 20 --style basic --export-json "$work/s.json" \
+      "$ORX --dir $repo status" "$ORX --dir $repo status $run" "$ORX --dir $repo status --limit $n" \
+      >/dev/null 2>&1 || true
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(f"{sys.argv[2]:>6} runs: status {r[0][\"mean\"]*1000:.1f} ms, status ID {r[1][\"mean\"]*1000:.1f} ms, status --limit all {r[2][\"mean\"]*1000:.1f} ms")' "$work/s.json" "$n"
+    rm -rf "$repo"
+  done
 fi
 
 make_repo() { # $1 = files, $2 = items; prints the repository
@@ -97,16 +107,9 @@ if [[ $what == overhead || $what == all ]]; then
     strace -f -qq -s 65536 -e trace=execve,chdir,openat -e signal=none -o "$work/trace.txt" \
       "$ORX" --dir "$repo" -q run 'bench task' >/dev/null
     python3 scripts/replay-floor.py "$work/trace.txt" "$work/replay.sh" 2>"$work/replay.count"
-    hyperfine -N --warmup 1 --runs 10 --style basic --export-json "$work/h.json" \
-      "$ORX --dir $repo -q run 'bench task'" "bash $work/replay.sh" "bash $work/floor.sh $repo $2" \
-      >/dev/null 2>&1 || true
-    python3 - "$work/h.json" "$1" "$2" "$(cat "$work/replay.count")" <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1]))["results"]
-o, f, m = r[0]["mean"], r[1]["mean"], r[2]["mean"]
-print(f"{sys.argv[2]:>5} files, {sys.argv[3]:>2} items: orx {o*1000:7.1f} ms, floor {f*1000:7.1f} ms "
-      f"({sys.argv[4]}), ratio {o/f:4.2f}; minimal script {m*1000:6.1f} ms, ratio {o/m:4.2f}")
-EOF
+    # Medians of 15 rounds, the three commands alternating.
+    python3 scripts/overhead.py 15 "$1" "$2" "$(cat "$work/replay.count")" \
+      -- "$ORX" --dir "$repo" -q run 'bench task' -- bash "$work/replay.sh" -- bash "$work/floor.sh" "$repo" "$2"
   done
 fi
 

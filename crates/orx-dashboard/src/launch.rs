@@ -328,7 +328,11 @@ impl Launcher {
 
     /// Cancels a run: drops it from the queue, or runs `orx cancel`.
     pub async fn cancel(&self, id: &str) -> Result<String, Refusal> {
-        if self.is_starting(id) {
+        // While its start is in flight a run can only be cancelled once it holds its lock (the
+        // run folder and the process exist): a moment after `orx run --detach` makes the folder.
+        let locked = orx_core::run::is_valid_run_id(id)
+            && self.repo.join("runs").join(id).join("orx.lock").exists();
+        if self.is_starting(id) && !locked {
             return Err(refusal(
                 409,
                 format!("run {id} is starting"),

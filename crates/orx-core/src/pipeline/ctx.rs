@@ -67,9 +67,14 @@ pub struct StageTotals {
 }
 
 impl RunCtx {
-    /// Writes the checkpoint atomically.
+    /// Writes the checkpoint atomically and durably: work done (a stage ended, an item passed).
     pub fn save(&mut self) -> Result<()> {
         self.state.save(&self.dir.state())
+    }
+
+    /// Writes the checkpoint atomically, not flushed: progress marks (something started).
+    pub fn mark(&mut self) -> Result<()> {
+        self.state.save_progress(&self.dir.state())
     }
 
     /// Emits an event.

@@ -558,7 +558,7 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
             s.attempts += 1;
         }
         cx.state.current_stage = Some(name.clone());
-        cx.save()?;
+        cx.mark()?;
         cx.emit(Event::new("stage.started", format!("{name} started")).stage(&name));
         cx.stage_usage = StageTotals::default();
         cx.recorded_itself = false;

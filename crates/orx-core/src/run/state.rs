@@ -231,10 +231,18 @@ impl RunState {
         read_json(path)
     }
 
-    /// Writes the checkpoint atomically.
+    /// Writes the checkpoint atomically and flushes it to the disk.
     pub fn save(&mut self, path: &Path) -> Result<()> {
         self.updated_at = now_rfc3339();
         durable_write_json(path, self)
+    }
+
+    /// Writes the checkpoint atomically without waiting for the disk: for progress marks (a
+    /// stage or an attempt started) whose loss in a power cut only makes a resume redo work it
+    /// would redo anyway. A killed orx never loses them (the rename is atomic).
+    pub fn save_progress(&mut self, path: &Path) -> Result<()> {
+        self.updated_at = now_rfc3339();
+        crate::fsutil::atomic_write_json(path, self)
     }
 
     /// The stage named `name`.

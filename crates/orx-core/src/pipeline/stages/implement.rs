@@ -176,7 +176,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         }
     }
     cx.state.current_item = Some(id.clone());
-    cx.save()?;
+    cx.mark()?;
     cx.emit(
         Event::new("item.started", format!("{id}: {}", item.title))
             .stage("implement")
@@ -217,7 +217,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
                 s.attempts = attempt;
                 s.phase = Some("agent".into());
             }
-            cx.save()?;
+            cx.mark()?;
             cx.emit(
                 Event::new(
                     "attempt.started",
@@ -276,7 +276,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         if let Some(s) = cx.state.item_mut(&id) {
             s.phase = Some("verify".into());
         }
-        cx.save()?;
+        cx.mark()?;
 
         // One diff gives the artifact, the statistics and the paths the guardrails check.
         let changes = cx.git.changes(&start)?;
