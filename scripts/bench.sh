@@ -45,7 +45,11 @@ if [[ $what == cli || $what == all ]]; then
     hyperfine -N --warmup 3 --runs 20 --style basic --export-json "$work/s.json" \
       "$ORX --dir $repo status" "$ORX --dir $repo status $run" "$ORX --dir $repo status --limit $n" \
       >/dev/null 2>&1 || true
-    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(f"{sys.argv[2]:>6} runs: status {r[0][\"mean\"]*1000:.1f} ms, status ID {r[1][\"mean\"]*1000:.1f} ms, status --limit all {r[2][\"mean\"]*1000:.1f} ms")' "$work/s.json" "$n"
+    python3 - "$work/s.json" "$n" <<'EOF'
+import json, sys
+r = [x["mean"] * 1000 for x in json.load(open(sys.argv[1]))["results"]]
+print(f"{sys.argv[2]:>6} runs: status {r[0]:.1f} ms, status ID {r[1]:.1f} ms, status --limit all {r[2]:.1f} ms")
+EOF
     rm -rf "$repo"
   done
 fi
