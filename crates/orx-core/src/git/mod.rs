@@ -85,6 +85,19 @@ pub struct Snapshot {
     pub text: String,
 }
 
+/// The environment of every git command orx runs: never prompt, take no optional locks (a
+/// running run's index is not touched by a status), messages in English for the parsers.
+const GIT_ENV: [(&str, &str); 3] = [
+    ("GIT_TERMINAL_PROMPT", "0"),
+    ("GIT_OPTIONAL_LOCKS", "0"),
+    ("LC_ALL", "C"),
+];
+
+/// A failure of `git worktree add` caused by another worktree being added at the same instant.
+fn is_transient_worktree_error(message: &str) -> bool {
+    message.contains(".lock") || message.contains("failed to read .git/worktrees/")
+}
+
 /// A git runner bound to one directory.
 #[derive(Clone, Debug)]
 pub struct Git {
@@ -194,16 +207,11 @@ impl Git {
         spec.timeout = Some(self.timeout);
         // A diff of a minified file has lines of megabytes: git's output is read whole.
         spec.whole_lines = true;
-        spec.env = vec![
-            ("GIT_TERMINAL_PROMPT".into(), "0".into()),
-            ("GIT_OPTIONAL_LOCKS".into(), "0".into()),
-            ("LC_ALL".into(), "C".into()),
-        ];
-        spec.env.extend(
-            extra_env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
+        spec.env = GIT_ENV
+            .iter()
+            .chain(extra_env)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let (mut out, mut err) = (String::new(), String::new());
         let res = run(&spec, &CancelToken::new(), &mut |s, l| {
             let b = if s == Stream::Stdout {
@@ -294,17 +302,30 @@ impl Git {
         ))
     }
 
-    /// `git worktree add -b <branch> <path> <base>`.
+    /// Adds the worktree `path` on `branch`, creating the branch from `base` unless it exists
+    /// (a resumed run whose worktree was removed gets its branch back).
     pub fn worktree_add(&self, path: &Path, branch: &str, base: &str) -> Result<()> {
         let p = path.display().to_string();
-        // Worktrees of concurrent runs are added under one lock inside git; retry briefly if
-        // another run holds a ref lock at the same instant.
+        // Concurrent runs add worktrees at the same instant: git may meet another's ref lock
+        // or its half-made administrative folder (`failed to read .git/worktrees/<id>/...`).
+        // Such failures are retried briefly; a failed try may have created the branch already,
+        // so each try asks whether the branch exists.
         let mut last = None;
         for i in 0..5 {
-            match self.run(&["worktree", "add", "--quiet", "-b", branch, &p, base]) {
+            let exists = self.resolve(&format!("refs/heads/{branch}"))?.is_some();
+            let args: Vec<&str> = if exists {
+                vec!["worktree", "add", "--quiet", &p, branch]
+            } else {
+                vec!["worktree", "add", "--quiet", "-b", branch, &p, base]
+            };
+            match self.run(&args) {
                 Ok(_) => return Ok(()),
-                Err(e) if e.to_string().contains(".lock") => {
+                Err(e) if is_transient_worktree_error(&e.to_string()) => {
                     last = Some(e);
+                    if path.exists() {
+                        let _ = std::fs::remove_dir_all(path);
+                        let _ = self.try_run(&["worktree", "prune"]);
+                    }
                     std::thread::sleep(Duration::from_millis(100 * (i + 1)));
                 }
                 Err(e) => return Err(e),
@@ -368,19 +389,33 @@ impl Git {
     /// Paths changed in the worktree against `start` (after staging everything).
     pub fn changed_paths(&self, start: &str) -> Result<Vec<String>> {
         self.add_all()?;
-        let out = self.run(&[
-            "diff",
-            "--cached",
-            "--name-only",
-            "-z",
-            "--no-renames",
-            start,
+        Ok(self
+            .staged_paths(start)?
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect())
+    }
+
+    /// The paths staged against `start`, as git's own bytes (`diff --cached --name-only -z`).
+    fn staged_paths(&self, start: &str) -> Result<Vec<Vec<u8>>> {
+        let (ok, out, err) = self.run_bytes(&[
+            b"diff".as_slice(),
+            b"--cached",
+            b"--name-only",
+            b"-z",
+            b"--no-renames",
+            start.as_bytes(),
         ])?;
+        if !ok {
+            return Err(Error::Git {
+                command: format!("diff --cached --name-only {start}"),
+                message: err,
+            });
+        }
         Ok(out
-            .split('\0')
-            .map(|s| s.trim_matches('\n'))
-            .filter(|s| !s.is_empty())
-            .map(String::from)
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(<[u8]>::to_vec)
             .collect())
     }
 
@@ -413,20 +448,7 @@ impl Git {
                 continue;
             }
             if raw.is_none() {
-                let (_, out) = self.run_bytes(&[
-                    b"diff".as_slice(),
-                    b"--cached",
-                    b"--name-only",
-                    b"-z",
-                    b"--no-renames",
-                    start.as_bytes(),
-                ])?;
-                raw = Some(
-                    out.split(|b| *b == 0)
-                        .filter(|s| !s.is_empty())
-                        .map(<[u8]>::to_vec)
-                        .collect(),
-                );
+                raw = Some(self.staged_paths(start)?);
             }
             for bytes in raw.iter().flatten() {
                 if String::from_utf8_lossy(bytes) == p.as_str() {
@@ -442,12 +464,12 @@ impl Git {
         let spec = [start.as_bytes(), b":", path].concat();
         let existed = self.run_bytes(&[b"cat-file".as_slice(), b"-e", &spec])?.0;
         if existed {
-            let (ok, _) =
+            let (ok, _, err) =
                 self.run_bytes(&[b"checkout".as_slice(), start.as_bytes(), b"--", path])?;
             if !ok {
                 return Err(Error::Git {
                     command: format!("checkout {start} -- {}", String::from_utf8_lossy(path)),
-                    message: "git could not restore the file".into(),
+                    message: err,
                 });
             }
         } else {
@@ -468,37 +490,41 @@ impl Git {
     }
 
     /// Runs git with arguments that may not be UTF-8 (paths as git gave them); returns
-    /// (success, stdout bytes). For short local commands: no timeout, no output streaming.
-    fn run_bytes(&self, args: &[&[u8]]) -> Result<(bool, Vec<u8>)> {
+    /// (success, stdout bytes, stderr). For short local commands: no timeout, no streaming.
+    fn run_bytes(&self, args: &[&[u8]]) -> Result<(bool, Vec<u8>, String)> {
         use std::os::unix::ffi::OsStrExt;
         let started = std::time::Instant::now();
         let out = std::process::Command::new("git")
             .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
             .current_dir(&self.dir)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_OPTIONAL_LOCKS", "0")
-            .env("LC_ALL", "C")
+            .envs(GIT_ENV)
             .stdin(std::process::Stdio::null())
             .output()
             .map_err(|source| Error::Spawn {
                 program: "git".into(),
                 source,
             })?;
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
         if let Some(log) = &self.log {
             let shown: Vec<String> = args
                 .iter()
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect();
             let line = format!(
-                "$ git {} # in {} -> {:?} ({} ms)",
+                "$ git {} # in {} -> {:?} ({} ms){}",
                 shown.join(" "),
                 self.dir.display(),
                 out.status.code(),
-                started.elapsed().as_millis()
+                started.elapsed().as_millis(),
+                if out.status.success() || err.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{err}")
+                }
             );
             let _ = crate::fsutil::append_line(log, &line);
         }
-        Ok((out.status.success(), out.stdout))
+        Ok((out.status.success(), out.stdout, err))
     }
 
     /// Commits everything staged and unstaged with `message`; returns the new sha, or None when

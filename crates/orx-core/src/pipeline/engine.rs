@@ -349,25 +349,7 @@ fn prepare_worktree(cx: &mut RunCtx, git_logged: &Git) -> Result<()> {
         }
         let branch = cx.state.branch.clone().unwrap_or_default();
         let base = cx.state.base_sha.clone().unwrap_or_default();
-        // A new run's branch does not exist yet; a resumed run whose worktree was removed gets
-        // its existing branch back (git refuses `-b` for an existing branch, asked only then).
-        match git_logged.worktree_add(&cx.worktree, &branch, &base) {
-            Ok(()) => {}
-            Err(_)
-                if git_logged
-                    .resolve(&format!("refs/heads/{branch}"))?
-                    .is_some() =>
-            {
-                git_logged.run(&[
-                    "worktree",
-                    "add",
-                    "--quiet",
-                    &cx.worktree.display().to_string(),
-                    &branch,
-                ])?;
-            }
-            Err(e) => return Err(e),
-        }
+        git_logged.worktree_add(&cx.worktree, &branch, &base)?;
     }
     let ctx_files = crate::context::build(&cx.worktree, &cx.config);
     for (name, text) in [

@@ -290,8 +290,8 @@ pub fn run(
             lines.iter().for_each(|l| on_line(s, l));
         }
     }
-    for log in [&out_log, &err_log].into_iter().flatten() {
-        if let Ok(mut sink) = log.lock() {
+    for log in [&out_log, &err_log] {
+        if let Some(mut sink) = lock(log) {
             sink.finish();
         }
     }
@@ -311,6 +311,12 @@ pub fn run(
 }
 
 type SharedLog = Option<Arc<Mutex<LogSink>>>;
+
+/// The log's sink, when there is a log (a poisoned lock is taken over: a log is only bytes).
+fn lock(log: &SharedLog) -> Option<std::sync::MutexGuard<'_, LogSink>> {
+    log.as_ref()
+        .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()))
+}
 
 /// A log file with an optional size limit: the head is written as it comes, the bytes past the
 /// limit are counted and only the last [`LOG_TAIL`] of them kept, to be written at the end.
@@ -429,9 +435,7 @@ fn pump(
                 break;
             }
             let text = String::from_utf8_lossy(&buf);
-            if let Some(log) = &log
-                && let Ok(mut f) = log.lock()
-            {
+            if let Some(mut f) = lock(&log) {
                 match &redactor {
                     Some(r) => f.write(r.redact(&text).as_bytes()),
                     None => f.write(&buf),
@@ -446,9 +450,7 @@ fn pump(
             // lines go out now, and the log is flushed so a live tail sees them.
             if reader.buffer().is_empty() || batch.len() >= 4096 || batch_bytes >= 1 << 20 {
                 batch_bytes = 0;
-                if let Some(log) = &log
-                    && let Ok(mut f) = log.lock()
-                {
+                if let Some(mut f) = lock(&log) {
                     f.flush();
                 }
                 if tx
@@ -459,9 +461,7 @@ fn pump(
                 }
             }
         }
-        if let Some(log) = &log
-            && let Ok(mut f) = log.lock()
-        {
+        if let Some(mut f) = lock(&log) {
             f.flush();
         }
         if !batch.is_empty() {
