@@ -217,16 +217,22 @@ impl RunIndex {
         changed
     }
 
-    /// Re-reads one run now (after the dashboard acted on it).
-    pub fn touch(&self, id: &str) {
+    /// Re-reads one run now (after the dashboard acted on it, or for a page). True when its row
+    /// changed: the watcher will not see that change any more, so the caller announces it.
+    pub fn touch(&self, id: &str) -> bool {
         let dir = RunDir::new(self.store.runs_root(), id);
         if !dir.state().exists() {
-            return;
+            return false;
         }
         let entry = read_entry(&self.store, &dir, stamp(&dir));
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         match inner.pos.get(id).copied() {
-            Some(i) => inner.rows[i] = entry,
+            Some(i) => {
+                let changed = entry.stamp != inner.rows[i].stamp
+                    || row_differs(&entry.row, &inner.rows[i].row);
+                inner.rows[i] = entry;
+                changed
+            }
             None => {
                 let mut ids: Vec<String> =
                     inner.rows.iter().map(|e| e.row.run_id.clone()).collect();
@@ -234,6 +240,7 @@ impl RunIndex {
                 ids.sort_unstable_by(|a, b| b.cmp(a));
                 let fresh = HashMap::from([(id.to_string(), entry)]);
                 inner.rebuild(&ids, fresh);
+                true
             }
         }
     }

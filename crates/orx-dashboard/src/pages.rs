@@ -99,7 +99,11 @@ pub fn load_run(state: &Shared, id: &str) -> Option<RunData> {
             queued: Some(q),
         });
     }
-    state.index.touch(id);
+    // A page that reads a run first can take its change from the watcher (the run ended a
+    // moment ago): the change is announced here, or open pages would never hear of it.
+    if state.index.touch(id) {
+        state.live.notify(id);
+    }
     let summary = state.index.row(id)?;
     Some(RunData {
         summary,
