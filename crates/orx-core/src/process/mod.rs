@@ -2,16 +2,16 @@
 //! closed), stdout and stderr streamed line by line to log files and to a callback, and a
 //! timeout or cancellation that stops the whole group (SIGTERM, grace, SIGKILL).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cancel::CancelToken;
-use crate::run::sys::{SIGKILL, SIGTERM, signal_group};
+use crate::run::sys::{SIGKILL, SIGTERM, pidfd_open, poll_readable, signal_group};
 use crate::{Error, Result};
 
 /// Lines longer than this are cut (the log keeps the cut line, marked).
@@ -129,14 +129,10 @@ impl ProcessOutput {
     }
 }
 
-enum Msg {
-    /// The lines a pump read before its next read would wait: one message (and one wake-up of
-    /// the runner) per burst of output, not per line.
-    Lines(Stream, Vec<String>),
-    Done,
-}
-
 /// Runs `spec` to the end, calling `on_line` for every output line (in arrival order).
+///
+/// Everything happens on the calling thread: one `poll` over the child's two pipes, so a short
+/// command (most are git's) costs a spawn and a few reads, not reader threads and a channel.
 pub fn run(
     spec: &ProcessSpec,
     cancel: &CancelToken,
@@ -178,29 +174,23 @@ pub fn run(
     let pid = child.id();
     track(pid, true);
 
-    let (tx, rx) = mpsc::channel::<Msg>();
-    let mut pumps = Vec::new();
+    let mut pipes: Vec<Pipe> = Vec::with_capacity(2);
     if let Some(out) = child.stdout.take() {
-        pumps.push(pump(
-            out,
+        pipes.push(Pipe::new(
+            std::os::fd::OwnedFd::from(out).into(),
             Stream::Stdout,
             out_log.clone(),
             max_line,
-            tx.clone(),
-            spec.redactor.clone(),
         ));
     }
     if let Some(err) = child.stderr.take() {
-        pumps.push(pump(
-            err,
+        pipes.push(Pipe::new(
+            std::os::fd::OwnedFd::from(err).into(),
             Stream::Stderr,
             err_log.clone(),
             max_line,
-            tx.clone(),
-            spec.redactor.clone(),
         ));
     }
-    drop(tx);
     if let (Some(bytes), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
         // A writer thread, so a child that does not read its stdin cannot block us.
         std::thread::spawn(move || {
@@ -211,26 +201,29 @@ pub fn run(
     let deadline = spec.timeout.map(|t| started + t);
     let mut forced: Option<Termination> = None;
     let mut term_sent_at: Option<Instant> = None;
-    let mut open_pumps = pumps.len();
     let mut exit_status = None;
     let mut leader_exited_at: Option<Instant> = None;
-    let mut pipes_abandoned = false;
-    // A child closes its output a moment before it can be reaped: the first waits for its exit
-    // are short (a fixed 25 ms sleep here cost a short git command most of its time), then they
-    // grow to 25 ms for a child that lives on without output.
+    let mut chunk = vec![0u8; 64 * 1024];
+    // The child's exit wakes the same poll as its output (a child closes its output a moment
+    // before it can be reaped: sleeping for that moment cost a short git command a fifth of its
+    // time). Without a pidfd, the waits for the exit start short and grow to 25 ms.
+    let exit_fd = pidfd_open(pid);
     let mut idle_wait = Duration::from_micros(200);
     loop {
-        if open_pumps == 0 {
+        let open: Vec<usize> = (0..pipes.len()).filter(|i| !pipes[*i].closed).collect();
+        let exit_watch = exit_fd.as_ref().filter(|_| exit_status.is_none());
+        if open.is_empty() && exit_watch.is_none() {
             if exit_status.is_none() {
                 std::thread::sleep(idle_wait);
                 idle_wait = (idle_wait * 2).min(Duration::from_millis(25));
             }
         } else {
-            match rx.recv_timeout(Duration::from_millis(25)) {
-                Ok(Msg::Lines(s, lines)) => lines.iter().for_each(|l| on_line(s, l)),
-                Ok(Msg::Done) => open_pumps -= 1,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => open_pumps = 0,
+            let mut fds: Vec<_> = open.iter().map(|i| pipes[*i].file.as_raw_fd()).collect();
+            fds.extend(exit_watch.map(|fd| fd.as_raw_fd()));
+            // The exit descriptor's readiness needs no read: the reap below sees it.
+            let ready = poll_readable(&fds, Duration::from_millis(25))?;
+            for (i, _) in open.iter().zip(ready).filter(|(_, r)| *r) {
+                pipes[*i].read(&mut chunk, spec.redactor.as_ref(), on_line);
             }
         }
         if exit_status.is_none()
@@ -243,12 +236,12 @@ pub fn run(
                 signal_group(pid, SIGKILL);
             }
         }
-        if exit_status.is_some() && open_pumps == 0 {
+        if exit_status.is_some() && pipes.iter().all(|p| p.closed) {
             break;
         }
-        // Bound the wait for pipes held open by a grandchild that escaped the group.
+        // Bound the wait for pipes held open by a grandchild that escaped the group: what it
+        // writes later is not read (the pipes close with this call).
         if leader_exited_at.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
-            pipes_abandoned = true;
             break;
         }
         if forced.is_none() && exit_status.is_none() {
@@ -276,19 +269,8 @@ pub fn run(
         None => child.wait()?,
     };
     track(pid, false);
-    if pipes_abandoned {
-        // A process that left the group (setsid, a daemon) still holds the pipes: its reader
-        // threads are left to end with it rather than blocking this run.
-        drop(pumps);
-    } else {
-        for p in pumps {
-            let _ = p.join();
-        }
-    }
-    while let Ok(msg) = rx.try_recv() {
-        if let Msg::Lines(s, lines) = msg {
-            lines.iter().for_each(|l| on_line(s, l));
-        }
+    for p in &mut pipes {
+        p.finish(spec.redactor.as_ref(), on_line);
     }
     for log in [&out_log, &err_log] {
         if let Some(mut sink) = lock(log) {
@@ -308,6 +290,107 @@ pub fn run(
         duration: started.elapsed(),
         pid,
     })
+}
+
+/// One output pipe of the child: the bytes read so far of a line not yet ended, and its log.
+struct Pipe {
+    file: std::fs::File,
+    stream: Stream,
+    log: SharedLog,
+    max_line: usize,
+    /// The line being read (at most `max_line` bytes of it).
+    line: Vec<u8>,
+    /// The line has passed `max_line`: the rest of it is skipped.
+    cut: bool,
+    closed: bool,
+}
+
+impl Pipe {
+    fn new(file: std::fs::File, stream: Stream, log: SharedLog, max_line: usize) -> Self {
+        Self {
+            file,
+            stream,
+            log,
+            max_line,
+            line: Vec::new(),
+            cut: false,
+            closed: false,
+        }
+    }
+
+    /// One read (the poll said it would not wait): every line it completes goes to the log and
+    /// the callback; the log is flushed so a live tail sees them.
+    fn read(
+        &mut self,
+        chunk: &mut [u8],
+        redactor: Option<&crate::redact::Redactor>,
+        on_line: &mut dyn FnMut(Stream, &str),
+    ) {
+        let n = match self.file.read(chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
+            Err(_) => 0,
+        };
+        if n == 0 {
+            self.closed = true;
+            return;
+        }
+        let log = self.log.clone();
+        let mut sink = lock(&log);
+        let mut rest = &chunk[..n];
+        while !rest.is_empty() {
+            let (part, ended) = match rest.iter().position(|b| *b == b'\n') {
+                Some(i) => (&rest[..=i], true),
+                None => (rest, false),
+            };
+            rest = &rest[part.len()..];
+            if !self.cut {
+                let room = self.max_line - self.line.len();
+                self.line.extend_from_slice(&part[..part.len().min(room)]);
+                self.cut = part.len() > room;
+            }
+            if ended {
+                self.emit(sink.as_deref_mut(), redactor, on_line);
+            }
+        }
+        if let Some(sink) = sink.as_deref_mut() {
+            sink.flush();
+        }
+    }
+
+    /// Gives out the line read so far (ended by a newline, cut, or the last one of the output).
+    fn emit(
+        &mut self,
+        log: Option<&mut LogSink>,
+        redactor: Option<&crate::redact::Redactor>,
+        on_line: &mut dyn FnMut(Stream, &str),
+    ) {
+        let text = String::from_utf8_lossy(&self.line);
+        if let Some(log) = log {
+            match redactor {
+                Some(r) => log.write(r.redact(&text).as_bytes()),
+                None => log.write(&self.line),
+            }
+            if !self.line.ends_with(b"\n") {
+                log.write(b"\n");
+            }
+        }
+        on_line(self.stream, text.trim_end_matches(['\n', '\r']));
+        self.line.clear();
+        self.cut = false;
+    }
+
+    /// The last line, when the output did not end with a newline.
+    fn finish(
+        &mut self,
+        redactor: Option<&crate::redact::Redactor>,
+        on_line: &mut dyn FnMut(Stream, &str),
+    ) {
+        if !self.line.is_empty() {
+            let log = self.log.clone();
+            self.emit(lock(&log).as_deref_mut(), redactor, on_line);
+        }
+    }
 }
 
 type SharedLog = Option<Arc<Mutex<LogSink>>>;
@@ -408,87 +491,6 @@ fn open_log(path: Option<&PathBuf>, limit: Option<u64>) -> Result<SharedLog> {
                 tail: Default::default(),
                 finished: false,
             }))))
-        }
-    }
-}
-
-fn pump(
-    src: impl Read + Send + 'static,
-    stream: Stream,
-    log: SharedLog,
-    max_line: usize,
-    tx: mpsc::Sender<Msg>,
-    redactor: Option<crate::redact::Redactor>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::with_capacity(64 * 1024, src);
-        let mut buf = Vec::with_capacity(8 * 1024);
-        let mut batch: Vec<String> = Vec::new();
-        let mut batch_bytes = 0usize;
-        loop {
-            buf.clear();
-            let n = match read_line_capped(&mut reader, &mut buf, max_line) {
-                Ok(n) => n,
-                Err(_) => break,
-            };
-            if n == 0 {
-                break;
-            }
-            let text = String::from_utf8_lossy(&buf);
-            if let Some(mut f) = lock(&log) {
-                match &redactor {
-                    Some(r) => f.write(r.redact(&text).as_bytes()),
-                    None => f.write(&buf),
-                }
-                if !buf.ends_with(b"\n") {
-                    f.write(b"\n");
-                }
-            }
-            batch_bytes += buf.len();
-            batch.push(text.trim_end_matches(['\n', '\r']).to_string());
-            // Nothing more is buffered (the next read would wait), or the batch is large: the
-            // lines go out now, and the log is flushed so a live tail sees them.
-            if reader.buffer().is_empty() || batch.len() >= 4096 || batch_bytes >= 1 << 20 {
-                batch_bytes = 0;
-                if let Some(mut f) = lock(&log) {
-                    f.flush();
-                }
-                if tx
-                    .send(Msg::Lines(stream, std::mem::take(&mut batch)))
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        }
-        if let Some(mut f) = lock(&log) {
-            f.flush();
-        }
-        if !batch.is_empty() {
-            let _ = tx.send(Msg::Lines(stream, batch));
-        }
-        let _ = tx.send(Msg::Done);
-    })
-}
-
-/// Reads one line into `buf`, keeping at most `cap` bytes of it (the rest is skipped).
-fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> std::io::Result<usize> {
-    let mut total = 0;
-    loop {
-        let chunk = r.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(total);
-        }
-        let (used, done) = match chunk.iter().position(|b| *b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        let room = cap.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..used.min(room)]);
-        total += used;
-        r.consume(used);
-        if done {
-            return Ok(total);
         }
     }
 }

@@ -236,3 +236,37 @@ fn long_lines_are_cut_unless_whole_lines_are_asked_for() {
     .unwrap();
     assert_eq!(longest, MAX_LINE * 3);
 }
+
+#[test]
+fn a_line_written_in_pieces_arrives_whole_and_a_long_one_is_cut_across_reads() {
+    // Each piece is a separate write, a moment apart: the runner sees them in separate reads.
+    let dir = tempfile::tempdir().unwrap();
+    let long = MAX_LINE + 300_000;
+    let script = format!(
+        "printf 'hel'; sleep 0.05; printf 'lo\\r\\n'; sleep 0.05; head -c {long} /dev/zero | tr '\\0' x; \
+         printf '\\nafter\\n'; printf 'err-'; sleep 0.05; printf 'line' >&2; printf 'end'"
+    );
+    let mut spec = sh(&script);
+    spec.stdout_log = Some(dir.path().join("out.log"));
+    let mut seen = Vec::new();
+    let out = run(&spec, &CancelToken::new(), &mut |s, l| {
+        seen.push((s, l.len(), l.chars().take(8).collect::<String>()))
+    })
+    .unwrap();
+    assert!(out.success());
+    let stdout: Vec<_> = seen.iter().filter(|(s, ..)| *s == Stream::Stdout).collect();
+    assert_eq!(stdout[0].2, "hello", "{seen:?}");
+    assert_eq!((stdout[1].1, stdout[1].2.as_str()), (MAX_LINE, "xxxxxxxx"));
+    assert_eq!(stdout[2].2, "after");
+    // The last line had no newline: it still arrives, once.
+    assert_eq!(stdout[3].2, "err-end");
+    assert_eq!(stdout.len(), 4, "{seen:?}");
+    assert!(
+        seen.contains(&(Stream::Stderr, 4, "line".into())),
+        "{seen:?}"
+    );
+    let log = std::fs::read(dir.path().join("out.log")).unwrap();
+    assert!(log.starts_with(b"hello\r\nxxx"));
+    assert!(log.ends_with(b"\nafter\nerr-end\n"));
+    assert_eq!(log.len(), 7 + MAX_LINE + 1 + 6 + 8);
+}

@@ -1,4 +1,5 @@
-//! The few OS calls orx needs that std lacks: is a pid alive, signal a process group.
+//! The few OS calls orx needs that std lacks: is a pid alive, signal a process group, wait for
+//! a child's pipes and exit together.
 #![allow(unsafe_code)]
 
 /// True when `pid` names a live process (zombies count as dead).
@@ -81,6 +82,55 @@ pub fn group_alive(pgid: u32) -> bool {
         // SAFETY: killpg with signal 0 only checks for existence.
         unsafe { libc::killpg(pgid as libc::pid_t, 0) == 0 }
     }
+}
+
+/// A descriptor that becomes readable when the child `pid` exits (Linux 5.3 and later), so an
+/// exit can be waited for with `poll` alongside the child's pipes. None where it is missing.
+pub fn pidfd_open(pid: u32) -> Option<std::os::fd::OwnedFd> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::FromRawFd;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        let fd = std::os::fd::RawFd::try_from(fd)
+            .ok()
+            .filter(|fd| *fd >= 0)?;
+        // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
+        Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
+/// Waits at most `timeout` until one of `fds` has bytes to read or is closed; returns, for each,
+/// whether a read would not wait. A wait interrupted by a signal returns all false.
+pub fn poll_readable(
+    fds: &[std::os::fd::RawFd],
+    timeout: std::time::Duration,
+) -> std::io::Result<Vec<bool>> {
+    let mut set: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: *fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `set` is a valid array of `set.len()` pollfd records for the whole call.
+    let n = unsafe { libc::poll(set.as_mut_ptr(), set.len() as libc::nfds_t, ms) };
+    if n < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            return Ok(vec![false; fds.len()]);
+        }
+        return Err(e);
+    }
+    // Closed (POLLHUP) or broken (POLLERR, POLLNVAL) count as readable: the read says which.
+    Ok(set.iter().map(|p| p.revents != 0).collect())
 }
 
 /// SIGTERM.
