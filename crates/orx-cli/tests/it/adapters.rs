@@ -26,6 +26,11 @@ case "$prompt" in
   *) result='A plan or a spec.' ;;
 esac
 if [ -n "$ECHO_KEY" ]; then emit '{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"my key is '"$CURSOR_API_KEY"'"}]}}'; fi
+if [ -n "$FLOOD" ] && [ ! -e "$FLOOD.done" ]; then
+  : > "$FLOOD.done"
+  yes '{"type":"thinking","subtype":"delta","text":"flood flood flood flood flood flood flood"}' | head -c "$FLOOD_BYTES"
+  printf '\n'
+fi
 if [ -n "$STANDIN_FAIL" ]; then echo "cursor: backend unavailable (503)" >&2; exit 1; fi
 emit '{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"working"}]},"session_id":"sess-1"}'
 emit '{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"result":"'"$result"'","session_id":"sess-1"}'
@@ -241,5 +246,53 @@ fn an_api_key_the_agent_prints_is_masked_in_its_log() {
         all.stdout.is_empty(),
         "the key is somewhere in the run folder: {}",
         String::from_utf8_lossy(&all.stdout)
+    );
+}
+
+/// An agent that streams far past the log limit (70 MiB of events in its first call): its log
+/// keeps the first 64 MiB, a note and its end, and the parser still reads the result line.
+#[test]
+fn an_agent_streaming_past_the_log_limit_keeps_a_bounded_log_and_its_result() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let bin = standin(&repo);
+    repo.write(
+        "orx.yaml",
+        &format!(
+            "engine:\n  type: cursor\nexecutors:\n  cursor:\n    bin: {}\n",
+            bin.display()
+        ),
+    );
+    let out = repo
+        .orx(crate::bin())
+        .env("ORX_STANDIN_LOG", repo.aux.path().join("args.log"))
+        .env("FLOOD", repo.aux.path().join("flood"))
+        .env("FLOOD_BYTES", (70u64 << 20).to_string())
+        .args(["run", "--pipeline", "plan_only", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = repo.single_run();
+    let log = repo.run_dir(&id).join("logs/agent_plan.jsonl");
+    let size = std::fs::metadata(&log).unwrap().len();
+    let limit = orx_core::process::LOG_LIMIT;
+    assert!(
+        size > limit && size <= limit + orx_core::process::LOG_TAIL as u64 + 4096,
+        "agent log of {size} bytes"
+    );
+    let text = std::fs::read(&log).unwrap();
+    let whole = String::from_utf8_lossy(&text);
+    assert!(
+        whole
+            .lines()
+            .any(|l| l.starts_with("[orx: this log reached its limit of 64 MiB;")),
+        "the note"
+    );
+    assert!(
+        whole.trim_end().ends_with(r#""session_id":"sess-1"}"#),
+        "the result line is kept at the end"
+    );
+    assert_eq!(
+        repo.run_file(&id, "context/plan.md").trim(),
+        "A plan or a spec."
     );
 }

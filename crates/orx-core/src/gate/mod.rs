@@ -13,10 +13,9 @@ use crate::config::{GateConfig, ParserKind};
 use crate::process::{ProcessSpec, Termination, run};
 use crate::{Error, Result};
 
-/// What one run of a gate (or of its fix command) may write to its log: a gate that prints
-/// more (a test suite in a loop, a debug dump) keeps the first 64 MiB and the last MiB, with a
-/// note of what was left out, instead of filling the disk.
-pub const LOG_LIMIT: u64 = 64 << 20;
+/// What one run of a gate (or of its fix command) may write to its log: see
+/// [`crate::process::LOG_LIMIT`].
+pub const LOG_LIMIT: u64 = crate::process::LOG_LIMIT;
 
 /// One error a parser found in a gate's log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -83,6 +83,11 @@ pub struct ProcessSpec {
 /// What a capped log keeps of its end.
 pub const LOG_TAIL: usize = 1 << 20;
 
+/// What one child (an agent call, a gate, a fix or setup command) may write to its log: a child
+/// that prints more (a test suite in a loop, an agent that streams without end) keeps the first
+/// 64 MiB and the last MiB, with a note of what was left out, instead of filling the disk.
+pub const LOG_LIMIT: u64 = 64 << 20;
+
 impl ProcessSpec {
     /// A spec for `program` with `args`.
     pub fn new(
@@ -221,7 +226,17 @@ pub fn run(
             let mut fds: Vec<_> = open.iter().map(|i| pipes[*i].file.as_raw_fd()).collect();
             fds.extend(exit_watch.map(|fd| fd.as_raw_fd()));
             // The exit descriptor's readiness needs no read: the reap below sees it.
-            let ready = poll_readable(&fds, Duration::from_millis(25))?;
+            let ready = match poll_readable(&fds, Duration::from_millis(25)) {
+                Ok(r) => r,
+                Err(e) => {
+                    // Not expected (poll fails only without memory): the group does not outlive
+                    // the error.
+                    signal_group(pid, SIGKILL);
+                    let _ = child.wait();
+                    track(pid, false);
+                    return Err(e.into());
+                }
+            };
             for (i, _) in open.iter().zip(ready).filter(|(_, r)| *r) {
                 pipes[*i].read(&mut chunk, spec.redactor.as_ref(), on_line);
             }
