@@ -25,6 +25,8 @@ pub mod exit {
 }
 
 fn main() -> ExitCode {
+    // A parent that ignores SIGCHLD would leave orx unable to read any child's exit status.
+    orx_core::run::sys::default_sigchld();
     let cli = cli::Cli::parse();
     let printer = Printer::new(cli.quiet, cli.verbose);
     match commands::dispatch(cli, printer) {

@@ -294,3 +294,46 @@ fn a_file_name_that_is_not_utf8_is_committed_or_reverted_exactly() {
         "{tree}"
     );
 }
+
+/// orx started by a parent that ignores SIGCHLD (the setting passes through exec, and the kernel
+/// then reaps children itself, so no exit status can be read): orx puts SIGCHLD back to its
+/// default and the run succeeds with its gate's real verdict.
+#[test]
+fn a_run_started_with_sigchld_ignored_still_reads_every_exit_status() {
+    let cfg = "gates:\n  - name: g\n    command: sh\n    args: [\"-c\", \"test -f a.txt\"]\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), cfg);
+    let out = repo
+        // bash passes an ignored signal on through exec (dash does not).
+        .orx(std::path::Path::new("bash"))
+        .args(["-c", "trap '' CHLD; exec \"$0\" run t"])
+        .arg(bin())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = repo.single_run();
+    assert_eq!(repo.state(&id).status, RunStatus::Succeeded);
+    assert_eq!(repo.state(&id).items[0].attempts, 1);
+}
+
+/// A secret from the environment printed by a gate's fix command, and written into the gate's own
+/// command line, is masked in the gate log (the fix command's output used to be logged raw).
+#[test]
+fn secrets_printed_by_a_gate_fix_command_are_masked_in_the_gate_log() {
+    let secret = "tok-5f3a9c0e7b21d4";
+    let cfg = format!(
+        "gates:\n  - name: g\n    command: sh\n    args: [\"-c\", \"test -f fixed && exit 0; echo gate {secret}; exit 1\"]\n    fix: {{ command: sh, args: [\"-c\", \"echo fix sees $ORX_TEST_SERVICE_TOKEN; touch fixed\"] }}\n"
+    );
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), &cfg);
+    let out = repo
+        .orx(bin())
+        .env("ORX_TEST_SERVICE_TOKEN", secret)
+        .args(["run", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = repo.single_run();
+    let log = repo.run_file(&id, "logs/gate_g_W001_1.log");
+    assert!(log.contains("fix sees ***"), "{log}");
+    assert!(log.contains("gate ***"), "{log}");
+    assert!(!log.contains(secret), "{log}");
+}

@@ -147,6 +147,7 @@ pub fn run_gate(gate: &GateConfig, ctx: &GateRun<'_>) -> Result<GateResult> {
         spec.stdout_log = Some(log.clone());
         spec.stderr_log = Some(log.clone());
         spec.log_limit = Some(LOG_LIMIT);
+        spec.redactor = ctx.redactor.cloned();
         let _ =
             crate::fsutil::append_line(&log, &format!("\n# orx: running fix `{}`", fix.command));
         match run(&spec, ctx.cancel, &mut |_, _| {}) {
@@ -190,7 +191,11 @@ fn run_once(
     spec.stderr_log = Some(log.to_path_buf());
     spec.log_limit = Some(LOG_LIMIT);
     spec.redactor = ctx.redactor.cloned();
-    let _ = crate::fsutil::append_line(log, &format!("$ {} {}", gate.command, args.join(" ")));
+    let shown = format!("$ {} {}", gate.command, args.join(" "));
+    let shown = ctx
+        .redactor
+        .map_or_else(|| shown.clone(), |r| r.redact(&shown));
+    let _ = crate::fsutil::append_line(log, &shown);
     let mut captured = Captured::default();
     let out = match run(&spec, ctx.cancel, &mut |_, l| captured.push(l)) {
         Ok(o) => o,

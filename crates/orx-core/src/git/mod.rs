@@ -103,6 +103,8 @@ fn is_transient_worktree_error(message: &str) -> bool {
 pub struct Git {
     dir: PathBuf,
     log: Option<PathBuf>,
+    /// Secrets masked in the log (a token in a remote's URL, in a push error).
+    redactor: Option<Arc<crate::redact::Redactor>>,
     timeout: Duration,
     /// Whether git has a committer identity, asked once per runner family: without one orx
     /// commits as orx.
@@ -115,6 +117,7 @@ impl Git {
         Self {
             dir: dir.into(),
             log: None,
+            redactor: None,
             timeout: Duration::from_secs(300),
             identity: Arc::default(),
         }
@@ -126,11 +129,29 @@ impl Git {
         self
     }
 
+    /// The same, masking `redactor`'s secrets in the log.
+    pub fn with_redactor(mut self, redactor: crate::redact::Redactor) -> Self {
+        self.redactor = Some(Arc::new(redactor));
+        self
+    }
+
+    /// Appends one record to the log, secrets masked.
+    fn log_line(&self, line: &str) {
+        if let Some(log) = &self.log {
+            let line = match &self.redactor {
+                Some(r) => r.redact(line),
+                None => line.to_string(),
+            };
+            let _ = crate::fsutil::append_line(log, &line);
+        }
+    }
+
     /// A runner for another directory with the same log.
     pub fn at(&self, dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: dir.into(),
             log: self.log.clone(),
+            redactor: self.redactor.clone(),
             timeout: self.timeout,
             identity: Arc::clone(&self.identity),
         }
@@ -229,7 +250,7 @@ impl Git {
             ),
             other => other,
         })?;
-        if let Some(log) = &self.log {
+        if self.log.is_some() {
             let line = format!(
                 "$ git {} # in {} -> {:?} ({} ms){}",
                 args.join(" "),
@@ -242,7 +263,7 @@ impl Git {
                     format!("\n{}", err.trim_end())
                 }
             );
-            let _ = crate::fsutil::append_line(log, &line);
+            self.log_line(&line);
         }
         Ok((res.success(), out, err))
     }
@@ -505,7 +526,7 @@ impl Git {
                 source,
             })?;
         let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        if let Some(log) = &self.log {
+        if self.log.is_some() {
             let shown: Vec<String> = args
                 .iter()
                 .map(|a| String::from_utf8_lossy(a).into_owned())
@@ -522,7 +543,7 @@ impl Git {
                     format!("\n{err}")
                 }
             );
-            let _ = crate::fsutil::append_line(log, &line);
+            self.log_line(&line);
         }
         Ok((out.status.success(), out.stdout, err))
     }

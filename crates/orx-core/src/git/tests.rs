@@ -199,3 +199,28 @@ fn a_repository_whose_path_is_not_utf8_is_refused_with_the_fix() {
     assert!(err.to_string().contains("not valid UTF-8"), "{err}");
     assert!(err.hint().unwrap_or_default().contains("rename"), "{err:?}");
 }
+
+#[test]
+fn secrets_in_git_commands_and_their_errors_are_masked_in_the_log() {
+    let (dir, git, base) = repo(&[("a.txt", b"a\n")]);
+    let log = dir.path().join("git.log");
+    let secret = "sekrit-0123456789";
+    let git = git
+        .with_log(Some(log.clone()))
+        .with_redactor(crate::redact::Redactor::new([secret.to_string()]));
+    // A failing command: its arguments and its error both reach the log.
+    let url = format!("https://x:{secret}@127.0.0.1:9/none.git");
+    git.run(&["remote", "add", "origin", &url]).unwrap();
+    let (ok, _, err) = git.try_run(&["rev-parse", "--verify", secret]).unwrap();
+    assert!(!ok && !err.is_empty());
+    // The bytes path (paths that may not be UTF-8) logs the same way.
+    git.revert_paths(&base, &[format!("{secret}.txt")]).unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("rev-parse --verify ***"), "{text}");
+    assert!(text.contains("x:***@127.0.0.1"), "{text}");
+    assert!(
+        text.contains("cat-file -e"),
+        "the bytes path logged: {text}"
+    );
+    assert!(!text.contains(secret), "{text}");
+}

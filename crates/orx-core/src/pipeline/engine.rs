@@ -213,7 +213,9 @@ impl Engine {
             )
             .data(serde_json::json!({"run_id": id, "pipeline": def.id, "stages": def.stages})),
         );
-        let git_logged = Git::new(&repo).with_log(Some(dir.log("git.log")));
+        let git_logged = Git::new(&repo)
+            .with_log(Some(dir.log("git.log")))
+            .with_redactor(redactor.clone());
         let mut cx = RunCtx {
             dir,
             repo: repo.clone(),
@@ -263,7 +265,9 @@ impl Engine {
         let redactor = run_redactor(&req.config);
         let events = self.sink(&dir, &redactor);
         let worktree = PathBuf::from(&meta.worktree);
-        let git_logged = Git::new(&repo).with_log(Some(dir.log("git.log")));
+        let git_logged = Git::new(&repo)
+            .with_log(Some(dir.log("git.log")))
+            .with_redactor(redactor.clone());
         if worktree.exists() {
             clear_stale_git_locks(&worktree);
         } else if state.setup_done {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cancel::CancelToken;
-use crate::run::sys::{SIGKILL, SIGTERM, pidfd_open, poll_readable, signal_group};
+use crate::run::sys::{SIGKILL, SIGTERM, has_exited, pidfd_open, poll_readable, signal_group};
 use crate::{Error, Result};
 
 /// Lines longer than this are cut (the log keeps the cut line, marked).
@@ -206,7 +206,8 @@ pub fn run(
     let deadline = spec.timeout.map(|t| started + t);
     let mut forced: Option<Termination> = None;
     let mut term_sent_at: Option<Instant> = None;
-    let mut exit_status = None;
+    // When the leader exited. It is left unreaped (a zombie) until the end, so its pid, which is
+    // also the group's id, cannot be reused while orx still signals the group.
     let mut leader_exited_at: Option<Instant> = None;
     let mut chunk = vec![0u8; 64 * 1024];
     // The child's exit wakes the same poll as its output (a child closes its output a moment
@@ -216,16 +217,16 @@ pub fn run(
     let mut idle_wait = Duration::from_micros(200);
     loop {
         let open: Vec<usize> = (0..pipes.len()).filter(|i| !pipes[*i].closed).collect();
-        let exit_watch = exit_fd.as_ref().filter(|_| exit_status.is_none());
+        let exit_watch = exit_fd.as_ref().filter(|_| leader_exited_at.is_none());
         if open.is_empty() && exit_watch.is_none() {
-            if exit_status.is_none() {
+            if leader_exited_at.is_none() {
                 std::thread::sleep(idle_wait);
                 idle_wait = (idle_wait * 2).min(Duration::from_millis(25));
             }
         } else {
             let mut fds: Vec<_> = open.iter().map(|i| pipes[*i].file.as_raw_fd()).collect();
             fds.extend(exit_watch.map(|fd| fd.as_raw_fd()));
-            // The exit descriptor's readiness needs no read: the reap below sees it.
+            // The exit descriptor's readiness needs no read: the check below sees the exit.
             let ready = match poll_readable(&fds, Duration::from_millis(25)) {
                 Ok(r) => r,
                 Err(e) => {
@@ -241,17 +242,16 @@ pub fn run(
                 pipes[*i].read(&mut chunk, spec.redactor.as_ref(), on_line);
             }
         }
-        if exit_status.is_none()
-            && let Ok(Some(st)) = child.try_wait()
-        {
-            exit_status = Some(st);
+        // A child reaped elsewhere (SIGCHLD ignored) counts as exited: waiting on would spin on a
+        // ready pidfd or never end.
+        if leader_exited_at.is_none() && has_exited(pid).unwrap_or(false) {
             leader_exited_at = Some(Instant::now());
             // Stragglers (background children) would keep our pipes open: stop the group.
             if forced.is_none() {
                 signal_group(pid, SIGKILL);
             }
         }
-        if exit_status.is_some() && pipes.iter().all(|p| p.closed) {
+        if leader_exited_at.is_some() && pipes.iter().all(|p| p.closed) {
             break;
         }
         // Bound the wait for pipes held open by a grandchild that escaped the group: what it
@@ -259,7 +259,7 @@ pub fn run(
         if leader_exited_at.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
             break;
         }
-        if forced.is_none() && exit_status.is_none() {
+        if forced.is_none() && leader_exited_at.is_none() {
             if cancel.is_cancelled() {
                 forced = Some(Termination::Cancelled);
             } else if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -277,12 +277,10 @@ pub fn run(
             term_sent_at = None;
         }
     }
-    // Whatever happened, nothing of the group survives us.
+    // Whatever happened, nothing of the group survives us; then the leader is reaped (at once:
+    // it has exited). A status lost to an ignored SIGCHLD reads as exit code -1.
     signal_group(pid, SIGKILL);
-    let status = match exit_status {
-        Some(s) => s,
-        None => child.wait()?,
-    };
+    let status = child.wait().ok();
     track(pid, false);
     for p in &mut pipes {
         p.finish(spec.redactor.as_ref(), on_line);
@@ -294,10 +292,10 @@ pub fn run(
     }
     let termination = match forced {
         Some(f) => f,
-        None => match (status.code(), status.signal()) {
-            (Some(c), _) => Termination::Exited(c),
-            (None, Some(sig)) => Termination::Signaled(sig),
-            (None, None) => Termination::Exited(-1),
+        None => match status.map(|s| (s.code(), s.signal())) {
+            Some((Some(c), _)) => Termination::Exited(c),
+            Some((None, Some(sig))) => Termination::Signaled(sig),
+            _ => Termination::Exited(-1),
         },
     };
     Ok(ProcessOutput {
@@ -348,6 +346,8 @@ impl Pipe {
         };
         if n == 0 {
             self.closed = true;
+            // A last line without a newline goes out now, before what the other stream says next.
+            self.finish(redactor, on_line);
             return;
         }
         let log = self.log.clone();

@@ -270,3 +270,65 @@ fn a_line_written_in_pieces_arrives_whole_and_a_long_one_is_cut_across_reads() {
     assert!(log.ends_with(b"\nafter\nerr-end\n"));
     assert_eq!(log.len(), 7 + MAX_LINE + 1 + 6 + 8);
 }
+
+#[test]
+fn a_stream_ending_without_a_newline_gives_its_last_line_before_later_lines_of_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = sh("printf partial; exec 1>&-; sleep 0.3; echo later >&2");
+    spec.stdout_log = Some(dir.path().join("out.log"));
+    spec.stderr_log = Some(dir.path().join("out.log"));
+    let mut seen = Vec::new();
+    let out = run(&spec, &CancelToken::new(), &mut |s, l| {
+        seen.push((s, l.to_string()))
+    })
+    .unwrap();
+    assert!(out.success());
+    assert_eq!(
+        seen,
+        [
+            (Stream::Stdout, "partial".to_string()),
+            (Stream::Stderr, "later".to_string())
+        ]
+    );
+    let log = std::fs::read_to_string(dir.path().join("out.log")).unwrap();
+    assert_eq!(log, "partial\nlater\n");
+}
+
+#[test]
+fn the_group_is_stopped_while_the_exited_leader_still_holds_its_id() {
+    // The leader exits at once; its background child stays in the group. The runner must signal
+    // the group before reaping the leader (has_exited peeks without reaping).
+    let mut spec = sh("sleep 30 & echo $!");
+    spec.timeout = Some(Duration::from_secs(20));
+    let mut lines = Vec::new();
+    let out = run(&spec, &CancelToken::new(), &mut |_, l| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
+    assert!(out.success());
+    let straggler: u32 = lines[0].parse().unwrap();
+    assert!(out.duration < Duration::from_secs(10));
+    assert!(
+        wait_group_empty(out.pid),
+        "the group is empty after the run"
+    );
+    assert!(!crate::run::sys::pid_alive(straggler));
+}
+
+#[test]
+fn has_exited_peeks_without_reaping() {
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "exit 7"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut tries = 0;
+    while !crate::run::sys::has_exited(pid).unwrap() {
+        tries += 1;
+        assert!(tries < 1000, "the child never exited");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Still reapable, with its status: the peek did not reap it.
+    assert!(crate::run::sys::has_exited(pid).unwrap());
+    assert_eq!(child.wait().unwrap().code(), Some(7));
+}

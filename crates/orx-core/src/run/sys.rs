@@ -105,6 +105,43 @@ pub fn pidfd_open(pid: u32) -> Option<std::os::fd::OwnedFd> {
     }
 }
 
+/// Whether the child `pid` has exited, without reaping it: the zombie keeps its pid (and so its
+/// process group's id) reserved until the caller waits for it. A child that cannot be waited for
+/// (reaped elsewhere) counts as exited.
+pub fn has_exited(pid: u32) -> std::io::Result<bool> {
+    // SAFETY: siginfo_t is plain data; all-zero is a valid value for waitid to fill.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid, writable siginfo_t for the whole call.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        // No such child to wait for (reaped elsewhere): it has exited as far as orx can tell.
+        return if e.raw_os_error() == Some(libc::ECHILD) {
+            Ok(true)
+        } else {
+            Err(e)
+        };
+    }
+    // SAFETY: waitid filled `info`; with WNOHANG and no child ready, si_pid stays 0.
+    Ok(unsafe { info.si_pid() } != 0)
+}
+
+/// Puts SIGCHLD back to its default action. A parent that ignores it passes that on through
+/// exec, and then the kernel reaps orx's children itself: no exit status could be read.
+pub fn default_sigchld() {
+    // SAFETY: setting a signal's disposition to SIG_DFL has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+    }
+}
+
 /// Waits at most `timeout` until one of `fds` has bytes to read or is closed; returns, for each,
 /// whether a read would not wait. A wait interrupted by a signal returns all false.
 pub fn poll_readable(

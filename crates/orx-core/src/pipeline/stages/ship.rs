@@ -104,6 +104,7 @@ fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
     spec.timeout = Some(Duration::from_secs(120));
     spec.stdout_log = Some(cx.dir.log("gh.log"));
     spec.stderr_log = Some(cx.dir.log("gh.log"));
+    spec.redactor = Some(cx.redactor.clone());
     let mut out = String::new();
     match run(&spec, &cx.cancel, &mut |_, l| {
         out.push_str(l);
