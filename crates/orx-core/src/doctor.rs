@@ -99,6 +99,33 @@ pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
             fix: Some("install git".into()),
         },
     });
+    checks.push(match Git::toplevel(repo) {
+        Ok(top) => match Git::new(&top).resolve("HEAD") {
+            Ok(Some(_)) => Check {
+                subject: "repository".into(),
+                status: "ok",
+                detail: top.display().to_string(),
+                fix: None,
+            },
+            _ => Check {
+                subject: "repository".into(),
+                status: "fail",
+                detail: format!("{} has no commit yet", top.display()),
+                fix: Some(
+                    "make a first commit (git add -A && git commit -m init): a run starts from one"
+                        .into(),
+                ),
+            },
+        },
+        Err(_) => Check {
+            subject: "repository".into(),
+            status: "fail",
+            detail: format!("{} is not inside a git repository", repo.display()),
+            fix: Some(
+                "run orx in a git repository (git init, then a first commit), or pass --dir".into(),
+            ),
+        },
+    });
     checks.push(match &config.path {
         Some(p) => Check {
             subject: "config".into(),

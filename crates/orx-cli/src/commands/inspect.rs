@@ -23,6 +23,8 @@ pub fn status(env: &Env, args: StatusArgs) -> Result<u8> {
             return Ok(exit::OK);
         }
         if runs.is_empty() {
+            // Runs live at a repository's root: outside one, "no runs yet" would mislead.
+            env.repo()?;
             env.printer
                 .result("no runs yet: start one with `orx run \"<task>\"` (or try `orx demo`)");
             return Ok(exit::OK);

@@ -43,7 +43,12 @@ fn read_task(task: &str) -> Result<String> {
         std::io::stdin().read_to_string(&mut s)?;
         s
     } else if let Some(path) = task.strip_prefix('@') {
-        fs_err::read_to_string(path)?
+        std::fs::read_to_string(path).map_err(|e| {
+            Error::run(
+                format!("cannot read the task file `{path}`: {e}"),
+                "give @ a readable UTF-8 text file, or the task as text, or - to read stdin",
+            )
+        })?
     } else {
         task.to_string()
     };
@@ -97,11 +102,23 @@ pub fn run(env: &Env, args: RunArgs) -> Result<u8> {
         base_branch: args.base_branch.clone(),
         run_id: args.run_id.clone(),
     };
+    // Said once the run (or the dry run) got going, not before an error that stops it.
+    let scripted = uses_scripted_default(&req);
+    let warn = |code: u8| {
+        if scripted {
+            env.printer.warn(
+                "no orx.yaml here: stages ran with the built-in scripted agent, which makes a \
+                 placeholder change (no AI). Run `orx init` to write a config for a real agent, \
+                 or pass --engine codex|claude|gemini|cursor|copilot",
+            );
+        }
+        code
+    };
     if args.dry_run {
-        return print_dry_run(env, &req, args.json);
+        return print_dry_run(env, &req, args.json).map(warn);
     }
     if args.detach {
-        return detach(env, &req, &args);
+        return detach(env, &req, &args).map(warn);
     }
     let mut engine = Engine::new(signal_token());
     // --json prints the result only.
@@ -114,7 +131,17 @@ pub fn run(env: &Env, args: RunArgs) -> Result<u8> {
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
-    report(env, outcome?, args.json)
+    report(env, outcome?, args.json).map(warn)
+}
+
+/// Without an orx.yaml, the stages fall to the built-in scripted agent: a run "succeeds" with a
+/// placeholder change, which a newcomer could take for an agent's work. Say so.
+fn uses_scripted_default(req: &RunRequest) -> bool {
+    req.config.path.is_none()
+        && orx_core::config::resolve_routing(&req.config.config, &req.overrides)
+            .routes
+            .iter()
+            .any(|r| r.executor == orx_core::config::ExecutorKind::Fake)
 }
 
 /// `orx resume`.

@@ -188,6 +188,11 @@ fn logs_diff_and_clean() {
     );
     let out = orx_ok(&repo, &["diff", &id, "--item", "W001"], 0);
     assert!(stdout(&out).contains("ORX_FAKE_CHANGE.md"));
+    let err = error_case(&repo, &["diff", &id, "--item", "W009"], 2);
+    assert!(
+        err.contains("error: the run has no item `W009`") && err.contains("hint: its items: W001"),
+        "{err}"
+    );
 
     let worktree = repo.path().join(".worktrees").join(&id);
     assert!(worktree.is_dir());
@@ -305,4 +310,67 @@ fn demo_runs_every_stage_with_one_fix_loop() {
         s.contains("gate unittest failed") && s.contains("knowledge_update done"),
         "{s}"
     );
+}
+
+#[test]
+fn without_a_config_a_run_says_the_scripted_agent_does_the_work() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let out = orx_ok(&repo, &["run", "--dry-run", "t"], 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: no orx.yaml here: stages ran with the built-in scripted agent")
+            && err.contains("orx init"),
+        "{err}"
+    );
+    // A real run says it too, and still runs (the scripted agent is the built-in default).
+    let out = orx_ok(&repo, &["run", "t"], 0);
+    assert!(stderr(&out).contains("built-in scripted agent"));
+    // Chosen on purpose (an engine on the command line, or an orx.yaml): no warning.
+    let out = orx_ok(&repo, &["run", "--dry-run", "--engine", "codex", "t"], 0);
+    assert!(!stderr(&out).contains("scripted agent"), "{}", stderr(&out));
+    repo.write("orx.yaml", "engine:\n  type: fake\n");
+    let out = orx_ok(&repo, &["run", "--dry-run", "t"], 0);
+    assert!(!stderr(&out).contains("scripted agent"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_task_file_that_cannot_be_read_is_a_usage_error_with_the_fix() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let err = error_case(&repo, &["run", "@no-such-task.md"], 2);
+    assert!(
+        err.contains("error: cannot read the task file `no-such-task.md`")
+            && err.contains("hint: give @ a readable UTF-8 text file"),
+        "{err}"
+    );
+    assert!(!repo.path().join("runs").exists());
+}
+
+#[test]
+fn outside_a_repository_status_and_doctor_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin())
+            .args(args)
+            .current_dir(dir.path())
+            .env("GIT_CEILING_DIRECTORIES", dir.path().parent().unwrap())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("is not inside a git repository"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let s = stdout(&out);
+    assert!(
+        s.lines().any(|l| l.starts_with("FAIL")
+            && l.contains("repository")
+            && l.contains("not inside a git repository")),
+        "{s}"
+    );
+    assert!(s.contains("git init, then a first commit"), "{s}");
 }

@@ -159,7 +159,24 @@ impl Store {
             let path = dir.artifact(&format!("{item}.diff"));
             return match fs_err::read_to_string(&path) {
                 Ok(t) => Ok(t),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // An item that has not made its diff yet has an empty one; an id the run does
+                    // not have is a mistake worth naming.
+                    let state = RunState::load(&dir.state())?;
+                    if state.item(item).is_none() {
+                        let ids: Vec<&str> = state.items.iter().map(|i| i.id.as_str()).collect();
+                        return Err(Error::run(
+                            format!("the run has no item `{item}`"),
+                            if ids.is_empty() {
+                                "this run has no backlog yet: `orx diff RUN_ID` shows its whole diff"
+                                    .to_string()
+                            } else {
+                                format!("its items: {}", ids.join(", "))
+                            },
+                        ));
+                    }
+                    Ok(String::new())
+                }
                 Err(e) => Err(e.into()),
             };
         }
