@@ -147,7 +147,7 @@ fn uses_scripted_default(req: &RunRequest) -> bool {
 /// `orx resume`.
 pub fn resume(env: &Env, args: ResumeArgs) -> Result<u8> {
     let repo = env.repo()?;
-    let config = env.config(&repo)?;
+    let config = resume_config(env, &repo, &args.run_id)?;
     let mut engine = Engine::new(signal_token());
     let bar = if args.json {
         None
@@ -164,6 +164,42 @@ pub fn resume(env: &Env, args: ResumeArgs) -> Result<u8> {
         pb.finish_and_clear();
     }
     report(env, outcome?, args.json)
+}
+
+/// The config a resumed run goes on with: --config when given; otherwise the file the run started
+/// with (meta.json's `config_file`) when that was not the repository's orx.yaml and still exists,
+/// so `orx run --config other.yaml` resumes with other.yaml, not with orx.yaml.
+fn resume_config(
+    env: &Env,
+    repo: &std::path::Path,
+    run_id: &str,
+) -> Result<orx_core::config::LoadedConfig> {
+    if env.config_flag.is_some() {
+        return env.config(repo);
+    }
+    let recorded = orx_core::run::Store::new(repo)
+        .open(run_id)
+        .ok()
+        .and_then(|dir| orx_core::run::Meta::load(&dir.meta()).ok())
+        .and_then(|meta| meta.config_file)
+        .map(std::path::PathBuf::from);
+    let default = repo.join("orx.yaml");
+    match recorded {
+        Some(p) if p != default && p.is_file() => {
+            env.printer
+                .info(&format!("resuming with the run's config: {}", p.display()));
+            Ok(orx_core::config::load_file(&p)?)
+        }
+        Some(p) if p != default => {
+            env.printer.warn(&format!(
+                "the run started with the config {}, which is gone: resuming with the \
+                 repository's (pass --config to choose)",
+                p.display()
+            ));
+            env.config(repo)
+        }
+        _ => env.config(repo),
+    }
 }
 
 pub(crate) fn attach_progress(env: &Env, engine: &mut Engine) -> Option<indicatif::ProgressBar> {

@@ -528,3 +528,54 @@ fn fifty_cancels_and_timeouts_leave_no_process_of_the_agents_group() {
         t.join().unwrap();
     }
 }
+
+/// A run started with `--config other.yaml` resumes with other.yaml (recorded in meta.json), not
+/// with the repository's orx.yaml, whose scenario would write another file.
+#[test]
+fn a_run_started_with_another_config_resumes_with_it() {
+    let items = "        - id: W001\n          title: A\n          acceptance: [x]";
+    // The repository's orx.yaml: its agent writes a.txt, no gate.
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(items, "  - write: { a.txt: x }\n", ""),
+        "",
+    );
+    // The other config: its agent writes b.txt; its gate passes once `go` exists.
+    let go = repo.aux.path().join("go");
+    let other_scenario = repo.aux_file(
+        "other.yaml",
+        &scenario(items, "  - write: { b.txt: x }\n", ""),
+    );
+    let other = repo.aux_file(
+        "other-orx.yaml",
+        &format!(
+            "engine:\n  type: fake\nexecutors:\n  fake:\n    scenario: {}\nrun:\n  max_fix_attempts: 1\ngates:\n  - name: go\n    command: sh\n    args: [\"-c\", \"test -f {}\"]\n",
+            other_scenario.display(),
+            go.display()
+        ),
+    );
+    let other = other.display().to_string();
+    orx_ok(&repo, &["--config", &other, "run", "t"], 1);
+    let id = repo.single_run();
+    std::fs::write(&go, "").unwrap();
+    let out = orx_ok(&repo, &["resume", &id], 0);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("resuming with the run's config"),
+        "{}",
+        text(&out)
+    );
+    let tree = repo.git(&["ls-tree", "-r", "--name-only", &format!("orx/{id}")]);
+    assert!(tree.lines().any(|l| l == "b.txt"), "{tree}");
+    assert!(
+        !tree.lines().any(|l| l == "a.txt"),
+        "the repository's scenario ran: {tree}"
+    );
+    // Gone: the repository's config is used, and orx says so.
+    std::fs::remove_file(&other).unwrap();
+    let out = orx_ok(&repo, &["resume", &id, "--from", "review"], 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("which is gone"),
+        "{}",
+        text(&out)
+    );
+}

@@ -177,7 +177,13 @@ impl Engine {
                 .to_string(),
             pipeline: def.id.clone(),
             routing,
-            config_file: req.config.path.as_ref().map(|p| p.display().to_string()),
+            // Absolute, so a resume from another folder finds it again.
+            config_file: req.config.path.as_ref().map(|p| {
+                std::path::absolute(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            }),
             tool_versions: ToolVersions {
                 orx: env!("CARGO_PKG_VERSION").into(),
                 git: Git::version(),
