@@ -16,7 +16,8 @@ pub fn demo(env: &Env, args: DemoArgs) -> Result<u8> {
     p.info(&format!("demo repository: {}", repo.display()));
     p.info(&format!("task: {}\n", orx_core::demo::TASK));
     let config = load_file(&repo.join("orx.yaml"))?;
-    let mut engine = Engine::new(signal_token()).with_fake(orx_core::demo::agent()?);
+    // The demo repository's orx.yaml names its scenario: the run plays it like any run there.
+    let mut engine = Engine::new(signal_token());
     let bar = attach_progress(env, &mut engine);
     let outcome = engine.start(RunRequest {
         dir: repo.clone(),

@@ -131,12 +131,18 @@ pub fn status(env: &Env, args: StatusArgs) -> Result<u8> {
     if let Some(f) = &state.last_failure
         && summary.status != "succeeded"
     {
+        // The message may already end with its category (an item's "failed after N attempts").
+        let category = format!("({})", f.category);
+        let tail = if f.message.contains(&category) {
+            String::new()
+        } else {
+            format!(" {category}")
+        };
         p.result(&format!(
-            "\nlast failure: {} {}: {} ({})",
+            "\nlast failure: {} {}: {}{tail}",
             f.stage,
             f.item.as_deref().unwrap_or(""),
             f.message,
-            f.category
         ));
     }
     Ok(exit::OK)

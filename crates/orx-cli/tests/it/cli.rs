@@ -310,6 +310,29 @@ fn demo_runs_every_stage_with_one_fix_loop() {
         s.contains("gate unittest failed") && s.contains("knowledge_update done"),
         "{s}"
     );
+    // The demo repository's orx.yaml names the demo's scenario: a run there plays the same script
+    // (it used to play the generic one, which wrote of a file that does not exist).
+    let repo = s
+        .lines()
+        .find_map(|l| l.strip_prefix("demo repository: "))
+        .expect("the demo says where its repository is")
+        .trim()
+        .to_string();
+    let mut cmd = std::process::Command::new(bin());
+    for (k, v) in orx_testkit::GIT_ENV {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .args(["--dir", &repo, "run", orx_core::demo::TASK])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let again = stdout(&out);
+    assert!(
+        again.contains("W001 passed (2 attempts)") && again.contains("W002 passed (1 attempt)"),
+        "{again}"
+    );
+    assert!(!again.contains("scripted agent"), "{again}");
 }
 
 #[test]
@@ -373,4 +396,26 @@ fn outside_a_repository_status_and_doctor_say_so() {
         "{s}"
     );
     assert!(s.contains("git init, then a first commit"), "{s}");
+}
+
+#[test]
+fn a_failed_run_names_its_last_failure_once() {
+    let cfg = "run:\n  max_fix_attempts: 1\ngates:\n  - name: g\n    command: \"false\"\n";
+    let repo = crate::repo_with(
+        &[("f", "x")],
+        &crate::scenario(crate::ONE_ITEM, crate::WRITE_A, ""),
+        cfg,
+    );
+    orx_ok(&repo, &["run", "t"], 1);
+    let id = repo.single_run();
+    let s = stdout(&orx_ok(&repo, &["status", &id], 0));
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("last failure: "))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert_eq!(line.matches("(gate_failed)").count(), 1, "{line}");
+    assert!(
+        line.contains("W001 did not pass after 1 attempt (gate_failed)"),
+        "{line}"
+    );
 }

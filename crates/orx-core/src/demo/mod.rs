@@ -3,32 +3,27 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::agent::{FakeAgent, Scenario};
 use crate::git::Git;
 use crate::{Error, Result};
 
 /// The demo's task.
 pub const TASK: &str = "Add a function add(a, b) to calc.py that returns the sum of a and b, with a unit test, and document it in README.md.";
 
-const FILES: [(&str, &str); 5] = [
+const FILES: [(&str, &str); 6] = [
     ("calc.py", include_str!("files/calc.py")),
     ("test_calc.py", include_str!("files/test_calc.py")),
     ("README.md", include_str!("files/README.md")),
     ("orx.yaml", include_str!("files/orx.yaml")),
+    // The scenario orx.yaml names: `orx run` and `orx resume` in the demo repository play the
+    // same script as `orx demo`.
+    (SCENARIO_PATH, SCENARIO),
     (".gitignore", "__pycache__/\n*.pyc\n"),
 ];
 
 const SCENARIO: &str = include_str!("scenario.yaml");
 
-/// The demo's scripted agent.
-pub fn scenario() -> Result<Scenario> {
-    crate::agent::parse_scenario_text(SCENARIO, "demo scenario")
-}
-
-/// The demo's scripted agent, ready to play.
-pub fn agent() -> Result<FakeAgent> {
-    Ok(FakeAgent::new(scenario()?))
-}
+/// Where the demo repository keeps its scenario (named by its orx.yaml).
+pub const SCENARIO_PATH: &str = ".orx/demo-scenario.yaml";
 
 /// Creates the demo repository under `parent` (a new folder) and returns its path.
 pub fn create(parent: &Path) -> Result<PathBuf> {
@@ -42,7 +37,11 @@ pub fn create(parent: &Path) -> Result<PathBuf> {
     let dir = parent.join(format!("orx-demo-{stamp}"));
     fs_err::create_dir_all(&dir)?;
     for (name, text) in FILES {
-        fs_err::write(dir.join(name), text)?;
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        fs_err::write(path, text)?;
     }
     let git = Git::new(&dir);
     git.run(&["init", "--quiet", "--initial-branch=main"])?;

@@ -538,7 +538,10 @@ fn exhausted(cx: &mut RunCtx, id: &str, max: u32) -> Result<Failure> {
         "implement",
         Some(id),
         &category,
-        format!("{id} did not pass after {max} attempts ({category})"),
+        format!(
+            "{id} did not pass after {max} attempt{} ({category})",
+            if max == 1 { "" } else { "s" }
+        ),
     );
     cx.state.last_failure = Some(f.clone());
     cx.save()?;
