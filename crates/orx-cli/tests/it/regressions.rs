@@ -230,7 +230,10 @@ fn a_gate_printing_a_gigabyte_keeps_a_bounded_log_and_its_last_words() {
     );
     let text = std::fs::read(&log).unwrap();
     let tail = String::from_utf8_lossy(&text[text.len() - 4096..]);
-    assert!(tail.ends_with("error: the last words\n"), "{tail}");
+    assert!(
+        tail.contains("error: the last words\n# orx: gate `loud` failed (exit code 1) in "),
+        "{tail}"
+    );
     let whole = String::from_utf8_lossy(&text);
     let note = whole
         .lines()
@@ -336,4 +339,28 @@ fn secrets_printed_by_a_gate_fix_command_are_masked_in_the_gate_log() {
     assert!(log.contains("fix sees ***"), "{log}");
     assert!(log.contains("gate ***"), "{log}");
     assert!(!log.contains(secret), "{log}");
+}
+
+/// A gate log reads on its own: the command as a shell would take it back, and how it ended.
+#[test]
+fn a_gate_log_shows_the_quoted_command_and_how_the_gate_ended() {
+    let cfg = "run:\n  max_fix_attempts: 2\ngates:\n  - name: g\n    command: sh\n    args: [\"-c\", \"test -f done.txt && exit 0; echo 'not yet'; exit 3\"]\n";
+    let implement = "  - item: W001\n    attempt: 1\n    write: { b.txt: \"b\" }\n  - write: { done.txt: \"a\" }\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, implement, ""), cfg);
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let first = repo.run_file(&id, "logs/gate_g_W001_1.log");
+    assert!(
+        first.starts_with("$ sh -c 'test -f done.txt && exit 0; echo '\\''not yet'\\''; exit 3'\n"),
+        "{first}"
+    );
+    assert!(
+        first.contains("not yet\n# orx: gate `g` failed (exit code 3) in "),
+        "{first}"
+    );
+    let second = repo.run_file(&id, "logs/gate_g_W001_2.log");
+    assert!(
+        second.contains("# orx: gate `g` passed (exit code 0) in "),
+        "{second}"
+    );
 }

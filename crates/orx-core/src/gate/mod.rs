@@ -191,7 +191,14 @@ fn run_once(
     spec.stderr_log = Some(log.to_path_buf());
     spec.log_limit = Some(LOG_LIMIT);
     spec.redactor = ctx.redactor.cloned();
-    let shown = format!("$ {} {}", gate.command, args.join(" "));
+    let shown = format!(
+        "$ {} {}",
+        shell_quote(&gate.command),
+        args.iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let shown = ctx
         .redactor
         .map_or_else(|| shown.clone(), |r| r.redact(&shown));
@@ -249,6 +256,22 @@ fn run_once(
         Termination::Exited(c) => Some(c),
         _ => None,
     };
+    // The log says how the gate ended, so it reads on its own.
+    let verdict = match out.termination {
+        Termination::Exited(0) => "passed (exit code 0)".to_string(),
+        Termination::Exited(c) => format!("failed (exit code {c})"),
+        Termination::Signaled(sig) => format!("failed (killed by signal {sig})"),
+        Termination::TimedOut => "failed (timed out)".to_string(),
+        Termination::Cancelled => "cancelled".to_string(),
+    };
+    let _ = crate::fsutil::append_line(
+        log,
+        &format!(
+            "# orx: gate `{}` {verdict} in {:.1} s",
+            gate.name,
+            out.duration.as_secs_f64()
+        ),
+    );
     Ok(GateResult {
         name: gate.name.clone(),
         required: gate.required,
@@ -309,5 +332,18 @@ impl Captured {
         } else {
             self.buf
         }
+    }
+}
+
+/// `arg` as a shell would need it to read back the same word (for logs people copy from).
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
     }
 }
