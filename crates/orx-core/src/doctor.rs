@@ -62,6 +62,23 @@ fn login_files(kind: ExecutorKind) -> &'static [&'static str] {
     }
 }
 
+/// The command orx starts for `kind`: `executors.<kind>.bin`, else `engine.binary` when `kind` is
+/// the engine, else the CLI's usual name.
+pub fn binary_for(config: &crate::config::Config, kind: ExecutorKind) -> String {
+    config
+        .executors
+        .get(kind)
+        .and_then(|c| c.bin.as_ref())
+        .map(|b| b.to_string())
+        .or_else(|| {
+            (config.engine.kind == kind)
+                .then(|| config.engine.binary.as_ref().map(|b| b.to_string()))
+                .flatten()
+        })
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| kind.default_binary().to_string())
+}
+
 /// Finds `program` on PATH (or as a path).
 pub fn find_program(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
@@ -161,16 +178,7 @@ pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
             continue;
         }
         let cfg = config.config.executors.get(kind);
-        let bin = cfg
-            .and_then(|c| c.bin.as_ref())
-            .map(|b| b.to_string())
-            .or_else(|| {
-                (config.config.engine.kind == kind)
-                    .then(|| config.config.engine.binary.as_ref().map(|b| b.to_string()))
-                    .flatten()
-            })
-            .filter(|b| !b.is_empty())
-            .unwrap_or_else(|| kind.default_binary().to_string());
+        let bin = binary_for(&config.config, kind);
         let Some(path) = find_program(&bin) else {
             checks.push(Check {
                 subject: kind.name().into(),

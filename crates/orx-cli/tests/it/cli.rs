@@ -419,3 +419,23 @@ fn a_failed_run_names_its_last_failure_once() {
         "{line}"
     );
 }
+
+#[test]
+fn a_dry_run_warns_of_an_agent_cli_that_is_not_on_path() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    repo.write(
+        "orx.yaml",
+        "executors:\n  claude:\n    bin: orx-no-such-claude\n  codex:\n    bin: sh\nstages:\n  review: { executor: codex }\n",
+    );
+    let out = orx_ok(&repo, &["run", "--dry-run", "--engine", "claude", "t"], 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: `orx-no-such-claude` is not on PATH (stages: plan, spec, decompose")
+            && err.contains("set executors.claude.bin"),
+        "{err}"
+    );
+    // Found (codex is `sh` here): no warning for it.
+    let out = orx_ok(&repo, &["run", "--dry-run", "--engine", "codex", "t"], 0);
+    assert!(!stderr(&out).contains("not on PATH"), "{}", stderr(&out));
+    assert!(!repo.path().join("runs").exists());
+}
