@@ -158,16 +158,7 @@ pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
         },
     });
     let routing = resolve_routing(&config.config, &Overrides::default());
-    let mut kinds: Vec<ExecutorKind> = routing.routes.iter().map(|r| r.executor).collect();
-    kinds.sort();
-    kinds.dedup();
-    for kind in kinds {
-        let stages: Vec<&str> = routing
-            .routes
-            .iter()
-            .filter(|r| r.executor == kind)
-            .map(|r| r.stage.as_str())
-            .collect();
+    for (kind, stages) in routing.by_executor() {
         if kind == ExecutorKind::Fake {
             checks.push(Check {
                 subject: "fake".into(),

@@ -336,18 +336,12 @@ fn print_dry_run(env: &Env, req: &RunRequest, json: bool) -> Result<u8> {
 /// An agent CLI the routing needs but PATH does not have: the real run would stop at that
 /// stage, after making its worktree. Said now, with the fix (`orx doctor` says more).
 fn warn_missing_agents(env: &Env, req: &RunRequest, routing: &orx_core::config::RoutingTable) {
-    let mut kinds: Vec<ExecutorKind> = routing.routes.iter().map(|r| r.executor).collect();
-    kinds.sort();
-    kinds.dedup();
-    for kind in kinds.into_iter().filter(|k| *k != ExecutorKind::Fake) {
+    for (kind, stages) in routing.by_executor() {
+        if kind == ExecutorKind::Fake {
+            continue;
+        }
         let bin = orx_core::doctor::binary_for(&req.config.config, kind);
         if orx_core::doctor::find_program(&bin).is_none() {
-            let stages: Vec<&str> = routing
-                .routes
-                .iter()
-                .filter(|r| r.executor == kind)
-                .map(|r| r.stage.as_str())
-                .collect();
             env.printer.warn(&format!(
                 "`{bin}` is not on PATH (stages: {}): install the {kind} CLI or set \
                  executors.{kind}.bin to its path, or the run stops there",

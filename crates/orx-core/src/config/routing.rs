@@ -88,6 +88,25 @@ pub struct RoutingTable {
 }
 
 impl RoutingTable {
+    /// Each executor the routes use (sorted, once) with the stages routed to it, in order.
+    pub fn by_executor(&self) -> Vec<(ExecutorKind, Vec<&str>)> {
+        let mut kinds: Vec<ExecutorKind> = self.routes.iter().map(|r| r.executor).collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+            .into_iter()
+            .map(|kind| {
+                let stages = self
+                    .routes
+                    .iter()
+                    .filter(|r| r.executor == kind)
+                    .map(|r| r.stage.as_str())
+                    .collect();
+                (kind, stages)
+            })
+            .collect()
+    }
+
     /// The route of `role` (falls back to implement's for unknown roles).
     pub fn get(&self, role: &str) -> Option<&Route> {
         self.routes.iter().find(|r| r.stage == role)

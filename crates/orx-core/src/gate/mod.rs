@@ -199,9 +199,10 @@ fn run_once(
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let shown = ctx
-        .redactor
-        .map_or_else(|| shown.clone(), |r| r.redact(&shown));
+    let shown = match ctx.redactor {
+        Some(r) => r.redact(&shown),
+        None => shown,
+    };
     let _ = crate::fsutil::append_line(log, &shown);
     let mut captured = Captured::default();
     let out = match run(&spec, ctx.cancel, &mut |_, l| captured.push(l)) {
