@@ -5,6 +5,7 @@ mod commands;
 mod printer;
 mod progress;
 mod render;
+mod term;
 
 use std::process::ExitCode;
 

@@ -88,21 +88,27 @@ impl Printer {
         }
     }
 
-    /// Raw text (a diff, a log) on stdout, without a newline added.
+    /// Raw text (a diff, a log) on stdout, without a newline added. Piped, it keeps its exact
+    /// bytes (a patch must still apply); on a terminal it is sanitized like every other line.
     pub fn raw(&self, text: &str) {
-        out(text, false);
+        if self.tty {
+            out(text, false);
+        } else {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        }
     }
 }
 
-/// Writes to stdout; a closed pipe (`orx status | head`) is not an error worth a panic.
+/// Writes to stdout, without terminal controls (see [`crate::term`]); a closed pipe
+/// (`orx status | head`) is not an error worth a panic.
 fn out(text: &str, newline: bool) {
     let mut o = std::io::stdout().lock();
-    let _ = o.write_all(text.as_bytes());
+    let _ = o.write_all(crate::term::sanitize(text).as_bytes());
     if newline {
         let _ = o.write_all(b"\n");
     }
 }
 
 fn err(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    let _ = writeln!(std::io::stderr().lock(), "{}", crate::term::sanitize(text));
 }

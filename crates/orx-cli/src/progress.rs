@@ -42,6 +42,8 @@ fn shown(e: &Event) -> bool {
 }
 
 fn on_event_tty(pb: &ProgressBar, stage: &Mutex<String>, printer: Printer, e: &Event) {
+    // The bar writes to the terminal itself: what agents wrote is sanitized here.
+    let e = &sanitized(e);
     match e.kind.as_str() {
         "stage.started" => {
             if let Ok(mut s) = stage.lock() {
@@ -82,4 +84,14 @@ fn on_event_tty(pb: &ProgressBar, stage: &Mutex<String>, printer: Printer, e: &E
         "run.finished" => pb.finish_and_clear(),
         _ => {}
     }
+}
+
+/// The event with its text fields free of terminal controls.
+fn sanitized(e: &Event) -> Event {
+    let clean = |s: &str| crate::term::sanitize(s).into_owned();
+    let mut e = e.clone();
+    e.message = clean(&e.message);
+    e.stage = e.stage.as_deref().map(clean);
+    e.item = e.item.as_deref().map(clean);
+    e
 }

@@ -78,6 +78,19 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A run's worktree is no longer the worktree git registered (its `.git` file or its folder
+    /// was removed): orx refuses to run git there, because git would find the user's checkout.
+    #[error(
+        "the worktree {} is no longer a git worktree: {problem}; orx ran no git command there, so \
+         the repository's own checkout was not touched",
+        worktree.display()
+    )]
+    WorktreeLost {
+        /// The worktree.
+        worktree: PathBuf,
+        /// What is wrong with it.
+        problem: crate::git::WorktreeProblem,
+    },
     /// The run was cancelled (Ctrl-C, SIGTERM or `orx cancel`).
     #[error("the run was interrupted")]
     Cancelled,
@@ -101,6 +114,11 @@ impl Error {
             Error::Spawn { program, .. } => {
                 Some(format!("install `{program}` or fix its path in orx.yaml"))
             }
+            Error::WorktreeLost { .. } => Some(
+                "`orx resume` puts the worktree's .git file back (or recreates the worktree from \
+                 the run branch) and continues"
+                    .into(),
+            ),
             Error::Scenario { .. } => {
                 Some("fix the scenario file named by executors.fake.scenario".into())
             }

@@ -102,3 +102,50 @@ pub fn truncate(text: &str, max: usize) -> String {
     }
     format!("{}\n… [truncated {} bytes]", &text[..end], text.len() - end)
 }
+
+/// The most bytes orx reads of a file a person writes for it (orx.yaml, a pipeline, a prompt
+/// template, a scenario): far above any real one, far below what would cost memory to parse.
+pub const MAX_INPUT_FILE: u64 = 1 << 20;
+
+/// Reads the text file at `path` if it is at most `max` bytes; a larger one is an error of kind
+/// `FileTooLarge` (nothing past `max` is read). Errors do not name the path: see [`read_input`].
+pub fn read_text_capped(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    f.take(max + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(max + 1);
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!(
+                "too large: {size} bytes, more than the {} orx reads",
+                size_text(max)
+            ),
+        ));
+    }
+    String::from_utf8(buf).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file is not UTF-8 text",
+        )
+    })
+}
+
+/// `1 MiB`, `64 KiB`, `512 bytes`.
+pub fn size_text(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// A file a person wrote for orx (a pipeline, a prompt template), at most [`MAX_INPUT_FILE`]
+/// bytes; errors name the path.
+pub fn read_input(path: &Path) -> std::io::Result<String> {
+    read_text_capped(path, MAX_INPUT_FILE)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}

@@ -2,6 +2,8 @@
 //! Patterns follow .gitignore habits: no slash matches the name at any depth, a slash anchors
 //! at the root, `**` spans folders.
 
+use std::path::Path;
+
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::config::{GuardrailMode, GuardrailsConfig};
@@ -24,18 +26,25 @@ pub struct Violations {
     pub not_allowed: Vec<String>,
     /// More files changed than allowed: (changed, max).
     pub too_many: Option<(usize, usize)>,
+    /// Paths that are git's own data: through a `.git` folder, or a folder holding a nested
+    /// repository. Forbidden whatever the config says.
+    pub git: Vec<String>,
 }
 
 impl Violations {
     /// True when nothing was violated.
     pub fn is_empty(&self) -> bool {
-        self.forbidden.is_empty() && self.not_allowed.is_empty() && self.too_many.is_none()
+        self.forbidden.is_empty()
+            && self.not_allowed.is_empty()
+            && self.too_many.is_none()
+            && self.git.is_empty()
     }
 
     /// The paths that must be reverted.
     pub fn to_revert(&self) -> Vec<String> {
-        self.forbidden
+        self.git
             .iter()
+            .chain(&self.forbidden)
             .chain(&self.not_allowed)
             .cloned()
             .collect()
@@ -44,6 +53,12 @@ impl Violations {
     /// A description naming the files, for the evidence.
     pub fn describe(&self) -> String {
         let mut out = Vec::new();
+        if !self.git.is_empty() {
+            out.push(format!(
+                "changed git's own data, a .git folder or a nested repository (reverted): {}",
+                self.git.join(", ")
+            ));
+        }
         if !self.forbidden.is_empty() {
             out.push(format!(
                 "changed forbidden files (reverted): {}",
@@ -126,6 +141,32 @@ impl Guardrails {
         }
         v
     }
+
+    /// [`Guardrails::check`] of paths changed in the worktree at `root`, plus git's own data in
+    /// any form, whatever the config says: a path through a `.git` folder (in any letter case),
+    /// or a folder holding a nested repository (git records it as a link to another repository).
+    pub fn check_in(&self, root: &Path, paths: &[String]) -> Violations {
+        let mut v = self.check(paths);
+        v.git = paths
+            .iter()
+            .filter(|p| touches_git(root, p))
+            .cloned()
+            .collect();
+        v.forbidden.retain(|p| !v.git.contains(p));
+        v.not_allowed.retain(|p| !v.git.contains(p));
+        v
+    }
+}
+
+/// True when `rel` (a changed path under `root`) is git's own data. Symlinks are never followed:
+/// a link to the user's checkout is not a nested repository.
+fn touches_git(root: &Path, rel: &str) -> bool {
+    if rel.split('/').any(|c| c.eq_ignore_ascii_case(".git")) {
+        return true;
+    }
+    let full = root.join(rel);
+    std::fs::symlink_metadata(&full).is_ok_and(|m| m.is_dir())
+        && std::fs::symlink_metadata(full.join(".git")).is_ok()
 }
 
 #[cfg(test)]
@@ -194,6 +235,32 @@ mod tests {
             "docs/x/y/z.bin".into(),
         ]);
         assert_eq!(v.forbidden, ["build/a.o", "docs/x/y/z.bin"]);
+    }
+
+    #[test]
+    fn git_data_and_nested_repositories_are_forbidden_even_with_guardrails_off() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("vendor/lib/.git")).unwrap();
+        std::fs::create_dir_all(root.path().join("plain")).unwrap();
+        std::os::unix::fs::symlink(root.path().join("vendor/lib"), root.path().join("link"))
+            .unwrap();
+        let g = Guardrails::new(&GuardrailsConfig {
+            enabled: false,
+            ..Default::default()
+        })
+        .unwrap();
+        let paths: Vec<String> = ["vendor/lib", "sub/.GIT/config", "plain", "link", "src/a.py"]
+            .map(String::from)
+            .to_vec();
+        let v = g.check_in(root.path(), &paths);
+        assert_eq!(v.git, ["vendor/lib", "sub/.GIT/config"]);
+        assert!(v.forbidden.is_empty() && v.not_allowed.is_empty());
+        assert_eq!(v.to_revert(), ["vendor/lib", "sub/.GIT/config"]);
+        assert!(
+            v.describe().contains("nested repository"),
+            "{}",
+            v.describe()
+        );
     }
 
     #[test]

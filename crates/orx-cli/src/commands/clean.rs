@@ -59,15 +59,22 @@ pub fn clean(env: &Env, args: CleanArgs) -> Result<u8> {
         vec![args.target.clone()]
     };
     let git = Git::new(&repo);
+    let single = args.target != "all";
     let mut removed = 0;
     for id in ids {
         let dir = orx_core::run::RunDir::new(store.runs_root(), &id);
-        if let Some(pid) = RunLock::live_holder(&dir.lock()) {
-            env.printer.warn(&format!(
-                "skipped {id}: it is running (process {pid}); `orx cancel {id}` first"
-            ));
-            continue;
-        }
+        // The run's own lock is held while it is removed: a resume that starts meanwhile is
+        // refused instead of driving a run whose folder disappears under it.
+        let _lock = match RunLock::acquire(&dir.lock(), &id) {
+            Ok(l) => l,
+            Err(Error::Locked { pid, .. }) if !single => {
+                env.printer.warn(&format!(
+                    "skipped {id}: it is running (process {pid}); `orx cancel {id}` first"
+                ));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let meta = Meta::load(&dir.meta()).ok();
         let worktree = meta
             .as_ref()

@@ -8,6 +8,7 @@
 )]
 
 mod adapters;
+mod attacks;
 mod browser;
 mod cli;
 mod context;

@@ -136,10 +136,13 @@ impl FakeAgent {
 
     /// A fake agent playing the scenario file at `path`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = fs_err::read_to_string(path).map_err(|e| Error::Scenario {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let text =
+            crate::fsutil::read_text_capped(path, crate::fsutil::MAX_INPUT_FILE).map_err(|e| {
+                Error::Scenario {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                }
+            })?;
         Ok(Self::new(parse_scenario(
             &text,
             &path.display().to_string(),

@@ -52,13 +52,24 @@ pub struct LoadedConfig {
 
 /// Loads `path`; a missing file is an error (callers decide whether defaults apply).
 pub fn load_file(path: &Path) -> Result<LoadedConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.display().to_string(),
-        line: None,
-        column: None,
-        message: format!("cannot read the config file: {e}"),
-        snippet: None,
-        hint: Some("check the path given to --config, or run `orx init` to create orx.yaml".into()),
+    let text = crate::fsutil::read_text_capped(path, crate::fsutil::MAX_INPUT_FILE).map_err(|e| {
+        let too_large = e.kind() == std::io::ErrorKind::FileTooLarge;
+        ConfigError {
+            file: path.display().to_string(),
+            line: None,
+            column: None,
+            message: if too_large {
+                format!("the config file is {e}")
+            } else {
+                format!("cannot read the config file: {e}")
+            },
+            snippet: None,
+            hint: Some(if too_large {
+                "orx.yaml holds settings only; remove what does not belong there (a pasted log or data file?)".into()
+            } else {
+                "check the path given to --config, or run `orx init` to create orx.yaml".into()
+            }),
+        }
     })?;
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let mut loaded = load_str(&text, &path.display().to_string(), env)?;

@@ -1,89 +1,21 @@
-//! The git CLI wrapper: repository checks, worktrees, diffs, commits, push. Every command is
-//! logged to the run's logs/git.log when a log is set.
+//! The git CLI wrapper: repository checks, worktrees, diffs, commits, push. Every command goes
+//! through the process layer and is logged to the run's logs/git.log when a log is set. A runner
+//! made with [`Git::worktree`] is pinned to that worktree: it never reaches the user's checkout.
 
+mod changes;
+mod pin;
+
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+pub use changes::{Changes, DiffStats, Snapshot};
+pub use pin::WorktreeProblem;
+
 use crate::cancel::CancelToken;
 use crate::process::{ProcessSpec, Stream, run};
 use crate::{Error, Result};
-
-/// Change statistics of a diff.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DiffStats {
-    /// Files changed.
-    pub files: usize,
-    /// Lines added.
-    pub added: usize,
-    /// Lines removed.
-    pub removed: usize,
-}
-
-/// What a worktree changed against a commit, read with one `git diff`: the patch, its
-/// statistics and the paths it touches (both sides of a rename).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Changes {
-    /// The binary-safe patch (`git diff --binary`).
-    pub patch: String,
-    /// Files changed and lines added/removed.
-    pub stats: DiffStats,
-    /// Every path added, modified or deleted; a rename gives both its old and its new path.
-    pub paths: Vec<String>,
-}
-
-impl Changes {
-    /// Splits the output of `git diff --numstat -z --patch`: NUL-terminated numstat records
-    /// (`added\tremoved\tpath`, or `added\tremoved\t` then the old and the new path for a
-    /// rename), an empty record, then the patch.
-    pub fn parse(out: &str) -> Changes {
-        let mut c = Changes::default();
-        let mut rest = out;
-        // No terminator at all: no changes (git prints nothing), or a cut output.
-        while let Some(end) = rest.find('\0') {
-            let record = &rest[..end];
-            rest = &rest[end + 1..];
-            if record.is_empty() {
-                c.patch = rest.to_string();
-                break;
-            }
-            let mut parts = record.splitn(3, '\t');
-            let added = parts.next().and_then(|x| x.parse::<usize>().ok());
-            let removed = parts.next().and_then(|x| x.parse::<usize>().ok());
-            let path = parts.next().unwrap_or_default();
-            c.stats.files += 1;
-            c.stats.added = c.stats.added.saturating_add(added.unwrap_or(0));
-            c.stats.removed = c.stats.removed.saturating_add(removed.unwrap_or(0));
-            if path.is_empty() {
-                // A rename or copy: the old path, then the new one.
-                for _ in 0..2 {
-                    let Some(end) = rest.find('\0') else { break };
-                    c.paths.push(rest[..end].to_string());
-                    rest = &rest[end + 1..];
-                }
-            } else {
-                c.paths.push(path.to_string());
-            }
-        }
-        c
-    }
-
-    /// True when nothing changed.
-    pub fn is_empty(&self) -> bool {
-        self.stats.files == 0 && self.patch.trim().is_empty()
-    }
-}
-
-/// HEAD and the worktree's status at one instant.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Snapshot {
-    /// The sha of HEAD (None before the first commit).
-    pub head: Option<String>,
-    /// True when no file is changed or untracked.
-    pub clean: bool,
-    /// The whole `git status --porcelain=v2 --branch` output, compared as a whole.
-    pub text: String,
-}
 
 /// The environment of every git command orx runs: never prompt, take no optional locks (a
 /// running run's index is not touched by a status), messages in English for the parsers.
@@ -109,10 +41,25 @@ pub struct Git {
     /// Whether git has a committer identity, asked once per runner family: without one orx
     /// commits as orx.
     identity: Arc<OnceLock<bool>>,
+    /// Set for a worktree's runner: every command is pinned to that worktree.
+    pin: Option<Arc<pin::Pin>>,
+}
+
+/// What one git command did.
+struct Exec {
+    ok: bool,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Exec {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
 }
 
 impl Git {
-    /// Git commands run in `dir`.
+    /// Git commands run in `dir` (the repository itself, or a read-only probe).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: dir.into(),
@@ -120,6 +67,7 @@ impl Git {
             redactor: None,
             timeout: Duration::from_secs(300),
             identity: Arc::default(),
+            pin: None,
         }
     }
 
@@ -146,20 +94,40 @@ impl Git {
         }
     }
 
-    /// A runner for another directory with the same log.
-    pub fn at(&self, dir: impl Into<PathBuf>) -> Self {
+    /// A runner for the linked worktree at `work_tree` of this runner's repository, with the
+    /// same log. Each of its commands first checks that the worktree is still the one the
+    /// repository registered (its folder exists, its `.git` file names its git data) and runs
+    /// with that worktree's folders named explicitly; otherwise it fails with
+    /// [`Error::WorktreeLost`] and runs nothing.
+    pub fn worktree(&self, work_tree: impl Into<PathBuf>) -> Self {
+        let work_tree = work_tree.into();
         Self {
-            dir: dir.into(),
+            dir: work_tree.clone(),
             log: self.log.clone(),
             redactor: self.redactor.clone(),
             timeout: self.timeout,
             identity: Arc::clone(&self.identity),
+            pin: Some(Arc::new(pin::Pin::new(self.dir.clone(), work_tree))),
         }
     }
 
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// A pinned worktree's administrative folder (`.git/worktrees/<name>`), after the same
+    /// checks every command makes. None for a runner that is not pinned.
+    pub fn worktree_git_dir(&self) -> Result<Option<PathBuf>> {
+        match &self.pin {
+            Some(p) => Ok(Some(p.check(|| common_dir(&p.repo))?.to_path_buf())),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks that a pinned worktree is still the one git registered (see [`Git::worktree`]).
+    pub fn check_worktree(&self) -> Result<()> {
+        self.worktree_git_dir().map(|_| ())
     }
 
     /// Runs git with `args`; returns stdout, or an error with stderr.
@@ -223,37 +191,72 @@ impl Git {
         args: &[&str],
         extra_env: &[(&str, &str)],
     ) -> Result<(bool, String, String)> {
-        let mut spec = ProcessSpec::new("git", args.iter().copied());
-        spec.cwd = Some(self.dir.clone());
-        spec.timeout = Some(self.timeout);
-        // A diff of a minified file has lines of megabytes: git's output is read whole.
-        spec.whole_lines = true;
-        spec.env = GIT_ENV
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        let e = self.exec(&args, extra_env)?;
+        let out = e.text();
+        Ok((e.ok, out, e.stderr))
+    }
+
+    /// Runs git with arguments that may not be UTF-8 (paths as git gave them); returns
+    /// (success, stdout's exact bytes, stderr).
+    fn run_bytes(&self, args: &[&[u8]]) -> Result<(bool, Vec<u8>, String)> {
+        use std::os::unix::ffi::OsStrExt;
+        let args: Vec<&OsStr> = args.iter().map(|a| OsStr::from_bytes(a)).collect();
+        let e = self.exec(&args, &[])?;
+        Ok((e.ok, e.stdout, e.stderr))
+    }
+
+    /// The one place a git command starts: the pin is checked, the process layer runs it, the
+    /// log records it.
+    fn exec(&self, args: &[&OsStr], extra_env: &[(&str, &str)]) -> Result<Exec> {
+        let mut env: Vec<(String, String)> = GIT_ENV
             .iter()
             .chain(extra_env)
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let (mut out, mut err) = (String::new(), String::new());
+        if let Some(p) = &self.pin {
+            let git_dir = p.check(|| common_dir(&p.repo))?;
+            env.push(("GIT_DIR".into(), git_dir.display().to_string()));
+            env.push(("GIT_WORK_TREE".into(), p.work_tree.display().to_string()));
+        }
+        let mut spec = ProcessSpec::new("git", args.iter().map(|a| OsString::from(*a)));
+        spec.cwd = Some(self.dir.clone());
+        spec.timeout = Some(self.timeout);
+        // A diff of a minified file has lines of megabytes: git's output is read whole.
+        spec.whole_lines = true;
+        spec.capture_stdout = true;
+        spec.env = env;
+        let mut err = String::new();
         let res = run(&spec, &CancelToken::new(), &mut |s, l| {
-            let b = if s == Stream::Stdout {
-                &mut out
-            } else {
-                &mut err
-            };
-            b.push_str(l);
-            b.push('\n');
+            if s == Stream::Stderr {
+                err.push_str(l);
+                err.push('\n');
+            }
         })
         .map_err(|e| match e {
-            Error::Spawn { .. } => Error::repo(
-                "git is not installed or not on PATH",
-                "install git (orx drives the git command-line tool)",
-            ),
+            Error::Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                if self.dir.is_dir() {
+                    Error::repo(
+                        "git is not installed or not on PATH",
+                        "install git (orx drives the git command-line tool)",
+                    )
+                } else {
+                    Error::repo(
+                        format!("the folder {} does not exist", self.dir.display()),
+                        "check the path; orx runs git there",
+                    )
+                }
+            }
             other => other,
         })?;
         if self.log.is_some() {
+            let shown: Vec<String> = args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
             let line = format!(
                 "$ git {} # in {} -> {:?} ({} ms){}",
-                args.join(" "),
+                shown.join(" "),
                 self.dir.display(),
                 res.termination,
                 res.duration.as_millis(),
@@ -265,7 +268,11 @@ impl Git {
             );
             self.log_line(&line);
         }
-        Ok((res.success(), out, err))
+        Ok(Exec {
+            ok: res.success(),
+            stdout: res.stdout,
+            stderr: err,
+        })
     }
 
     /// The top level of the repository containing `dir`.
@@ -407,6 +414,42 @@ impl Git {
         Ok(Changes::parse(&out))
     }
 
+    /// [`Git::changes`] in a worktree where the agent may have made nested repositories: one
+    /// without a commit stops `git add -A`, so its `.git` is removed (the files stay, as plain
+    /// files) and the staging is tried again. Returns the changes and the nested repositories.
+    pub fn changes_unnesting(&self, start: &str) -> Result<(Changes, Vec<String>)> {
+        let mut nested = Vec::new();
+        for _ in 0..64 {
+            let (ok, _, err) = self.try_run(&["add", "-A"])?;
+            if ok {
+                return Ok((self.changes(start)?, nested));
+            }
+            // "error: 'vendor/lib/' does not have a commit checked out"
+            let Some(rel) = err
+                .lines()
+                .find_map(|l| l.split_once("' does not have a commit checked out"))
+                .and_then(|(head, _)| head.rsplit_once('\'').map(|(_, p)| p.trim_end_matches('/')))
+                .filter(|p| !p.is_empty())
+            else {
+                return Err(Error::Git {
+                    command: "add -A".into(),
+                    message: err.trim().to_string(),
+                });
+            };
+            if !remove_nested_git(&self.dir, Path::new(rel))? {
+                return Err(Error::Git {
+                    command: "add -A".into(),
+                    message: err.trim().to_string(),
+                });
+            }
+            nested.push(rel.to_string());
+        }
+        Err(Error::Git {
+            command: "add -A".into(),
+            message: "too many nested repositories in the worktree".into(),
+        })
+    }
+
     /// Paths changed in the worktree against `start` (after staging everything).
     pub fn changed_paths(&self, start: &str) -> Result<Vec<String>> {
         self.add_all()?;
@@ -482,6 +525,11 @@ impl Git {
 
     fn revert_path(&self, start: &str, path: &[u8]) -> Result<()> {
         use std::os::unix::ffi::OsStrExt;
+        // A nested repository (a folder the agent ran `git init` in) loses its `.git`, so what is
+        // left is plain files.
+        let rel = Path::new(std::ffi::OsStr::from_bytes(path));
+        remove_nested_git(&self.dir, rel)?;
+        let full = self.dir.join(rel);
         let spec = [start.as_bytes(), b":", path].concat();
         let existed = self.run_bytes(&[b"cat-file".as_slice(), b"-e", &spec])?.0;
         if existed {
@@ -502,50 +550,11 @@ impl Git {
                 b"--",
                 path,
             ])?;
-            let full = self.dir.join(std::ffi::OsStr::from_bytes(path));
             if full.is_file() || full.is_symlink() {
                 fs_err::remove_file(&full)?;
             }
         }
         Ok(())
-    }
-
-    /// Runs git with arguments that may not be UTF-8 (paths as git gave them); returns
-    /// (success, stdout bytes, stderr). For short local commands: no timeout, no streaming.
-    fn run_bytes(&self, args: &[&[u8]]) -> Result<(bool, Vec<u8>, String)> {
-        use std::os::unix::ffi::OsStrExt;
-        let started = std::time::Instant::now();
-        let out = std::process::Command::new("git")
-            .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
-            .current_dir(&self.dir)
-            .envs(GIT_ENV)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|source| Error::Spawn {
-                program: "git".into(),
-                source,
-            })?;
-        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        if self.log.is_some() {
-            let shown: Vec<String> = args
-                .iter()
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            let line = format!(
-                "$ git {} # in {} -> {:?} ({} ms){}",
-                shown.join(" "),
-                self.dir.display(),
-                out.status.code(),
-                started.elapsed().as_millis(),
-                if out.status.success() || err.is_empty() {
-                    String::new()
-                } else {
-                    format!("\n{err}")
-                }
-            );
-            self.log_line(&line);
-        }
-        Ok((out.status.success(), out.stdout, err))
     }
 
     /// Commits everything staged and unstaged with `message`; returns the new sha, or None when
@@ -577,27 +586,19 @@ impl Git {
         self.head().map(Some)
     }
 
-    /// Adds `runs/` and `.worktrees/` to the repository's info/exclude when missing.
+    /// Keeps orx's folders out of git: `/runs/` and `/.worktrees/` in the repository's
+    /// info/exclude, anchored at the root so a project's own `src/runs/` is not hidden. Entries
+    /// an older orx wrote unanchored are mended.
     pub fn ensure_excluded(&self) -> Result<()> {
-        let common = self.run(&["rev-parse", "--git-common-dir"])?;
-        let common = self.dir.join(common.trim());
+        let common = common_dir(&self.dir)?;
         let path = common.join("info").join("exclude");
-        let current = std::fs::read_to_string(&path).unwrap_or_default();
-        let mut add = String::new();
-        for entry in ["runs/", ".worktrees/"] {
-            if !current.lines().any(|l| l.trim() == entry) {
-                add.push_str(entry);
-                add.push('\n');
-            }
-        }
-        if !add.is_empty() {
+        let current = match fs_err::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(text) = mend_excludes(&current) {
             fs_err::create_dir_all(common.join("info"))?;
-            let mut text = current;
-            if !text.is_empty() && !text.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push_str("# orx run folders and worktrees\n");
-            text.push_str(&add);
             crate::fsutil::atomic_write(&path, text.as_bytes())?;
         }
         Ok(())
@@ -622,6 +623,86 @@ impl Git {
             .map(String::from)
             .collect())
     }
+}
+
+/// Removes the `.git` of a nested repository at `rel` under `root`; true when there was one.
+/// Only a real folder is entered, never a symlink: a link to the user's checkout is not touched.
+pub fn remove_nested_git(root: &Path, rel: &Path) -> Result<bool> {
+    if rel.as_os_str().is_empty()
+        || rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Ok(false);
+    }
+    let mut dir = root.to_path_buf();
+    for c in rel.components() {
+        dir.push(c);
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            return Ok(false);
+        }
+    }
+    let nested = dir.join(".git");
+    match std::fs::symlink_metadata(&nested) {
+        Ok(m) if m.is_dir() => fs_err::remove_dir_all(&nested)?,
+        Ok(_) => fs_err::remove_file(&nested)?,
+        Err(_) => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The repository's common git folder (the main `.git`, shared by its worktrees), absolute.
+pub fn common_dir(repo: &Path) -> Result<PathBuf> {
+    let out = Git::new(repo).run(&["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
+    Ok(PathBuf::from(out.trim()))
+}
+
+/// The header above orx's entries in info/exclude.
+const EXCLUDE_HEADER: &str = "# orx run folders and worktrees";
+/// orx's entries, and the unanchored form older versions wrote.
+const EXCLUDES: [(&str, &str); 2] = [("/runs/", "runs/"), ("/.worktrees/", ".worktrees/")];
+
+/// The info/exclude text with orx's anchored entries, or None when it needs no change. Only the
+/// entries under orx's own header are mended: a `runs/` the user wrote elsewhere is theirs.
+fn mend_excludes(current: &str) -> Option<String> {
+    let mut lines: Vec<String> = current.lines().map(String::from).collect();
+    let mut changed = false;
+    let header = lines.iter().position(|l| l.trim() == EXCLUDE_HEADER);
+    if let Some(h) = header {
+        for l in lines.iter_mut().skip(h + 1) {
+            let t = l.trim();
+            if let Some((anchored, _)) = EXCLUDES.iter().find(|(_, old)| *old == t) {
+                *l = anchored.to_string();
+                changed = true;
+            } else if !EXCLUDES.iter().any(|(anchored, _)| *anchored == t) {
+                break;
+            }
+        }
+    }
+    let missing: Vec<String> = EXCLUDES
+        .iter()
+        .map(|(anchored, _)| anchored.to_string())
+        .filter(|a| !lines.iter().any(|l| l.trim() == a))
+        .collect();
+    if !missing.is_empty() {
+        changed = true;
+        match header {
+            Some(h) => {
+                for (i, m) in missing.into_iter().enumerate() {
+                    lines.insert(h + 1 + i, m);
+                }
+            }
+            None => {
+                lines.push(EXCLUDE_HEADER.to_string());
+                lines.extend(missing);
+            }
+        }
+    }
+    changed.then(|| {
+        let mut text = lines.join("\n");
+        text.push('\n');
+        text
+    })
 }
 
 #[cfg(test)]

@@ -224,3 +224,108 @@ fn secrets_in_git_commands_and_their_errors_are_masked_in_the_log() {
     );
     assert!(!text.contains(secret), "{text}");
 }
+
+#[test]
+fn excludes_are_anchored_and_older_unanchored_ones_mended() {
+    // A fresh file gets the anchored entries under orx's header.
+    assert_eq!(
+        mend_excludes("# git's own comment\n").as_deref(),
+        Some("# git's own comment\n# orx run folders and worktrees\n/runs/\n/.worktrees/\n")
+    );
+    // What an older orx wrote is mended in place; the user's own `runs/` elsewhere is kept.
+    let old = "build/\n# orx run folders and worktrees\nruns/\n.worktrees/\n\nlogs/runs/\nruns/\n";
+    assert_eq!(
+        mend_excludes(old).as_deref(),
+        Some(
+            "build/\n# orx run folders and worktrees\n/runs/\n/.worktrees/\n\nlogs/runs/\nruns/\n"
+        )
+    );
+    // Already right: nothing to write.
+    let right = "# orx run folders and worktrees\n/runs/\n/.worktrees/\n";
+    assert_eq!(mend_excludes(right), None);
+    // One entry missing under the header: added there.
+    assert_eq!(
+        mend_excludes("# orx run folders and worktrees\nruns/\nother\n").as_deref(),
+        Some("# orx run folders and worktrees\n/.worktrees/\n/runs/\nother\n")
+    );
+}
+
+#[test]
+fn a_pinned_worktree_refuses_every_command_once_its_git_file_or_folder_is_gone() {
+    let (dir, git, base) = repo(&[("a.txt", b"one\n")]);
+    let wt = dir.path().join(".worktrees/r1");
+    git.worktree_add(&wt, "orx/r1", &base).unwrap();
+    let pinned = git.worktree(&wt);
+    write(&wt, "b.txt", b"b\n");
+    assert_eq!(pinned.changed_paths(&base).unwrap(), ["b.txt"]);
+    // The user's own work in the main checkout.
+    write(dir.path(), "a.txt", b"user edit\n");
+    write(dir.path(), ".env", b"TOKEN=x\n");
+
+    std::fs::remove_file(wt.join(".git")).unwrap();
+    for err in [
+        pinned.add_all().unwrap_err(),
+        pinned.commit_all("x").unwrap_err(),
+        pinned.run(&["reset", "--hard"]).unwrap_err(),
+    ] {
+        assert!(
+            matches!(
+                err,
+                Error::WorktreeLost {
+                    problem: WorktreeProblem::GitFileMissing,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    // A .git file pointing at the main repository is refused too.
+    std::fs::write(
+        wt.join(".git"),
+        format!("gitdir: {}\n", dir.path().join(".git").display()),
+    )
+    .unwrap();
+    let err = pinned.add_all().unwrap_err();
+    assert!(err.to_string().contains("no longer points"), "{err}");
+    // A removed folder is named as such.
+    std::fs::remove_dir_all(&wt).unwrap();
+    let err = pinned.add_all().unwrap_err();
+    assert!(err.to_string().contains("its folder is gone"), "{err}");
+    // The main checkout was never touched.
+    assert_eq!(
+        std::fs::read(dir.path().join("a.txt")).unwrap(),
+        b"user edit\n"
+    );
+    assert!(dir.path().join(".env").exists());
+    assert_eq!(git.head().unwrap(), base);
+    assert_eq!(
+        git.run(&["status", "--porcelain"]).unwrap(),
+        " M a.txt\n?? .env\n"
+    );
+}
+
+#[test]
+fn a_nested_repository_with_a_commit_is_seen_and_loses_its_git_folder_on_revert() {
+    let (dir, git, base) = repo(&[("a.txt", b"one\n")]);
+    let nested = dir.path().join("vendor/lib");
+    write(&nested, "f.txt", b"x\n");
+    let inner = Git::new(&nested);
+    inner
+        .run(&["init", "--quiet", "--initial-branch=main"])
+        .unwrap();
+    inner.run(&["config", "user.name", "t"]).unwrap();
+    inner.run(&["config", "user.email", "t@localhost"]).unwrap();
+    inner.commit_all("inner").unwrap();
+    let (c, nested_paths) = git.changes_unnesting(&base).unwrap();
+    assert!(nested_paths.is_empty());
+    // git records it as a link to another repository.
+    assert_eq!(c.paths, ["vendor/lib"]);
+    assert!(c.patch.contains("Subproject commit"), "{}", c.patch);
+    git.revert_paths(&base, &c.paths).unwrap();
+    assert!(!nested.join(".git").exists());
+    assert!(
+        nested.join("f.txt").exists(),
+        "the files stay, as plain files"
+    );
+    assert_eq!(git.changed_paths(&base).unwrap(), ["vendor/lib/f.txt"]);
+}

@@ -272,9 +272,34 @@ fn normalise(raw: Vec<RawItem>) -> Result<Vec<Item>, String> {
         .collect()
 }
 
-/// True for ids shaped like W001.
+/// The longest item id: `W` and six digits. Ids name files (`prompts/fix_<id>_<n>.md`), so an
+/// agent's 5,000-digit id must stop at decompose, not at the first file it names.
+pub const MAX_ITEM_ID_LEN: usize = 7;
+
+/// True for ids shaped like W001 (`W`, then three to six digits).
 pub fn is_item_id(id: &str) -> bool {
-    id.len() >= 4 && id.starts_with('W') && id[1..].chars().all(|c| c.is_ascii_digit())
+    id.len() >= 4
+        && id.len() <= MAX_ITEM_ID_LEN
+        && id.starts_with('W')
+        && id[1..].chars().all(|c| c.is_ascii_digit())
+}
+
+/// Why `id` is not an item id.
+fn id_problem(id: &str) -> String {
+    let shown: String = id.chars().take(16).collect();
+    let shown = if shown.len() < id.len() {
+        format!("{shown}…")
+    } else {
+        shown
+    };
+    if id.len() > MAX_ITEM_ID_LEN {
+        format!(
+            "item id `{shown}` is too long ({} characters; ids are W and three to six digits, like W001)",
+            id.chars().count()
+        )
+    } else {
+        format!("item id `{shown}` is not of the form W001 (W and three to six digits)")
+    }
 }
 
 /// Checks ids (well formed, unique), dependencies (known, no cycles) and acceptance.
@@ -282,7 +307,7 @@ pub fn validate(items: &[Item]) -> Result<(), String> {
     let mut ids = BTreeSet::new();
     for it in items {
         if !is_item_id(&it.id) {
-            return Err(format!("item id `{}` is not of the form W001", it.id));
+            return Err(id_problem(&it.id));
         }
         if !ids.insert(it.id.as_str()) {
             return Err(format!("item id {} is used twice", it.id));

@@ -288,7 +288,7 @@ impl PipelineDef {
         let as_path = Path::new(id_or_file);
         if id_or_file.ends_with(".yaml") || id_or_file.ends_with(".yml") || id_or_file.contains('/')
         {
-            let text = fs_err::read_to_string(as_path)?;
+            let text = crate::fsutil::read_input(as_path)?;
             return Self::parse(&text, id_or_file);
         }
         for dir_ext in ["yaml", "yml"] {
@@ -297,7 +297,7 @@ impl PipelineDef {
                 .join("pipelines")
                 .join(format!("{id_or_file}.{dir_ext}"));
             if p.is_file() {
-                return Self::parse(&fs_err::read_to_string(&p)?, &p.display().to_string());
+                return Self::parse(&crate::fsutil::read_input(&p)?, &p.display().to_string());
             }
         }
         if let Some((_, t)) = BUILTIN.iter().find(|(n, _)| *n == id_or_file) {

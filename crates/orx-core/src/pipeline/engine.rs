@@ -152,6 +152,16 @@ impl Engine {
                 "leave --run-id out to get a new one",
             ));
         }
+        // A new run owns a new branch: an existing one would carry foreign commits into its diff.
+        let branch = format!("orx/{id}");
+        if git.resolve(&format!("refs/heads/{branch}"))?.is_some() {
+            return Err(Error::run(
+                format!("the branch {branch} already exists, so run {id} cannot start on it"),
+                format!(
+                    "leave --run-id out to get a new run id, or delete the branch first (git branch -D {branch})"
+                ),
+            ));
+        }
         // The run folder is assembled under a hidden name and renamed into place, so a crash
         // never leaves a run folder without its meta.json and state.json.
         let staging = RunDir::new(store.runs_root(), &format!(".new-{id}"));
@@ -161,7 +171,6 @@ impl Engine {
         staging.create()?;
         let redactor = run_redactor(&req.config);
         let worktree = repo.join(".worktrees").join(&id);
-        let branch = format!("orx/{id}");
         let meta = Meta {
             run_id: id.clone(),
             task_summary: redactor.redact(&summarize_task(&req.task, 120)),
@@ -206,8 +215,11 @@ impl Engine {
         state.worktree = Some(worktree.display().to_string());
         state.status = RunStatus::Running;
         state.save(&staging.state())?;
+        // The lock is taken before the folder becomes visible: `orx clean` never sees this run
+        // without a live driver.
+        let mut _lock = RunLock::acquire(&staging.lock(), &id)?;
         fs_err::rename(staging.root(), dir.root())?;
-        let _lock = RunLock::acquire(&dir.lock(), &id)?;
+        _lock.moved_to(dir.lock());
         let events = self.sink(&dir, &redactor);
         events.emit(
             Event::new(
@@ -229,7 +241,7 @@ impl Engine {
             task: req.task,
             config,
             router,
-            git: git_logged.at(&worktree),
+            git: git_logged.worktree(&worktree),
             events,
             cancel: self.cancel.clone(),
             prompts: Prompts::new(&repo),
@@ -274,12 +286,11 @@ impl Engine {
         let git_logged = Git::new(&repo)
             .with_log(Some(dir.log("git.log")))
             .with_redactor(redactor.clone());
-        if worktree.exists() {
-            clear_stale_git_locks(&worktree);
-        } else if state.setup_done {
-            // The worktree was removed (orx clean, by hand): recreate it from the run branch.
-            git_logged.run(&["worktree", "prune"])?;
-            git_logged.run(&["worktree", "add", "--quiet", &meta.worktree, &meta.branch])?;
+        if state.setup_done || worktree.exists() {
+            for warning in restore_worktree(&git_logged, &worktree, &meta.branch)? {
+                events.emit(Event::new("warning", warning));
+            }
+            clear_stale_git_locks(&git_logged.worktree(&worktree));
         }
         prepare_resume(&mut state, &dir, req.from.as_deref())?;
         let router = self.router(&req.config, meta.routing.clone(), &repo)?;
@@ -291,7 +302,7 @@ impl Engine {
             task,
             config,
             router,
-            git: git_logged.at(&worktree),
+            git: git_logged.worktree(&worktree),
             events,
             cancel: self.cancel.clone(),
             prompts: Prompts::new(&repo),
@@ -374,6 +385,14 @@ fn prepare_worktree(cx: &mut RunCtx, git_logged: &Git) -> Result<()> {
     cx.save()
 }
 
+/// The failure category of orx's own error inside a stage.
+fn error_category(e: &Error) -> &'static str {
+    match e {
+        Error::WorktreeLost { .. } => "worktree_lost",
+        _ => "error",
+    }
+}
+
 /// Records a failure that happened before the first stage and ends the run as failed.
 fn fail_before_stages(cx: &mut RunCtx, e: Error) -> Result<RunOutcome> {
     if matches!(e, Error::Cancelled) {
@@ -399,14 +418,53 @@ fn fail_before_stages(cx: &mut RunCtx, e: Error) -> Result<RunOutcome> {
 
 /// A driver killed in the middle of a git command leaves `index.lock` behind; we hold the run's
 /// lock, so no other orx process works in this worktree and the file is stale.
-fn clear_stale_git_locks(worktree: &Path) {
-    let Ok(gitdir) = Git::new(worktree).run(&["rev-parse", "--absolute-git-dir"]) else {
-        return;
-    };
-    let lock = PathBuf::from(gitdir.trim()).join("index.lock");
-    if lock.exists() {
-        let _ = std::fs::remove_file(lock);
+fn clear_stale_git_locks(git: &Git) {
+    if let Ok(Some(git_dir)) = git.worktree_git_dir() {
+        let lock = git_dir.join("index.lock");
+        if lock.exists() {
+            let _ = std::fs::remove_file(lock);
+        }
     }
+}
+
+/// Makes a resumed run's worktree whole again before any git command runs in it: a removed
+/// folder is recreated from the run branch; a removed or altered `.git` file is put back with
+/// `git worktree repair`; a folder git no longer knows is moved aside (it may hold work that was
+/// never committed) and recreated. Returns what was done, for the log.
+fn restore_worktree(repo_git: &Git, worktree: &Path, branch: &str) -> Result<Vec<String>> {
+    use crate::git::WorktreeProblem;
+    let shown = worktree.display().to_string();
+    let problem = match repo_git.worktree(worktree).check_worktree() {
+        Ok(()) => return Ok(Vec::new()),
+        Err(Error::WorktreeLost { problem, .. }) => problem,
+        Err(e) => return Err(e),
+    };
+    let mut done = Vec::new();
+    if matches!(
+        problem,
+        WorktreeProblem::GitFileMissing | WorktreeProblem::GitFileChanged
+    ) {
+        let _ = repo_git.try_run(&["worktree", "repair", &shown])?;
+        if repo_git.worktree(worktree).check_worktree().is_ok() {
+            return Ok(vec![format!(
+                "the worktree {shown} was not a git worktree any more ({problem}); its .git file was put back"
+            )]);
+        }
+    }
+    if worktree.exists() {
+        let aside = PathBuf::from(format!(
+            "{shown}.orphaned-{}",
+            jiff::Timestamp::now().strftime("%Y%m%d_%H%M%S")
+        ));
+        fs_err::rename(worktree, &aside)?;
+        done.push(format!(
+            "the worktree {shown} was not a git worktree any more ({problem}); it was moved to {} and recreated from {branch}",
+            aside.display()
+        ));
+    }
+    repo_git.run(&["worktree", "prune"])?;
+    repo_git.run(&["worktree", "add", "--quiet", &shown, branch])?;
+    Ok(done)
 }
 
 /// Resets what must run again: interrupted and failed stages, failed items (fresh budget), and
@@ -576,7 +634,7 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
                 let f = Failure {
                     stage: name.clone(),
                     item: cx.state.current_item.clone(),
-                    category: "error".into(),
+                    category: error_category(&e).into(),
                     message,
                 };
                 (StageStatus::Failed, f.message.clone(), Some(f), None)

@@ -54,8 +54,8 @@ pub enum Stream {
 pub struct ProcessSpec {
     /// Program (name on PATH or path).
     pub program: String,
-    /// Arguments.
-    pub args: Vec<String>,
+    /// Arguments (paths from git may not be UTF-8).
+    pub args: Vec<std::ffi::OsString>,
     /// Working directory.
     pub cwd: Option<PathBuf>,
     /// Extra environment.
@@ -78,6 +78,9 @@ pub struct ProcessSpec {
     /// Lines reach the callback whole, however long (git's output); otherwise lines are cut at
     /// [`MAX_LINE`] bytes.
     pub whole_lines: bool,
+    /// Keep stdout's exact bytes in [`ProcessOutput::stdout`] (git's `-z` lists of paths that
+    /// may not be UTF-8); the callback still gets every line.
+    pub capture_stdout: bool,
 }
 
 /// What a capped log keeps of its end.
@@ -92,7 +95,7 @@ impl ProcessSpec {
     /// A spec for `program` with `args`.
     pub fn new(
         program: impl Into<String>,
-        args: impl IntoIterator<Item = impl Into<String>>,
+        args: impl IntoIterator<Item = impl Into<std::ffi::OsString>>,
     ) -> Self {
         Self {
             program: program.into(),
@@ -125,6 +128,8 @@ pub struct ProcessOutput {
     pub duration: Duration,
     /// The child's pid (also its process group id).
     pub pid: u32,
+    /// stdout's exact bytes, when [`ProcessSpec::capture_stdout`] asked for them.
+    pub stdout: Vec<u8>,
 }
 
 impl ProcessOutput {
@@ -187,6 +192,7 @@ pub fn run(
             out_log.clone(),
             max_line,
         ));
+        pipes[0].capture = spec.capture_stdout;
     }
     if let Some(err) = child.stderr.take() {
         pipes.push(Pipe::new(
@@ -285,6 +291,11 @@ pub fn run(
     for p in &mut pipes {
         p.finish(spec.redactor.as_ref(), on_line);
     }
+    let stdout = pipes
+        .iter_mut()
+        .find(|p| p.stream == Stream::Stdout)
+        .map(|p| std::mem::take(&mut p.captured))
+        .unwrap_or_default();
     for log in [&out_log, &err_log] {
         if let Some(mut sink) = lock(log) {
             sink.finish();
@@ -302,6 +313,7 @@ pub fn run(
         termination,
         duration: started.elapsed(),
         pid,
+        stdout,
     })
 }
 
@@ -316,6 +328,9 @@ struct Pipe {
     /// The line has passed `max_line`: the rest of it is skipped.
     cut: bool,
     closed: bool,
+    /// Keep every byte read in `captured`.
+    capture: bool,
+    captured: Vec<u8>,
 }
 
 impl Pipe {
@@ -328,6 +343,8 @@ impl Pipe {
             line: Vec::new(),
             cut: false,
             closed: false,
+            capture: false,
+            captured: Vec::new(),
         }
     }
 
@@ -349,6 +366,9 @@ impl Pipe {
             // A last line without a newline goes out now, before what the other stream says next.
             self.finish(redactor, on_line);
             return;
+        }
+        if self.capture {
+            self.captured.extend_from_slice(&chunk[..n]);
         }
         let log = self.log.clone();
         let mut sink = lock(&log);

@@ -38,7 +38,7 @@ impl Prompts {
         if let Some(dir) = &self.override_dir {
             let p = dir.join(format!("{stage}.md"));
             if p.is_file() {
-                return Ok((fs_err::read_to_string(&p)?, p.display().to_string()));
+                return Ok((crate::fsutil::read_input(&p)?, p.display().to_string()));
             }
         }
         BUILTIN

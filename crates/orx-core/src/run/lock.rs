@@ -3,6 +3,11 @@
 //! The lock file appears with its content in one step (written aside, then hard-linked into
 //! place), so no reader ever sees it empty. It records the holder's start time too, so a pid
 //! reused by an unrelated process is not mistaken for the driver.
+//!
+//! Taking over a stale lock means removing it and linking ours in its place: two processes doing
+//! that at once could each remove the other's fresh lock and both go on. So a takeover happens
+//! only while holding an exclusive `flock` on a sibling file (`orx.lock.takeover`), and the
+//! holder is read again under it: exactly one process wins, the other finds a live holder.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,28 +48,46 @@ impl RunLock {
             .tempfile_in(dir)?;
         tmp.write_all(body.as_bytes())?;
         tmp.as_file().sync_all()?;
-        for _ in 0..3 {
+        let held = || Self {
+            path: path.to_path_buf(),
+            pid,
+        };
+        for _ in 0..5 {
             match std::fs::hard_link(tmp.path(), path) {
-                Ok(()) => {
-                    return Ok(Self {
-                        path: path.to_path_buf(),
-                        pid,
+                Ok(()) => return Ok(held()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(fs_err_with(e, path).into()),
+            }
+            // Someone's lock is there: take it over only if it is stale, and only under the
+            // takeover guard, reading the holder again once the guard is ours.
+            let guard = fs_err::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(takeover_guard(path))?;
+            guard
+                .file()
+                .lock()
+                .map_err(|e| fs_err_with(e, &takeover_guard(path)))?;
+            match Self::live_holder(path) {
+                Some(holder) if holder != pid => {
+                    return Err(Error::Locked {
+                        run_id: run_id.to_string(),
+                        pid: holder,
                     });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    match Self::live_holder(path) {
-                        Some(holder) if holder != pid => {
-                            return Err(Error::Locked {
-                                run_id: run_id.to_string(),
-                                pid: holder,
-                            });
-                        }
-                        // Stale (dead or reused pid, or our own leftover): take it over.
-                        _ => {
-                            let _ = std::fs::remove_file(path);
-                        }
-                    }
-                }
+                // Stale (dead or reused pid, or our own leftover): replace it.
+                _ => match std::fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(fs_err_with(e, path).into()),
+                },
+            }
+            match std::fs::hard_link(tmp.path(), path) {
+                Ok(()) => return Ok(held()),
+                // A newcomer linked its lock while the old one was gone: it is live; the next
+                // round names it.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(fs_err_with(e, path).into()),
             }
         }
@@ -72,6 +95,11 @@ impl RunLock {
             format!("could not take the lock {}", path.display()),
             "another orx process keeps re-creating it; check `orx status`",
         ))
+    }
+
+    /// The lock now lives at `path` (its folder was renamed into place while it was held).
+    pub fn moved_to(&mut self, path: PathBuf) {
+        self.path = path;
     }
 
     fn read(path: &Path) -> Option<LockFile> {
@@ -96,6 +124,13 @@ impl RunLock {
             _ => Some(l.pid),
         }
     }
+}
+
+/// The file whose `flock` serialises takeovers of the lock at `path`.
+fn takeover_guard(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".takeover");
+    path.with_file_name(name)
 }
 
 fn fs_err_with(e: std::io::Error, path: &Path) -> std::io::Error {

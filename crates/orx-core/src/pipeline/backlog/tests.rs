@@ -59,6 +59,14 @@ fn invalid_backlogs_name_the_problem() {
         let err = extract(text).unwrap_err();
         assert!(err.contains(want), "{text:?}: {err}");
     }
+    // An id of 5,000 digits would later name files: refused here, with the reason, shortened.
+    let long = format!(
+        "items:\n  - id: W{}\n    title: A\n    acceptance: [x]\n",
+        "1".repeat(5000)
+    );
+    let err = extract(&long).unwrap_err();
+    assert!(err.contains("too long (5001 characters"), "{err}");
+    assert!(err.len() < 200, "{err}");
 }
 
 #[test]

@@ -279,7 +279,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         cx.mark()?;
 
         // One diff gives the artifact, the statistics and the paths the guardrails check.
-        let changes = cx.git.changes(&start)?;
+        let (changes, nested) = cx.git.changes_unnesting(&start)?;
         let diff = changes.patch;
         cx.write(&cx.dir.artifact(&format!("{id}.diff")), &diff)?;
         let stats = Some(changes.stats);
@@ -302,7 +302,8 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
             }
             continue;
         }
-        let violations = guardrails.check(&changes.paths);
+        let mut violations = guardrails.check_in(&cx.worktree, &changes.paths);
+        violations.git.extend(nested);
         if !violations.is_empty() {
             let revert = violations.to_revert();
             cx.git.revert_paths(&start, &revert)?;

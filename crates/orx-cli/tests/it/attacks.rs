@@ -1,0 +1,231 @@
+//! Attacks on orx's safety (RELIABILITY.md, "Attacks"): each test pins one attack that once
+//! got through.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use orx_core::run::RunStatus;
+use orx_testkit::{TestRepo, text};
+
+use crate::{ONE_ITEM, bin, orx_ok, repo_with, scenario};
+
+/// Every file of the user's checkout (the working tree without orx's folders, plus the main
+/// repository's index, HEAD and branch heads), with a hash of its bytes.
+fn checkout_hashes(repo: &TestRepo) -> BTreeMap<String, u64> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, u64>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            if ["runs", ".worktrees", ".git"].contains(&rel.as_str()) {
+                continue;
+            }
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(rel, hash(&std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    fn hash(bytes: &[u8]) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        h.finish()
+    }
+    let mut out = BTreeMap::new();
+    walk(repo.path(), repo.path(), &mut out);
+    for f in [".git/index", ".git/HEAD"] {
+        out.insert(f.into(), hash(&std::fs::read(repo.path().join(f)).unwrap()));
+    }
+    let heads = repo.git(&["for-each-ref", "refs/heads/main", "--format=%(objectname)"]);
+    out.insert("refs/heads/main".into(), hash(heads.as_bytes()));
+    out
+}
+
+/// A repository whose user has work in progress: an edited tracked file and an untracked
+/// `.env`, neither committed.
+fn repo_with_work_in_progress(scenario: &str, config: &str) -> TestRepo {
+    let repo = repo_with(&[("app.py", "print('v1')\n")], scenario, config);
+    repo.write("app.py", "print('v2, not committed yet')\n");
+    repo.write(".env", "API_TOKEN=do-not-lose-me\n");
+    repo
+}
+
+#[test]
+fn an_agent_that_deletes_the_worktrees_git_file_cannot_make_orx_touch_the_users_checkout() {
+    let implement = "  - when_env: ORX_TEST_ATTACK\n    write: { a.txt: \"a\\n\" }\n    delete: [\".git\"]\n  - write: { a.txt: \"a\\n\" }\n";
+    let repo = repo_with_work_in_progress(&scenario(ONE_ITEM, implement, ""), "");
+    let before = checkout_hashes(&repo);
+    let main_before = repo.git(&["rev-parse", "main"]);
+    let out = repo
+        .orx(bin())
+        .env("ORX_TEST_ATTACK", "1")
+        .args(["run", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = repo.single_run();
+    assert_eq!(checkout_hashes(&repo), before, "{}", text(&out));
+    assert_eq!(repo.git(&["rev-parse", "main"]), main_before);
+    assert_eq!(repo.state(&id).status, RunStatus::Failed);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("no longer a git worktree") && all.contains(".git"),
+        "{all}"
+    );
+    // Nothing of the user's was committed anywhere.
+    let history = repo.git(&["log", "--all", "-p"]);
+    assert!(!history.contains("do-not-lose-me"), "{history}");
+    assert!(!history.contains("not committed yet"), "{history}");
+    // The run stays resumable: the worktree's .git file is put back and the run finishes.
+    let out = orx_ok(&repo, &["resume", &id], 0);
+    assert_eq!(checkout_hashes(&repo), before, "{}", text(&out));
+    assert!(
+        repo.run_file(&id, "events.jsonl")
+            .contains("its .git file was put back"),
+        "{}",
+        text(&out)
+    );
+    let files = repo.git(&["ls-tree", "-r", "--name-only", &format!("orx/{id}")]);
+    assert!(files.contains("a.txt"), "{files}");
+}
+
+#[test]
+fn a_worktree_folder_removed_mid_run_cannot_make_orx_touch_the_users_checkout() {
+    // The agent lingers until the test has removed the worktree under it.
+    let implement = "  - sleep_ms: 1500\n    write: { a.txt: \"a\\n\" }\n";
+    let repo = repo_with_work_in_progress(&scenario(ONE_ITEM, implement, ""), "");
+    let before = checkout_hashes(&repo);
+    let child = repo
+        .orx(bin())
+        .args(["run", "t"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let id = loop {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the run never reached implement"
+        );
+        if let Some(id) = repo.run_ids().first().cloned()
+            && std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl"))
+                .is_ok_and(|t| t.contains("\"attempt.started\""))
+        {
+            break id;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::fs::remove_dir_all(repo.path().join(".worktrees").join(&id)).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(checkout_hashes(&repo), before, "{}", text(&out));
+    let history = repo.git(&["log", "--all", "-p"]);
+    assert!(!history.contains("do-not-lose-me"), "{history}");
+    let st = repo.state(&id);
+    assert_eq!(st.status, RunStatus::Failed);
+    let failure = st.last_failure.unwrap();
+    assert_eq!(failure.category, "worktree_lost", "{failure:?}");
+    assert!(
+        failure.message.contains("no longer a git worktree"),
+        "{failure:?}"
+    );
+    // Another clean prunes git's record of the broken worktree; resume then recreates it from the
+    // run branch, keeping what the agent left in a folder aside.
+    repo.git(&["worktree", "prune"]);
+    let out = orx_ok(&repo, &["resume", &id], 0);
+    assert_eq!(checkout_hashes(&repo), before, "{}", text(&out));
+    let events = repo.run_file(&id, "events.jsonl");
+    assert!(events.contains("was moved to"), "{events}");
+}
+
+#[test]
+fn a_nested_repository_the_agent_makes_is_a_guardrail_violation_and_loses_its_git_folder() {
+    // A folder that git takes for a repository without a commit (it stops `git add -A`).
+    let implement = "  - item: W001\n    attempt: 1\n    write:\n      a.txt: \"a\\n\"\n      vendor/lib/f.py: \"x = 1\\n\"\n      vendor/lib/.git/HEAD: \"ref: refs/heads/main\\n\"\n      vendor/lib/.git/objects/keep: \"\"\n      vendor/lib/.git/refs/heads/keep: \"\"\nfix:\n  - write: { a.txt: \"a\\n\" }\n";
+    let repo = repo_with_work_in_progress(&scenario(ONE_ITEM, implement, ""), "");
+    let before = checkout_hashes(&repo);
+    let out = orx_ok(&repo, &["run", "t"], 0);
+    assert_eq!(checkout_hashes(&repo), before, "{}", text(&out));
+    let id = repo.single_run();
+    let fix = repo.run_file(&id, "prompts/fix_W001_2.md");
+    assert!(fix.contains("nested repository"), "{fix}");
+    assert!(fix.contains("vendor/lib"), "{fix}");
+    let wt = repo.path().join(".worktrees").join(&id);
+    assert!(!wt.join("vendor/lib/.git").exists());
+    // What is left of the folder is plain files, committed as such.
+    let files = repo.git(&["ls-tree", "-r", "--name-only", &format!("orx/{id}")]);
+    assert!(files.contains("vendor/lib/f.py"), "{files}");
+    assert!(!files.contains(".git/"), "{files}");
+}
+
+fn stderr_of(repo: &TestRepo, args: &[&str], code: i32) -> String {
+    let out = crate::orx(repo, args);
+    assert_eq!(out.status.code(), Some(code), "{}", text(&out));
+    orx_testkit::normalize(&String::from_utf8_lossy(&out.stderr), repo.path())
+}
+
+#[test]
+fn hostile_inputs_are_refused_before_anything_is_made_with_a_message_that_names_the_fix() {
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, crate::WRITE_A, ""), "");
+    let mut all = String::new();
+    // A run id whose branch exists already (foreign commits would join the run's diff).
+    repo.git(&["branch", "orx/20261130_070000_0badcafe"]);
+    all += &format!(
+        "## a new run on an existing branch\n{}\n",
+        stderr_of(
+            &repo,
+            &["run", "--run-id", "20261130_070000_0badcafe", "t"],
+            2
+        )
+    );
+    assert!(repo.run_ids().is_empty());
+    // A 10 MB orx.yaml: refused before it is parsed.
+    let big = format!("engine:\n  type: fake\n{}", "# padding\n".repeat(1_000_000));
+    repo.write("orx.yaml", &big);
+    all += &format!(
+        "## a 10 MB orx.yaml\n{}\n",
+        stderr_of(&repo, &["run", "--dry-run", "t"], 2)
+    );
+    insta::assert_snapshot!(all, @"
+    ## a new run on an existing branch
+    error: the branch orx/[RUN_ID] already exists, so run [RUN_ID] cannot start on it
+      hint: leave --run-id out to get a new run id, or delete the branch first (git branch -D orx/[RUN_ID])
+
+    ## a 10 MB orx.yaml
+    error: [REPO]/orx.yaml: the config file is too large: 10000021 bytes, more than the 1 MiB orx reads
+      hint: orx.yaml holds settings only; remove what does not belong there (a pasted log or data file?)
+    ");
+}
+
+#[test]
+fn terminal_escapes_an_agent_writes_never_reach_the_terminal() {
+    // The backlog's YAML turns \e and \a into ESC and BEL: a title that would retitle and clear
+    // the terminal.
+    let items = "        - id: W001\n          title: \"Evil \\e]0;pwned\\a\\e[2J\\e[Htitle\\r\"\n          acceptance: [x]";
+    let repo = repo_with(&[("f", "x")], &scenario(items, crate::WRITE_A, ""), "");
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    assert!(
+        repo.state(&id).items[0].title.contains('\u{1b}'),
+        "the title keeps its data"
+    );
+    for args in [vec!["status", &id], vec!["logs", &id], vec!["status"]] {
+        let out = orx_ok(&repo, &args, 0);
+        let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
+        let shown = String::from_utf8_lossy(&all);
+        assert!(
+            !all.iter().any(|b| *b == 0x1b || *b == 0x07 || *b == b'\r'),
+            "{args:?}: {shown:?}"
+        );
+        if args.len() == 2 && args[0] == "status" {
+            assert!(shown.contains("Evil title"), "{shown}");
+        }
+    }
+}
