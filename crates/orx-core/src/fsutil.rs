@@ -65,6 +65,41 @@ pub fn append_line(path: &Path, line: &str) -> Result<()> {
     Ok(())
 }
 
+/// Drops a torn last line of the JSON-lines file at `path`: a writer killed (SIGKILL) in the
+/// middle of a `write` that crossed a page may leave part of its line, and the next record would
+/// be glued to it. Called by the next driver, under the run's lock, before it appends.
+pub fn repair_jsonl_tail(path: &Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = match fs_err::OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    // Look back in blocks for the last newline; a record is far smaller than the limit.
+    let mut end = len;
+    let mut block = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let n = (end - start) as usize;
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut block[..n])?;
+        if end == len && block[n - 1] == b'\n' {
+            return Ok(());
+        }
+        if let Some(i) = block[..n].iter().rposition(|b| *b == b'\n') {
+            f.set_len(start + i as u64 + 1)?;
+            return Ok(());
+        }
+        end = start;
+    }
+    f.set_len(0)?;
+    Ok(())
+}
+
 /// Appends `value` as one JSON line.
 pub fn append_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let line = serde_json::to_string(value).map_err(std::io::Error::other)?;
@@ -148,4 +183,26 @@ pub fn size_text(bytes: u64) -> String {
 pub fn read_input(path: &Path) -> std::io::Result<String> {
     read_text_capped(path, MAX_INPUT_FILE)
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_whole_ones_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("e.jsonl");
+        for (before, after) in [
+            ("{\"a\":1}\n{\"b\":", "{\"a\":1}\n"),
+            ("{\"a\":1}\n", "{\"a\":1}\n"),
+            ("{\"torn", ""),
+            ("", ""),
+        ] {
+            std::fs::write(&p, before).unwrap();
+            repair_jsonl_tail(&p).unwrap();
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), after, "{before:?}");
+        }
+        repair_jsonl_tail(&d.path().join("missing.jsonl")).unwrap();
+    }
 }

@@ -229,3 +229,143 @@ fn terminal_escapes_an_agent_writes_never_reach_the_terminal() {
         }
     }
 }
+
+/// Makes run `id` look crashed in its plan stage: status running, the stage interrupted, and a
+/// lock left by a driver that is gone (a pid no process has).
+fn crash_in_plan(repo: &TestRepo, id: &str) {
+    let dir = repo.run_dir(id);
+    let mut st: serde_json::Value = serde_json::from_str(&repo.run_file(id, "state.json")).unwrap();
+    st["status"] = "running".into();
+    st["current_stage"] = "plan".into();
+    for s in st["stages"].as_array_mut().unwrap() {
+        s["status"] = "pending".into();
+    }
+    st["stages"][0]["status"] = "running".into();
+    std::fs::write(dir.join("state.json"), st.to_string()).unwrap();
+    std::fs::write(
+        dir.join("orx.lock"),
+        r#"{"pid":4194302,"started_at":"2026-11-30T00:00:00Z"}"#,
+    )
+    .unwrap();
+}
+
+/// Two `orx resume` of one crashed run started at the same instant, `ORX_RESUME_RACE_ROUNDS`
+/// times (default 200): in every round exactly one drives the run; the other says who does (or
+/// that the run already succeeded) and exits 2.
+#[test]
+fn two_resumes_of_a_crashed_run_never_both_drive_it() {
+    let rounds: usize = std::env::var("ORX_RESUME_RACE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, crate::WRITE_A, ""), "");
+    orx_ok(&repo, &["run", "--pipeline", "plan_only", "t"], 0);
+    let id = repo.single_run();
+    let (mut locked, mut after) = (0, 0);
+    for round in 0..rounds {
+        crash_in_plan(&repo, &id);
+        let events_before = repo
+            .run_file(&id, "events.jsonl")
+            .matches("\"run.resumed\"")
+            .count();
+        let spawn = || {
+            repo.orx(bin())
+                .args(["resume", &id])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+        let codes: Vec<Option<i32>> = outs.iter().map(|o| o.status.code()).collect();
+        let all: String = outs.iter().map(text).collect();
+        let drove = codes.iter().filter(|c| **c == Some(0)).count();
+        assert_eq!(drove, 1, "round {round}: {all}");
+        let other = outs.iter().find(|o| o.status.code() != Some(0)).unwrap();
+        assert_eq!(other.status.code(), Some(2), "round {round}: {all}");
+        let said = String::from_utf8_lossy(&other.stderr);
+        if said.contains("is already being driven by process") {
+            locked += 1;
+        } else if said.contains("already succeeded") {
+            after += 1;
+        } else {
+            panic!("round {round}: {all}");
+        }
+        let resumed = repo
+            .run_file(&id, "events.jsonl")
+            .matches("\"run.resumed\"")
+            .count();
+        assert_eq!(resumed, events_before + 1, "round {round}: {all}");
+        assert_eq!(
+            repo.state(&id).status,
+            RunStatus::Succeeded,
+            "round {round}"
+        );
+    }
+    println!(
+        "resume race: {rounds} rounds; the second resumer found the lock held {locked} times \
+         and the run already finished {after} times"
+    );
+}
+
+/// `orx clean all --force` in a loop while runs start one after another: a run that is starting
+/// (its folder visible, its driver live) is never removed under it.
+#[test]
+fn clean_all_never_removes_a_run_that_is_starting() {
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, crate::WRITE_A, ""), "");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cleaner = {
+        let stop = stop.clone();
+        let bin = bin().to_path_buf();
+        let dir = repo.path().to_path_buf();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut c = std::process::Command::new(&bin);
+                c.args(["clean", "all", "--force"]).current_dir(&dir);
+                for (k, v) in orx_testkit::GIT_ENV {
+                    c.env(k, v);
+                }
+                let _ = c.output();
+                n += 1;
+            }
+            n
+        })
+    };
+    for i in 0..15 {
+        let out = repo
+            .orx(bin())
+            .args(["run", "--pipeline", "plan_only", "t"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "run {i}: {}", text(&out));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let cleans = cleaner.join().unwrap();
+    assert!(cleans > 15, "the cleaner ran {cleans} times");
+}
+
+#[test]
+fn a_project_folder_named_runs_reaches_the_branch_and_old_excludes_are_mended() {
+    let implement = "  - write: { src/runs/handler.py: \"def handle(): pass\\n\", src/.worktrees/y.txt: \"y\\n\" }\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, implement, ""), "");
+    // What an older orx wrote.
+    let exclude = repo.path().join(".git/info/exclude");
+    std::fs::write(
+        &exclude,
+        "# git ls-files --others --exclude-from=.git/info/exclude\n# orx run folders and worktrees\nruns/\n.worktrees/\n",
+    )
+    .unwrap();
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let files = repo.git(&["ls-tree", "-r", "--name-only", &format!("orx/{id}")]);
+    assert!(files.contains("src/runs/handler.py"), "{files}");
+    // Only the top-level .worktrees is orx's: a deeper one is the project's.
+    assert!(files.contains("src/.worktrees/y.txt"), "{files}");
+    let text = std::fs::read_to_string(&exclude).unwrap();
+    assert!(text.contains("\n/runs/\n/.worktrees/\n"), "{text}");
+    assert!(!text.lines().any(|l| l == "runs/"), "{text}");
+    // orx's own folders stay out of the user's checkout status.
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}

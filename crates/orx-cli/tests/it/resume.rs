@@ -383,7 +383,13 @@ fn assert_run_files_parse(repo: &orx_testkit::TestRepo, id: &str, when: &str) {
             serde_json::from_str::<serde_json::Value>(&text)
                 .unwrap_or_else(|e| panic!("{when}: {name} does not parse: {e}"));
         } else if name.ends_with(".jsonl") && !name.contains("/logs/") {
-            for l in text.lines() {
+            // A writer killed mid-`write` may leave its last line torn (no newline yet): readers
+            // read whole lines only, and the next driver drops it. Every whole line parses.
+            let whole = match text.rfind('\n') {
+                Some(i) => &text[..=i],
+                None => "",
+            };
+            for l in whole.lines() {
                 serde_json::from_str::<serde_json::Value>(l)
                     .unwrap_or_else(|e| panic!("{when}: {name}: bad line {l:?}: {e}"));
             }
@@ -391,8 +397,9 @@ fn assert_run_files_parse(repo: &orx_testkit::TestRepo, id: &str, when: &str) {
     }
 }
 
-/// Crash anywhere: SIGKILL at seeded random instants spread over the whole run, then `orx resume`;
-/// the result equals an uninterrupted run's. `ORX_CRASH_INSTANTS` (default 12, the CI set) and
+/// Crash anywhere: SIGKILL at seeded random instants spread over the whole run, then two
+/// `orx resume` at once, themselves SIGKILLed at a random instant, then a last resume; the result
+/// equals an uninterrupted run's, and never do both resumers drive. `ORX_CRASH_INSTANTS` (default 12, the CI set) and
 /// `ORX_CRASH_SEED` (default 1) choose the campaign; `scripts/crash-campaign.sh` runs 100+.
 #[test]
 fn a_sigkill_at_random_instants_resumes_to_the_same_result() {
@@ -411,6 +418,7 @@ fn a_sigkill_at_random_instants_resumes_to_the_same_result() {
     let expected = full_outcome(&base, &base.single_run());
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let (mut killed, mut before_start, mut finished) = (0, 0, 0);
+    let (mut resumes_killed, mut both_ended) = (0, 0);
     for i in 0..count {
         // Stratified: instant i falls in the i-th slice of the run, at a random point of it.
         let slice = span * 11 / 10 / count.max(1);
@@ -444,15 +452,50 @@ fn a_sigkill_at_random_instants_resumes_to_the_same_result() {
             finished += 1;
         } else if repo.state(&id).status != RunStatus::Succeeded {
             killed += 1;
-            let out = repo.orx(bin()).args(["resume", &id]).output().unwrap();
-            assert_eq!(out.status.code(), Some(0), "{when}: resume\n{}", text(&out));
+            // Two resumers at once, both SIGKILLed at a random instant of their work (or left
+            // to end first); exactly one may drive. Then one last resume finishes the run.
+            let spawn = || {
+                repo.orx(bin())
+                    .args(["resume", &id])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            };
+            let mut pair = [spawn(), spawn()];
+            std::thread::sleep(Duration::from_millis(rng.next() % (span * 12 / 10).max(1)));
+            let mut ended = Vec::new();
+            for c in &mut pair {
+                match c.try_wait().unwrap() {
+                    Some(status) => ended.push(status.code()),
+                    None => {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        resumes_killed += 1;
+                    }
+                }
+            }
+            let drove = ended.iter().filter(|c| **c == Some(0)).count();
+            assert!(drove <= 1, "{when}: both resumers drove the run: {ended:?}");
+            if ended.len() == 2 {
+                both_ended += 1;
+                assert_eq!(drove, 1, "{when}: {ended:?}");
+                assert!(ended.contains(&Some(2)), "{when}: {ended:?}");
+            }
+            assert_run_files_parse(&repo, &id, &when);
+            if repo.state(&id).status != RunStatus::Succeeded {
+                let out = repo.orx(bin()).args(["resume", &id]).output().unwrap();
+                assert_eq!(out.status.code(), Some(0), "{when}: resume\n{}", text(&out));
+            }
         }
         assert_run_files_parse(&repo, &id, &when);
         assert_eq!(full_outcome(&repo, &id), expected, "{when}");
     }
     println!(
         "crash campaign: seed {seed}, {count} instants over {span} ms: {killed} resumed, \
-         {before_start} before the run existed, {finished} after it ended"
+         {before_start} before the run existed, {finished} after it ended; two resumers at \
+         once each time: {resumes_killed} resumes killed in turn, {both_ended} pairs ended by \
+         themselves with exactly one driving"
     );
     assert!(
         killed * 2 >= count,

@@ -264,6 +264,10 @@ impl Engine {
         let store = Store::new(&repo);
         let dir = store.open(&req.run_id)?;
         let _lock = RunLock::acquire(&dir.lock(), &req.run_id)?;
+        // A driver killed while appending may have left half a line: it goes before ours.
+        for jsonl in [dir.events(), dir.stage_metrics()] {
+            crate::fsutil::repair_jsonl_tail(&jsonl)?;
+        }
         let mut state = RunState::load(&dir.state())?;
         let meta = Meta::load(&dir.meta())?;
         let task = fs_err::read_to_string(dir.context("task.md"))?;
