@@ -121,22 +121,15 @@ pub fn app(state: Shared) -> Router {
 /// Masks API keys (known shapes and the values of secret-named environment variables) in
 /// anything shown. Run folders are already redacted when written; this is the second line.
 pub fn redact(text: &str) -> String {
-    static R: std::sync::LazyLock<orx_core::redact::Redactor> =
-        std::sync::LazyLock::new(|| orx_core::redact::Redactor::default().with_env());
-    R.redact(text)
+    REDACTOR.redact(text)
 }
+
+static REDACTOR: std::sync::LazyLock<orx_core::redact::Redactor> =
+    std::sync::LazyLock::new(|| orx_core::redact::Redactor::default().with_env());
 
 /// [`redact`] applied to every string of a JSON value (API answers).
 pub fn redact_json(v: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match v {
-        Value::String(s) => Value::String(redact(&s)),
-        Value::Array(a) => Value::Array(a.into_iter().map(redact_json).collect()),
-        Value::Object(m) => {
-            Value::Object(m.into_iter().map(|(k, v)| (k, redact_json(v))).collect())
-        }
-        other => other,
-    }
+    REDACTOR.redact_json(v)
 }
 
 /// Serves on `listener` until the process ends: the watcher and the queue run alongside.

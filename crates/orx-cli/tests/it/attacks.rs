@@ -369,3 +369,101 @@ fn a_project_folder_named_runs_reaches_the_branch_and_old_excludes_are_mended() 
     // orx's own folders stay out of the user's checkout status.
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
 }
+
+/// Every file under `root` (the run folder without its private inputs).
+fn files_under(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n == "private") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_never_reach_what_people_read_and_the_run_keeps_its_true_inputs() {
+    // Short, all letters, with a quote and a backslash: each once slipped through.
+    let secrets = [
+        ("DB_PASSWORD", "hunter2x".to_string()),
+        ("MY_API_KEY", "abcdefghij".to_string()),
+        ("WEIRD_TOKEN", r#"pa"ss\wrd9"#.to_string()),
+    ];
+    let items = "        - id: W001\n          title: \"Wire hunter2x into abcdefghij\"\n          acceptance: [x]";
+    let implement = "  - when_env: ORX_TEST_FIRST\n    fail: { kind: crash, message: \"abcdefghij broke\" }\n  - write: { task.txt: \"{{ task }}\" }\n    text: \"done with pa\\\"ss\\\\wrd9 and hunter2x\"\n";
+    let gates = "gates:\n  - name: leaky\n    command: sh\n    args: [\"-c\", \"echo \\\"token $WEIRD_TOKEN $DB_PASSWORD $MY_API_KEY\\\"\"]\n";
+    let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), gates);
+    let task = "Port the sk-learn-compatible-estimators wrapper; log in with hunter2x";
+    let with_env = |c: &mut std::process::Command| {
+        for (k, v) in &secrets {
+            c.env(k, v);
+        }
+    };
+    let mut first = repo.orx(bin());
+    with_env(&mut first);
+    let out = first
+        .env("ORX_TEST_FIRST", "1")
+        .args(["run", task])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = repo.single_run();
+    let mut shown = text(&out);
+    let mut resume = repo.orx(bin());
+    with_env(&mut resume);
+    let out = resume.args(["resume", &id]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    shown += &text(&out);
+    for args in [
+        vec!["status", id.as_str()],
+        vec!["status", id.as_str(), "--json"],
+        vec!["status", "--json"],
+        vec!["logs", id.as_str()],
+        vec!["logs", id.as_str(), "--stage", "W001"],
+    ] {
+        let mut c = repo.orx(bin());
+        with_env(&mut c);
+        shown += &text(&c.args(&args).output().unwrap());
+    }
+    shown += &repo.git(&["log", "--all", "--format=%B"]);
+    let mut people: Vec<(String, String)> = vec![("terminal and history".into(), shown)];
+    for f in files_under(&repo.run_dir(&id)) {
+        let bytes = std::fs::read(&f).unwrap();
+        people.push((
+            f.display().to_string(),
+            String::from_utf8_lossy(&bytes).into(),
+        ));
+    }
+    for (_, secret) in &secrets {
+        let json = serde_json::to_string(secret).unwrap();
+        let json = &json[1..json.len() - 1];
+        for form in [secret.as_str(), json] {
+            for (name, body) in &people {
+                assert!(!body.contains(form), "{form:?} in {name}:\n{body}");
+            }
+        }
+    }
+    // The task reached the agent whole after the resume (the text only looks like a key, and
+    // the secret in it is the run's to use), while task.md for people is redacted.
+    let task_txt = repo.git(&["show", &format!("orx/{id}:task.txt")]);
+    assert_eq!(task_txt, task);
+    assert_eq!(
+        repo.run_file(&id, "context/task.md"),
+        "Port the sk-learn-compatible-estimators wrapper; log in with ***"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let private = repo.run_dir(&id).join("private/task.md");
+    assert_eq!(
+        std::fs::metadata(&private).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}

@@ -10,8 +10,7 @@ use crate::config::Config;
 use crate::git::Git;
 use crate::metrics::StageRecord;
 use crate::prompt::Prompts;
-use crate::redact::Redactor;
-use crate::run::{Event, EventSink, Meta, RunDir, RunState};
+use crate::run::{Event, EventSink, Meta, RunDir, RunFiles, RunState};
 use crate::{Error, Result};
 
 /// Everything a stage may use.
@@ -37,8 +36,8 @@ pub struct RunCtx {
     pub cancel: CancelToken,
     /// Prompt templates.
     pub prompts: Prompts,
-    /// Secret redaction.
-    pub redactor: Redactor,
+    /// The run folder's writer (redacts what people read; keeps the run's inputs whole).
+    pub files: RunFiles,
     /// The checkpoint.
     pub state: RunState,
     /// meta.json.
@@ -69,12 +68,12 @@ pub struct StageTotals {
 impl RunCtx {
     /// Writes the checkpoint atomically and durably: work done (a stage ended, an item passed).
     pub fn save(&mut self) -> Result<()> {
-        self.state.save(&self.dir.state())
+        self.files.save_state(&mut self.state, true)
     }
 
     /// Writes the checkpoint atomically, not flushed: progress marks (something started).
     pub fn mark(&mut self) -> Result<()> {
-        self.state.save_progress(&self.dir.state())
+        self.files.save_state(&mut self.state, false)
     }
 
     /// Emits an event.
@@ -93,7 +92,13 @@ impl RunCtx {
 
     /// Writes `text` (redacted) to `path` atomically.
     pub fn write(&self, path: &std::path::Path, text: &str) -> Result<()> {
-        crate::fsutil::atomic_write(path, self.redactor.redact(text).as_bytes())
+        self.files.text(path, text)
+    }
+
+    /// Saves a run input that later stages read back (plan.md, spec.md, backlog.yaml): whole
+    /// for the run, redacted in context/ for people.
+    pub fn input(&self, name: &str, text: &str) -> Result<()> {
+        self.files.input(name, text)
     }
 
     /// Renders `template` with `ctx`, saves it as prompts/<file>, calls the routed agent for
@@ -117,7 +122,7 @@ impl RunCtx {
             stdout_log: self.dir.log(&format!("agent_{role}{suffix}.jsonl")),
             stderr_log: self.dir.log(&format!("agent_{role}{suffix}.stderr.log")),
             cancel: self.cancel.clone(),
-            redactor: self.redactor.clone(),
+            redactor: self.files.redactor().clone(),
         };
         let req = AgentRequest {
             role: role.to_string(),
@@ -217,12 +222,12 @@ impl RunCtx {
 
     /// Appends a record to metrics/stages.jsonl.
     pub fn record(&self, rec: &StageRecord) -> Result<()> {
-        crate::fsutil::append_json(&self.dir.stage_metrics(), rec)
+        self.files.append_json(&self.dir.stage_metrics(), rec)
     }
 
-    /// Reads a context file, if present.
+    /// Reads a context file, if present (a run input whole, from its private copy).
     pub fn context_text(&self, name: &str) -> Option<String> {
-        std::fs::read_to_string(self.dir.context(name)).ok()
+        self.files.read_input(name)
     }
 
     /// The repository context (project map, tooling, verify commands) as template input.

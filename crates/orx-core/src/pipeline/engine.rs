@@ -15,8 +15,8 @@ use crate::metrics::{RunMetrics, StageRecord};
 use crate::prompt::Prompts;
 use crate::redact::Redactor;
 use crate::run::{
-    Event, EventSink, Failure, ItemStatus, Listener, Meta, RunDir, RunLock, RunState, RunStatus,
-    StageStatus, Store, ToolVersions, new_run_id, now_rfc3339, summarize_task,
+    Event, EventSink, Failure, ItemStatus, Listener, Meta, RunDir, RunFiles, RunLock, RunState,
+    RunStatus, StageStatus, Store, ToolVersions, new_run_id, now_rfc3339, summarize_task,
 };
 use crate::{Error, Result};
 
@@ -105,8 +105,8 @@ impl Engine {
         self
     }
 
-    fn sink(&self, dir: &RunDir, redactor: &Redactor) -> EventSink {
-        let sink = EventSink::new(Some(dir.events()), redactor.clone());
+    fn sink(&self, files: &RunFiles) -> EventSink {
+        let sink = EventSink::new(Some(files.clone()));
         for l in &self.listeners {
             sink.listen(l.clone());
         }
@@ -203,24 +203,23 @@ impl Engine {
             status: RunStatus::Running.as_str().into(),
             pr_url: None,
         };
-        meta.save(&staging.meta())?;
-        crate::fsutil::atomic_write(
-            &staging.context("task.md"),
-            redactor.redact(&req.task).as_bytes(),
-        )?;
-        crate::fsutil::atomic_write(&staging.context("pipeline.yaml"), def.to_yaml()?.as_bytes())?;
+        let staged = RunFiles::new(staging.clone(), redactor.clone());
+        staged.save_meta(&meta)?;
+        staged.input("task.md", &req.task)?;
+        staged.text(&staging.context("pipeline.yaml"), &def.to_yaml()?)?;
         let mut state = RunState::new(&id, &def.id, &def.stages);
         state.base_sha = Some(base_sha.clone());
         state.branch = Some(branch.clone());
         state.worktree = Some(worktree.display().to_string());
         state.status = RunStatus::Running;
-        state.save(&staging.state())?;
+        staged.save_state(&mut state, true)?;
         // The lock is taken before the folder becomes visible: `orx clean` never sees this run
         // without a live driver.
         let mut _lock = RunLock::acquire(&staging.lock(), &id)?;
         fs_err::rename(staging.root(), dir.root())?;
         _lock.moved_to(dir.lock());
-        let events = self.sink(&dir, &redactor);
+        let files = RunFiles::new(dir.clone(), redactor.clone());
+        let events = self.sink(&files);
         events.emit(
             Event::new(
                 "run.started",
@@ -245,7 +244,7 @@ impl Engine {
             events,
             cancel: self.cancel.clone(),
             prompts: Prompts::new(&repo),
-            redactor,
+            files,
             state,
             meta,
             pipeline_stages: def.stages.clone(),
@@ -270,7 +269,14 @@ impl Engine {
         }
         let mut state = RunState::load(&dir.state())?;
         let meta = Meta::load(&dir.meta())?;
-        let task = fs_err::read_to_string(dir.context("task.md"))?;
+        let redactor = run_redactor(&req.config);
+        let files = RunFiles::new(dir.clone(), redactor.clone());
+        let task = files.read_input("task.md").ok_or_else(|| {
+            Error::run(
+                format!("run {} has no task file (context/task.md)", req.run_id),
+                "the run folder is incomplete; start a new run",
+            )
+        })?;
         if state.status == RunStatus::Succeeded && req.from.is_none() {
             return Err(Error::run(
                 format!("run {} already succeeded", req.run_id),
@@ -284,8 +290,7 @@ impl Engine {
         {
             def.apply(&mut config);
         }
-        let redactor = run_redactor(&req.config);
-        let events = self.sink(&dir, &redactor);
+        let events = self.sink(&files);
         let worktree = PathBuf::from(&meta.worktree);
         let git_logged = Git::new(&repo)
             .with_log(Some(dir.log("git.log")))
@@ -296,7 +301,7 @@ impl Engine {
             }
             clear_stale_git_locks(&git_logged.worktree(&worktree));
         }
-        prepare_resume(&mut state, &dir, req.from.as_deref())?;
+        prepare_resume(&mut state, &files, req.from.as_deref())?;
         let router = self.router(&req.config, meta.routing.clone(), &repo)?;
         let stages: Vec<String> = state.stages.iter().map(|s| s.name.clone()).collect();
         let mut cx = RunCtx {
@@ -310,7 +315,7 @@ impl Engine {
             events,
             cancel: self.cancel.clone(),
             prompts: Prompts::new(&repo),
-            redactor,
+            files,
             state,
             meta,
             pipeline_stages: stages,
@@ -319,7 +324,7 @@ impl Engine {
         };
         cx.meta.ended_at = None;
         cx.meta.status = RunStatus::Running.as_str().into();
-        cx.meta.save(&cx.dir.meta())?;
+        cx.files.save_meta(&cx.meta)?;
         cx.emit(Event::new(
             "run.resumed",
             format!(
@@ -473,7 +478,7 @@ fn restore_worktree(repo_git: &Git, worktree: &Path, branch: &str) -> Result<Vec
 
 /// Resets what must run again: interrupted and failed stages, failed items (fresh budget), and
 /// with `from`, that stage and every later one (their saved outputs are discarded).
-fn prepare_resume(state: &mut RunState, dir: &RunDir, from: Option<&str>) -> Result<()> {
+fn prepare_resume(state: &mut RunState, files: &RunFiles, from: Option<&str>) -> Result<()> {
     if let Some(from) = from {
         let Some(pos) = state.stages.iter().position(|s| s.name == from) else {
             let names: Vec<&str> = state.stages.iter().map(|s| s.name.as_str()).collect();
@@ -493,7 +498,7 @@ fn prepare_resume(state: &mut RunState, dir: &RunDir, from: Option<&str>) -> Res
             ("decompose", "backlog.yaml"),
         ] {
             if redo.iter().any(|s| s == stage) {
-                let _ = std::fs::remove_file(dir.context(file));
+                files.remove_input(file);
             }
         }
         if redo.iter().any(|s| s == "decompose") {
@@ -534,7 +539,7 @@ fn prepare_resume(state: &mut RunState, dir: &RunDir, from: Option<&str>) -> Res
     }
     state.status = RunStatus::Running;
     state.last_failure = None;
-    state.save(&dir.state())
+    files.save_state(state, true)
 }
 
 fn run_setup(cx: &mut RunCtx) -> Result<()> {
@@ -549,7 +554,7 @@ fn run_setup(cx: &mut RunCtx) -> Result<()> {
         spec.stdout_log = Some(cx.dir.log("setup.log"));
         spec.stderr_log = Some(cx.dir.log("setup.log"));
         spec.log_limit = Some(crate::gate::LOG_LIMIT);
-        spec.redactor = Some(cx.redactor.clone());
+        spec.redactor = Some(cx.files.redactor().clone());
         let line = format!(
             "$ {} {}",
             cmd.command,
@@ -559,7 +564,7 @@ fn run_setup(cx: &mut RunCtx) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(" ")
         );
-        crate::fsutil::append_line(&cx.dir.log("setup.log"), &line)?;
+        cx.files.append_line(&cx.dir.log("setup.log"), &line)?;
         let out = crate::process::run(&spec, &cx.cancel, &mut |_, _| {})?;
         if !out.success() {
             let msg = format!(
@@ -765,10 +770,10 @@ fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
         .min()
         .zip(start)
         .map(|(g, s)| (g.as_millisecond() - s.as_millisecond()) as f64 / 1000.0);
-    crate::fsutil::atomic_write_json(&cx.dir.run_metrics(), &m)?;
+    cx.files.json(&cx.dir.run_metrics(), &m)?;
     cx.meta.ended_at = Some(now_rfc3339());
     cx.meta.status = status.as_str().into();
-    cx.meta.save(&cx.dir.meta())?;
+    cx.files.save_meta(&cx.meta)?;
     cx.save()?;
     let failure = if status == RunStatus::Failed {
         cx.state.last_failure.clone()
@@ -786,14 +791,15 @@ fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
         )
         .data(serde_json::json!({"status": status.as_str(), "metrics": m})),
     );
+    // What the caller prints is what people read: redacted like the files.
     Ok(RunOutcome {
         run_id: cx.state.run_id.clone(),
         status,
         run_dir: cx.dir.root().to_path_buf(),
         worktree: cx.worktree.clone(),
         branch: cx.state.branch.clone().unwrap_or_default(),
-        failure,
-        state: cx.state.clone(),
+        failure: failure.map(|f| cx.files.redacted(&f)).transpose()?,
+        state: cx.files.redacted(&cx.state)?,
     })
 }
 

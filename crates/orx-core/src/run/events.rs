@@ -1,12 +1,10 @@
 //! events.jsonl and the in-process listeners (the terminal progress display).
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::now_rfc3339;
-use crate::redact::Redactor;
+use super::{RunFiles, now_rfc3339};
 
 /// One event, as written to events.jsonl.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -71,29 +69,31 @@ impl Event {
 /// A listener called for every event (after it is on disk).
 pub type Listener = Arc<dyn Fn(&Event) + Send + Sync>;
 
-/// The one sink every event goes through: events.jsonl on disk, then the listeners.
+/// The one sink every event goes through: redacted, written to events.jsonl, then given to the
+/// listeners.
 #[derive(Clone)]
 pub struct EventSink {
-    path: Option<PathBuf>,
+    files: Option<RunFiles>,
     listeners: Arc<Mutex<Vec<Listener>>>,
-    redactor: Redactor,
 }
 
 impl std::fmt::Debug for EventSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventSink")
-            .field("path", &self.path)
+            .field(
+                "dir",
+                &self.files.as_ref().map(|f| f.dir().root().to_path_buf()),
+            )
             .finish()
     }
 }
 
 impl EventSink {
-    /// A sink writing to `path` (None: listeners only, for dry runs).
-    pub fn new(path: Option<PathBuf>, redactor: Redactor) -> Self {
+    /// A sink writing to the events.jsonl of `files`' run folder (None: listeners only).
+    pub fn new(files: Option<RunFiles>) -> Self {
         Self {
-            path,
+            files,
             listeners: Arc::default(),
-            redactor,
         }
     }
 
@@ -106,13 +106,15 @@ impl EventSink {
 
     /// Writes `event` and notifies the listeners. A write failure is reported on the next
     /// checkpoint write rather than aborting the agent call that produced the event.
-    pub fn emit(&self, mut event: Event) {
-        event.message = self.redactor.redact(&event.message);
-        if let Some(p) = &self.path
-            && let Ok(line) = serde_json::to_string(&event)
-        {
-            let _ = crate::fsutil::append_line(p, &self.redactor.redact(&line));
-        }
+    pub fn emit(&self, event: Event) {
+        let event = match &self.files {
+            Some(files) => {
+                let event = files.redacted(&event).unwrap_or(event);
+                let _ = crate::fsutil::append_json(&files.dir().events(), &event);
+                event
+            }
+            None => event,
+        };
         let listeners = self.listeners.lock().map(|l| l.clone()).unwrap_or_default();
         for l in listeners {
             l(&event);

@@ -60,6 +60,10 @@ impl RunDir {
     pub fn context(&self, name: &str) -> PathBuf {
         self.root.join("context").join(name)
     }
+    /// private/<name>: the run's own unredacted inputs (see [`super::RunFiles`]).
+    pub fn private(&self, name: &str) -> PathBuf {
+        self.root.join("private").join(name)
+    }
     /// prompts/<name>.
     pub fn prompt(&self, name: &str) -> PathBuf {
         self.root.join("prompts").join(name)

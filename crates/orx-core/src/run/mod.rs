@@ -1,6 +1,7 @@
 //! Runs on disk: ids, the run folder, meta.json, state.json, events, the lock, and the store.
 
 mod events;
+mod files;
 mod id;
 mod layout;
 mod lock;
@@ -10,6 +11,7 @@ mod store;
 pub mod sys;
 
 pub use events::{Event, EventSink, Listener};
+pub use files::RunFiles;
 pub use id::{RunId, is_valid_run_id, new_run_id};
 pub use layout::RunDir;
 pub use lock::RunLock;

@@ -64,7 +64,7 @@ impl Stage for Decompose {
                     };
                     let yaml = serde_saphyr::to_string(&bl).map_err(std::io::Error::other)?;
                     crate::fault::point("decompose:before_save");
-                    cx.write(&cx.dir.context("backlog.yaml"), &yaml)?;
+                    cx.input("backlog.yaml", &yaml)?;
                     crate::fault::point("decompose:after_save");
                     let count = bl.items.len();
                     install(cx, bl.items)?;

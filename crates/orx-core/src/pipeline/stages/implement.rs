@@ -156,7 +156,7 @@ fn single_item_backlog(cx: &mut RunCtx) -> Result<Backlog> {
         }],
     };
     let yaml = serde_saphyr::to_string(&bl).map_err(std::io::Error::other)?;
-    cx.write(&cx.dir.context("backlog.yaml"), &yaml)?;
+    cx.input("backlog.yaml", &yaml)?;
     Ok(bl)
 }
 
@@ -341,7 +341,8 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         let gate_secs: f64 = results.iter().map(|g| g.duration_secs).sum();
         let gate_map: BTreeMap<String, bool> =
             results.iter().map(|g| (g.name.clone(), g.passed)).collect();
-        crate::fsutil::atomic_write_json(&cx.dir.artifact(&format!("{id}.gates.json")), &results)?;
+        cx.files
+            .json(&cx.dir.artifact(&format!("{id}.gates.json")), &results)?;
         if results.iter().any(|g| g.required && !g.passed) {
             let ev = evidence::from_gates(&results, &diff);
             if let Some(f) = fail_attempt(
@@ -384,7 +385,10 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         // Passed: the item becomes a checkpoint on the run branch.
         // Every passing item is committed, whatever git.auto_commit says: the commits are the
         // run's checkpoints (auto_commit governs what ship commits at the end).
-        let commit = cx.git.commit_all(&format!("orx: {id} {}", item.title))?;
+        // The message is history people read: the agent's title is redacted.
+        let commit = cx
+            .git
+            .commit_all(&cx.files.redact(&format!("orx: {id} {}", item.title)))?;
         if let Some(s) = cx.state.item_mut(&id) {
             s.status = ItemStatus::Passed;
             s.phase = None;
@@ -439,7 +443,7 @@ fn run_gates(cx: &mut RunCtx, id: &str, attempt: u32) -> Result<Vec<GateResult>>
             cwd: &cx.worktree,
             log_for: &log_for,
             cancel: &cx.cancel,
-            redactor: Some(&cx.redactor),
+            redactor: Some(cx.files.redactor()),
         };
         let res = run_gate(&gate, &run)?;
         cx.emit(
@@ -480,7 +484,7 @@ fn fail_attempt(
     gates: BTreeMap<String, bool>,
     stats: Option<crate::git::DiffStats>,
 ) -> Result<Option<Failure>> {
-    let evidence = cx.redactor.redact(&evidence);
+    let evidence = cx.files.redact(&evidence);
     cx.write(&cx.dir.artifact(&format!("{id}.evidence.md")), &evidence)?;
     if let Some(s) = cx.state.item_mut(id) {
         s.last_evidence = Some(evidence);

@@ -152,7 +152,7 @@ impl Stage for Review {
         };
         backlog.items.push(item.clone());
         let yaml = serde_saphyr::to_string(&backlog).map_err(std::io::Error::other)?;
-        cx.write(&cx.dir.context("backlog.yaml"), &yaml)?;
+        cx.input("backlog.yaml", &yaml)?;
         install(cx, vec![item])?;
         Ok(StageOutcome::GoTo {
             stage: "implement".into(),

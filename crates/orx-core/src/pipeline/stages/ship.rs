@@ -104,7 +104,7 @@ fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
     spec.timeout = Some(Duration::from_secs(120));
     spec.stdout_log = Some(cx.dir.log("gh.log"));
     spec.stderr_log = Some(cx.dir.log("gh.log"));
-    spec.redactor = Some(cx.redactor.clone());
+    spec.redactor = Some(cx.files.redactor().clone());
     let mut out = String::new();
     match run(&spec, &cx.cancel, &mut |_, l| {
         out.push_str(l);
@@ -125,7 +125,7 @@ fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
                 .trim()
                 .to_string();
             cx.meta.pr_url = Some(url.clone()).filter(|u| !u.is_empty());
-            cx.meta.save(&cx.dir.meta())?;
+            cx.files.save_meta(&cx.meta)?;
             Ok(format!("opened pull request {url}"))
         }
         Ok(_) => {

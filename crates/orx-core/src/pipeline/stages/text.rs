@@ -45,7 +45,7 @@ fn text_stage(
         )));
     }
     crate::fault::point(&format!("{role}:before_save"));
-    cx.write(&cx.dir.context(output), &call.outcome.text)?;
+    cx.input(output, &call.outcome.text)?;
     crate::fault::point(&format!("{role}:after_save"));
     Ok(StageOutcome::Done(format!(
         "{output} written ({} bytes)",
