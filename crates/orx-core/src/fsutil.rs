@@ -138,6 +138,16 @@ pub fn truncate(text: &str, max: usize) -> String {
     format!("{}\n… [truncated {} bytes]", &text[..end], text.len() - end)
 }
 
+/// The first `max` bytes of the file at `path` as text (lossy UTF-8), and the file's size.
+pub fn read_head(path: &Path, max: usize) -> std::io::Result<(String, u64)> {
+    use std::io::Read;
+    let f = fs_err::File::open(path)?;
+    let size = f.metadata()?.len();
+    let mut buf = Vec::new();
+    f.take(max as u64).read_to_end(&mut buf)?;
+    Ok((String::from_utf8_lossy(&buf).into_owned(), size))
+}
+
 /// The most bytes orx reads of a file a person writes for it (orx.yaml, a pipeline, a prompt
 /// template, a scenario): far above any real one, far below what would cost memory to parse.
 pub const MAX_INPUT_FILE: u64 = 1 << 20;

@@ -7,6 +7,7 @@
 //! percent-encoded in a URL. Apart from values, only unmistakable key shapes are masked: a
 //! well-known prefix followed by a long random-looking body, never ordinary words.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -69,11 +70,22 @@ impl Redactor {
 
     /// The text with every secret replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
+        self.redact_cow(text).into_owned()
+    }
+
+    /// [`Redactor::redact`] without a copy when there is nothing to mask (the common case, on
+    /// every line of every log).
+    pub fn redact_cow<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let out = match &self.finder {
-            Some(f) if f.is_match(text) => f.replace_all(text, &vec![MASK; f.patterns_len()]),
-            _ => text.to_string(),
+            Some(f) if f.is_match(text) => {
+                Cow::Owned(f.replace_all(text, &vec![MASK; f.patterns_len()]))
+            }
+            _ => Cow::Borrowed(text),
         };
-        redact_key_shapes(&out)
+        match redact_key_shapes(&out) {
+            Cow::Borrowed(_) => out,
+            Cow::Owned(o) => Cow::Owned(o),
+        }
     }
 
     /// Every string inside `value` redacted (keys included), so JSON written for people holds
@@ -163,7 +175,7 @@ pub fn is_secret_name(name: &str) -> bool {
 /// Masks strings shaped like well-known API keys (`sk-…`, `ghp_…`, `AIza…`): the prefix, then a
 /// long body that looks random (letters of both cases and digits), so `sk-learn-compatible`
 /// stays.
-fn redact_key_shapes(text: &str) -> String {
+fn redact_key_shapes(text: &str) -> Cow<'_, str> {
     const PREFIXES: [&str; 7] = [
         "sk-ant-",
         "sk-proj-",
@@ -174,7 +186,7 @@ fn redact_key_shapes(text: &str) -> String {
         "AIza",
     ];
     if !PREFIXES.iter().any(|p| text.contains(p)) {
-        return text.to_string();
+        return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -202,7 +214,11 @@ fn redact_key_shapes(text: &str) -> String {
         }
         rest = chars.as_str();
     }
-    out
+    if out == text {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(out)
+    }
 }
 
 /// A key's body: at least 20 characters with upper- and lower-case letters and digits.

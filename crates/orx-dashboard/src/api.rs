@@ -129,14 +129,31 @@ pub async fn diff(
         return no_run(&id);
     }
     let dir = RunDir::new(&state.index.runs_root(), &id);
-    match Store::diff(&dir, q.item.as_deref().filter(|i| !i.is_empty())) {
-        Ok(text) => {
-            let text = crate::redact(&text);
+    // At most 8 MiB in an answer; `truncated` says when the diff was longer (the whole patch is
+    // at /runs/{id}/diff.patch).
+    let item = q.item.clone().filter(|i| !i.is_empty());
+    let read =
+        tokio::task::spawn_blocking(move || Store::diff_capped(&dir, item.as_deref(), 8 << 20))
+            .await;
+    let Ok(read) = read else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match read {
+        Ok((text, total)) => {
+            let truncated = total > text.len() as u64;
+            let text = match crate::redact_cow(&text) {
+                std::borrow::Cow::Owned(r) => r,
+                std::borrow::Cow::Borrowed(_) => text,
+            };
             let files: Vec<_> = pages::split_diff(&text)
                 .into_iter()
                 .map(|f| json!({ "path": f.path, "added": f.added, "removed": f.removed }))
                 .collect();
-            Json(json!({ "item": q.item, "files": files, "diff": text })).into_response()
+            Json(json!({
+                "item": q.item, "files": files, "truncated": truncated,
+                "bytes": total, "diff": text,
+            }))
+            .into_response()
         }
         Err(e) => error(
             StatusCode::BAD_REQUEST,

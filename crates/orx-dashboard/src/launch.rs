@@ -103,6 +103,58 @@ fn plain(field: &str, v: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// What a pipeline from the dashboard may be: the id of a built-in or repository pipeline
+/// (`.orx/pipelines/<id>.yaml`), or a relative path to a file inside the repository. Anything
+/// else (an absolute path, `..`, a file outside) is refused without reading it. Returns the
+/// argument for `orx run --pipeline` (a file as its absolute path: the run's working folder is
+/// the dashboard's).
+fn pipeline_arg(repo: &Path, p: &str) -> Result<String, Refusal> {
+    let refused = || {
+        refusal(
+            400,
+            "`pipeline` must be a pipeline id or a file inside the repository",
+            "choose standard, fast_fix, plan_only, an id from .orx/pipelines/, or a path \
+             relative to the repository",
+        )
+    };
+    let is_id = !p.contains('/') && !p.ends_with(".yaml") && !p.ends_with(".yml");
+    if is_id {
+        let known = orx_core::pipeline::PipelineDef::builtins()
+            .iter()
+            .any(|d| d.id == p)
+            || ["yaml", "yml"].iter().any(|ext| {
+                repo.join(".orx/pipelines")
+                    .join(format!("{p}.{ext}"))
+                    .is_file()
+            });
+        let plain_id = p
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        return if known && plain_id {
+            Ok(p.to_string())
+        } else {
+            Err(refusal(
+                400,
+                format!("no pipeline `{p}`"),
+                "choose standard, fast_fix, plan_only, or an id from .orx/pipelines/",
+            ))
+        };
+    }
+    let rel = Path::new(p);
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(refused());
+    }
+    let root = repo.canonicalize().map_err(|_| refused())?;
+    let full = root.join(rel).canonicalize().map_err(|_| refused())?;
+    if !full.starts_with(&root) || !full.is_file() {
+        return Err(refused());
+    }
+    Ok(full.display().to_string())
+}
+
 impl Launcher {
     /// A launcher for the repository of `opts`.
     pub fn new(opts: &Options) -> Self {
@@ -180,6 +232,9 @@ impl Launcher {
             if let Some(v) = v {
                 plain(field, v)?;
             }
+        }
+        if let Some(p) = optional(&req.pipeline) {
+            pipeline_arg(&self.repo, p)?;
         }
         for s in &req.stages {
             StageOverride::parse(s).map_err(|e| {
@@ -308,7 +363,8 @@ impl Launcher {
             cmd.arg("--base-branch").arg(b);
         }
         if let Some(p) = optional(&r.pipeline) {
-            cmd.arg("--pipeline").arg(p);
+            cmd.arg("--pipeline")
+                .arg(pipeline_arg(&self.repo, p).map_err(|r| r.message)?);
         }
         for s in &r.stages {
             cmd.arg("--stage").arg(s);

@@ -16,6 +16,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub mod api;
+pub mod download;
 pub mod files;
 pub mod highlight;
 pub mod index;
@@ -23,6 +24,7 @@ pub mod launch;
 pub mod live;
 pub mod pages;
 pub mod security;
+pub mod serve;
 pub mod svg;
 mod view;
 
@@ -101,6 +103,8 @@ pub fn app(state: Shared) -> Router {
         .route("/runs/{id}", get(pages::run))
         .route("/runs/{id}/tab/{tab}", get(pages::tab))
         .route("/runs/{id}/preview", get(pages::preview))
+        .route("/runs/{id}/diff.patch", get(download::patch))
+        .route("/runs/{id}/raw", get(download::raw))
         .route("/runs/{id}/search", get(pages::search))
         .route("/runs/{id}/cancel", post(pages::cancel))
         .route("/runs/{id}/resume", post(pages::resume))
@@ -115,13 +119,38 @@ pub fn app(state: Shared) -> Router {
             state.clone(),
             security::guard,
         ))
+        .layer(axum::middleware::from_fn(answer_in_time))
         .with_state(state)
+}
+
+/// A request whose answer does not start within the limit (a body sent a byte at a time, a page
+/// that cannot be built) ends with 408 instead of holding its connection. Event streams answer at
+/// once and then stream, so they are not cut.
+async fn answer_in_time(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = serve::Limits::default().request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => (
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "the request took too long; send it again",
+        )
+            .into_response(),
+    }
 }
 
 /// Masks API keys (known shapes and the values of secret-named environment variables) in
 /// anything shown. Run folders are already redacted when written; this is the second line.
 pub fn redact(text: &str) -> String {
     REDACTOR.redact(text)
+}
+
+/// [`redact`] without a copy when nothing is masked.
+pub fn redact_cow(text: &str) -> std::borrow::Cow<'_, str> {
+    REDACTOR.redact_cow(text)
 }
 
 static REDACTOR: std::sync::LazyLock<orx_core::redact::Redactor> =
@@ -142,7 +171,7 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: Options) -> std::io:
 pub async fn serve_state(listener: tokio::net::TcpListener, state: Shared) -> std::io::Result<()> {
     tokio::spawn(live::watch(state.clone()));
     tokio::spawn(launch::dispatch_loop(state.clone()));
-    axum::serve(listener, app(state)).await
+    serve::serve(listener, app(state), serve::Limits::for_this_process()).await
 }
 
 /// Binds `host:port`, calls `ready` with the bound address, and serves until SIGINT or SIGTERM.

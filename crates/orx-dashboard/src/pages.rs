@@ -535,14 +535,21 @@ pub fn preview_html(state: &Shared, id: &str, rel: &str) -> String {
         Ok(p) => p,
         Err(e) => return format!("<p class=\"error\">{}</p>", escape(&e.to_string())),
     };
-    match files::read_text(&path, 512 * 1024) {
+    match files::read_text(&path, crate::download::PREVIEW_SHOWN) {
         Ok((text, cut)) => {
             let lang = language(rel);
             format!(
                 "<div class=\"preview-head\"><code>{path}</code> <span class=\"muted\">{lang}\
-                 {cut}</span></div><pre class=\"code lang-{lang}\" data-lang=\"{lang}\">{body}</pre>",
+                 {cut}</span> <a href=\"/runs/{id}/raw?path={q}\" download>download</a></div>\
+                 <pre class=\"code lang-{lang}\" data-lang=\"{lang}\">{body}</pre>",
                 path = escape(rel),
-                cut = if cut { " · first 512 KiB" } else { "" },
+                id = escape(id),
+                q = url_encode(rel),
+                cut = if cut {
+                    " · too large to show whole: the first 512 KiB"
+                } else {
+                    ""
+                },
                 body = highlight(&crate::redact(&text), lang),
             )
         }
@@ -684,7 +691,7 @@ pub fn url_encode(s: &str) -> String {
         .collect()
 }
 
-/// One file of a unified diff.
+/// One file of a unified diff: its place in the diff's text and its counts.
 #[derive(Clone, Debug, Serialize)]
 pub struct DiffFile {
     /// Path (the new one).
@@ -693,16 +700,28 @@ pub struct DiffFile {
     pub added: usize,
     /// Lines removed.
     pub removed: usize,
-    /// Its part of the diff.
-    pub text: String,
+    /// Where its part of the diff starts and ends (bytes).
+    #[serde(skip)]
+    pub span: std::ops::Range<usize>,
 }
 
-/// Splits a unified diff into files with their counts.
+impl DiffFile {
+    /// Its part of `diff` (the text [`split_diff`] was given).
+    pub fn text<'a>(&self, diff: &'a str) -> &'a str {
+        diff.get(self.span.clone()).unwrap_or("")
+    }
+}
+
+/// Splits a unified diff into files with their counts (no copy of the text).
 pub fn split_diff(diff: &str) -> Vec<DiffFile> {
     let mut out: Vec<DiffFile> = Vec::new();
-    for line in diff.lines() {
+    let mut at = 0;
+    for line in diff.split_inclusive('\n') {
+        let start = at;
+        at += line.len();
         if line.starts_with("diff --git ") || out.is_empty() {
             let path = line
+                .trim_end()
                 .strip_prefix("diff --git ")
                 .and_then(|r| r.split(" b/").last())
                 .unwrap_or("(patch)")
@@ -711,7 +730,7 @@ pub fn split_diff(diff: &str) -> Vec<DiffFile> {
                 path,
                 added: 0,
                 removed: 0,
-                text: String::new(),
+                span: start..start,
             });
         }
         let Some(f) = out.last_mut() else { continue };
@@ -720,8 +739,7 @@ pub fn split_diff(diff: &str) -> Vec<DiffFile> {
         } else if line.starts_with('-') && !line.starts_with("---") {
             f.removed += 1;
         }
-        f.text.push_str(line);
-        f.text.push('\n');
+        f.span.end = at;
     }
     out
 }
@@ -729,25 +747,54 @@ pub fn split_diff(diff: &str) -> Vec<DiffFile> {
 fn diff_html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
     let dir = RunDir::new(&state.index.runs_root(), &run.summary.run_id);
     let item = q.item.clone().filter(|i| !i.is_empty());
-    let (text, error) = match Store::diff(&dir, item.as_deref()) {
-        Ok(t) => (crate::redact(&t), None),
-        Err(e) => (String::new(), Some(e.to_string())),
-    };
+    // A diff of any size costs at most this much to read and show: past it, and for a file
+    // whose part alone is too large, the page links the download instead.
+    let (text, total, cut, error) =
+        match Store::diff_capped(&dir, item.as_deref(), crate::download::DIFF_SHOWN) {
+            Ok((t, total)) => {
+                let cut = total > t.len() as u64;
+                let t = match crate::redact_cow(&t) {
+                    std::borrow::Cow::Owned(r) => r,
+                    std::borrow::Cow::Borrowed(_) => t,
+                };
+                (t, total, cut, None)
+            }
+            Err(e) => (String::new(), 0, false, Some(e.to_string())),
+        };
     let parts = split_diff(&text);
+    let last = parts.len().saturating_sub(1);
     let files: Vec<Value> = parts
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(i, f)| {
+            let part = f.text(&text);
+            let too_large = part.len() > crate::download::DIFF_FILE_SHOWN;
             let mut m: BTreeMap<String, Value> = BTreeMap::new();
             m.insert("path".into(), Value::from(f.path.clone()));
             m.insert("added".into(), Value::from(f.added));
             m.insert("removed".into(), Value::from(f.removed));
-            m.insert(
-                "body".into(),
-                Value::from_safe_string(highlight(&f.text, "diff")),
-            );
+            m.insert("cut".into(), Value::from(cut && i == last));
+            if too_large {
+                m.insert(
+                    "too_large".into(),
+                    Value::from(orx_core::fsutil::size_text(part.len() as u64)),
+                );
+            } else {
+                m.insert(
+                    "body".into(),
+                    Value::from_safe_string(highlight(part, "diff")),
+                );
+            }
             Value::from(m)
         })
         .collect();
+    let download = format!(
+        "/runs/{}/diff.patch{}",
+        url_encode(&run.summary.run_id),
+        item.as_deref()
+            .map(|i| format!("?item={}", url_encode(i)))
+            .unwrap_or_default()
+    );
     let items: Vec<String> = run
         .state
         .as_ref()
@@ -765,7 +812,8 @@ fn diff_html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
         "tab_diff.html",
         context! {
             id => run.summary.run_id.clone(), item => item, items => items, files => files,
-            added => added, removed => removed, error => error,
+            added => added, removed => removed, error => error, download => download,
+            cut => cut.then(|| orx_core::fsutil::size_text(total)),
         },
     )
 }

@@ -23,11 +23,16 @@ pub struct Dash {
 impl Dash {
     /// Starts `orx dashboard --port 0 <args>` in `repo` and waits for its URL.
     pub fn start(repo: &TestRepo, args: &[&str]) -> Dash {
+        let mut cmd = repo.orx(bin());
+        cmd.args(["dashboard", "--port", "0"]).args(args);
+        Self::spawn(cmd)
+    }
+
+    /// Starts `cmd` (an `orx dashboard --port 0` command line, perhaps wrapped) and waits for
+    /// its URL.
+    pub fn spawn(mut cmd: Command) -> Dash {
         use std::os::unix::process::CommandExt;
-        let mut child = repo
-            .orx(bin())
-            .args(["dashboard", "--port", "0"])
-            .args(args)
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0)
@@ -58,6 +63,11 @@ impl Dash {
     /// A GET.
     pub fn get(&self, target: &str) -> http::Response {
         http::get(self.addr, target)
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The CSRF token.

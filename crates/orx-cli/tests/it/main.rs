@@ -9,6 +9,7 @@
 
 mod adapters;
 mod attacks;
+mod attacks_dashboard;
 mod browser;
 mod cli;
 mod context;

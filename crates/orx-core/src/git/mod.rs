@@ -49,7 +49,29 @@ pub struct Git {
 struct Exec {
     ok: bool,
     stdout: Vec<u8>,
+    /// stdout's whole size (`stdout` may be cut).
+    total: u64,
     stderr: String,
+}
+
+/// `git diff` of the index against a commit, as a binary-safe patch.
+const DIFF_CACHED_BINARY: [&str; 5] = [
+    "diff",
+    "--cached",
+    "--no-color",
+    "--no-ext-diff",
+    "--binary",
+];
+
+fn os<'a>(args: &'a [&'a str]) -> impl Iterator<Item = &'a OsStr> + 'a {
+    args.iter().map(OsStr::new)
+}
+
+fn git_error(command: &str, stderr: &str) -> Error {
+    Error::Git {
+        command: command.to_string(),
+        message: stderr.trim().to_string(),
+    }
 }
 
 impl Exec {
@@ -151,39 +173,59 @@ impl Git {
     /// The worktree's changes against `base` (committed, staged, unstaged, untracked) without
     /// touching its index: a private index is used, so a running run is not disturbed.
     pub fn diff_readonly(&self, base: &str) -> Result<String> {
+        Ok(self.diff_readonly_capped(base, usize::MAX)?.0)
+    }
+
+    /// [`Git::diff_readonly`] keeping at most `max` bytes of the patch; returns it and the
+    /// patch's whole size.
+    pub fn diff_readonly_capped(&self, base: &str, max: usize) -> Result<(String, u64)> {
+        self.with_private_index(|env| {
+            let e = self.exec_capped(
+                &os(&DIFF_CACHED_BINARY)
+                    .chain([OsStr::new(base)])
+                    .collect::<Vec<_>>(),
+                env,
+                max,
+            )?;
+            if !e.ok {
+                return Err(git_error("diff --cached", &e.stderr));
+            }
+            Ok((e.text(), e.total))
+        })
+    }
+
+    /// [`Git::diff_readonly`] written to the file `out` (a patch of any size, in no memory).
+    pub fn diff_readonly_to(&self, base: &str, out: &Path) -> Result<()> {
+        let output = {
+            let mut o = OsString::from("--output=");
+            o.push(out);
+            o
+        };
+        self.with_private_index(|env| {
+            let args: Vec<&OsStr> = os(&DIFF_CACHED_BINARY)
+                .chain([output.as_os_str(), OsStr::new(base)])
+                .collect();
+            let e = self.exec_capped(&args, env, 0)?;
+            if !e.ok {
+                return Err(git_error("diff --cached --output", &e.stderr));
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` with the environment of a private index holding the worktree's content.
+    fn with_private_index<T>(&self, f: impl FnOnce(&[(&str, &str)]) -> Result<T>) -> Result<T> {
         let tmp = tempfile::Builder::new().prefix("orx-index-").tempdir()?;
         let index = tmp.path().join("index");
         let index = index.display().to_string();
         let env = [("GIT_INDEX_FILE", index.as_str())];
-        let check = |r: (bool, String, String), what: &str| -> Result<String> {
-            if r.0 {
-                Ok(r.1)
-            } else {
-                Err(Error::Git {
-                    command: what.into(),
-                    message: r.2.trim().to_string(),
-                })
+        for args in [&["read-tree", "HEAD"][..], &["add", "-A"][..]] {
+            let (ok, _, err) = self.try_run_env(args, &env)?;
+            if !ok {
+                return Err(git_error(&args.join(" "), &err));
             }
-        };
-        check(
-            self.try_run_env(&["read-tree", "HEAD"], &env)?,
-            "read-tree HEAD",
-        )?;
-        check(self.try_run_env(&["add", "-A"], &env)?, "add -A")?;
-        check(
-            self.try_run_env(
-                &[
-                    "diff",
-                    "--cached",
-                    "--no-color",
-                    "--no-ext-diff",
-                    "--binary",
-                    base,
-                ],
-                &env,
-            )?,
-            "diff --cached",
-        )
+        }
+        f(&env)
     }
 
     fn try_run_env(
@@ -192,7 +234,7 @@ impl Git {
         extra_env: &[(&str, &str)],
     ) -> Result<(bool, String, String)> {
         let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-        let e = self.exec(&args, extra_env)?;
+        let e = self.exec_capped(&args, extra_env, usize::MAX)?;
         let out = e.text();
         Ok((e.ok, out, e.stderr))
     }
@@ -202,13 +244,13 @@ impl Git {
     fn run_bytes(&self, args: &[&[u8]]) -> Result<(bool, Vec<u8>, String)> {
         use std::os::unix::ffi::OsStrExt;
         let args: Vec<&OsStr> = args.iter().map(|a| OsStr::from_bytes(a)).collect();
-        let e = self.exec(&args, &[])?;
+        let e = self.exec_capped(&args, &[], usize::MAX)?;
         Ok((e.ok, e.stdout, e.stderr))
     }
 
-    /// The one place a git command starts: the pin is checked, the process layer runs it, the
-    /// log records it.
-    fn exec(&self, args: &[&OsStr], extra_env: &[(&str, &str)]) -> Result<Exec> {
+    /// The one place a git command starts: the pin is checked, the process layer runs it
+    /// (keeping at most `max` bytes of its output), the log records it.
+    fn exec_capped(&self, args: &[&OsStr], extra_env: &[(&str, &str)], max: usize) -> Result<Exec> {
         let mut env: Vec<(String, String)> = GIT_ENV
             .iter()
             .chain(extra_env)
@@ -224,7 +266,7 @@ impl Git {
         spec.timeout = Some(self.timeout);
         // A diff of a minified file has lines of megabytes: git's output is read whole.
         spec.whole_lines = true;
-        spec.capture_stdout = true;
+        spec.capture_stdout = Some(max);
         spec.env = env;
         let mut err = String::new();
         let res = run(&spec, &CancelToken::new(), &mut |s, l| {
@@ -271,6 +313,7 @@ impl Git {
         Ok(Exec {
             ok: res.success(),
             stdout: res.stdout,
+            total: res.stdout_bytes,
             stderr: err,
         })
     }

@@ -78,9 +78,10 @@ pub struct ProcessSpec {
     /// Lines reach the callback whole, however long (git's output); otherwise lines are cut at
     /// [`MAX_LINE`] bytes.
     pub whole_lines: bool,
-    /// Keep stdout's exact bytes in [`ProcessOutput::stdout`] (git's `-z` lists of paths that
-    /// may not be UTF-8); the callback still gets every line.
-    pub capture_stdout: bool,
+    /// Keep stdout's exact bytes, at most this many, in [`ProcessOutput::stdout`] (git's `-z`
+    /// lists of paths that may not be UTF-8, diffs); stdout's lines then do not reach the
+    /// callback, and bytes past the limit are counted, not kept.
+    pub capture_stdout: Option<usize>,
 }
 
 /// What a capped log keeps of its end.
@@ -130,6 +131,8 @@ pub struct ProcessOutput {
     pub pid: u32,
     /// stdout's exact bytes, when [`ProcessSpec::capture_stdout`] asked for them.
     pub stdout: Vec<u8>,
+    /// How many bytes stdout had in all (more than `stdout.len()` when it passed the limit).
+    pub stdout_bytes: u64,
 }
 
 impl ProcessOutput {
@@ -291,10 +294,10 @@ pub fn run(
     for p in &mut pipes {
         p.finish(spec.redactor.as_ref(), on_line);
     }
-    let stdout = pipes
+    let (stdout, stdout_bytes) = pipes
         .iter_mut()
         .find(|p| p.stream == Stream::Stdout)
-        .map(|p| std::mem::take(&mut p.captured))
+        .map(|p| (std::mem::take(&mut p.captured), p.seen))
         .unwrap_or_default();
     for log in [&out_log, &err_log] {
         if let Some(mut sink) = lock(log) {
@@ -314,6 +317,7 @@ pub fn run(
         duration: started.elapsed(),
         pid,
         stdout,
+        stdout_bytes,
     })
 }
 
@@ -328,9 +332,11 @@ struct Pipe {
     /// The line has passed `max_line`: the rest of it is skipped.
     cut: bool,
     closed: bool,
-    /// Keep every byte read in `captured`.
-    capture: bool,
+    /// Keep the bytes read (at most this many) in `captured` instead of splitting lines.
+    capture: Option<usize>,
     captured: Vec<u8>,
+    /// Bytes read in all.
+    seen: u64,
 }
 
 impl Pipe {
@@ -343,8 +349,9 @@ impl Pipe {
             line: Vec::new(),
             cut: false,
             closed: false,
-            capture: false,
+            capture: None,
             captured: Vec::new(),
+            seen: 0,
         }
     }
 
@@ -367,8 +374,15 @@ impl Pipe {
             self.finish(redactor, on_line);
             return;
         }
-        if self.capture {
-            self.captured.extend_from_slice(&chunk[..n]);
+        self.seen += n as u64;
+        if let Some(limit) = self.capture {
+            let room = limit.saturating_sub(self.captured.len());
+            self.captured.extend_from_slice(&chunk[..n.min(room)]);
+            if let Some(mut sink) = lock(&self.log) {
+                sink.write(&chunk[..n]);
+                sink.flush();
+            }
+            return;
         }
         let log = self.log.clone();
         let mut sink = lock(&log);
@@ -403,7 +417,7 @@ impl Pipe {
         let text = String::from_utf8_lossy(&self.line);
         if let Some(log) = log {
             match redactor {
-                Some(r) => log.write(r.redact(&text).as_bytes()),
+                Some(r) => log.write(r.redact_cow(&text).as_bytes()),
                 None => log.write(&self.line),
             }
             if !self.line.ends_with(b"\n") {

@@ -19,4 +19,4 @@ pub use meta::{Meta, ToolVersions, summarize_task};
 pub use state::{
     Failure, ItemState, ItemStatus, RunState, RunStatus, StageState, StageStatus, now_rfc3339,
 };
-pub use store::{RunSummary, Store};
+pub use store::{DiffSource, RunSummary, Store};

@@ -144,41 +144,54 @@ impl Store {
     /// The diff of a run: of one item (`W001`), or of the whole run. A live or interrupted run's
     /// worktree is read without touching its index; an ended run's saved patch is used.
     pub fn diff(dir: &RunDir, item: Option<&str>) -> Result<String> {
+        Ok(Self::diff_capped(dir, item, usize::MAX)?.0)
+    }
+
+    /// [`Store::diff`] keeping at most `max` bytes; returns the text and the diff's whole size.
+    pub fn diff_capped(dir: &RunDir, item: Option<&str>, max: usize) -> Result<(String, u64)> {
+        match Self::diff_source(dir, item)? {
+            DiffSource::File(path) => {
+                let (text, size) = crate::fsutil::read_head(&path, max)?;
+                Ok((text, size))
+            }
+            DiffSource::Live { git, base } => git.diff_readonly_capped(&base, max),
+            DiffSource::Empty => Ok((String::new(), 0)),
+        }
+    }
+
+    /// Where the diff of a run (or of one item) is: a saved file, or a live worktree whose
+    /// diff [`Store::write_diff`] writes to a file of its own.
+    pub fn diff_source(dir: &RunDir, item: Option<&str>) -> Result<DiffSource> {
         if let Some(item) = item {
-            if item.is_empty()
-                || item.len() > 32
-                || !item
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
+            if !crate::pipeline::backlog::is_item_id(item) {
                 return Err(Error::run(
-                    format!("`{item}` is not an item id"),
+                    format!(
+                        "`{}` is not an item id",
+                        item.chars().take(40).collect::<String>()
+                    ),
                     "item ids look like W001; `orx status RUN_ID` lists them",
                 ));
             }
             let path = dir.artifact(&format!("{item}.diff"));
-            return match fs_err::read_to_string(&path) {
-                Ok(t) => Ok(t),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    // An item that has not made its diff yet has an empty one; an id the run does
-                    // not have is a mistake worth naming.
-                    let state = RunState::load(&dir.state())?;
-                    if state.item(item).is_none() {
-                        let ids: Vec<&str> = state.items.iter().map(|i| i.id.as_str()).collect();
-                        return Err(Error::run(
-                            format!("the run has no item `{item}`"),
-                            if ids.is_empty() {
-                                "this run has no backlog yet: `orx diff RUN_ID` shows its whole diff"
-                                    .to_string()
-                            } else {
-                                format!("its items: {}", ids.join(", "))
-                            },
-                        ));
-                    }
-                    Ok(String::new())
-                }
-                Err(e) => Err(e.into()),
-            };
+            if path.exists() {
+                return Ok(DiffSource::File(path));
+            }
+            // An item that has not made its diff yet has an empty one; an id the run does not
+            // have is a mistake worth naming.
+            let state = RunState::load(&dir.state())?;
+            if state.item(item).is_none() {
+                let ids: Vec<&str> = state.items.iter().map(|i| i.id.as_str()).collect();
+                return Err(Error::run(
+                    format!("the run has no item `{item}`"),
+                    if ids.is_empty() {
+                        "this run has no backlog yet: `orx diff RUN_ID` shows its whole diff"
+                            .to_string()
+                    } else {
+                        format!("its items: {}", ids.join(", "))
+                    },
+                ));
+            }
+            return Ok(DiffSource::Empty);
         }
         let state = RunState::load(&dir.state())?;
         let patch = dir.artifact("patch.diff");
@@ -188,10 +201,33 @@ impl Store {
             .filter(|w| std::path::Path::new(w).exists());
         match (live, &state.base_sha) {
             (Some(w), Some(base)) if !state.status.is_final() || !patch.exists() => {
-                crate::git::Git::new(w).diff_readonly(base)
+                // Pinned to the worktree: a worktree whose .git is gone is not diffed as the
+                // repository's own checkout.
+                let repo = Meta::load(&dir.meta())
+                    .map(|m| PathBuf::from(m.repo))
+                    .ok()
+                    .or_else(|| dir.root().parent()?.parent().map(PathBuf::from))
+                    .unwrap_or_default();
+                Ok(DiffSource::Live {
+                    git: crate::git::Git::new(repo).worktree(w),
+                    base: base.clone(),
+                })
             }
-            _ if patch.exists() => Ok(fs_err::read_to_string(&patch)?),
-            _ => Ok(String::new()),
+            _ if patch.exists() => Ok(DiffSource::File(patch)),
+            _ => Ok(DiffSource::Empty),
+        }
+    }
+
+    /// Writes the whole diff of [`Store::diff_source`] to `out` (any size, in no memory) and
+    /// returns the file to read: `out`, or the saved file itself.
+    pub fn write_diff(source: &DiffSource, out: &std::path::Path) -> Result<Option<PathBuf>> {
+        match source {
+            DiffSource::File(p) => Ok(Some(p.clone())),
+            DiffSource::Live { git, base } => {
+                git.diff_readonly_to(base, out)?;
+                Ok(Some(out.to_path_buf()))
+            }
+            DiffSource::Empty => Ok(None),
         }
     }
 
@@ -219,6 +255,22 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Where a run's diff comes from.
+#[derive(Debug)]
+pub enum DiffSource {
+    /// A saved patch (an ended run's, or an item's).
+    File(PathBuf),
+    /// The live worktree, against the run's base.
+    Live {
+        /// Git pinned to the worktree.
+        git: crate::git::Git,
+        /// The base commit.
+        base: String,
+    },
+    /// Nothing yet.
+    Empty,
 }
 
 /// `running` in state.json with no live lock holder means the driver died: `interrupted`.

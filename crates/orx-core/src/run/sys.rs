@@ -170,6 +170,31 @@ pub fn poll_readable(
     Ok(set.iter().map(|p| p.revents != 0).collect())
 }
 
+/// Raises this process's soft limit of open files toward its hard limit (at most 8,192); returns
+/// the limit now in force (1,024 when it cannot be read).
+pub fn raise_file_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit for getrlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1024;
+    }
+    let want = lim.rlim_max.min(8192);
+    if want > lim.rlim_cur {
+        let raised = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: `raised` is a valid rlimit; setrlimit only reads it.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return want;
+        }
+    }
+    lim.rlim_cur
+}
+
 /// SIGTERM.
 pub const SIGTERM: i32 = libc::SIGTERM;
 /// SIGKILL.
