@@ -157,6 +157,7 @@ fn a_sigkill_inside_any_stage_resumes_to_the_same_branch_tree_and_backlog() {
     );
 
     let points = [
+        "setup:after_worktree",
         "plan:before_save",
         "plan:after_save",
         "spec:after_save",
@@ -188,6 +189,12 @@ fn a_sigkill_inside_any_stage_resumes_to_the_same_branch_tree_and_backlog() {
             text(&out)
         );
         let id = repo.single_run();
+        if point == "setup:after_worktree" {
+            // As a `git worktree add` killed in its checkout leaves it: half made.
+            let wt = repo.path().join(".worktrees").join(&id);
+            std::fs::remove_file(wt.join(".git")).unwrap();
+            std::fs::remove_file(wt.join("README.md")).unwrap();
+        }
         // Every JSON file of the run folder is still valid after the crash.
         serde_json::from_str::<serde_json::Value>(&repo.run_file(&id, "state.json")).unwrap();
         serde_json::from_str::<serde_json::Value>(&repo.run_file(&id, "meta.json")).unwrap();

@@ -295,11 +295,15 @@ impl Engine {
         let git_logged = Git::new(&repo)
             .with_log(Some(dir.log("git.log")))
             .with_redactor(redactor.clone());
-        if state.setup_done || worktree.exists() {
+        if state.setup_done {
             for warning in restore_worktree(&git_logged, &worktree, &meta.branch)? {
                 events.emit(Event::new("warning", warning));
             }
             clear_stale_git_locks(&git_logged.worktree(&worktree));
+        } else if worktree.exists() {
+            // No agent works in a worktree before its setup is done: one a killed start left
+            // half made (a checkout cut short) is removed and made again below.
+            discard_worktree(&git_logged, &worktree)?;
         }
         prepare_resume(&mut state, &files, req.from.as_deref())?;
         let router = self.router(&req.config, meta.routing.clone(), &repo)?;
@@ -380,6 +384,7 @@ fn prepare_worktree(cx: &mut RunCtx, git_logged: &Git) -> Result<()> {
         let branch = cx.state.branch.clone().unwrap_or_default();
         let base = cx.state.base_sha.clone().unwrap_or_default();
         git_logged.worktree_add(&cx.worktree, &branch, &base)?;
+        crate::fault::point("setup:after_worktree");
     }
     let ctx_files = crate::context::build(&cx.worktree, &cx.config);
     for (name, text) in [
@@ -434,6 +439,22 @@ fn clear_stale_git_locks(git: &Git) {
             let _ = std::fs::remove_file(lock);
         }
     }
+}
+
+/// Removes a worktree that holds no run work yet (its setup never finished), registered or not.
+fn discard_worktree(repo_git: &Git, worktree: &Path) -> Result<()> {
+    let shown = worktree.display().to_string();
+    let _ = repo_git.try_run(&["worktree", "remove", "--force", &shown])?;
+    if std::fs::symlink_metadata(worktree).is_ok() {
+        // orx's own folder under .worktrees/; a symlink there is removed, not followed.
+        if std::fs::symlink_metadata(worktree).is_ok_and(|m| m.is_dir()) {
+            fs_err::remove_dir_all(worktree)?;
+        } else {
+            fs_err::remove_file(worktree)?;
+        }
+    }
+    repo_git.run(&["worktree", "prune"])?;
+    Ok(())
 }
 
 /// Makes a resumed run's worktree whole again before any git command runs in it: a removed
