@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use orx_core::git::Git;
+use orx_core::process::{GroupLedger, ORPHAN_GRACE};
 use orx_core::run::sys::{SIGKILL, SIGTERM, pid_alive, signal_pid};
 use orx_core::run::{Meta, RunLock, Store};
 use orx_core::{Error, Result};
@@ -17,6 +18,16 @@ pub fn cancel(env: &Env, args: CancelArgs) -> Result<u8> {
     let store = Store::new(&env.root_or_dir());
     let dir = store.open(&args.run_id)?;
     let Some(pid) = RunLock::live_holder(&dir.lock()) else {
+        // No driver: what a killed one left running (an agent's children) is ended, under the
+        // run's lock.
+        let _lock = RunLock::acquire(&dir.lock(), &args.run_id)?;
+        let ended = GroupLedger::new(dir.processes(), dir.id()).end_orphans(ORPHAN_GRACE);
+        if !ended.is_empty() {
+            env.printer.warn(&format!(
+                "ended {} process group(s) the run's killed driver left running",
+                ended.len()
+            ));
+        }
         env.printer.result(&format!(
             "run {} is not running (status: {})",
             args.run_id,
@@ -75,6 +86,7 @@ pub fn clean(env: &Env, args: CleanArgs) -> Result<u8> {
             }
             Err(e) => return Err(e),
         };
+        GroupLedger::new(dir.processes(), dir.id()).end_orphans(ORPHAN_GRACE);
         let meta = Meta::load(&dir.meta()).ok();
         let worktree = meta
             .as_ref()

@@ -503,3 +503,87 @@ fn clean_of_a_running_run_is_refused_with_the_driver_named() {
     orx_core::run::sys::signal_pid(child.id(), orx_core::run::sys::SIGTERM);
     let _ = child.wait();
 }
+
+/// Waits for the lingering fake agent of `id` to record its process group; returns the group.
+fn lingering_group(repo: &TestRepo, id_hint: Option<&str>) -> (String, u32) {
+    let t0 = Instant::now();
+    loop {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the agent never started"
+        );
+        let id = id_hint
+            .map(String::from)
+            .or_else(|| repo.run_ids().first().cloned());
+        if let Some(id) = id {
+            let logs = repo.run_dir(&id).join("logs");
+            let pgid = std::fs::read_dir(&logs)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "pgid"))
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .filter(|t| t.ends_with('\n'))
+                .filter_map(|t| t.trim().parse::<u32>().ok())
+                .find(|g| orx_core::run::sys::group_alive(*g));
+            if let Some(g) = pgid {
+                return (id, g);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_killed_driver_leaves_no_agent_running_once_the_run_is_resumed_or_cancelled() {
+    use orx_core::run::sys::{group_alive, pid_alive};
+    // The agent's shell leaves a grandchild in its group: `sleep 30 & sleep 30; wait`.
+    let implement = "  - when_env: ORX_TEST_LINGER\n    linger_secs: 30\n  - write: { a.txt: x }\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, implement, ""), "");
+    let spawn = |args: &[&str]| {
+        repo.orx(bin())
+            .env("ORX_TEST_LINGER", "1")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // 1. kill -9 of orx, then `orx cancel` of the dead driver.
+    let mut driver = spawn(&["run", "t"]);
+    let (id, group) = lingering_group(&repo, None);
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    // The agent's shell died with orx; its grandchild, in the same group, did not.
+    crate::dashboard::wait_for(5, "the agent to die with orx", || !pid_alive(group));
+    assert!(group_alive(group), "nothing of the group outlived orx");
+    let out = orx_ok(&repo, &["cancel", &id], 0);
+    assert!(
+        !group_alive(group),
+        "cancel left the old agent's group: {}",
+        text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ended 1 process group"),
+        "{}",
+        text(&out)
+    );
+    // 2. The same again, then `orx resume`: the old group is gone before any stage starts.
+    let mut driver = spawn(&["resume", &id]);
+    let (_, group) = lingering_group(&repo, Some(&id));
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    assert!(group_alive(group));
+    let out = orx_ok(&repo, &["resume", &id], 0);
+    assert!(!group_alive(group), "{}", text(&out));
+    let events = repo.run_file(&id, "events.jsonl");
+    let resumed = events.rfind("\"run.resumed\"").unwrap();
+    let ended = events
+        .rfind("ended 1 process group(s) the interrupted driver left running")
+        .unwrap_or_else(|| panic!("{events}"));
+    assert!(
+        ended < resumed,
+        "the old agent was ended after the run went on"
+    );
+    assert_eq!(repo.state(&id).status, RunStatus::Succeeded);
+}

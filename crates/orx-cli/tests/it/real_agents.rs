@@ -177,6 +177,8 @@ fn call(
         stderr_log: logs.path().join("err.log"),
         cancel: CancelToken::new(),
         redactor: Default::default(),
+
+        ledger: None,
     };
     let req = request(
         "implement",
@@ -312,6 +314,8 @@ fn contract(kind: ExecutorKind, expected_text_usage: Usage, expected_apply_usage
         stderr_log: logs.path().join("e.log"),
         cancel: CancelToken::new(),
         redactor: Default::default(),
+
+        ledger: None,
     };
     let req = request(
         "plan",
@@ -549,6 +553,8 @@ fn gemini_reasoning_effort_reaches_the_model_without_touching_the_users_settings
         stderr_log: logs.path().join("e.log"),
         cancel: CancelToken::new(),
         redactor: Default::default(),
+
+        ledger: None,
     };
     let mut req = request(
         "plan",

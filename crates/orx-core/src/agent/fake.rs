@@ -266,6 +266,7 @@ impl Agent for FakeAgent {
             spec.cwd = Some(req.cwd.clone());
             spec.timeout = Some(req.timeout);
             spec.grace = Duration::from_millis(500);
+            spec.ledger = io.ledger.clone();
             let res = crate::process::run(&spec, &io.cancel, &mut |_, _| {})?;
             stream.push(serde_json::json!({"type": "child", "pid": res.pid, "termination": format!("{:?}", res.termination)}));
             match res.termination {

@@ -165,6 +165,8 @@ pub struct AgentIo {
     pub cancel: CancelToken,
     /// Secrets masked in the logs.
     pub redactor: crate::redact::Redactor,
+    /// The run's ledger of live process groups (None outside a run).
+    pub ledger: Option<crate::process::GroupLedger>,
 }
 
 /// An agent adapter.

@@ -127,6 +127,8 @@ pub struct GateRun<'a> {
     pub cancel: &'a CancelToken,
     /// Secrets masked in the gate logs.
     pub redactor: Option<&'a crate::redact::Redactor>,
+    /// The run's ledger of live process groups.
+    pub ledger: Option<&'a crate::process::GroupLedger>,
 }
 
 /// Runs one gate (with its fix and re-run when it fails and has one).
@@ -148,6 +150,8 @@ pub fn run_gate(gate: &GateConfig, ctx: &GateRun<'_>) -> Result<GateResult> {
         spec.stderr_log = Some(log.clone());
         spec.log_limit = Some(LOG_LIMIT);
         spec.redactor = ctx.redactor.cloned();
+        spec.ledger = ctx.ledger.cloned();
+        spec.ledger = ctx.ledger.cloned();
         let _ =
             crate::fsutil::append_line(&log, &format!("\n# orx: running fix `{}`", fix.command));
         match run(&spec, ctx.cancel, &mut |_, _| {}) {
@@ -191,6 +195,7 @@ fn run_once(
     spec.stderr_log = Some(log.to_path_buf());
     spec.log_limit = Some(LOG_LIMIT);
     spec.redactor = ctx.redactor.cloned();
+    spec.ledger = ctx.ledger.cloned();
     let shown = format!(
         "$ {} {}",
         shell_quote(&gate.command),

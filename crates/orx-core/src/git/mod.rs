@@ -30,6 +30,12 @@ fn is_transient_worktree_error(message: &str) -> bool {
     message.contains(".lock") || message.contains("failed to read .git/worktrees/")
 }
 
+/// A failure of `git worktree add` because an earlier add of the same path was killed: git left
+/// the path registered and locked ("is a missing but locked worktree").
+fn is_abandoned_worktree_error(message: &str) -> bool {
+    message.contains("missing but locked worktree")
+}
+
 /// A git runner bound to one directory.
 #[derive(Clone, Debug)]
 pub struct Git {
@@ -43,6 +49,8 @@ pub struct Git {
     identity: Arc<OnceLock<bool>>,
     /// Set for a worktree's runner: every command is pinned to that worktree.
     pin: Option<Arc<pin::Pin>>,
+    /// The run's ledger of live process groups.
+    ledger: Option<crate::process::GroupLedger>,
 }
 
 /// What one git command did.
@@ -90,7 +98,14 @@ impl Git {
             timeout: Duration::from_secs(300),
             identity: Arc::default(),
             pin: None,
+            ledger: None,
         }
+    }
+
+    /// The same, recording its children in a run's `ledger`.
+    pub fn with_ledger(mut self, ledger: crate::process::GroupLedger) -> Self {
+        self.ledger = Some(ledger);
+        self
     }
 
     /// The same, logging to `log`.
@@ -130,6 +145,7 @@ impl Git {
             timeout: self.timeout,
             identity: Arc::clone(&self.identity),
             pin: Some(Arc::new(pin::Pin::new(self.dir.clone(), work_tree))),
+            ledger: self.ledger.clone(),
         }
     }
 
@@ -267,6 +283,10 @@ impl Git {
         // A diff of a minified file has lines of megabytes: git's output is read whole.
         spec.whole_lines = true;
         spec.capture_stdout = Some(max);
+        spec.ledger = self.ledger.clone();
+        // Left to finish if orx dies (a killed git leaves its lock files); a later orx ends it
+        // from the ledger with SIGTERM first, on which git removes its locks.
+        spec.die_with_parent = false;
         spec.env = env;
         let mut err = String::new();
         let res = run(&spec, &CancelToken::new(), &mut |s, l| {
@@ -391,6 +411,11 @@ impl Git {
             };
             match self.run(&args) {
                 Ok(_) => return Ok(()),
+                Err(e) if is_abandoned_worktree_error(&e.to_string()) => {
+                    last = Some(e);
+                    let _ = self.try_run(&["worktree", "unlock", &p]);
+                    let _ = self.try_run(&["worktree", "prune"]);
+                }
                 Err(e) if is_transient_worktree_error(&e.to_string()) => {
                     last = Some(e);
                     if path.exists() {

@@ -123,6 +123,7 @@ impl RunCtx {
             stderr_log: self.dir.log(&format!("agent_{role}{suffix}.stderr.log")),
             cancel: self.cancel.clone(),
             redactor: self.files.redactor().clone(),
+            ledger: Some(self.ledger()),
         };
         let req = AgentRequest {
             role: role.to_string(),
@@ -218,6 +219,11 @@ impl RunCtx {
             return Err(Error::Cancelled);
         }
         Ok(call)
+    }
+
+    /// The ledger of the run's live process groups.
+    pub fn ledger(&self) -> crate::process::GroupLedger {
+        crate::process::GroupLedger::new(self.dir.processes(), self.dir.id())
     }
 
     /// Appends a record to metrics/stages.jsonl.

@@ -12,6 +12,7 @@ use crate::cancel::CancelToken;
 use crate::config::{LoadedConfig, Overrides, RoutingTable, resolve_routing};
 use crate::git::Git;
 use crate::metrics::{RunMetrics, StageRecord};
+use crate::process::GroupLedger;
 use crate::prompt::Prompts;
 use crate::redact::Redactor;
 use crate::run::{
@@ -232,7 +233,8 @@ impl Engine {
         );
         let git_logged = Git::new(&repo)
             .with_log(Some(dir.log("git.log")))
-            .with_redactor(redactor.clone());
+            .with_redactor(redactor.clone())
+            .with_ledger(GroupLedger::new(dir.processes(), dir.id()));
         let mut cx = RunCtx {
             dir,
             repo: repo.clone(),
@@ -267,6 +269,9 @@ impl Engine {
         for jsonl in [dir.events(), dir.stage_metrics()] {
             crate::fsutil::repair_jsonl_tail(&jsonl)?;
         }
+        // What a killed driver left running (an agent's children) ends before anything starts.
+        let orphans =
+            GroupLedger::new(dir.processes(), dir.id()).end_orphans(crate::process::ORPHAN_GRACE);
         let mut state = RunState::load(&dir.state())?;
         let meta = Meta::load(&dir.meta())?;
         let redactor = run_redactor(&req.config);
@@ -294,12 +299,13 @@ impl Engine {
         let worktree = PathBuf::from(&meta.worktree);
         let git_logged = Git::new(&repo)
             .with_log(Some(dir.log("git.log")))
-            .with_redactor(redactor.clone());
+            .with_redactor(redactor.clone())
+            .with_ledger(GroupLedger::new(dir.processes(), dir.id()));
         if state.setup_done {
             for warning in restore_worktree(&git_logged, &worktree, &meta.branch)? {
                 events.emit(Event::new("warning", warning));
             }
-            clear_stale_git_locks(&git_logged.worktree(&worktree));
+            clear_stale_git_locks(&git_logged, &worktree, &meta.branch);
         } else if worktree.exists() {
             // No agent works in a worktree before its setup is done: one a killed start left
             // half made (a checkout cut short) is removed and made again below.
@@ -329,6 +335,20 @@ impl Engine {
         cx.meta.ended_at = None;
         cx.meta.status = RunStatus::Running.as_str().into();
         cx.files.save_meta(&cx.meta)?;
+        if !orphans.is_empty() {
+            cx.emit(Event::new(
+                "warning",
+                format!(
+                    "ended {} process group(s) the interrupted driver left running: {}",
+                    orphans.len(),
+                    orphans
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
         cx.emit(Event::new(
             "run.resumed",
             format!(
@@ -430,13 +450,28 @@ fn fail_before_stages(cx: &mut RunCtx, e: Error) -> Result<RunOutcome> {
     finish(cx, RunStatus::Failed)
 }
 
-/// A driver killed in the middle of a git command leaves `index.lock` behind; we hold the run's
-/// lock, so no other orx process works in this worktree and the file is stale.
-fn clear_stale_git_locks(git: &Git) {
-    if let Ok(Some(git_dir)) = git.worktree_git_dir() {
-        let lock = git_dir.join("index.lock");
-        if lock.exists() {
-            let _ = std::fs::remove_file(lock);
+/// A driver killed in the middle of a git command may leave its lock files behind (the index,
+/// HEAD, the run branch's ref). We hold the run's lock, so no other orx works in this worktree or
+/// on its branch, and the orphaned commands were ended: the files are stale. Locks shared with
+/// the rest of the repository (packed-refs, config) are not touched.
+fn clear_stale_git_locks(repo_git: &Git, worktree: &Path, branch: &str) {
+    let Ok(Some(admin)) = repo_git.worktree(worktree).worktree_git_dir() else {
+        return;
+    };
+    for name in [
+        "index.lock",
+        "HEAD.lock",
+        "ORIG_HEAD.lock",
+        "logs/HEAD.lock",
+    ] {
+        let _ = std::fs::remove_file(admin.join(name));
+    }
+    if let Ok(common) = crate::git::common_dir(repo_git.dir()) {
+        for file in [
+            format!("refs/heads/{branch}.lock"),
+            format!("logs/refs/heads/{branch}.lock"),
+        ] {
+            let _ = std::fs::remove_file(common.join(file));
         }
     }
 }
@@ -576,6 +611,7 @@ fn run_setup(cx: &mut RunCtx) -> Result<()> {
         spec.stderr_log = Some(cx.dir.log("setup.log"));
         spec.log_limit = Some(crate::gate::LOG_LIMIT);
         spec.redactor = Some(cx.files.redactor().clone());
+        spec.ledger = Some(cx.ledger());
         let line = format!(
             "$ {} {}",
             cmd.command,

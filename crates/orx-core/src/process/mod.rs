@@ -2,13 +2,18 @@
 //! closed), stdout and stderr streamed line by line to log files and to a callback, and a
 //! timeout or cancellation that stops the whole group (SIGTERM, grace, SIGKILL).
 
-use std::io::{Read, Write};
+mod ledger;
+mod pipe;
+
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+pub use ledger::{GroupLedger, ORPHAN_GRACE, RUN_MARK};
+use pipe::{Pipe, lock, open_log};
 
 use crate::cancel::CancelToken;
 use crate::run::sys::{SIGKILL, SIGTERM, has_exited, pidfd_open, poll_readable, signal_group};
@@ -30,12 +35,19 @@ pub fn kill_active_groups() {
     }
 }
 
-fn track(pgid: u32, on: bool) {
+fn track(pgid: u32, on: bool, ledger: Option<&GroupLedger>) {
     if let Ok(mut groups) = ACTIVE_GROUPS.lock() {
         if on {
             groups.push(pgid);
         } else {
             groups.retain(|g| *g != pgid);
+        }
+    }
+    if let Some(l) = ledger {
+        if on {
+            l.started(pgid);
+        } else {
+            l.ended(pgid);
         }
     }
 }
@@ -82,6 +94,12 @@ pub struct ProcessSpec {
     /// lists of paths that may not be UTF-8, diffs); stdout's lines then do not reach the
     /// callback, and bytes past the limit are counted, not kept.
     pub capture_stdout: Option<usize>,
+    /// The run this child works for: its group is recorded in the run's ledger while alive, and
+    /// it carries the run's mark ([`RUN_MARK`]) in its environment.
+    pub ledger: Option<GroupLedger>,
+    /// The child gets SIGKILL when orx dies (agents, gates). Off for git: a short local git
+    /// command left to finish leaves no lock file behind, one killed mid-write does.
+    pub die_with_parent: bool,
 }
 
 /// What a capped log keeps of its end.
@@ -102,6 +120,7 @@ impl ProcessSpec {
             program: program.into(),
             args: args.into_iter().map(Into::into).collect(),
             grace: Duration::from_secs(3),
+            die_with_parent: true,
             ..Self::default()
         }
     }
@@ -168,6 +187,14 @@ pub fn run(
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
+    if let Some(l) = &spec.ledger {
+        cmd.env(RUN_MARK, l.run_id());
+    }
+    // The child dies with the thread that waits for it (whatever kills orx): what it started
+    // in its group is ended by the next orx from the ledger.
+    if spec.die_with_parent {
+        crate::run::sys::die_with_parent(&mut cmd);
+    }
     // Logs first: a log that cannot be opened must not leave a started child behind.
     let out_log = open_log(spec.stdout_log.as_ref(), spec.log_limit)?;
     let err_log = if spec.stderr_log.is_some() && spec.stderr_log == spec.stdout_log {
@@ -185,7 +212,7 @@ pub fn run(
         source,
     })?;
     let pid = child.id();
-    track(pid, true);
+    track(pid, true, spec.ledger.as_ref());
 
     let mut pipes: Vec<Pipe> = Vec::with_capacity(2);
     if let Some(out) = child.stdout.take() {
@@ -243,7 +270,7 @@ pub fn run(
                     // the error.
                     signal_group(pid, SIGKILL);
                     let _ = child.wait();
-                    track(pid, false);
+                    track(pid, false, spec.ledger.as_ref());
                     return Err(e.into());
                 }
             };
@@ -290,7 +317,7 @@ pub fn run(
     // it has exited). A status lost to an ignored SIGCHLD reads as exit code -1.
     signal_group(pid, SIGKILL);
     let status = child.wait().ok();
-    track(pid, false);
+    track(pid, false, spec.ledger.as_ref());
     for p in &mut pipes {
         p.finish(spec.redactor.as_ref(), on_line);
     }
@@ -319,229 +346,6 @@ pub fn run(
         stdout,
         stdout_bytes,
     })
-}
-
-/// One output pipe of the child: the bytes read so far of a line not yet ended, and its log.
-struct Pipe {
-    file: std::fs::File,
-    stream: Stream,
-    log: SharedLog,
-    max_line: usize,
-    /// The line being read (at most `max_line` bytes of it).
-    line: Vec<u8>,
-    /// The line has passed `max_line`: the rest of it is skipped.
-    cut: bool,
-    closed: bool,
-    /// Keep the bytes read (at most this many) in `captured` instead of splitting lines.
-    capture: Option<usize>,
-    captured: Vec<u8>,
-    /// Bytes read in all.
-    seen: u64,
-}
-
-impl Pipe {
-    fn new(file: std::fs::File, stream: Stream, log: SharedLog, max_line: usize) -> Self {
-        Self {
-            file,
-            stream,
-            log,
-            max_line,
-            line: Vec::new(),
-            cut: false,
-            closed: false,
-            capture: None,
-            captured: Vec::new(),
-            seen: 0,
-        }
-    }
-
-    /// One read (the poll said it would not wait): every line it completes goes to the log and
-    /// the callback; the log is flushed so a live tail sees them.
-    fn read(
-        &mut self,
-        chunk: &mut [u8],
-        redactor: Option<&crate::redact::Redactor>,
-        on_line: &mut dyn FnMut(Stream, &str),
-    ) {
-        let n = match self.file.read(chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
-            Err(_) => 0,
-        };
-        if n == 0 {
-            self.closed = true;
-            // A last line without a newline goes out now, before what the other stream says next.
-            self.finish(redactor, on_line);
-            return;
-        }
-        self.seen += n as u64;
-        if let Some(limit) = self.capture {
-            let room = limit.saturating_sub(self.captured.len());
-            self.captured.extend_from_slice(&chunk[..n.min(room)]);
-            if let Some(mut sink) = lock(&self.log) {
-                sink.write(&chunk[..n]);
-                sink.flush();
-            }
-            return;
-        }
-        let log = self.log.clone();
-        let mut sink = lock(&log);
-        let mut rest = &chunk[..n];
-        while !rest.is_empty() {
-            let (part, ended) = match rest.iter().position(|b| *b == b'\n') {
-                Some(i) => (&rest[..=i], true),
-                None => (rest, false),
-            };
-            rest = &rest[part.len()..];
-            if !self.cut {
-                let room = self.max_line - self.line.len();
-                self.line.extend_from_slice(&part[..part.len().min(room)]);
-                self.cut = part.len() > room;
-            }
-            if ended {
-                self.emit(sink.as_deref_mut(), redactor, on_line);
-            }
-        }
-        if let Some(sink) = sink.as_deref_mut() {
-            sink.flush();
-        }
-    }
-
-    /// Gives out the line read so far (ended by a newline, cut, or the last one of the output).
-    fn emit(
-        &mut self,
-        log: Option<&mut LogSink>,
-        redactor: Option<&crate::redact::Redactor>,
-        on_line: &mut dyn FnMut(Stream, &str),
-    ) {
-        let text = String::from_utf8_lossy(&self.line);
-        if let Some(log) = log {
-            match redactor {
-                Some(r) => log.write(r.redact_cow(&text).as_bytes()),
-                None => log.write(&self.line),
-            }
-            if !self.line.ends_with(b"\n") {
-                log.write(b"\n");
-            }
-        }
-        on_line(self.stream, text.trim_end_matches(['\n', '\r']));
-        self.line.clear();
-        self.cut = false;
-    }
-
-    /// The last line, when the output did not end with a newline.
-    fn finish(
-        &mut self,
-        redactor: Option<&crate::redact::Redactor>,
-        on_line: &mut dyn FnMut(Stream, &str),
-    ) {
-        if !self.line.is_empty() {
-            let log = self.log.clone();
-            self.emit(lock(&log).as_deref_mut(), redactor, on_line);
-        }
-    }
-}
-
-type SharedLog = Option<Arc<Mutex<LogSink>>>;
-
-/// The log's sink, when there is a log (a poisoned lock is taken over: a log is only bytes).
-fn lock(log: &SharedLog) -> Option<std::sync::MutexGuard<'_, LogSink>> {
-    log.as_ref()
-        .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()))
-}
-
-/// A log file with an optional size limit: the head is written as it comes, the bytes past the
-/// limit are counted and only the last [`LOG_TAIL`] of them kept, to be written at the end.
-struct LogSink {
-    file: std::io::BufWriter<std::fs::File>,
-    written: u64,
-    limit: u64,
-    dropped: u64,
-    tail: std::collections::VecDeque<u8>,
-    finished: bool,
-}
-
-impl LogSink {
-    fn write(&mut self, bytes: &[u8]) {
-        if self.finished {
-            return;
-        }
-        let room = self.limit.saturating_sub(self.written);
-        let head = bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX));
-        if head > 0 {
-            let _ = self.file.write_all(&bytes[..head]);
-            self.written += head as u64;
-        }
-        let rest = &bytes[head..];
-        if rest.is_empty() {
-            return;
-        }
-        self.dropped += rest.len() as u64;
-        let keep = &rest[rest.len().saturating_sub(LOG_TAIL)..];
-        let overflow = (self.tail.len() + keep.len()).saturating_sub(LOG_TAIL);
-        self.tail.drain(..overflow.min(self.tail.len()));
-        self.tail.extend(keep);
-    }
-
-    fn flush(&mut self) {
-        let _ = self.file.flush();
-    }
-
-    /// Writes the note and the kept tail of a log that passed its limit, and flushes.
-    fn finish(&mut self) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
-        self.write_tail();
-        self.flush();
-    }
-
-    fn write_tail(&mut self) {
-        if self.dropped == 0 {
-            return;
-        }
-        let tail: Vec<u8> = self.tail.drain(..).collect();
-        if tail.len() as u64 == self.dropped {
-            // Everything past the limit fits in the tail: nothing is left out after all.
-            let _ = self.file.write_all(&tail);
-            return;
-        }
-        // The tail starts at a line boundary when it has one.
-        let start = tail.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
-        let kept = &tail[start..];
-        let note = format!(
-            "\n[orx: this log reached its limit of {} MiB; {} bytes were left out; the last {} bytes follow]\n",
-            self.limit >> 20,
-            self.dropped - kept.len() as u64,
-            kept.len()
-        );
-        let _ = self.file.write_all(note.as_bytes());
-        let _ = self.file.write_all(kept);
-    }
-}
-
-fn open_log(path: Option<&PathBuf>, limit: Option<u64>) -> Result<SharedLog> {
-    match path {
-        None => Ok(None),
-        Some(p) => {
-            if let Some(dir) = p.parent() {
-                fs_err::create_dir_all(dir)?;
-            }
-            let f = fs_err::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)?;
-            Ok(Some(Arc::new(Mutex::new(LogSink {
-                file: std::io::BufWriter::with_capacity(64 * 1024, f.into_parts().0),
-                written: 0,
-                limit: limit.unwrap_or(u64::MAX),
-                dropped: 0,
-                tail: Default::default(),
-                finished: false,
-            }))))
-        }
-    }
 }
 
 /// Runs a short command to completion and returns (success, stdout, stderr). For git and

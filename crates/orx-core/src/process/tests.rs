@@ -332,3 +332,45 @@ fn has_exited_peeks_without_reaping() {
     assert!(crate::run::sys::has_exited(pid).unwrap());
     assert_eq!(child.wait().unwrap().code(), Some(7));
 }
+
+#[test]
+fn the_ledger_ends_only_groups_that_still_carry_the_runs_mark() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = GroupLedger::new(
+        dir.path().join("processes.jsonl"),
+        "20261130_000000_0000abcd",
+    );
+    // A child of the run that left a grandchild behind: recorded, marked, still alive.
+    let mut ours = std::process::Command::new("sh")
+        .args(["-c", "sleep 30 & wait"])
+        .env(RUN_MARK, "20261130_000000_0000abcd")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // A group whose id the ledger holds but that is not the run's (a reused id, another run).
+    let mut other = std::process::Command::new("sh")
+        .args(["-c", "sleep 30 & wait"])
+        .env(RUN_MARK, "20261130_000000_ffffffff")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let (a, b) = (ours.id(), other.id());
+    ledger.started(a);
+    ledger.started(b);
+    // A group that ended is not looked at again.
+    ledger.started(4_000_000);
+    ledger.ended(4_000_000);
+    std::thread::sleep(Duration::from_millis(100));
+    let ended = ledger.end_orphans(Duration::from_millis(500));
+    assert_eq!(ended, [a]);
+    assert!(wait_group_empty(a), "the run's group survived");
+    assert!(group_alive(b), "another run's group was hit");
+    assert!(
+        !dir.path().join("processes.jsonl").exists(),
+        "the ledger is emptied"
+    );
+    crate::run::sys::signal_group(b, crate::run::sys::SIGKILL);
+    let _ = ours.wait();
+    let _ = other.wait();
+}

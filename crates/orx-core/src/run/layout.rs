@@ -52,6 +52,10 @@ impl RunDir {
     pub fn events(&self) -> PathBuf {
         self.root.join("events.jsonl")
     }
+    /// processes.jsonl: the run's live process groups (see [`crate::process::GroupLedger`]).
+    pub fn processes(&self) -> PathBuf {
+        self.root.join("processes.jsonl")
+    }
     /// orx.lock.
     pub fn lock(&self) -> PathBuf {
         self.root.join("orx.lock")

@@ -195,6 +195,31 @@ pub fn raise_file_limit() -> u64 {
     lim.rlim_cur
 }
 
+/// Makes the child `cmd` starts receive SIGKILL when the thread that starts it ends (orx killed,
+/// whatever the signal), and exit at once if that already happened between fork and exec.
+pub fn die_with_parent(cmd: &mut std::process::Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: the hook runs in the child between fork and exec and calls only prctl, getppid
+        // and _exit, which are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    libc::_exit(137);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
+}
+
 /// SIGTERM.
 pub const SIGTERM: i32 = libc::SIGTERM;
 /// SIGKILL.

@@ -188,6 +188,7 @@ impl Agent for CliAgent {
         spec.stdout_log = Some(io.stdout_log.clone());
         spec.stderr_log = Some(io.stderr_log.clone());
         spec.redactor = Some(io.redactor.clone());
+        spec.ledger = io.ledger.clone();
         // An agent that streams without end keeps a bounded log; the parser still sees it all.
         spec.log_limit = Some(crate::process::LOG_LIMIT);
         let mut parser = parser_for(self.kind);

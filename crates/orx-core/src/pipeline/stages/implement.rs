@@ -437,6 +437,7 @@ fn run_gates(cx: &mut RunCtx, id: &str, attempt: u32) -> Result<Vec<GateResult>>
                 .attempt(attempt),
         );
         let dir = cx.dir.clone();
+        let ledger = cx.ledger();
         let id_owned = id.to_string();
         let log_for = move |name: &str| dir.log(&format!("gate_{name}_{id_owned}_{attempt}.log"));
         let run = GateRun {
@@ -444,6 +445,7 @@ fn run_gates(cx: &mut RunCtx, id: &str, attempt: u32) -> Result<Vec<GateResult>>
             log_for: &log_for,
             cancel: &cx.cancel,
             redactor: Some(cx.files.redactor()),
+            ledger: Some(&ledger),
         };
         let res = run_gate(&gate, &run)?;
         cx.emit(

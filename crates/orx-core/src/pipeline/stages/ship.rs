@@ -105,6 +105,7 @@ fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
     spec.stdout_log = Some(cx.dir.log("gh.log"));
     spec.stderr_log = Some(cx.dir.log("gh.log"));
     spec.redactor = Some(cx.files.redactor().clone());
+    spec.ledger = Some(cx.ledger());
     let mut out = String::new();
     match run(&spec, &cx.cancel, &mut |_, l| {
         out.push_str(l);
