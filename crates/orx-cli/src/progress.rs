@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use orx_core::run::{Event, Listener};
+use orx_core::protocol::{Event, EventBody, StageStatus};
+use orx_core::run::Listener;
 
 use crate::printer::Printer;
 use crate::render::{duration, event_line};
@@ -38,38 +39,41 @@ pub fn listener(printer: Printer) -> Option<(Listener, Option<ProgressBar>)> {
 
 /// Events worth a line of their own.
 fn shown(e: &Event) -> bool {
-    !matches!(e.kind.as_str(), "agent.started" | "gate.started")
+    !matches!(e.body, EventBody::AgentStarted | EventBody::GateStarted)
 }
 
 fn on_event_tty(pb: &ProgressBar, stage: &Mutex<String>, printer: Printer, e: &Event) {
     // The bar writes to the terminal itself: what agents wrote is sanitized here.
     let e = &sanitized(e);
-    match e.kind.as_str() {
-        "stage.started" => {
+    match &e.body {
+        EventBody::StageStarted => {
             if let Ok(mut s) = stage.lock() {
                 *s = e.stage.clone().unwrap_or_default();
             }
             pb.reset_elapsed();
             pb.set_message(e.stage.clone().unwrap_or_default());
         }
-        "stage.finished" => {
-            let status = e.data.get("status").and_then(|v| v.as_str()).unwrap_or("");
-            let secs = e
-                .data
-                .get("duration_secs")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0);
+        EventBody::StageFinished {
+            status,
+            duration_secs,
+        } => {
             let mark = match status {
-                "done" => printer.paint("✓", "32"),
-                "skipped" => printer.paint("-", "2"),
+                StageStatus::Done => printer.paint("✓", "32"),
+                StageStatus::Skipped => printer.paint("-", "2"),
                 _ => printer.paint("✗", "31"),
             };
             let stage = e.stage.as_deref().unwrap_or("");
             let prefix = format!("{stage} {status}: ");
             let note = e.message.strip_prefix(&prefix).unwrap_or(&e.message);
-            pb.println(format!("{mark} {stage:<17} {:>7}  {note}", duration(secs)));
+            pb.println(format!(
+                "{mark} {stage:<17} {:>7}  {note}",
+                duration(*duration_secs)
+            ));
         }
-        "agent.started" | "gate.started" | "attempt.started" | "attempt.resumed" => {
+        EventBody::AgentStarted
+        | EventBody::GateStarted
+        | EventBody::AttemptStarted
+        | EventBody::AttemptResumed => {
             let s = stage.lock().map(|s| s.clone()).unwrap_or_default();
             let what = match (&e.item, e.attempt) {
                 (Some(i), Some(a)) => format!("{s} · {i} attempt {a} · {}", e.message),
@@ -77,12 +81,21 @@ fn on_event_tty(pb: &ProgressBar, stage: &Mutex<String>, printer: Printer, e: &E
             };
             pb.set_message(what);
         }
-        "gate.finished" | "attempt.failed" | "item.finished" | "item.skipped" | "warning"
-        | "guardrail" | "ship" => {
+        EventBody::GateFinished(_)
+        | EventBody::AttemptFailed { .. }
+        | EventBody::ItemFinished { .. }
+        | EventBody::ItemSkipped
+        | EventBody::Warning
+        | EventBody::Guardrail
+        | EventBody::Ship => {
             pb.println(format!("  {}", event_line(e)));
         }
-        "run.finished" => pb.finish_and_clear(),
-        _ => {}
+        EventBody::RunFinished { .. } => pb.finish_and_clear(),
+        EventBody::RunStarted { .. }
+        | EventBody::RunResumed
+        | EventBody::ItemStarted
+        | EventBody::ItemSetAside
+        | EventBody::AgentFinished(_) => {}
     }
 }
 

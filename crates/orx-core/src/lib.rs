@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod process;
 pub mod prompt;
+pub mod protocol;
 pub mod redact;
 pub mod run;
 pub mod yaml;

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use orx_core::config::RoutingTable;
-use orx_core::metrics::{RunMetrics, StageRecord};
+use orx_core::metrics::{RunTotals, StageRecord};
 use orx_core::run::{
     ItemState, ItemStatus, Meta, RunDir, RunState, RunStatus, StageStatus, ToolVersions,
 };
@@ -63,8 +63,10 @@ fn write_run(runs: &Path, n: usize) -> String {
         .collect();
     st.base_sha = Some("0123456789abcdef".into());
     st.branch = Some(format!("orx/{id}"));
-    st.save(&dir.state()).unwrap();
+    let files = orx_core::run::RunFiles::new(dir.clone(), Default::default());
+    files.save_state(&mut st, false).unwrap();
     let meta = Meta {
+        version: orx_core::protocol::PROTOCOL_VERSION,
         run_id: id.clone(),
         task_summary: format!("Task number {n}: add a function and its tests"),
         repo: "/repo".into(),
@@ -83,16 +85,16 @@ fn write_run(runs: &Path, n: usize) -> String {
         pid: 1,
         started_at: "2026-11-26T10:00:00Z".into(),
         ended_at: Some("2026-11-26T10:00:42Z".into()),
-        status: st.status.as_str().into(),
+        status: st.status,
         pr_url: None,
     };
-    meta.save(&dir.meta()).unwrap();
+    files.save_meta(&meta).unwrap();
     let records: Vec<StageRecord> = STAGES
         .iter()
         .map(|s| StageRecord {
             run_id: id.clone(),
             stage: s.to_string(),
-            status: "ok".into(),
+            status: orx_core::protocol::AttemptStatus::Ok,
             duration_secs: 2.0 + (n % 5) as f64,
             executor: Some("fake".into()),
             tokens: orx_core::agent::Usage {
@@ -109,8 +111,8 @@ fn write_run(runs: &Path, n: usize) -> String {
         .map(|r| serde_json::to_string(r).unwrap() + "\n")
         .collect();
     std::fs::write(dir.stage_metrics(), lines).unwrap();
-    let mut m = RunMetrics::from_records(&id, &records);
-    m.status = meta.status.clone();
+    let mut m = RunTotals::from_records(&id, &records);
+    m.status = Some(meta.status);
     orx_core::fsutil::atomic_write_json(&dir.run_metrics(), &m).unwrap();
     std::fs::write(
         dir.context("backlog.yaml"),

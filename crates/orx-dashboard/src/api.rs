@@ -258,7 +258,7 @@ pub async fn resume(State(state): State<Shared>, Path(id): Path<String>) -> Resp
     let Some(run) = pages::load_run(&state, &id) else {
         return no_run(&id);
     };
-    match state.launcher.resume(&id, &run.summary.status) {
+    match state.launcher.resume(&id, run.summary.status) {
         Ok(()) => {
             state.live.notify(&id);
             (

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use std::time::SystemTime;
 
+use orx_core::protocol::{FailureCategory, Observed};
 use orx_core::run::{RunDir, RunState, Store};
 use serde::Serialize;
 
@@ -17,8 +18,8 @@ use serde::Serialize;
 pub struct RunRow {
     /// Run id.
     pub run_id: String,
-    /// Effective status (`running`, `interrupted`, `succeeded`, …; `queued` for the queue).
-    pub status: String,
+    /// Status as a reader sees it (`queued` for the dashboard's queue).
+    pub status: Observed,
     /// Current or last stage.
     pub stage: Option<String>,
     /// The current item.
@@ -32,7 +33,7 @@ pub struct RunRow {
     /// The task summary.
     pub task: String,
     /// The failure category of a failed run.
-    pub failure: Option<String>,
+    pub failure: Option<FailureCategory>,
     /// Input + output tokens.
     pub tokens: u64,
     /// Cost in USD.
@@ -42,7 +43,7 @@ pub struct RunRow {
 impl RunRow {
     /// True while a process drives the run.
     pub fn is_active(&self) -> bool {
-        self.status == "running"
+        self.status == Observed::Running
     }
 }
 
@@ -167,7 +168,8 @@ impl RunIndex {
                 // Live, pending and interrupted runs are re-read every time (an interrupted run
                 // turns live when a driver takes its lock, which state.json does not show).
                 let watch = |e: &Entry| {
-                    e.row.is_active() || matches!(e.row.status.as_str(), "pending" | "interrupted")
+                    e.row.is_active()
+                        || matches!(e.row.status, Observed::Pending | Observed::Interrupted)
                 };
                 match inner.get(id) {
                     Some(e) if !full && !watch(e) => {}
@@ -298,10 +300,11 @@ impl RunIndex {
                 per_page,
             };
         }
+        let wanted = Observed::parse(filter.status.trim());
         let mut total = 0;
         let mut runs = Vec::new();
         for e in &inner.rows {
-            if !filter.status.is_empty() && e.row.status != filter.status {
+            if !filter.status.is_empty() && Some(e.row.status) != wanted {
                 continue;
             }
             if !q.is_empty() && !e.search.contains(&q) {
@@ -356,8 +359,8 @@ fn read_entry(store: &Store, dir: &RunDir, stamp: Option<SystemTime>) -> Entry {
     let failure = state
         .as_ref()
         .and_then(|s| s.last_failure.as_ref())
-        .filter(|_| summary.status == "failed")
-        .map(|f| f.category.clone());
+        .filter(|_| summary.status == Observed::Failed)
+        .map(|f| f.category);
     let row = RunRow {
         run_id: summary.run_id,
         status: summary.status,
@@ -393,7 +396,9 @@ mod tests {
         }
         let mut st = RunState::new(id, "standard", &["plan".to_string()]);
         st.status = status;
-        st.save(&dir.state()).unwrap();
+        orx_core::run::RunFiles::new(dir.clone(), Default::default())
+            .save_state(&mut st, false)
+            .unwrap();
     }
 
     #[test]
@@ -419,7 +424,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         run(t.path(), a, RunStatus::Cancelled);
         assert_eq!(index.refresh(true), [a]);
-        assert_eq!(index.row(a).unwrap().status, "cancelled");
+        assert_eq!(index.row(a).unwrap().status, Observed::Cancelled);
         std::fs::remove_dir_all(t.path().join("runs").join(c)).unwrap();
         index.refresh(false);
         assert_eq!(ids(index.page(&Filter::default())), [b, a]);

@@ -326,7 +326,7 @@ impl Launcher {
                 && state
                     .index
                     .row(id)
-                    .is_none_or(|r| r.status == "interrupted")
+                    .is_none_or(|r| r.status == orx_core::protocol::Observed::Interrupted)
         });
         map.len()
     }
@@ -426,8 +426,8 @@ impl Launcher {
 
     /// Resumes a run in the background (`orx resume`, its own process group, its output in
     /// `logs/dashboard_resume.log`).
-    pub fn resume(&self, id: &str, status: &str) -> Result<(), Refusal> {
-        if !matches!(status, "failed" | "cancelled" | "interrupted") {
+    pub fn resume(&self, id: &str, status: orx_core::protocol::Observed) -> Result<(), Refusal> {
+        if !status.is_resumable() {
             return Err(refusal(
                 409,
                 format!("run {id} is {status}; only failed, cancelled or interrupted runs resume"),

@@ -8,7 +8,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Value, context};
-use orx_core::metrics::{Report, RunMetrics, StageRecord};
+use orx_core::metrics::{Report, RunTotals, StageRecord};
+use orx_core::protocol::{FailureCategory, Observed};
 use orx_core::run::{Meta, RunDir, RunState, Store};
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +35,7 @@ pub struct RunData {
     /// state.json.
     pub state: Option<RunState>,
     /// The run's totals.
-    pub metrics: Option<RunMetrics>,
+    pub metrics: Option<RunTotals>,
     /// The queue entry, while the run waits to start (or failed to).
     pub queued: Option<Queued>,
 }
@@ -79,9 +80,9 @@ pub fn load_run(state: &Shared, id: &str) -> Option<RunData> {
             summary: RunRow {
                 run_id: id.to_string(),
                 status: if q.error.is_some() {
-                    "failed".into()
+                    Observed::Failed
                 } else {
-                    "queued".into()
+                    Observed::Queued
                 },
                 stage: None,
                 item: None,
@@ -89,7 +90,7 @@ pub fn load_run(state: &Shared, id: &str) -> Option<RunData> {
                 started_at: Some(q.queued_at.clone()),
                 duration_secs: None,
                 task: crate::redact(&orx_core::run::summarize_task(&q.request.task, 80)),
-                failure: q.error.as_ref().map(|_| "start_failed".to_string()),
+                failure: q.error.as_ref().map(|_| FailureCategory::StartFailed),
                 tokens: 0,
                 cost_usd: 0.0,
             },
@@ -147,7 +148,7 @@ pub fn run_file(state: &Shared, id: &str, rel: &str) -> Result<PathBuf, Box<Resp
 
 fn row_value(r: &RunRow) -> Value {
     ser(serde_json::json!({
-        "run_id": r.run_id, "status": r.status, "class": status_class(&r.status),
+        "run_id": r.run_id, "status": r.status, "class": status_class(r.status.as_str()),
         "stage": r.stage, "item": r.item, "attempt": r.attempt, "started_at": r.started_at,
         "duration": r.duration_secs.map(view::duration), "task": r.task, "failure": r.failure,
         "tokens": view::tokens(r.tokens), "cost": format!("${:.4}", r.cost_usd),
@@ -351,8 +352,7 @@ fn header_html(state: &Shared, run: &RunData) -> String {
     let s = &run.summary;
     let st = run.state.as_ref();
     let m = run.meta.as_ref();
-    let resumable =
-        matches!(s.status.as_str(), "failed" | "cancelled" | "interrupted") && run.state.is_some();
+    let resumable = s.status.is_resumable() && run.state.is_some();
     render(
         "run_header.html",
         context! {
@@ -365,7 +365,7 @@ fn header_html(state: &Shared, run: &RunData) -> String {
             pr_url => m.and_then(|m| m.pr_url.clone()),
             started_at => s.started_at.clone(),
             ended => m.and_then(|m| m.ended_at.clone()).is_some() || !s.is_active(),
-            can_cancel => s.is_active() || s.status == "queued",
+            can_cancel => s.is_active() || s.status == Observed::Queued,
             can_resume => resumable,
             queue_error => run.queued.as_ref().and_then(|q| q.error.as_deref().map(crate::redact)),
             csrf => state.csrf.clone(),
@@ -424,7 +424,7 @@ fn overview_html(state: &Shared, run: &RunData) -> String {
                         .map(|r| {
                             ser(serde_json::json!({
                                 "attempt": r.attempt, "status": r.status,
-                                "class": status_class(&r.status),
+                                "class": status_class(r.status.as_str()),
                                 "gates": r.gates, "secs": view::duration(r.duration_secs),
                                 "failure": r.failure_category,
                             }))
@@ -1016,7 +1016,7 @@ pub async fn resume(State(state): State<Shared>, Path(id): Path<String>) -> Resp
     let Some(run) = load_run(&state, &id) else {
         return missing_run(&id);
     };
-    if let Err(e) = state.launcher.resume(&id, &run.summary.status) {
+    if let Err(e) = state.launcher.resume(&id, run.summary.status) {
         return refused(e);
     }
     state.live.notify(&id);

@@ -67,9 +67,6 @@ impl Limits {
 /// Serves `app` on `listener` with `limits` until the task is dropped.
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    // Refusals hold a descriptor for a moment too: at most this many at once, past it the
-    // connection is just closed.
-    let refusals = Arc::new(Semaphore::new(64));
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -85,12 +82,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) -> std::i
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            if let Ok(p) = refusals.clone().try_acquire_owned() {
-                tokio::spawn(async move {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), refuse_busy(stream)).await;
-                    drop(p);
-                });
-            }
+            refuse_busy(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -109,25 +101,22 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) -> std::i
     }
 }
 
-/// A short answer to a connection past the cap.
-async fn refuse_busy(stream: TcpStream) {
+/// A short answer to a connection past the cap, given at once and without waiting for the
+/// client (so a flood of idle connections costs no task and no descriptor for long).
+fn refuse_busy(stream: TcpStream) {
     let body = "the dashboard has too many open connections; retry in a moment\n";
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Length: {}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let mut rest = answer.as_bytes();
-    while !rest.is_empty() {
-        if stream.writable().await.is_err() {
-            return;
-        }
-        match stream.try_write(rest) {
-            Ok(n) => rest = &rest[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => return,
-        }
-    }
+    // A fresh socket's buffer takes the whole answer.
+    let _ = stream.try_write(answer.as_bytes());
+    let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Write);
+    // What the client sent is read first: closing with it unread would reset the connection and
+    // could destroy the answer before the client reads it.
+    let mut sink = [0u8; 4096];
+    while matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {}
 }
 
 /// A connection whose writes fail once they have made no progress for `limit`: a client that

@@ -4,7 +4,7 @@ use std::io::{BufRead, Seek};
 use std::time::Duration;
 
 use orx_core::Result;
-use orx_core::metrics::RunMetrics;
+use orx_core::metrics::RunTotals;
 use orx_core::run::{Event, Meta, RunDir, RunLock, RunState, Store};
 
 use super::Env;
@@ -34,7 +34,7 @@ pub fn status(env: &Env, args: StatusArgs) -> Result<u8> {
             .map(|r| {
                 vec![
                     r.run_id.clone(),
-                    r.status.clone(),
+                    r.status.to_string(),
                     r.stage.clone().unwrap_or_else(|| "-".into()),
                     r.started_at.as_deref().map(started).unwrap_or_default(),
                     r.duration_secs.map(duration).unwrap_or_else(|| "-".into()),
@@ -56,7 +56,7 @@ pub fn status(env: &Env, args: StatusArgs) -> Result<u8> {
     let meta = Meta::load(&dir.meta())?;
     // run.json is written at the end; while a run is live, its totals come from stages.jsonl.
     // run.json is written at the end; while a run is live, its totals come from stages.jsonl.
-    let metrics: Option<RunMetrics> = Store::run_metrics(&dir);
+    let metrics: Option<RunTotals> = Store::run_metrics(&dir);
     let summary = store.summary(&id);
     if args.json {
         env.printer.json(&serde_json::json!({
@@ -129,7 +129,7 @@ pub fn status(env: &Env, args: StatusArgs) -> Result<u8> {
         ));
     }
     if let Some(f) = &state.last_failure
-        && summary.status != "succeeded"
+        && summary.status != orx_core::protocol::Observed::Succeeded
     {
         // The message may already end with its category (an item's "failed after N attempts").
         let category = format!("({})", f.category);

@@ -121,7 +121,7 @@ fn show(env: &Env, store: &Store, id: &str, json: bool) -> Result<u8> {
     match &totals {
         Some(m) => p.result(&format!(
             "run {id}: {} · {} · agents {} · gates {} · {} tokens in, {} out · ${:.4} · {} fix attempt(s)",
-            if m.status.is_empty() { "live" } else { m.status.as_str() },
+            m.status.map_or("live", |s| s.as_str()),
             duration(m.duration_secs),
             duration(m.agent_secs),
             duration(m.gate_secs),
@@ -146,7 +146,7 @@ fn show(env: &Env, store: &Store, id: &str, json: bool) -> Result<u8> {
                     .as_ref()
                     .map(|i| format!("{i}#{}", r.attempt))
                     .unwrap_or_else(|| "-".into()),
-                r.status.clone(),
+                r.status.to_string(),
                 duration(r.duration_secs),
                 match (&r.executor, &r.model) {
                     (Some(e), Some(m)) => format!("{e}/{m}"),

@@ -367,7 +367,7 @@ pub(crate) fn report(env: &Env, o: RunOutcome, json: bool) -> Result<u8> {
         return Ok(code);
     }
     let p = &env.printer;
-    let metrics: Option<orx_core::metrics::RunMetrics> =
+    let metrics: Option<orx_core::metrics::RunTotals> =
         orx_core::fsutil::read_json(&o.run_dir.join("metrics").join("run.json")).ok();
     let took = metrics
         .as_ref()

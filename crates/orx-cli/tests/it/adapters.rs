@@ -130,7 +130,7 @@ fn a_missing_agent_cli_fails_the_stage_with_a_clear_message() {
     let id = repo.single_run();
     assert_eq!(
         repo.state(&id).last_failure.unwrap().category,
-        "agent_error"
+        orx_core::protocol::FailureCategory::AgentError
     );
 }
 

@@ -131,7 +131,11 @@ fn a_worktree_folder_removed_mid_run_cannot_make_orx_touch_the_users_checkout() 
     let st = repo.state(&id);
     assert_eq!(st.status, RunStatus::Failed);
     let failure = st.last_failure.unwrap();
-    assert_eq!(failure.category, "worktree_lost", "{failure:?}");
+    assert_eq!(
+        failure.category,
+        orx_core::protocol::FailureCategory::WorktreeLost,
+        "{failure:?}"
+    );
     assert!(
         failure.message.contains("no longer a git worktree"),
         "{failure:?}"

@@ -12,6 +12,7 @@ mod attacks;
 mod attacks_dashboard;
 mod browser;
 mod cli;
+mod compat;
 mod context;
 mod dashboard;
 mod disk;

@@ -72,7 +72,7 @@ fn happy_path_writes_every_run_file_and_one_commit_per_item() {
     assert_eq!(meta.branch, format!("orx/{id}"));
     assert_eq!(meta.base_branch, "main");
     assert_eq!(meta.base_sha, repo.git(&["rev-parse", "main"]).trim());
-    assert_eq!(meta.status, "succeeded");
+    assert_eq!(meta.status, orx_core::protocol::RunStatus::Succeeded);
     assert!(meta.ended_at.is_some());
     assert_eq!(meta.task_summary, "Write two files");
     assert_eq!(meta.routing.routes.len(), 7);
@@ -291,7 +291,7 @@ fn exhausted_attempts_fail_the_item_and_stop_the_run_with_stop_on_first_failure(
         repo.run_file(&id, "artifacts/W001.evidence.md")
             .contains("src/x.py:3: error: boom")
     );
-    assert_eq!(repo.meta(&id).status, "failed");
+    assert_eq!(repo.meta(&id).status, orx_core::protocol::RunStatus::Failed);
 }
 
 #[test]
@@ -325,7 +325,10 @@ fn an_empty_diff_is_reported_as_no_changes() {
     orx_ok(&repo, &["run", "t"], 1);
     let id = repo.single_run();
     let st = repo.state(&id);
-    assert_eq!(st.last_failure.as_ref().unwrap().category, "no_changes");
+    assert_eq!(
+        st.last_failure.as_ref().unwrap().category,
+        orx_core::protocol::FailureCategory::NoChanges
+    );
     assert!(
         repo.run_file(&id, "prompts/fix_W001_2.md")
             .contains("The attempt changed no file")
@@ -428,7 +431,10 @@ fn a_backlog_invalid_twice_fails_decompose() {
         text(&out)
     );
     let st = repo.state(&repo.single_run());
-    assert_eq!(st.last_failure.unwrap().category, "invalid_backlog");
+    assert_eq!(
+        st.last_failure.unwrap().category,
+        orx_core::protocol::FailureCategory::InvalidBacklog
+    );
 }
 
 #[test]

@@ -431,7 +431,9 @@ fn a_sigkill_at_random_instants_resumes_to_the_same_result() {
         assert_eq!(expected.get_or_insert_with(|| outcome.clone()), &outcome);
     }
     spans.sort_unstable();
-    let span = spans[1];
+    // Adjusted as the campaign goes: a run that ended before its instant shows the machine is
+    // faster now than when the span was measured (the suite's load comes and goes).
+    let mut span = spans[1];
     let expected = expected.unwrap();
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let (mut killed, mut before_start, mut finished) = (0, 0, 0);
@@ -467,6 +469,7 @@ fn a_sigkill_at_random_instants_resumes_to_the_same_result() {
         assert_run_files_parse(&repo, &id, &when);
         if done_before {
             finished += 1;
+            span = span * 4 / 5;
         } else if repo.state(&id).status != RunStatus::Succeeded {
             killed += 1;
             // Two resumers at once, both SIGKILLed at a random instant of their work (or left

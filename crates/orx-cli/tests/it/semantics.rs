@@ -294,7 +294,10 @@ fn guardrails_allowlist_mode_and_max_files() {
         repo.run_file(&id, "artifacts/W001.evidence.md")
             .contains("changed 3 files, more than guardrails.max_files_changed (2)")
     );
-    assert_eq!(repo.state(&id).last_failure.unwrap().category, "guardrail");
+    assert_eq!(
+        repo.state(&id).last_failure.unwrap().category,
+        orx_core::protocol::FailureCategory::Guardrail
+    );
 }
 
 #[test]
@@ -403,7 +406,7 @@ fn setup_commands_run_in_the_new_worktree_and_a_failure_is_clear() {
     let st = repo.state(&id);
     assert_eq!(st.stage("plan").unwrap().status, StageStatus::Pending);
     assert_eq!((st.status, st.setup_done), (RunStatus::Failed, false));
-    assert_eq!(repo.meta(&id).status, "failed");
+    assert_eq!(repo.meta(&id).status, orx_core::protocol::RunStatus::Failed);
     // Fixed, the resume runs the setup it never finished, then the stages.
     let fixed = std::fs::read_to_string(repo.path().join("orx.yaml"))
         .unwrap()

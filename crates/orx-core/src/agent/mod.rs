@@ -52,7 +52,9 @@ pub struct AgentRequest {
 }
 
 /// Token usage, normalised across CLIs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Usage {
     /// Input tokens (cached included).
     pub input: u64,
@@ -75,7 +77,7 @@ impl Usage {
 }
 
 /// Why an agent call failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// 429 / rate limit: transient.
@@ -124,7 +126,7 @@ impl ErrorKind {
 }
 
 /// A failed call's kind and message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgentError {
     /// The kind.
     pub kind: ErrorKind,

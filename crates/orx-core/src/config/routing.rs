@@ -66,7 +66,7 @@ impl StageOverride {
 }
 
 /// The resolved route of one role.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Route {
     /// The role (stage) name.
     pub stage: String,
@@ -81,7 +81,9 @@ pub struct Route {
 }
 
 /// The routes of every role.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct RoutingTable {
     /// One route per role, in pipeline order.
     pub routes: Vec<Route>,

@@ -29,7 +29,7 @@ pub struct Finding {
 }
 
 /// Test counts, when the parser knows them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TestCounts {
     /// Passed tests.
     pub passed: u32,

@@ -2,7 +2,9 @@
 //! status snapshot.
 
 /// Change statistics of a diff.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct DiffStats {
     /// Files changed.
     pub files: usize,

@@ -3,104 +3,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use crate::agent::Usage;
 use crate::config::Price;
-use crate::git::DiffStats;
 
 pub mod report;
 
+pub use crate::protocol::{RunTotals, StageRecord};
 pub use report::{Report, RunInput};
-
-/// One line of metrics/stages.jsonl.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct StageRecord {
-    /// Run id.
-    pub run_id: String,
-    /// Stage (implement and fix for item attempts).
-    pub stage: String,
-    /// The item.
-    pub item: Option<String>,
-    /// The attempt.
-    pub attempt: u32,
-    /// ok, failed, cancelled, skipped.
-    pub status: String,
-    /// The failure category.
-    pub failure_category: Option<String>,
-    /// Start (RFC 3339).
-    pub started_at: String,
-    /// End (RFC 3339).
-    pub ended_at: String,
-    /// Seconds.
-    pub duration_secs: f64,
-    /// Agent seconds within it.
-    pub agent_secs: f64,
-    /// Gate seconds within it.
-    pub gate_secs: f64,
-    /// Executor.
-    pub executor: Option<String>,
-    /// Model.
-    pub model: Option<String>,
-    /// Tokens.
-    pub tokens: Usage,
-    /// Cost in USD.
-    pub cost_usd: f64,
-    /// Gate outcomes: name → passed.
-    pub gates: BTreeMap<String, bool>,
-    /// The diff, for item attempts.
-    pub diff: Option<DiffStats>,
-}
-
-/// metrics/run.json.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct RunMetrics {
-    /// Run id.
-    pub run_id: String,
-    /// Final status.
-    pub status: String,
-    /// Seconds from start to end.
-    pub duration_secs: f64,
-    /// Seconds per stage.
-    pub stage_secs: BTreeMap<String, f64>,
-    /// Seconds inside agents.
-    pub agent_secs: f64,
-    /// Seconds inside gates.
-    pub gate_secs: f64,
-    /// Tokens.
-    pub tokens: Usage,
-    /// Cost in USD.
-    pub cost_usd: f64,
-    /// Fix attempts (item attempts after the first).
-    pub fix_attempts: u32,
-    /// Items passed.
-    pub items_done: u32,
-    /// Items failed.
-    pub items_failed: u32,
-    /// Seconds from the run's start to the first item whose gates passed.
-    pub time_to_first_green_secs: Option<f64>,
-}
-
-impl RunMetrics {
-    /// Totals from the stage records.
-    pub fn from_records(run_id: &str, records: &[StageRecord]) -> Self {
-        let mut m = RunMetrics {
-            run_id: run_id.to_string(),
-            ..Default::default()
-        };
-        for r in records {
-            *m.stage_secs.entry(r.stage.clone()).or_default() += r.duration_secs;
-            m.agent_secs += r.agent_secs;
-            m.gate_secs += r.gate_secs;
-            m.tokens.add(&r.tokens);
-            m.cost_usd += r.cost_usd;
-            if r.stage == "fix" {
-                m.fix_attempts += 1;
-            }
-        }
-        m
-    }
-}
 
 /// The records of metrics/stages.jsonl (lines that do not parse, such as a line cut by a crash,
 /// are skipped).

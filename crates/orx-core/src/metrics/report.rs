@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::StageRecord;
+use crate::protocol::{AttemptStatus, FailureCategory, Observed};
 
 /// One run as the report sees it.
 #[derive(Clone, Debug)]
 pub struct RunInput {
-    /// Effective status (`succeeded`, `failed`, `interrupted`, …).
-    pub status: String,
+    /// Its status as a reader sees it.
+    pub status: Observed,
     /// The failure category of a failed run.
-    pub failure: Option<String>,
+    pub failure: Option<FailureCategory>,
     /// Its stage records.
     pub records: Vec<StageRecord>,
 }
@@ -62,7 +63,7 @@ pub struct Report {
     /// Runs counted.
     pub runs: u64,
     /// Runs per status.
-    pub by_status: BTreeMap<String, u64>,
+    pub by_status: BTreeMap<Observed, u64>,
     /// succeeded / runs that ended (succeeded, failed, cancelled).
     pub success_rate: f64,
     /// Per stage.
@@ -72,7 +73,7 @@ pub struct Report {
     /// Per model (`executor/model`, or `executor` when no model was named).
     pub models: BTreeMap<String, ModelStats>,
     /// Failure categories, most frequent first.
-    pub top_failures: Vec<(String, u64)>,
+    pub top_failures: Vec<(FailureCategory, u64)>,
     /// Tokens across runs (input + output).
     pub total_tokens: u64,
     /// Cost across runs.
@@ -87,16 +88,16 @@ impl Report {
             ..Default::default()
         };
         let mut durations: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        let mut failures: BTreeMap<String, u64> = BTreeMap::new();
+        let mut failures: BTreeMap<FailureCategory, u64> = BTreeMap::new();
         for run in runs {
-            *r.by_status.entry(run.status.clone()).or_default() += 1;
-            if let Some(f) = &run.failure {
-                *failures.entry(f.clone()).or_default() += 1;
+            *r.by_status.entry(run.status).or_default() += 1;
+            if let Some(f) = run.failure {
+                *failures.entry(f).or_default() += 1;
             }
             for rec in &run.records {
                 let st = r.stages.entry(rec.stage.clone()).or_default();
                 st.attempts += 1;
-                if rec.status == "ok" {
+                if rec.status == AttemptStatus::Ok {
                     st.ok += 1;
                 }
                 durations
@@ -136,12 +137,15 @@ impl Report {
         for g in r.gates.values_mut() {
             g.pass_rate = ratio(g.passed, g.runs);
         }
-        let ended: u64 = ["succeeded", "failed", "cancelled"]
+        let ended: u64 = [Observed::Succeeded, Observed::Failed, Observed::Cancelled]
             .iter()
-            .map(|s| r.by_status.get(*s).copied().unwrap_or(0))
+            .map(|s| r.by_status.get(s).copied().unwrap_or(0))
             .sum();
-        r.success_rate = ratio(r.by_status.get("succeeded").copied().unwrap_or(0), ended);
-        let mut top: Vec<(String, u64)> = failures.into_iter().collect();
+        r.success_rate = ratio(
+            r.by_status.get(&Observed::Succeeded).copied().unwrap_or(0),
+            ended,
+        );
+        let mut top: Vec<(FailureCategory, u64)> = failures.into_iter().collect();
         top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         top.truncate(10);
         r.top_failures = top;
@@ -166,10 +170,10 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 mod tests {
     use super::*;
 
-    fn rec(stage: &str, status: &str, secs: f64, gates: &[(&str, bool)]) -> StageRecord {
+    fn rec(stage: &str, status: AttemptStatus, secs: f64, gates: &[(&str, bool)]) -> StageRecord {
         StageRecord {
             stage: stage.into(),
-            status: status.into(),
+            status,
             duration_secs: secs,
             executor: Some("fake".into()),
             model: Some("m1".into()),
@@ -183,21 +187,26 @@ mod tests {
     fn the_report_counts_rates_percentiles_and_failures() {
         let runs = vec![
             RunInput {
-                status: "succeeded".into(),
+                status: Observed::Succeeded,
                 failure: None,
                 records: vec![
-                    rec("plan", "ok", 1.0, &[]),
-                    rec("implement", "failed", 4.0, &[("pytest", false)]),
-                    rec("fix", "ok", 2.0, &[("pytest", true)]),
+                    rec("plan", AttemptStatus::Ok, 1.0, &[]),
+                    rec(
+                        "implement",
+                        AttemptStatus::Failed,
+                        4.0,
+                        &[("pytest", false)],
+                    ),
+                    rec("fix", AttemptStatus::Ok, 2.0, &[("pytest", true)]),
                 ],
             },
             RunInput {
-                status: "failed".into(),
-                failure: Some("gate_failed".into()),
-                records: vec![rec("plan", "ok", 3.0, &[])],
+                status: Observed::Failed,
+                failure: Some(FailureCategory::GateFailed),
+                records: vec![rec("plan", AttemptStatus::Ok, 3.0, &[])],
             },
             RunInput {
-                status: "interrupted".into(),
+                status: Observed::Interrupted,
                 failure: None,
                 records: vec![],
             },
@@ -213,7 +222,7 @@ mod tests {
         assert_eq!(r.gates["pytest"].pass_rate, 0.5);
         assert_eq!(r.models["fake/m1"].calls, 4);
         assert!((r.total_cost_usd - 2.0).abs() < 1e-9);
-        assert_eq!(r.top_failures, vec![("gate_failed".to_string(), 1)]);
+        assert_eq!(r.top_failures, vec![(FailureCategory::GateFailed, 1)]);
     }
 
     #[test]

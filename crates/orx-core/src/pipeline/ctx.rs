@@ -10,7 +10,8 @@ use crate::config::Config;
 use crate::git::Git;
 use crate::metrics::StageRecord;
 use crate::prompt::Prompts;
-use crate::run::{Event, EventSink, Meta, RunDir, RunFiles, RunState};
+use crate::protocol::{AgentCall as AgentCallEvent, Event, EventBody, Meta, RunState};
+use crate::run::{EventSink, RunDir, RunFiles};
 use crate::{Error, Result};
 
 /// Everything a stage may use.
@@ -138,7 +139,11 @@ impl RunCtx {
             task: self.task.clone(),
         };
         let started = Instant::now();
-        let mut ev = Event::new("agent.started", format!("{role}: calling the agent")).stage(role);
+        let mut ev = Event::new(
+            EventBody::AgentStarted,
+            format!("{role}: calling the agent"),
+        )
+        .stage(role);
         if let Some(i) = item {
             ev = ev.item(i).attempt(attempt);
         }
@@ -159,13 +164,13 @@ impl RunCtx {
                 self.git.run(&["reset", "--quiet", "--hard", &head])?;
                 self.git.run(&["clean", "-fdq"])?;
                 self.emit(
-                    Event::new("warning", format!("{role}: the agent changed the worktree in a read-only stage; the changes were reverted"))
+                    Event::warning(format!("{role}: the agent changed the worktree in a read-only stage; the changes were reverted"))
                         .stage(role),
                 );
             } else if changed {
                 // Uncommitted run work was there before: it is kept, and the change is reported.
                 self.emit(
-                    Event::new("warning", format!("{role}: the agent changed the worktree in a read-only stage; review the worktree before the next stage"))
+                    Event::warning(format!("{role}: the agent changed the worktree in a read-only stage; review the worktree before the next stage"))
                         .stage(role),
                 );
             }
@@ -184,7 +189,16 @@ impl RunCtx {
         self.stage_usage.executor = Some(call.route.executor.to_string());
         self.stage_usage.model = call.route.model.clone();
         let mut ev = Event::new(
-            "agent.finished",
+            EventBody::AgentFinished(AgentCallEvent {
+                executor: call.route.executor.name().to_string(),
+                model: call.route.model.clone(),
+                duration_secs: call.outcome.duration_secs,
+                tokens: call.outcome.usage,
+                cost_usd: cost,
+                tries: call.tries,
+                fallbacks: call.fallbacks,
+                error: call.outcome.error.clone(),
+            }),
             match &call.outcome.error {
                 None => format!("{role}: the agent answered"),
                 Some(e) => format!(
@@ -194,17 +208,7 @@ impl RunCtx {
                 ),
             },
         )
-        .stage(role)
-        .data(serde_json::json!({
-            "executor": call.route.executor.name(),
-            "model": call.route.model,
-            "duration_secs": call.outcome.duration_secs,
-            "tokens": call.outcome.usage,
-            "cost_usd": cost,
-            "tries": call.tries,
-            "fallbacks": call.fallbacks,
-            "error": call.outcome.error,
-        }));
+        .stage(role);
         if let Some(i) = item {
             ev = ev.item(i).attempt(attempt);
         }

@@ -11,13 +11,14 @@ use crate::agent::{FakeAgent, Router};
 use crate::cancel::CancelToken;
 use crate::config::{LoadedConfig, Overrides, RoutingTable, resolve_routing};
 use crate::git::Git;
-use crate::metrics::{RunMetrics, StageRecord};
+use crate::metrics::{RunTotals, StageRecord};
 use crate::process::GroupLedger;
 use crate::prompt::Prompts;
+use crate::protocol::{AttemptStatus, FailureCategory};
 use crate::redact::Redactor;
 use crate::run::{
-    Event, EventSink, Failure, ItemStatus, Listener, Meta, RunDir, RunFiles, RunLock, RunState,
-    RunStatus, StageStatus, Store, ToolVersions, new_run_id, now_rfc3339, summarize_task,
+    Event, EventBody, EventSink, Failure, ItemStatus, Listener, Meta, RunDir, RunFiles, RunLock,
+    RunState, RunStatus, StageStatus, Store, ToolVersions, new_run_id, now_rfc3339, summarize_task,
 };
 use crate::{Error, Result};
 
@@ -173,6 +174,7 @@ impl Engine {
         let redactor = run_redactor(&req.config);
         let worktree = repo.join(".worktrees").join(&id);
         let meta = Meta {
+            version: crate::protocol::PROTOCOL_VERSION,
             run_id: id.clone(),
             task_summary: redactor.redact(&summarize_task(&req.task, 120)),
             repo: repo.display().to_string(),
@@ -201,7 +203,7 @@ impl Engine {
             pid: std::process::id(),
             started_at: now_rfc3339(),
             ended_at: None,
-            status: RunStatus::Running.as_str().into(),
+            status: RunStatus::Running,
             pr_url: None,
         };
         let staged = RunFiles::new(staging.clone(), redactor.clone());
@@ -221,16 +223,17 @@ impl Engine {
         _lock.moved_to(dir.lock());
         let files = RunFiles::new(dir.clone(), redactor.clone());
         let events = self.sink(&files);
-        events.emit(
-            Event::new(
-                "run.started",
-                format!(
-                    "run {id} started on {branch} from {base_branch} ({})",
-                    &base_sha[..base_sha.len().min(10)]
-                ),
-            )
-            .data(serde_json::json!({"run_id": id, "pipeline": def.id, "stages": def.stages})),
-        );
+        events.emit(Event::new(
+            EventBody::RunStarted {
+                run_id: id.clone(),
+                pipeline: def.id.clone(),
+                stages: def.stages.clone(),
+            },
+            format!(
+                "run {id} started on {branch} from {base_branch} ({})",
+                &base_sha[..base_sha.len().min(10)]
+            ),
+        ));
         let git_logged = Git::new(&repo)
             .with_log(Some(dir.log("git.log")))
             .with_redactor(redactor.clone())
@@ -301,11 +304,12 @@ impl Engine {
             .with_log(Some(dir.log("git.log")))
             .with_redactor(redactor.clone())
             .with_ledger(GroupLedger::new(dir.processes(), dir.id()));
+        clear_stale_branch_locks(&git_logged, &meta.branch);
         if state.setup_done {
             for warning in restore_worktree(&git_logged, &worktree, &meta.branch)? {
-                events.emit(Event::new("warning", warning));
+                events.emit(Event::warning(warning));
             }
-            clear_stale_git_locks(&git_logged, &worktree, &meta.branch);
+            clear_stale_git_locks(&git_logged, &worktree);
         } else if worktree.exists() {
             // No agent works in a worktree before its setup is done: one a killed start left
             // half made (a checkout cut short) is removed and made again below.
@@ -333,24 +337,21 @@ impl Engine {
             recorded_itself: false,
         };
         cx.meta.ended_at = None;
-        cx.meta.status = RunStatus::Running.as_str().into();
+        cx.meta.status = RunStatus::Running;
         cx.files.save_meta(&cx.meta)?;
         if !orphans.is_empty() {
-            cx.emit(Event::new(
-                "warning",
-                format!(
-                    "ended {} process group(s) the interrupted driver left running: {}",
-                    orphans.len(),
-                    orphans
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
+            cx.emit(Event::warning(format!(
+                "ended {} process group(s) the interrupted driver left running: {}",
+                orphans.len(),
+                orphans
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         }
         cx.emit(Event::new(
-            "run.resumed",
+            EventBody::RunResumed,
             format!(
                 "run {} resumed{}",
                 req.run_id,
@@ -420,10 +421,10 @@ fn prepare_worktree(cx: &mut RunCtx, git_logged: &Git) -> Result<()> {
 }
 
 /// The failure category of orx's own error inside a stage.
-fn error_category(e: &Error) -> &'static str {
+fn error_category(e: &Error) -> FailureCategory {
     match e {
-        Error::WorktreeLost { .. } => "worktree_lost",
-        _ => "error",
+        Error::WorktreeLost { .. } => FailureCategory::WorktreeLost,
+        _ => FailureCategory::Error,
     }
 }
 
@@ -433,9 +434,9 @@ fn fail_before_stages(cx: &mut RunCtx, e: Error) -> Result<RunOutcome> {
         return finish(cx, RunStatus::Cancelled);
     }
     let category = if matches!(e, Error::Run { .. }) {
-        "setup_failed"
+        FailureCategory::SetupFailed
     } else {
-        "error"
+        error_category(&e)
     };
     let message = match e.hint() {
         Some(h) => format!("{e} ({h})"),
@@ -444,7 +445,7 @@ fn fail_before_stages(cx: &mut RunCtx, e: Error) -> Result<RunOutcome> {
     cx.state.last_failure = Some(Failure {
         stage: "setup".into(),
         item: None,
-        category: category.into(),
+        category,
         message,
     });
     finish(cx, RunStatus::Failed)
@@ -454,7 +455,7 @@ fn fail_before_stages(cx: &mut RunCtx, e: Error) -> Result<RunOutcome> {
 /// HEAD, the run branch's ref). We hold the run's lock, so no other orx works in this worktree or
 /// on its branch, and the orphaned commands were ended: the files are stale. Locks shared with
 /// the rest of the repository (packed-refs, config) are not touched.
-fn clear_stale_git_locks(repo_git: &Git, worktree: &Path, branch: &str) {
+fn clear_stale_git_locks(repo_git: &Git, worktree: &Path) {
     let Ok(Some(admin)) = repo_git.worktree(worktree).worktree_git_dir() else {
         return;
     };
@@ -466,6 +467,11 @@ fn clear_stale_git_locks(repo_git: &Git, worktree: &Path, branch: &str) {
     ] {
         let _ = std::fs::remove_file(admin.join(name));
     }
+}
+
+/// The run branch's own ref locks, left by a git command of a killed driver (see
+/// [`clear_stale_git_locks`]); the branch exists only for this run.
+fn clear_stale_branch_locks(repo_git: &Git, branch: &str) {
     if let Ok(common) = crate::git::common_dir(repo_git.dir()) {
         for file in [
             format!("refs/heads/{branch}.lock"),
@@ -675,7 +681,7 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
         }
         cx.state.current_stage = Some(name.clone());
         cx.mark()?;
-        cx.emit(Event::new("stage.started", format!("{name} started")).stage(&name));
+        cx.emit(Event::new(EventBody::StageStarted, format!("{name} started")).stage(&name));
         cx.stage_usage = StageTotals::default();
         cx.recorded_itself = false;
         let t0 = std::time::Instant::now();
@@ -700,7 +706,7 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
                 let f = Failure {
                     stage: name.clone(),
                     item: cx.state.current_item.clone(),
-                    category: error_category(&e).into(),
+                    category: error_category(&e),
                     message,
                 };
                 (StageStatus::Failed, f.message.clone(), Some(f), None)
@@ -716,17 +722,17 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
         if !cx.recorded_itself {
             let u = cx.stage_usage.clone();
             cx.record(&StageRecord {
+                version: crate::protocol::PROTOCOL_VERSION,
                 run_id: cx.state.run_id.clone(),
                 stage: name.clone(),
                 item: None,
                 attempt: cx.state.stages[i].attempts,
                 status: match status {
-                    StageStatus::Failed => "failed",
-                    StageStatus::Skipped => "skipped",
-                    _ => "ok",
-                }
-                .into(),
-                failure_category: failure.as_ref().map(|f| f.category.clone()),
+                    StageStatus::Failed => AttemptStatus::Failed,
+                    StageStatus::Skipped => AttemptStatus::Skipped,
+                    _ => AttemptStatus::Ok,
+                },
+                failure_category: failure.as_ref().map(|f| f.category),
                 started_at,
                 ended_at,
                 duration_secs: t0.elapsed().as_secs_f64(),
@@ -757,9 +763,14 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
         }
         cx.save()?;
         cx.emit(
-            Event::new("stage.finished", format!("{name} {}: {note}", status.as_str()))
-                .stage(&name)
-                .data(serde_json::json!({"status": status.as_str(), "duration_secs": t0.elapsed().as_secs_f64()})),
+            Event::new(
+                EventBody::StageFinished {
+                    status,
+                    duration_secs: t0.elapsed().as_secs_f64(),
+                },
+                format!("{name} {status}: {note}"),
+            )
+            .stage(&name),
         );
         if let Some(f) = failure {
             break Ok(Some(f));
@@ -778,7 +789,7 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
             cx.state.last_failure = Some(Failure {
                 stage: cx.state.current_stage.clone().unwrap_or_default(),
                 item: None,
-                category: "error".into(),
+                category: FailureCategory::Error,
                 message: e.to_string(),
             });
             finish(cx, RunStatus::Failed)
@@ -801,8 +812,8 @@ fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
         cx.write(&cx.dir.artifact("patch.diff"), &patch)?;
     }
     let records = crate::metrics::read_stage_records(&cx.dir.stage_metrics());
-    let mut m = RunMetrics::from_records(&cx.state.run_id, &records);
-    m.status = status.as_str().into();
+    let mut m = RunTotals::from_records(&cx.state.run_id, &records);
+    m.status = Some(status);
     let start: Option<jiff::Timestamp> = cx.meta.started_at.parse().ok();
     let now = jiff::Timestamp::now();
     m.duration_secs = start
@@ -822,14 +833,14 @@ fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
         .count() as u32;
     m.time_to_first_green_secs = records
         .iter()
-        .filter(|r| r.item.is_some() && r.status == "ok")
+        .filter(|r| r.item.is_some() && r.status == AttemptStatus::Ok)
         .filter_map(|r| r.ended_at.parse::<jiff::Timestamp>().ok())
         .min()
         .zip(start)
         .map(|(g, s)| (g.as_millisecond() - s.as_millisecond()) as f64 / 1000.0);
     cx.files.json(&cx.dir.run_metrics(), &m)?;
     cx.meta.ended_at = Some(now_rfc3339());
-    cx.meta.status = status.as_str().into();
+    cx.meta.status = status;
     cx.files.save_meta(&cx.meta)?;
     cx.save()?;
     let failure = if status == RunStatus::Failed {
@@ -837,17 +848,14 @@ fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
     } else {
         None
     };
-    cx.emit(
-        Event::new(
-            "run.finished",
-            match (&failure, status) {
-                (Some(f), _) => format!("run failed at {}: {}", f.stage, f.message),
-                (None, RunStatus::Cancelled) => "run interrupted; resumable".to_string(),
-                _ => format!("run {}", status.as_str()),
-            },
-        )
-        .data(serde_json::json!({"status": status.as_str(), "metrics": m})),
-    );
+    cx.emit(Event::new(
+        EventBody::RunFinished { status, metrics: m },
+        match (&failure, status) {
+            (Some(f), _) => format!("run failed at {}: {}", f.stage, f.message),
+            (None, RunStatus::Cancelled) => "run interrupted; resumable".to_string(),
+            _ => format!("run {status}"),
+        },
+    ));
     // What the caller prints is what people read: redacted like the files.
     Ok(RunOutcome {
         run_id: cx.state.run_id.clone(),

@@ -1,70 +1,8 @@
-//! events.jsonl and the in-process listeners (the terminal progress display).
+//! The event sink: events.jsonl and the in-process listeners (the terminal progress display).
 
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
-
-use super::{RunFiles, now_rfc3339};
-
-/// One event, as written to events.jsonl.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Event {
-    /// RFC 3339 time.
-    pub ts: String,
-    /// `run.started`, `stage.started`, `stage.finished`, `item.started`, `attempt.started`,
-    /// `agent.finished`, `gate.finished`, `item.finished`, `ship`, `run.finished`, `warning`, …
-    pub kind: String,
-    /// The stage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    /// The item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub item: Option<String>,
-    /// The attempt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u32>,
-    /// A human sentence.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub message: String,
-    /// Structured details.
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub data: serde_json::Value,
-}
-
-impl Event {
-    /// A new event of `kind` with `message`.
-    pub fn new(kind: &str, message: impl Into<String>) -> Self {
-        Self {
-            ts: now_rfc3339(),
-            kind: kind.to_string(),
-            stage: None,
-            item: None,
-            attempt: None,
-            message: message.into(),
-            data: serde_json::Value::Null,
-        }
-    }
-    /// Sets the stage.
-    pub fn stage(mut self, s: &str) -> Self {
-        self.stage = Some(s.to_string());
-        self
-    }
-    /// Sets the item.
-    pub fn item(mut self, i: &str) -> Self {
-        self.item = Some(i.to_string());
-        self
-    }
-    /// Sets the attempt.
-    pub fn attempt(mut self, a: u32) -> Self {
-        self.attempt = Some(a);
-        self
-    }
-    /// Sets the data.
-    pub fn data(mut self, d: serde_json::Value) -> Self {
-        self.data = d;
-        self
-    }
-}
+use super::{Event, RunFiles};
 
 /// A listener called for every event (after it is on disk).
 pub type Listener = Arc<dyn Fn(&Event) + Send + Sync>;

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::id::is_valid_run_id;
-use super::{Meta, RunDir, RunLock, RunState, RunStatus};
-use crate::metrics::{RunInput, RunMetrics, StageRecord, read_stage_records};
+use super::{Meta, Observed, RunDir, RunLock, RunState, RunStatus};
+use crate::metrics::{RunInput, RunTotals, StageRecord, read_stage_records};
 use crate::{Error, Result};
 
 /// The runs of one repository.
@@ -20,8 +20,8 @@ pub struct Store {
 pub struct RunSummary {
     /// Run id.
     pub run_id: String,
-    /// Status, with `running` turned into `interrupted` when no process drives it.
-    pub status: String,
+    /// Status as a reader sees it (`running` with no live driver is `interrupted`).
+    pub status: Observed,
     /// Current or last stage.
     pub stage: Option<String>,
     /// Start time.
@@ -100,7 +100,7 @@ impl Store {
         let meta = Meta::load(&dir.meta()).ok();
         let status = match &state {
             Some(s) => effective_status(&dir, s.status),
-            None => "corrupt".to_string(),
+            None => Observed::Corrupt,
         };
         let started_at = meta.as_ref().map(|m| m.started_at.clone());
         let end = meta.as_ref().and_then(|m| m.ended_at.clone());
@@ -108,7 +108,7 @@ impl Store {
             let start: jiff::Timestamp = s.parse().ok()?;
             let end: jiff::Timestamp = match &end {
                 Some(e) => e.parse().ok()?,
-                None if status == "running" => jiff::Timestamp::now(),
+                None if status == Observed::Running => jiff::Timestamp::now(),
                 None => state.as_ref()?.updated_at.parse().ok()?,
             };
             Some((end.as_millisecond() - start.as_millisecond()) as f64 / 1000.0)
@@ -132,12 +132,12 @@ impl Store {
 
     /// The run's totals: metrics/run.json once it ended, summed from the stage records while it
     /// is live (or after a crash).
-    pub fn run_metrics(dir: &RunDir) -> Option<RunMetrics> {
+    pub fn run_metrics(dir: &RunDir) -> Option<RunTotals> {
         crate::fsutil::read_json(&dir.run_metrics())
             .ok()
             .or_else(|| {
                 let records = Self::stage_records(dir);
-                (!records.is_empty()).then(|| RunMetrics::from_records(dir.id(), &records))
+                (!records.is_empty()).then(|| RunTotals::from_records(dir.id(), &records))
             })
     }
 
@@ -241,11 +241,11 @@ impl Store {
                 let state = RunState::load(&dir.state()).ok();
                 let status = match &state {
                     Some(s) => effective_status(&dir, s.status),
-                    None => "corrupt".to_string(),
+                    None => Observed::Corrupt,
                 };
                 let failure = state
                     .and_then(|s| s.last_failure)
-                    .filter(|_| status == "failed")
+                    .filter(|_| status == Observed::Failed)
                     .map(|f| f.category);
                 RunInput {
                     status,
@@ -274,10 +274,7 @@ pub enum DiffSource {
 }
 
 /// `running` in state.json with no live lock holder means the driver died: `interrupted`.
-pub fn effective_status(dir: &RunDir, status: RunStatus) -> String {
-    if status == RunStatus::Running && RunLock::live_holder(&dir.lock()).is_none() {
-        "interrupted".to_string()
-    } else {
-        status.as_str().to_string()
-    }
+pub fn effective_status(dir: &RunDir, status: RunStatus) -> Observed {
+    let driven = status != RunStatus::Running || RunLock::live_holder(&dir.lock()).is_some();
+    Observed::of(status, driven)
 }

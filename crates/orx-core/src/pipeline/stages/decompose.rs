@@ -45,7 +45,7 @@ impl Stage for Decompose {
                 return Ok(StageOutcome::Failed(failure(
                     "decompose",
                     None,
-                    "agent_error",
+                    crate::protocol::FailureCategory::AgentError,
                     format!("{}: {}", e.kind.as_str(), e.message),
                 )));
             }
@@ -75,7 +75,7 @@ impl Stage for Decompose {
                 }
                 Err(e) => {
                     cx.emit(
-                        Event::new("warning", format!("decompose: invalid backlog: {e}"))
+                        Event::warning(format!("decompose: invalid backlog: {e}"))
                             .stage("decompose"),
                     );
                     previous_error = Some(e);
@@ -85,7 +85,7 @@ impl Stage for Decompose {
         Ok(StageOutcome::Failed(failure(
             "decompose",
             None,
-            "invalid_backlog",
+            crate::protocol::FailureCategory::InvalidBacklog,
             format!(
                 "the agent's backlog was invalid twice: {}",
                 previous_error.unwrap_or_default()

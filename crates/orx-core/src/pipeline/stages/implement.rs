@@ -11,7 +11,10 @@ use crate::guardrails::Guardrails;
 use crate::metrics::StageRecord;
 use crate::pipeline::backlog::{Backlog, Item, topo_order};
 use crate::pipeline::{RunCtx, evidence};
-use crate::run::{Event, Failure, ItemStatus, now_rfc3339};
+use crate::protocol::{
+    AttemptStatus, Event, EventBody, Failure, FailureCategory, GateOutcome, ItemPhase, ItemStatus,
+    now_rfc3339,
+};
 use crate::{Error, Result};
 
 /// implement (with verify and fix).
@@ -33,7 +36,7 @@ impl Stage for Implement {
                 return Ok(StageOutcome::Failed(failure(
                     "implement",
                     None,
-                    "no_backlog",
+                    FailureCategory::NoBacklog,
                     "context/backlog.yaml is missing; run decompose first (orx resume --from decompose)",
                 )));
             }
@@ -61,7 +64,7 @@ impl Stage for Implement {
                     failures.push(failure(
                         "implement",
                         Some(&item.id),
-                        "item_failed",
+                        FailureCategory::ItemFailed,
                         format!("{} failed", item.id),
                     ));
                 }
@@ -79,7 +82,7 @@ impl Stage for Implement {
                 cx.save()?;
                 cx.emit(
                     Event::new(
-                        "item.skipped",
+                        EventBody::ItemSkipped,
                         format!(
                             "{} skipped: it depends on {dep}, which did not pass",
                             item.id
@@ -137,7 +140,7 @@ fn set_aside(cx: &mut RunCtx, id: &str) -> Result<()> {
     cx.write(&cx.dir.artifact(&format!("{id}.failed.diff")), &diff)?;
     cx.git.run(&["reset", "--quiet", "--hard", &start])?;
     cx.git.run(&["clean", "-fdq"])?;
-    cx.emit(Event::new("item.set_aside", format!("{id}: its changes were saved to artifacts/{id}.failed.diff and removed from the worktree")).stage("implement").item(id));
+    cx.emit(Event::new(EventBody::ItemSetAside, format!("{id}: its changes were saved to artifacts/{id}.failed.diff and removed from the worktree")).stage("implement").item(id));
     Ok(())
 }
 
@@ -178,7 +181,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
     cx.state.current_item = Some(id.clone());
     cx.mark()?;
     cx.emit(
-        Event::new("item.started", format!("{id}: {}", item.title))
+        Event::new(EventBody::ItemStarted, format!("{id}: {}", item.title))
             .stage("implement")
             .item(&id),
     );
@@ -199,7 +202,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         // caught an empty file committed that way).
         let mut resumed = st.phase.is_some() && st.attempts >= 1;
         let mut rerun = false;
-        if resumed && st.phase.as_deref() == Some("agent") {
+        if resumed && st.phase == Some(ItemPhase::Agent) {
             resumed = false;
             rerun = true;
         }
@@ -215,12 +218,12 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
             }
             if let Some(s) = cx.state.item_mut(&id) {
                 s.attempts = attempt;
-                s.phase = Some("agent".into());
+                s.phase = Some(ItemPhase::Agent);
             }
             cx.mark()?;
             cx.emit(
                 Event::new(
-                    "attempt.started",
+                    EventBody::AttemptStarted,
                     format!("{id} attempt {attempt}/{max}: {role}"),
                 )
                 .stage(role)
@@ -252,7 +255,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
                     &id,
                     role,
                     attempt,
-                    "agent_error",
+                    FailureCategory::AgentError,
                     ev,
                     &started_at,
                     t0,
@@ -265,7 +268,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
                 continue;
             }
         } else {
-            cx.emit(Event::new("attempt.resumed", format!("{id} attempt {attempt}/{max}: re-verifying the worktree after an interruption")).stage(role).item(&id).attempt(attempt));
+            cx.emit(Event::new(EventBody::AttemptResumed, format!("{id} attempt {attempt}/{max}: re-verifying the worktree after an interruption")).stage(role).item(&id).attempt(attempt));
         }
         crate::fault::point(&format!("implement:{id}:before_verify"));
         // Commits the agent made itself are folded back into the index: the item gets exactly
@@ -274,7 +277,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
             cx.git.run(&["reset", "--quiet", "--soft", &start])?;
         }
         if let Some(s) = cx.state.item_mut(&id) {
-            s.phase = Some("verify".into());
+            s.phase = Some(ItemPhase::Verify);
         }
         cx.mark()?;
 
@@ -290,7 +293,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
                 &id,
                 role,
                 attempt,
-                "no_changes",
+                FailureCategory::NoChanges,
                 ev,
                 &started_at,
                 t0,
@@ -314,7 +317,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
                 &diff_after,
             );
             cx.emit(
-                Event::new("guardrail", violations.describe())
+                Event::new(EventBody::Guardrail, violations.describe())
                     .stage(role)
                     .item(&id)
                     .attempt(attempt),
@@ -324,7 +327,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
                 &id,
                 role,
                 attempt,
-                "guardrail",
+                FailureCategory::Guardrail,
                 ev,
                 &started_at,
                 t0,
@@ -350,7 +353,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
                 &id,
                 role,
                 attempt,
-                "gate_failed",
+                FailureCategory::GateFailed,
                 ev,
                 &started_at,
                 t0,
@@ -364,18 +367,15 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         }
         if results.iter().any(|g| !g.passed) {
             cx.emit(
-                Event::new(
-                    "warning",
-                    format!(
-                        "{id}: optional gate(s) failed: {}",
-                        results
-                            .iter()
-                            .filter(|g| !g.passed)
-                            .map(|g| g.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
+                Event::warning(format!(
+                    "{id}: optional gate(s) failed: {}",
+                    results
+                        .iter()
+                        .filter(|g| !g.passed)
+                        .map(|g| g.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
                 .stage(role)
                 .item(&id)
                 .attempt(attempt),
@@ -400,7 +400,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
             &id,
             role,
             attempt,
-            "ok",
+            AttemptStatus::Ok,
             None,
             &started_at,
             t0,
@@ -409,11 +409,17 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
             stats,
         )?;
         cx.emit(
-            Event::new("item.finished", format!("{id} passed on attempt {attempt}"))
-                .stage(role)
-                .item(&id)
-                .attempt(attempt)
-                .data(serde_json::json!({"status": "passed", "commit": commit})),
+            Event::new(
+                EventBody::ItemFinished {
+                    status: ItemStatus::Passed,
+                    commit: commit.clone(),
+                    category: None,
+                },
+                format!("{id} passed on attempt {attempt}"),
+            )
+            .stage(role)
+            .item(&id)
+            .attempt(attempt),
         );
         return Ok(None);
     }
@@ -431,7 +437,7 @@ fn run_gates(cx: &mut RunCtx, id: &str, attempt: u32) -> Result<Vec<GateResult>>
     for gate in gates {
         cx.check_cancel()?;
         cx.emit(
-            Event::new("gate.started", format!("{id}: gate {}", gate.name))
+            Event::new(EventBody::GateStarted, format!("{id}: gate {}", gate.name))
                 .stage("verify")
                 .item(id)
                 .attempt(attempt),
@@ -450,7 +456,16 @@ fn run_gates(cx: &mut RunCtx, id: &str, attempt: u32) -> Result<Vec<GateResult>>
         let res = run_gate(&gate, &run)?;
         cx.emit(
             Event::new(
-                "gate.finished",
+                EventBody::GateFinished(GateOutcome {
+                    gate: res.name.clone(),
+                    passed: res.passed,
+                    required: res.required,
+                    exit_code: res.exit_code,
+                    timed_out: res.timed_out,
+                    duration_secs: res.duration_secs,
+                    findings: res.findings.len(),
+                    counts: res.counts.clone(),
+                }),
                 format!(
                     "{id}: gate {} {}{}",
                     res.name,
@@ -460,12 +475,7 @@ fn run_gates(cx: &mut RunCtx, id: &str, attempt: u32) -> Result<Vec<GateResult>>
             )
             .stage("verify")
             .item(id)
-            .attempt(attempt)
-            .data(serde_json::json!({
-                "gate": res.name, "passed": res.passed, "required": res.required,
-                "exit_code": res.exit_code, "timed_out": res.timed_out,
-                "duration_secs": res.duration_secs, "findings": res.findings.len(), "counts": res.counts,
-            })),
+            .attempt(attempt),
         );
         results.push(res);
     }
@@ -478,7 +488,7 @@ fn fail_attempt(
     id: &str,
     role: &str,
     attempt: u32,
-    category: &str,
+    category: FailureCategory,
     evidence: String,
     started_at: &str,
     t0: std::time::Instant,
@@ -504,7 +514,7 @@ fn fail_attempt(
         id,
         role,
         attempt,
-        "failed",
+        AttemptStatus::Failed,
         Some(category),
         started_at,
         t0,
@@ -514,13 +524,12 @@ fn fail_attempt(
     )?;
     cx.emit(
         Event::new(
-            "attempt.failed",
+            EventBody::AttemptFailed { category },
             format!("{id} attempt {attempt} failed: {category}"),
         )
         .stage(role)
         .item(id)
-        .attempt(attempt)
-        .data(serde_json::json!({"category": category})),
+        .attempt(attempt),
     );
     let max = cx.config.run.max_fix_attempts.get() as u32;
     if attempt >= max {
@@ -535,8 +544,8 @@ fn exhausted(cx: &mut RunCtx, id: &str, max: u32) -> Result<Failure> {
         .last_failure
         .as_ref()
         .filter(|f| f.item.as_deref() == Some(id))
-        .map(|f| f.category.clone())
-        .unwrap_or_else(|| "item_failed".into());
+        .map(|f| f.category)
+        .unwrap_or(FailureCategory::ItemFailed);
     if let Some(s) = cx.state.item_mut(id) {
         s.status = ItemStatus::Failed;
         s.phase = None;
@@ -544,7 +553,7 @@ fn exhausted(cx: &mut RunCtx, id: &str, max: u32) -> Result<Failure> {
     let f = failure(
         "implement",
         Some(id),
-        &category,
+        category,
         format!(
             "{id} did not pass after {max} attempt{} ({category})",
             if max == 1 { "" } else { "s" }
@@ -553,10 +562,16 @@ fn exhausted(cx: &mut RunCtx, id: &str, max: u32) -> Result<Failure> {
     cx.state.last_failure = Some(f.clone());
     cx.save()?;
     cx.emit(
-        Event::new("item.finished", f.message.clone())
-            .stage("implement")
-            .item(id)
-            .data(serde_json::json!({"status": "failed", "category": category})),
+        Event::new(
+            EventBody::ItemFinished {
+                status: ItemStatus::Failed,
+                commit: None,
+                category: Some(category),
+            },
+            f.message.clone(),
+        )
+        .stage("implement")
+        .item(id),
     );
     Ok(f)
 }
@@ -567,8 +582,8 @@ fn record(
     id: &str,
     role: &str,
     attempt: u32,
-    status: &str,
-    category: Option<&str>,
+    status: AttemptStatus,
+    category: Option<FailureCategory>,
     started_at: &str,
     t0: std::time::Instant,
     gate_secs: f64,
@@ -581,8 +596,9 @@ fn record(
         stage: role.to_string(),
         item: Some(id.to_string()),
         attempt,
-        status: status.to_string(),
-        failure_category: category.map(String::from),
+        version: crate::protocol::PROTOCOL_VERSION,
+        status,
+        failure_category: category,
         started_at: started_at.to_string(),
         ended_at: now_rfc3339(),
         duration_secs: t0.elapsed().as_secs_f64(),

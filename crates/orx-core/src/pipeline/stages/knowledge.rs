@@ -31,7 +31,7 @@ impl Stage for KnowledgeUpdate {
             Err(e) => {
                 // Reported, never fatal.
                 let msg = format!("knowledge update failed: {e}");
-                cx.emit(Event::new("warning", msg.clone()).stage("knowledge_update"));
+                cx.emit(Event::warning(msg.clone()).stage("knowledge_update"));
                 Ok(StageOutcome::Done(msg))
             }
         }
@@ -79,7 +79,7 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
     let failures: Vec<String> = failures
         .lines()
         .filter_map(|l| serde_json::from_str::<crate::metrics::StageRecord>(l).ok())
-        .filter(|r| r.status == "failed" || r.stage == "fix")
+        .filter(|r| r.status == crate::protocol::AttemptStatus::Failed || r.stage == "fix")
         .map(|r| {
             format!(
                 "- {} {} attempt {}: {} {}",
@@ -87,7 +87,9 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
                 r.item.unwrap_or_default(),
                 r.attempt,
                 r.status,
-                r.failure_category.unwrap_or_default()
+                r.failure_category
+                    .map(|c| c.to_string())
+                    .unwrap_or_default()
             )
         })
         .collect();
@@ -117,7 +119,7 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
             e.kind.as_str(),
             e.message
         );
-        cx.emit(Event::new("warning", msg.clone()).stage("knowledge_update"));
+        cx.emit(Event::warning(msg.clone()).stage("knowledge_update"));
         return Ok(msg);
     }
     // Only the knowledge files may change, and only inside their markers. Compared with the
@@ -154,7 +156,7 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
             &cx.dir.context("lessons.md"),
             &format!("# Lessons\n\n{msg}\n"),
         )?;
-        cx.emit(Event::new("warning", msg.clone()).stage("knowledge_update"));
+        cx.emit(Event::warning(msg.clone()).stage("knowledge_update"));
         return Ok(msg);
     }
     crate::fault::point("knowledge_update:after_agent");

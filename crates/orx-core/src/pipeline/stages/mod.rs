@@ -9,7 +9,7 @@ mod text;
 
 use super::RunCtx;
 use crate::Result;
-use crate::run::Failure;
+use crate::protocol::{Failure, FailureCategory};
 
 /// How a stage ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +55,13 @@ pub fn stage_by_name(name: &str) -> Option<Box<dyn Stage>> {
 pub(crate) fn failure(
     stage: &str,
     item: Option<&str>,
-    category: &str,
+    category: FailureCategory,
     message: impl Into<String>,
 ) -> Failure {
     Failure {
         stage: stage.to_string(),
         item: item.map(String::from),
-        category: category.to_string(),
+        category,
         message: message.into(),
     }
 }

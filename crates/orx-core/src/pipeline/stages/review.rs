@@ -72,7 +72,7 @@ impl Stage for Review {
                 return Ok(StageOutcome::Failed(failure(
                     "review",
                     None,
-                    "agent_error",
+                    crate::protocol::FailureCategory::AgentError,
                     format!("{}: {}", e.kind.as_str(), e.message),
                 )));
             }
@@ -88,7 +88,7 @@ impl Stage for Review {
             return Ok(StageOutcome::Failed(failure(
                 "review",
                 None,
-                "invalid_review",
+                crate::protocol::FailureCategory::InvalidReview,
                 "the review did not end with `VERDICT: APPROVED` or `VERDICT: CHANGES_REQUESTED`",
             )));
         };
@@ -104,7 +104,7 @@ impl Stage for Review {
         }
         let max = cx.config.run.max_review_loops.get() as u32;
         if cx.state.review_loops >= max || !cx.pipeline_stages.iter().any(|s| s == "implement") {
-            cx.emit(Event::new("warning", format!("review requested changes; the limit of {max} review loops is reached, continuing")).stage("review"));
+            cx.emit(Event::warning(format!("review requested changes; the limit of {max} review loops is reached, continuing")).stage("review"));
             return Ok(StageOutcome::Done(format!(
                 "VERDICT: CHANGES_REQUESTED (max_review_loops {max} reached)"
             )));

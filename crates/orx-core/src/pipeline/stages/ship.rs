@@ -8,7 +8,7 @@ use super::{Stage, StageOutcome};
 use crate::Result;
 use crate::pipeline::RunCtx;
 use crate::process::{ProcessSpec, run};
-use crate::run::Event;
+use crate::protocol::{Event, EventBody};
 
 /// ship.
 pub struct Ship;
@@ -51,14 +51,14 @@ impl Stage for Ship {
                     notes.push(format!("pushed {branch} to {remote}"));
                 } else {
                     let msg = format!("push of {branch} to {remote} failed: {}", err.trim());
-                    cx.emit(Event::new("warning", msg.clone()).stage("ship"));
+                    cx.emit(Event::warning(msg.clone()).stage("ship"));
                     notes.push(msg);
                 }
             } else {
                 let msg = format!(
                     "no remote `{remote}`: the branch {branch} stays local (add the remote, then `git push {remote} {branch}`)"
                 );
-                cx.emit(Event::new("warning", msg.clone()).stage("ship"));
+                cx.emit(Event::warning(msg.clone()).stage("ship"));
                 notes.push(msg);
             }
         }
@@ -69,7 +69,7 @@ impl Stage for Ship {
                 notes.push("no pull request: the branch was not pushed (git.auto_push)".into());
             }
         }
-        cx.emit(Event::new("ship", notes.join("; ")).stage("ship"));
+        cx.emit(Event::new(EventBody::Ship, notes.join("; ")).stage("ship"));
         Ok(StageOutcome::Done(notes.join("; ")))
     }
 }
@@ -113,7 +113,7 @@ fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
     }) {
         Err(crate::Error::Spawn { .. }) => {
             let msg = "no pull request: `gh` is not installed (install the GitHub CLI and run `gh auth login`)".to_string();
-            cx.emit(Event::new("warning", msg.clone()).stage("ship"));
+            cx.emit(Event::warning(msg.clone()).stage("ship"));
             Ok(msg)
         }
         Err(e) => Err(e),
@@ -134,7 +134,7 @@ fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
                 "gh pr create failed (see logs/gh.log): {}",
                 crate::fsutil::tail_lines(&out, 3)
             );
-            cx.emit(Event::new("warning", msg.clone()).stage("ship"));
+            cx.emit(Event::warning(msg.clone()).stage("ship"));
             Ok(msg)
         }
     }

@@ -32,7 +32,7 @@ fn text_stage(
         return Ok(StageOutcome::Failed(failure(
             role,
             None,
-            "agent_error",
+            crate::protocol::FailureCategory::AgentError,
             format!("{}: {}", e.kind.as_str(), e.message),
         )));
     }
@@ -40,7 +40,7 @@ fn text_stage(
         return Ok(StageOutcome::Failed(failure(
             role,
             None,
-            "empty_answer",
+            crate::protocol::FailureCategory::EmptyAnswer,
             "the agent returned an empty answer",
         )));
     }

@@ -2,14 +2,19 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::RunStatus;
 use crate::Result;
 use crate::config::RoutingTable;
-use crate::fsutil::{durable_write_json, read_json};
+
+fn v1() -> u32 {
+    1
+}
 
 /// Versions of the tools a run used.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ToolVersions {
     /// orx itself.
     pub orx: String,
@@ -18,8 +23,11 @@ pub struct ToolVersions {
 }
 
 /// The run's description.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Meta {
+    /// Format version (see [`super::PROTOCOL_VERSION`]).
+    #[serde(default = "v1")]
+    pub version: u32,
     /// Run id.
     pub run_id: String,
     /// The task's first line, at most 120 characters.
@@ -50,8 +58,8 @@ pub struct Meta {
     pub started_at: String,
     /// End time.
     pub ended_at: Option<String>,
-    /// Final status (same words as state.json).
-    pub status: String,
+    /// Status (the same as state.json's once the run ended).
+    pub status: RunStatus,
     /// The pull request, when one was opened.
     pub pr_url: Option<String>,
 }
@@ -59,12 +67,7 @@ pub struct Meta {
 impl Meta {
     /// Loads meta.json.
     pub fn load(path: &Path) -> Result<Self> {
-        read_json(path)
-    }
-
-    /// Writes meta.json atomically.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        durable_write_json(path, self)
+        crate::fsutil::read_json(path)
     }
 }
 
