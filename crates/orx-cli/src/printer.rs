@@ -52,8 +52,8 @@ impl Printer {
         err(&format!("{} {text}", self.paint("warning:", "33")));
     }
 
-    /// An error with its hint, rendered once.
-    pub fn error(&self, message: &str, hint: Option<&str>) {
+    /// An error with its hints, rendered once.
+    pub fn error(&self, message: &str, hints: &[String]) {
         let use_color = std::io::stderr().is_terminal() && self.color;
         let head = if use_color {
             "\x1b[1;31merror:\x1b[0m"
@@ -61,7 +61,7 @@ impl Printer {
             "error:"
         };
         err(&format!("{head} {message}"));
-        if let Some(h) = hint {
+        for h in hints {
             let label = if use_color {
                 "\x1b[36mhint:\x1b[0m"
             } else {

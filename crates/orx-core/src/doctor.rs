@@ -9,17 +9,41 @@ use serde::Serialize;
 use crate::config::{ExecutorKind, LoadedConfig, Overrides, resolve_routing};
 use crate::git::Git;
 
+/// How a check came out.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// Fine.
+    Ok,
+    /// Works, with a caveat.
+    Warn,
+    /// A run would fail.
+    Fail,
+}
+
+/// What to do about a check that is not ok.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Fix {
+    /// A step outside orx (install a tool, set a variable), in words.
+    Do(String),
+    /// Write a config file for orx.
+    WriteConfig,
+    /// Work in a git repository with a commit.
+    UseRepository,
+}
+
 /// One check.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Check {
     /// What was checked ("git", "codex", "gate ruff", "config").
     pub subject: String,
-    /// ok, warn or fail.
-    pub status: &'static str,
+    /// How it came out.
+    pub status: CheckStatus,
     /// What was found.
     pub detail: String,
     /// What to do, when something is wrong.
-    pub fix: Option<String>,
+    pub fix: Option<Fix>,
 }
 
 /// The CLI versions orx was tested with (the contract tests pin them).
@@ -105,56 +129,54 @@ pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
     checks.push(match Git::version() {
         Some(v) => Check {
             subject: "git".into(),
-            status: "ok",
+            status: CheckStatus::Ok,
             detail: format!("git {v}"),
             fix: None,
         },
         None => Check {
             subject: "git".into(),
-            status: "fail",
+            status: CheckStatus::Fail,
             detail: "git not found".into(),
-            fix: Some("install git".into()),
+            fix: Some(Fix::Do("install git".into())),
         },
     });
     checks.push(match Git::toplevel(repo) {
         Ok(top) => match Git::new(&top).resolve("HEAD") {
             Ok(Some(_)) => Check {
                 subject: "repository".into(),
-                status: "ok",
+                status: CheckStatus::Ok,
                 detail: top.display().to_string(),
                 fix: None,
             },
             _ => Check {
                 subject: "repository".into(),
-                status: "fail",
+                status: CheckStatus::Fail,
                 detail: format!("{} has no commit yet", top.display()),
-                fix: Some(
+                fix: Some(Fix::Do(
                     "make a first commit (git add -A && git commit -m init): a run starts from one"
                         .into(),
-                ),
+                )),
             },
         },
         Err(_) => Check {
             subject: "repository".into(),
-            status: "fail",
+            status: CheckStatus::Fail,
             detail: format!("{} is not inside a git repository", repo.display()),
-            fix: Some(
-                "run orx in a git repository (git init, then a first commit), or pass --dir".into(),
-            ),
+            fix: Some(Fix::UseRepository),
         },
     });
     checks.push(match &config.path {
         Some(p) => Check {
             subject: "config".into(),
-            status: "ok",
+            status: CheckStatus::Ok,
             detail: format!("{} loads", p.display()),
             fix: None,
         },
         None => Check {
             subject: "config".into(),
-            status: "warn",
+            status: CheckStatus::Warn,
             detail: "no orx.yaml: built-in defaults (the scripted agent) apply".into(),
-            fix: Some("run `orx init` to write one".into()),
+            fix: Some(Fix::WriteConfig),
         },
     });
     let routing = resolve_routing(&config.config, &Overrides::default());
@@ -162,7 +184,7 @@ pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
         if kind == ExecutorKind::Fake {
             checks.push(Check {
                 subject: "fake".into(),
-                status: "ok",
+                status: CheckStatus::Ok,
                 detail: format!("built in (stages: {})", stages.join(", ")),
                 fix: None,
             });
@@ -173,11 +195,11 @@ pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
         let Some(path) = find_program(&bin) else {
             checks.push(Check {
                 subject: kind.name().into(),
-                status: "fail",
+                status: CheckStatus::Fail,
                 detail: format!("`{bin}` not found (stages: {})", stages.join(", ")),
-                fix: Some(format!(
+                fix: Some(Fix::Do(format!(
                     "install the {kind} CLI, or set executors.{kind}.bin to its path"
-                )),
+                ))),
             });
             continue;
         };
@@ -185,19 +207,19 @@ pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
         let tested = tested_version(kind);
         let (status, fix) = match (&version, tested) {
             (None, _) => (
-                "warn",
-                Some(format!(
+                CheckStatus::Warn,
+                Some(Fix::Do(format!(
                     "`{} --version` failed; check the installation",
                     path.display()
-                )),
+                ))),
             ),
             (Some(v), Some(t)) if !v.contains(t) => (
-                "warn",
-                Some(format!(
+                CheckStatus::Warn,
+                Some(Fix::Do(format!(
                     "orx was tested with {kind} {t}; other versions may change flags or output"
-                )),
+                ))),
             ),
-            _ => ("ok", None),
+            _ => (CheckStatus::Ok, None),
         };
         checks.push(Check {
             subject: kind.name().into(),
@@ -226,33 +248,33 @@ pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
         let auth = if key_in_config {
             Check {
                 subject: format!("{kind} auth"),
-                status: "ok",
+                status: CheckStatus::Ok,
                 detail: format!("executors.{kind}.api_key is set"),
                 fix: None,
             }
         } else if let Some(v) = env_var {
             Check {
                 subject: format!("{kind} auth"),
-                status: "ok",
+                status: CheckStatus::Ok,
                 detail: format!("{v} is set"),
                 fix: None,
             }
         } else if let Some(l) = login {
             Check {
                 subject: format!("{kind} auth"),
-                status: "ok",
+                status: CheckStatus::Ok,
                 detail: format!("logged in ({})", l.display()),
                 fix: None,
             }
         } else {
             Check {
                 subject: format!("{kind} auth"),
-                status: "warn",
+                status: CheckStatus::Warn,
                 detail: "no API key variable and no login found".into(),
-                fix: Some(format!(
+                fix: Some(Fix::Do(format!(
                     "set {} or log in with the {kind} CLI",
                     auth_vars(kind).join(" or ")
-                )),
+                ))),
             }
         };
         checks.push(auth);
@@ -266,15 +288,22 @@ pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
             }) {
                 Some(p) => Check {
                     subject: format!("gate {}", g.name),
-                    status: "ok",
+                    status: CheckStatus::Ok,
                     detail: format!("{}", p.display()),
                     fix: None,
                 },
                 None => Check {
                     subject: format!("gate {}", g.name),
-                    status: if g.required { "fail" } else { "warn" },
+                    status: if g.required {
+                        CheckStatus::Fail
+                    } else {
+                        CheckStatus::Warn
+                    },
                     detail: format!("`{cmd}` not found"),
-                    fix: Some(format!("install `{cmd}` or fix gates[{}].command", g.name)),
+                    fix: Some(Fix::Do(format!(
+                        "install `{cmd}` or fix gates[{}].command",
+                        g.name
+                    ))),
                 },
             },
         );

@@ -1,11 +1,17 @@
-//! The core error type: every variant carries what a user needs to act on it.
+//! The core error type: one variant per concern, each carrying the data a front end needs to say
+//! what happened and what to do. Core says what went wrong; it never words a command or a flag
+//! of the CLI (the CLI adds hints, the dashboard its own).
 
 use std::path::PathBuf;
+
+pub use crate::git::GitError;
+pub use crate::pipeline::PipelineError;
+pub use crate::run::RunError;
 
 /// Result alias for orx-core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Errors raised by orx-core. The CLI renders them once, with a hint, and picks the exit code.
+/// Errors raised by orx-core.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file system operation failed; the message names the path (fs-err).
@@ -14,38 +20,18 @@ pub enum Error {
     /// The configuration is invalid; the message carries file:line:column.
     #[error("{0}")]
     Config(Box<crate::config::ConfigError>),
-    /// A git command failed.
-    #[error("git {command} failed: {message}")]
-    Git {
-        /// The git arguments, for the message.
-        command: String,
-        /// What git printed.
-        message: String,
-    },
-    /// The repository is not usable for a run (no commit, missing base branch, ...).
-    #[error("{message}")]
-    Repo {
-        /// What is wrong.
-        message: String,
-        /// What to do about it.
-        hint: String,
-    },
-    /// A run folder or run id problem.
-    #[error("{message}")]
-    Run {
-        /// What is wrong.
-        message: String,
-        /// What to do about it.
-        hint: String,
-    },
-    /// Another process drives this run.
-    #[error("run {run_id} is already being driven by process {pid}")]
-    Locked {
-        /// The run id.
-        run_id: String,
-        /// The pid that holds the lock.
-        pid: u32,
-    },
+    /// Git failed, or the repository cannot be used.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// A run folder, run id or lock problem.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// A pipeline or run-preparation problem.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// No agent can serve a stage.
+    #[error(transparent)]
+    Route(#[from] crate::agent::RouteError),
     /// A child process could not be started.
     #[error("could not start `{program}`: {source}")]
     Spawn {
@@ -78,19 +64,6 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// A run's worktree is no longer the worktree git registered (its `.git` file or its folder
-    /// was removed): orx refuses to run git there, because git would find the user's checkout.
-    #[error(
-        "the worktree {} is no longer a git worktree: {problem}; orx ran no git command there, so \
-         the repository's own checkout was not touched",
-        worktree.display()
-    )]
-    WorktreeLost {
-        /// The worktree.
-        worktree: PathBuf,
-        /// What is wrong with it.
-        problem: crate::git::WorktreeProblem,
-    },
     /// The run was cancelled (Ctrl-C, SIGTERM or `orx cancel`).
     #[error("the run was interrupted")]
     Cancelled,
@@ -102,66 +75,8 @@ impl From<crate::config::ConfigError> for Error {
     }
 }
 
-impl Error {
-    /// A hint for the user, when the error has an obvious fix.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            Error::Repo { hint, .. } | Error::Run { hint, .. } => Some(hint.clone()),
-            Error::Config(e) => e.hint.clone(),
-            Error::Locked { pid, .. } => Some(format!(
-                "wait for process {pid} to finish, or stop it with `orx cancel`"
-            )),
-            Error::Spawn { program, .. } => {
-                Some(format!("install `{program}` or fix its path in orx.yaml"))
-            }
-            Error::WorktreeLost { .. } => Some(
-                "`orx resume` puts the worktree's .git file back (or recreates the worktree from \
-                 the run branch) and continues"
-                    .into(),
-            ),
-            Error::Scenario { .. } => {
-                Some("fix the scenario file named by executors.fake.scenario".into())
-            }
-            Error::Io(e) => match e.kind() {
-                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => Some(
-                    "free some space (`orx clean RUN_ID` removes old runs), then `orx resume` \
-                     continues from the last checkpoint"
-                        .into(),
-                ),
-                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
-                    Some(
-                        "make the repository and its runs/ folder writable, then `orx resume` \
-                     continues from the last checkpoint"
-                            .into(),
-                    )
-                }
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    /// True when the error is the user's input (config, usage) rather than a run failure.
-    pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            Error::Config(_) | Error::Repo { .. } | Error::Run { .. } | Error::Locked { .. }
-        )
-    }
-
-    /// Shorthand for a [`Error::Run`].
-    pub fn run(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error::Run {
-            message: message.into(),
-            hint: hint.into(),
-        }
-    }
-
-    /// Shorthand for a [`Error::Repo`].
-    pub fn repo(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error::Repo {
-            message: message.into(),
-            hint: hint.into(),
-        }
+impl From<crate::pipeline::backlog::BacklogError> for Error {
+    fn from(e: crate::pipeline::backlog::BacklogError) -> Self {
+        Error::Pipeline(PipelineError::Backlog(e))
     }
 }

@@ -62,21 +62,41 @@ pub fn ensure_markers(text: &str, file: &str) -> String {
     out
 }
 
+/// Why a knowledge edit is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    /// The file had no marker block to edit.
+    #[error("the file had no ORX marker block")]
+    NoBlock,
+    /// The markers are gone or damaged.
+    #[error("the ORX markers were removed or damaged")]
+    MarkersDamaged,
+    /// Text outside the markers changed.
+    #[error("text outside the ORX markers was changed")]
+    OutsideChanged,
+    /// More lines changed than allowed.
+    #[error("{changed} lines changed inside the markers, more than the limit of {max}")]
+    TooManyLines {
+        /// Lines changed.
+        changed: u64,
+        /// The limit.
+        max: u64,
+    },
+}
+
 /// Checks an agent's edit: the text outside the block is unchanged and at most `max` lines
 /// changed inside. Returns the number of changed lines.
-pub fn check_edit(before: &str, after: &str, max: u64) -> Result<u64, String> {
-    let (b0, bi, b2) = split_block(before).ok_or("the file had no ORX marker block")?;
+pub fn check_edit(before: &str, after: &str, max: u64) -> Result<u64, EditError> {
+    let (b0, bi, b2) = split_block(before).ok_or(EditError::NoBlock)?;
     let Some((a0, ai, a2)) = split_block(after) else {
-        return Err("the ORX markers were removed or damaged".into());
+        return Err(EditError::MarkersDamaged);
     };
     if b0 != a0 || b2 != a2 {
-        return Err("text outside the ORX markers was changed".into());
+        return Err(EditError::OutsideChanged);
     }
     let changed = changed_lines(bi, ai);
     if changed > max {
-        return Err(format!(
-            "{changed} lines changed inside the markers, more than the limit of {max}"
-        ));
+        return Err(EditError::TooManyLines { changed, max });
     }
     Ok(changed)
 }
@@ -104,10 +124,9 @@ mod tests {
         let edited = replace_block(&base, "- learned a thing").unwrap();
         assert_eq!(check_edit(&base, &edited, 10), Ok(1));
         let outside = edited.replace("keep me", "changed");
-        assert!(
-            check_edit(&base, &outside, 10)
-                .unwrap_err()
-                .contains("outside")
+        assert_eq!(
+            check_edit(&base, &outside, 10),
+            Err(EditError::OutsideChanged)
         );
         let big = replace_block(&base, &"x\n".repeat(20)).unwrap();
         assert!(check_edit(&base, &big, 5).is_err());

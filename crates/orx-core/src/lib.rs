@@ -24,4 +24,4 @@ pub mod redact;
 pub mod run;
 pub mod yaml;
 
-pub use error::{Error, Result};
+pub use error::{Error, GitError, PipelineError, Result, RunError};

@@ -106,11 +106,13 @@ fn the_seed_readme_example_loads_unchanged() {
     assert!(
         StageOverride::parse("nope=fake")
             .unwrap_err()
+            .to_string()
             .contains("not a role")
     );
     assert!(
         StageOverride::parse("plan=zzz")
             .unwrap_err()
+            .to_string()
             .contains("unknown engine")
     );
     assert!(StageOverride::parse("plan").is_err());

@@ -182,9 +182,9 @@ fn the_backlog_extractor_never_panics() {
                     let _ = backlog::topo_order(&items);
                     format!("ok {}", items.len())
                 }
-                Err(e) => class(&e),
+                Err(e) => class(&e.to_string()),
             },
-            Err(e) => class(&e),
+            Err(e) => class(&e.to_string()),
         }
     });
     assert!(n > 3, "the mutations reach several outcomes");

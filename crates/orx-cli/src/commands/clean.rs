@@ -2,19 +2,18 @@
 
 use std::time::{Duration, Instant};
 
+use crate::command_error::{CommandError, Exit, Outcome};
 use orx_core::git::Git;
 use orx_core::process::{GroupLedger, ORPHAN_GRACE};
 use orx_core::run::sys::{SIGKILL, SIGTERM, pid_alive, signal_pid};
-use orx_core::run::{Meta, RunLock, Store};
-use orx_core::{Error, Result};
+use orx_core::run::{Meta, RunError, RunLock, Store};
 
 use super::Env;
 use crate::cli::{CancelArgs, CleanArgs};
-use crate::exit;
 
 /// `orx cancel`: SIGTERM to the driving orx process, which stops the agent's process group and
 /// writes its checkpoint; SIGKILL after a grace period if it does not stop.
-pub fn cancel(env: &Env, args: CancelArgs) -> Result<u8> {
+pub fn cancel(env: &Env, args: CancelArgs) -> Outcome {
     let store = Store::new(&env.root_or_dir());
     let dir = store.open(&args.run_id)?;
     let Some(pid) = RunLock::live_holder(&dir.lock()) else {
@@ -33,7 +32,7 @@ pub fn cancel(env: &Env, args: CancelArgs) -> Result<u8> {
             args.run_id,
             store.summary(&args.run_id).status
         ));
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     };
     signal_pid(pid, SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -50,16 +49,16 @@ pub fn cancel(env: &Env, args: CancelArgs) -> Result<u8> {
         "run {} cancelled; resume with `orx resume {}`",
         args.run_id, args.run_id
     ));
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// `orx clean`.
-pub fn clean(env: &Env, args: CleanArgs) -> Result<u8> {
+pub fn clean(env: &Env, args: CleanArgs) -> Outcome {
     let repo = env.repo()?;
     let store = Store::new(&repo);
     let ids = if args.target == "all" {
         if !args.force {
-            return Err(Error::run(
+            return Err(CommandError::usage(
                 "`orx clean all` removes every run folder and worktree",
                 "add --force to confirm",
             ));
@@ -78,13 +77,13 @@ pub fn clean(env: &Env, args: CleanArgs) -> Result<u8> {
         // refused instead of driving a run whose folder disappears under it.
         let _lock = match RunLock::acquire(&dir.lock(), &id) {
             Ok(l) => l,
-            Err(Error::Locked { pid, .. }) if !single => {
+            Err(orx_core::Error::Run(RunError::Locked { pid, .. })) if !single => {
                 env.printer.warn(&format!(
                     "skipped {id}: it is running (process {pid}); `orx cancel {id}` first"
                 ));
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         GroupLedger::new(dir.processes(), dir.id()).end_orphans(ORPHAN_GRACE);
         let meta = Meta::load(&dir.meta()).ok();
@@ -113,5 +112,5 @@ pub fn clean(env: &Env, args: CleanArgs) -> Result<u8> {
             "; their orx/<id> branches are kept (--delete-branch removes them)"
         }
     ));
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

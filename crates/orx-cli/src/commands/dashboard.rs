@@ -1,14 +1,13 @@
 //! `orx dashboard`: serve the web UI for this repository's runs.
 
-use orx_core::{Error, Result};
+use crate::command_error::{CommandError, Exit, Outcome};
 use orx_dashboard::security::{is_loopback, random_token};
 
 use super::Env;
 use crate::cli::DashboardArgs;
-use crate::exit;
 
 /// `orx dashboard`.
-pub fn dashboard(env: &Env, args: DashboardArgs) -> Result<u8> {
+pub fn dashboard(env: &Env, args: DashboardArgs) -> Outcome {
     let repo = env.repo()?;
     let config = env.config(&repo)?;
     let dc = &config.config.dashboard;
@@ -18,7 +17,7 @@ pub fn dashboard(env: &Env, args: DashboardArgs) -> Result<u8> {
     // A non-loopback bind always needs a token; on loopback one can be asked for.
     let token = match (args.token.clone(), loopback) {
         (Some(t), _) if t.len() < 16 => {
-            return Err(Error::run(
+            return Err(CommandError::usage(
                 "the dashboard token is shorter than 16 characters",
                 "leave --token out to get a random one",
             ));
@@ -71,9 +70,9 @@ pub fn dashboard(env: &Env, args: DashboardArgs) -> Result<u8> {
         } else {
             "check --host and --port".to_string()
         };
-        Error::run(format!("cannot serve on {host}:{port}: {e}"), fix)
+        CommandError::usage(format!("cannot serve on {host}:{port}: {e}"), fix)
     })?;
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 fn hostname() -> String {

@@ -1,6 +1,6 @@
 //! `orx demo`: the built-in default job.
 
-use orx_core::Result;
+use crate::command_error::Outcome;
 use orx_core::config::{Overrides, load_file};
 use orx_core::pipeline::{Engine, RunRequest};
 
@@ -9,7 +9,7 @@ use super::run::{attach_progress, report, signal_token};
 use crate::cli::DemoArgs;
 
 /// `orx demo`.
-pub fn demo(env: &Env, args: DemoArgs) -> Result<u8> {
+pub fn demo(env: &Env, args: DemoArgs) -> Outcome {
     let parent = args.into.unwrap_or_else(std::env::temp_dir);
     let repo = orx_core::demo::create(&parent)?;
     let p = &env.printer;

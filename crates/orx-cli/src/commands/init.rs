@@ -1,24 +1,23 @@
 //! `orx init`: a commented orx.yaml with the keys a user would change.
 
+use crate::command_error::{CommandError, Exit, Outcome};
 use orx_core::config::ExecutorKind;
 use orx_core::git::Git;
-use orx_core::{Error, Result};
 
 use super::Env;
 use crate::cli::InitArgs;
-use crate::exit;
 
 const TEMPLATE: &str = include_str!("init_template.yaml");
 
 /// `orx init`.
-pub fn init(env: &Env, args: InitArgs) -> Result<u8> {
+pub fn init(env: &Env, args: InitArgs) -> Outcome {
     let repo = env.repo()?;
     let path = env
         .config_flag
         .clone()
         .unwrap_or_else(|| repo.join("orx.yaml"));
     if path.exists() && !args.force {
-        return Err(Error::run(
+        return Err(CommandError::usage(
             format!("{} already exists", path.display()),
             "pass --force to overwrite it",
         ));
@@ -30,7 +29,7 @@ pub fn init(env: &Env, args: InitArgs) -> Result<u8> {
         .collect();
     let engine = match &args.engine {
         Some(e) => ExecutorKind::parse(e).ok_or_else(|| {
-            Error::run(
+            CommandError::usage(
                 format!("unknown engine `{e}`"),
                 "engines: codex, gemini, claude, cursor, copilot, fake",
             )
@@ -61,5 +60,5 @@ pub fn init(env: &Env, args: InitArgs) -> Result<u8> {
         ));
     }
     p.info("next: edit the gates in orx.yaml, then `orx run \"<task>\"` (or `orx run --dry-run \"<task>\"` first)");
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

@@ -3,31 +3,30 @@
 use std::io::{BufRead, Seek};
 use std::time::Duration;
 
-use orx_core::Result;
+use crate::command_error::{CommandError, Exit, Outcome};
 use orx_core::metrics::RunTotals;
 use orx_core::run::{Event, Meta, RunDir, RunLock, RunState, Store};
 
 use super::Env;
 use crate::cli::{DiffArgs, LogsArgs, StatusArgs};
-use crate::exit;
 use crate::render::{duration, event_line, table};
 
 /// `orx status`.
-pub fn status(env: &Env, args: StatusArgs) -> Result<u8> {
+pub fn status(env: &Env, args: StatusArgs) -> Outcome {
     let store = Store::new(&env.root_or_dir());
     let Some(id) = args.run_id else {
         let runs = store.list(args.limit)?;
         if args.json {
             env.printer
                 .json(&serde_json::to_value(&runs).map_err(std::io::Error::other)?);
-            return Ok(exit::OK);
+            return Ok(Exit::Ok);
         }
         if runs.is_empty() {
             // Runs live at a repository's root: outside one, "no runs yet" would mislead.
             env.repo()?;
             env.printer
                 .result("no runs yet: start one with `orx run \"<task>\"` (or try `orx demo`)");
-            return Ok(exit::OK);
+            return Ok(Exit::Ok);
         }
         let rows: Vec<Vec<String>> = runs
             .iter()
@@ -46,7 +45,7 @@ pub fn status(env: &Env, args: StatusArgs) -> Result<u8> {
             &["RUN", "STATUS", "STAGE", "STARTED", "DURATION", "TASK"],
             &rows,
         ));
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     };
     let dir = store.open(&id)?;
     if args.follow {
@@ -62,7 +61,7 @@ pub fn status(env: &Env, args: StatusArgs) -> Result<u8> {
         env.printer.json(&serde_json::json!({
             "run_id": id, "status": summary.status, "meta": meta, "state": state, "metrics": metrics,
         }));
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     let p = &env.printer;
     p.result(&format!(
@@ -145,7 +144,7 @@ pub fn status(env: &Env, args: StatusArgs) -> Result<u8> {
             f.message,
         ));
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 fn started(ts: &str) -> String {
@@ -164,7 +163,7 @@ fn secs_between(a: &str, b: &str) -> Option<f64> {
 
 /// Prints events from byte `from` of events.jsonl until the run ends (no live driver and a
 /// final status), polling the file.
-fn follow(env: &Env, dir: &RunDir, from: u64) -> Result<u8> {
+fn follow(env: &Env, dir: &RunDir, from: u64) -> Outcome {
     let mut offset = from;
     let mut idle_checks = 0u32;
     loop {
@@ -185,7 +184,7 @@ fn follow(env: &Env, dir: &RunDir, from: u64) -> Result<u8> {
                 .summary(dir.id());
                 env.printer
                     .result(&format!("run {} {}", dir.id(), s.status));
-                return Ok(exit::OK);
+                return Ok(Exit::Ok);
             }
         } else {
             idle_checks = 0;
@@ -194,7 +193,7 @@ fn follow(env: &Env, dir: &RunDir, from: u64) -> Result<u8> {
     }
 }
 
-fn print_events_from(env: &Env, dir: &RunDir, offset: u64) -> Result<u64> {
+fn print_events_from(env: &Env, dir: &RunDir, offset: u64) -> orx_core::Result<u64> {
     let Ok(mut f) = std::fs::File::open(dir.events()) else {
         return Ok(offset);
     };
@@ -218,7 +217,7 @@ fn print_events_from(env: &Env, dir: &RunDir, offset: u64) -> Result<u64> {
 }
 
 /// `orx logs`.
-pub fn logs(env: &Env, args: LogsArgs) -> Result<u8> {
+pub fn logs(env: &Env, args: LogsArgs) -> Outcome {
     let store = Store::new(&env.root_or_dir());
     let dir = store.open(&args.run_id)?;
     if let Some(stage) = &args.stage {
@@ -236,7 +235,7 @@ pub fn logs(env: &Env, args: LogsArgs) -> Result<u8> {
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(orx_core::Error::run(
+            return Err(CommandError::usage(
                 format!("no log of `{stage}` in run {}", args.run_id),
                 format!("the logs are in {}", dir.root().join("logs").display()),
             ));
@@ -248,23 +247,23 @@ pub fn logs(env: &Env, args: LogsArgs) -> Result<u8> {
             ));
             env.printer.raw(&fs_err::read_to_string(&f)?);
         }
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     if args.follow {
         return follow(env, &dir, 0);
     }
     print_events_from(env, &dir, 0)?;
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// `orx diff`.
-pub fn diff(env: &Env, args: DiffArgs) -> Result<u8> {
+pub fn diff(env: &Env, args: DiffArgs) -> Outcome {
     let store = Store::new(&env.root_or_dir());
     let dir = store.open(&args.run_id)?;
     let text = Store::diff(&dir, args.item.as_deref())?;
     if text.is_empty() {
         env.printer.info("(empty diff)");
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     if env.printer.color {
         for l in text.lines() {
@@ -284,5 +283,5 @@ pub fn diff(env: &Env, args: DiffArgs) -> Result<u8> {
     } else {
         env.printer.raw(&text);
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

@@ -1,24 +1,23 @@
 //! `orx metrics report` and `orx metrics show RUN_ID`.
 
-use orx_core::Result;
+use crate::command_error::{Exit, Outcome};
 use orx_core::metrics::Report;
 use orx_core::run::Store;
 
 use super::Env;
 use crate::cli::{MetricsAction, MetricsArgs};
-use crate::exit;
 use crate::render::{duration, table};
 
 fn pct(v: f64) -> String {
     format!("{:.0}%", v * 100.0)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+fn to_json<T: serde::Serialize>(v: &T) -> orx_core::Result<serde_json::Value> {
     Ok(serde_json::to_value(v).map_err(std::io::Error::other)?)
 }
 
 /// `orx metrics`.
-pub fn metrics(env: &Env, args: MetricsArgs) -> Result<u8> {
+pub fn metrics(env: &Env, args: MetricsArgs) -> Outcome {
     let store = Store::new(&env.root_or_dir());
     match args.action.unwrap_or(MetricsAction::Report { json: false }) {
         MetricsAction::Report { json } => report(env, &store, json),
@@ -26,16 +25,16 @@ pub fn metrics(env: &Env, args: MetricsArgs) -> Result<u8> {
     }
 }
 
-fn report(env: &Env, store: &Store, json: bool) -> Result<u8> {
+fn report(env: &Env, store: &Store, json: bool) -> Outcome {
     let r = Report::build(&store.report_inputs()?);
     let p = &env.printer;
     if json {
         p.json(&to_json(&r)?);
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     if r.runs == 0 {
         p.result("no runs yet: start one with `orx run \"<task>\"` (or try `orx demo`)");
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     let statuses: Vec<String> = r
         .by_status
@@ -104,10 +103,10 @@ fn report(env: &Env, store: &Store, json: bool) -> Result<u8> {
             p.result(&format!("  {n:>4}  {reason}"));
         }
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
-fn show(env: &Env, store: &Store, id: &str, json: bool) -> Result<u8> {
+fn show(env: &Env, store: &Store, id: &str, json: bool) -> Outcome {
     let dir = store.open(id)?;
     let totals = Store::run_metrics(&dir);
     let records = Store::stage_records(&dir);
@@ -116,7 +115,7 @@ fn show(env: &Env, store: &Store, id: &str, json: bool) -> Result<u8> {
         p.json(&serde_json::json!({
             "run_id": id, "metrics": to_json(&totals)?, "stages": to_json(&records)?,
         }));
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     match &totals {
         Some(m) => p.result(&format!(
@@ -168,5 +167,5 @@ fn show(env: &Env, store: &Store, id: &str, json: bool) -> Result<u8> {
             &rows,
         ));
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

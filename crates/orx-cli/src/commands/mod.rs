@@ -12,9 +12,9 @@ mod run;
 
 use std::path::{Path, PathBuf};
 
+use crate::command_error::{CommandError, Exit, Outcome};
 use orx_core::config::{LoadedConfig, load_file};
 use orx_core::git::Git;
-use orx_core::{Error, Result};
 
 use crate::cli::{Cli, Command};
 use crate::printer::Printer;
@@ -31,7 +31,7 @@ pub struct Env {
 
 impl Env {
     /// The repository root: the git top level of --dir.
-    pub fn repo(&self) -> Result<PathBuf> {
+    pub fn repo(&self) -> orx_core::Result<PathBuf> {
         Git::toplevel(&self.dir)
     }
 
@@ -41,7 +41,7 @@ impl Env {
     }
 
     /// The config: --config (must exist), else <repo>/orx.yaml when present, else defaults.
-    pub fn config(&self, repo: &Path) -> Result<LoadedConfig> {
+    pub fn config(&self, repo: &Path) -> orx_core::Result<LoadedConfig> {
         match &self.config_flag {
             Some(p) => Ok(load_file(p)?),
             None => {
@@ -59,13 +59,13 @@ impl Env {
 }
 
 /// Runs the command; returns the exit code.
-pub fn dispatch(cli: Cli, printer: Printer) -> Result<u8> {
+pub fn dispatch(cli: Cli, printer: Printer) -> Outcome {
     let dir = match cli.dir {
         Some(d) => d,
         None => std::env::current_dir()?,
     };
     if !dir.is_dir() {
-        return Err(Error::repo(
+        return Err(CommandError::usage(
             format!("{} is not a directory", dir.display()),
             "pass an existing folder to --dir",
         ));
@@ -95,7 +95,7 @@ pub fn dispatch(cli: Cli, printer: Printer) -> Result<u8> {
             let mut out = Vec::new();
             clap_complete::generate(a.shell, &mut cmd, "orx", &mut out);
             env.printer.raw(&String::from_utf8_lossy(&out));
-            Ok(crate::exit::OK)
+            Ok(Exit::Ok)
         }
     }
 }

@@ -1,14 +1,13 @@
 //! `orx pipelines list|show|validate`.
 
-use orx_core::Result;
+use crate::command_error::{Exit, Outcome};
 use orx_core::pipeline::PipelineDef;
 
 use super::Env;
 use crate::cli::{PipelinesAction, PipelinesArgs};
-use crate::exit;
 
 /// `orx pipelines`.
-pub fn pipelines(env: &Env, args: PipelinesArgs) -> Result<u8> {
+pub fn pipelines(env: &Env, args: PipelinesArgs) -> Outcome {
     let repo = env.root_or_dir();
     match args.action.unwrap_or(PipelinesAction::List) {
         PipelinesAction::List => {
@@ -52,5 +51,5 @@ pub fn pipelines(env: &Env, args: PipelinesArgs) -> Result<u8> {
                 .result(&format!("{file}: ok ({}: {})", p.id, p.stages.join(" → ")));
         }
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

@@ -2,15 +2,14 @@
 
 use std::io::Read;
 
+use crate::command_error::{CommandError, Exit, Outcome};
 use orx_core::cancel::CancelToken;
 use orx_core::config::{ExecutorKind, Overrides, StageOverride};
 use orx_core::pipeline::{Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
 use orx_core::run::{ItemStatus, RunStatus};
-use orx_core::{Error, Result};
 
 use super::Env;
 use crate::cli::{ResumeArgs, RunArgs};
-use crate::exit;
 use crate::render::{duration, table};
 
 /// A cancel token set by SIGINT/SIGTERM (`orx cancel` sends SIGTERM). The first signal asks the
@@ -28,7 +27,7 @@ pub fn signal_token() -> CancelToken {
             for _ in signals.forever() {
                 if flag.is_cancelled() {
                     orx_core::process::kill_active_groups();
-                    std::process::exit(i32::from(exit::INTERRUPTED));
+                    std::process::exit(i32::from(Exit::Interrupted.code()));
                 }
                 flag.cancel();
             }
@@ -37,14 +36,14 @@ pub fn signal_token() -> CancelToken {
     token
 }
 
-fn read_task(task: &str) -> Result<String> {
+fn read_task(task: &str) -> Result<String, CommandError> {
     let text = if task == "-" {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s)?;
         s
     } else if let Some(path) = task.strip_prefix('@') {
         std::fs::read_to_string(path).map_err(|e| {
-            Error::run(
+            CommandError::usage(
                 format!("cannot read the task file `{path}`: {e}"),
                 "give @ a readable UTF-8 text file, or the task as text, or - to read stdin",
             )
@@ -53,7 +52,7 @@ fn read_task(task: &str) -> Result<String> {
         task.to_string()
     };
     if text.trim().is_empty() {
-        return Err(Error::run(
+        return Err(CommandError::usage(
             "the task is empty",
             "give the task as text, @file or - (stdin)",
         ));
@@ -61,11 +60,11 @@ fn read_task(task: &str) -> Result<String> {
     Ok(text)
 }
 
-fn overrides(args: &RunArgs) -> Result<Overrides> {
+fn overrides(args: &RunArgs) -> Result<Overrides, CommandError> {
     let engine = match &args.engine {
         None => None,
         Some(e) => Some(ExecutorKind::parse(e).ok_or_else(|| {
-            Error::run(
+            CommandError::usage(
                 format!("unknown engine `{e}`"),
                 "engines: codex, gemini, claude (or claude_code), cursor, copilot, fake",
             )
@@ -74,7 +73,7 @@ fn overrides(args: &RunArgs) -> Result<Overrides> {
     let mut stages = std::collections::BTreeMap::new();
     for text in &args.stage {
         let (role, o) = StageOverride::parse(text).map_err(|e| {
-            Error::run(
+            CommandError::usage(
                 format!("--stage {e}"),
                 "write --stage ROLE=EXECUTOR[:MODEL], e.g. --stage review=claude:claude-sonnet-4",
             )
@@ -89,7 +88,7 @@ fn overrides(args: &RunArgs) -> Result<Overrides> {
 }
 
 /// `orx run`.
-pub fn run(env: &Env, args: RunArgs) -> Result<u8> {
+pub fn run(env: &Env, args: RunArgs) -> Outcome {
     let task = read_task(&args.task)?;
     let repo = env.repo()?;
     let config = env.config(&repo)?;
@@ -104,7 +103,7 @@ pub fn run(env: &Env, args: RunArgs) -> Result<u8> {
     };
     // Said once the run (or the dry run) got going, not before an error that stops it.
     let scripted = uses_scripted_default(&req);
-    let warn = |code: u8| {
+    let warn = |code: Exit| {
         if scripted {
             env.printer.warn(
                 "no orx.yaml here: stages ran with the built-in scripted agent, which makes a \
@@ -145,7 +144,7 @@ fn uses_scripted_default(req: &RunRequest) -> bool {
 }
 
 /// `orx resume`.
-pub fn resume(env: &Env, args: ResumeArgs) -> Result<u8> {
+pub fn resume(env: &Env, args: ResumeArgs) -> Outcome {
     let repo = env.repo()?;
     let config = resume_config(env, &repo, &args.run_id)?;
     let mut engine = Engine::new(signal_token());
@@ -173,7 +172,7 @@ fn resume_config(
     env: &Env,
     repo: &std::path::Path,
     run_id: &str,
-) -> Result<orx_core::config::LoadedConfig> {
+) -> orx_core::Result<orx_core::config::LoadedConfig> {
     if env.config_flag.is_some() {
         return env.config(repo);
     }
@@ -208,13 +207,13 @@ pub(crate) fn attach_progress(env: &Env, engine: &mut Engine) -> Option<indicati
     bar
 }
 
-fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Result<u8> {
+fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Outcome {
     // Everything that can be checked before the run exists is checked here, so a detached run
     // that could never start is an error now rather than an id that leads nowhere.
     dry_run(req)?;
     let id = req.run_id.clone().unwrap_or_else(orx_core::run::new_run_id);
     if !orx_core::run::is_valid_run_id(&id) {
-        return Err(Error::run(
+        return Err(CommandError::usage(
             format!("`{id}` is not a valid run id"),
             "leave --run-id out to get a new one",
         ));
@@ -255,7 +254,7 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Result<u8> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .process_group(0);
-    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+    let mut child = cmd.spawn().map_err(|source| orx_core::Error::Spawn {
         program: "orx".into(),
         source,
     })?;
@@ -263,13 +262,13 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Result<u8> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !state.exists() {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(Error::run(
+            return Err(CommandError::usage(
                 format!("the detached run exited ({status}) before it started"),
                 "run it without --detach to see why",
             ));
         }
         if std::time::Instant::now() > deadline {
-            return Err(Error::run(
+            return Err(CommandError::usage(
                 "the detached run did not start within 30 s",
                 "check `orx status`",
             ));
@@ -283,15 +282,15 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Result<u8> {
     } else {
         env.printer.result(&id);
     }
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
-fn print_dry_run(env: &Env, req: &RunRequest, json: bool) -> Result<u8> {
+fn print_dry_run(env: &Env, req: &RunRequest, json: bool) -> Outcome {
     let d = dry_run(req)?;
     if json {
         env.printer
             .json(&serde_json::to_value(&d).map_err(std::io::Error::other)?);
-        return Ok(exit::OK);
+        return Ok(Exit::Ok);
     }
     let p = &env.printer;
     p.result(&format!("dry run: nothing was created or changed\n\nrepository:  {}\nbase branch: {}\npipeline:    {} ({})\n", d.repo.display(), d.base_branch, d.pipeline.id, d.pipeline.stages.join(" → ")));
@@ -330,7 +329,7 @@ fn print_dry_run(env: &Env, req: &RunRequest, json: bool) -> Result<u8> {
         ));
     }
     warn_missing_agents(env, req, &d.routing);
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// An agent CLI the routing needs but PATH does not have: the real run would stop at that
@@ -352,11 +351,11 @@ fn warn_missing_agents(env: &Env, req: &RunRequest, routing: &orx_core::config::
 }
 
 /// Prints how a run ended and returns its exit code.
-pub(crate) fn report(env: &Env, o: RunOutcome, json: bool) -> Result<u8> {
+pub(crate) fn report(env: &Env, o: RunOutcome, json: bool) -> Outcome {
     let code = match o.status {
-        RunStatus::Succeeded => exit::OK,
-        RunStatus::Cancelled => exit::INTERRUPTED,
-        _ => exit::FAILED,
+        RunStatus::Succeeded => Exit::Ok,
+        RunStatus::Cancelled => Exit::Interrupted,
+        _ => Exit::Failed,
     };
     if json {
         env.printer.json(&serde_json::json!({
@@ -413,11 +412,15 @@ pub(crate) fn report(env: &Env, o: RunOutcome, json: bool) -> Result<u8> {
         RunStatus::Cancelled => p.result(&format!("  resume:   orx resume {}", o.run_id)),
         _ => {
             if let Some(f) = &o.failure {
-                p.error(&format!("the run failed at {}: {}", f.stage, f.message), Some(&format!(
-                    "see `orx logs {0}`{1}; fix the cause, then `orx resume {0}` (a failed stage restarts with a fresh attempt budget)",
-                    o.run_id,
-                    if o.state.items.iter().any(|i| i.status == ItemStatus::Failed) { format!(" and runs/{}/artifacts/*.evidence.md", o.run_id) } else { String::new() }
-                )));
+                let items_failed = o.state.items.iter().any(|i| i.status == ItemStatus::Failed);
+                p.error(
+                    &format!("the run failed at {}: {}", f.stage, f.message),
+                    &[crate::command_error::failure_hint(
+                        f.category,
+                        &o.run_id,
+                        items_failed,
+                    )],
+                );
             }
         }
     }

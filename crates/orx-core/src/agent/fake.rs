@@ -291,7 +291,7 @@ impl Agent for FakeAgent {
             let mut failures = self
                 .failures
                 .lock()
-                .map_err(|_| Error::run("fake agent state poisoned", "re-run"))?;
+                .map_err(|_| super::RouteError::Poisoned)?;
             let n = failures.entry((req.role.clone(), idx)).or_insert(0);
             if fail.times == 0 || *n < fail.times {
                 *n += 1;

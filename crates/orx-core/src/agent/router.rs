@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use super::cli::CliAgent;
 use super::{
-    Agent, AgentIo, AgentOutcome, AgentRequest, ErrorKind, FakeAgent, Usage, builtin_scenario,
+    Agent, AgentIo, AgentOutcome, AgentRequest, ErrorKind, FakeAgent, RouteError, Usage,
+    builtin_scenario,
 };
+use crate::Result;
 use crate::config::{Config, ExecutorKind, FallbackRule, Route, RoutingTable};
-use crate::{Error, Result};
 
 /// Chooses and calls agents.
 #[derive(Clone)]
@@ -117,12 +118,10 @@ impl Router {
 
     /// The route of `role`.
     pub fn route(&self, role: &str) -> Result<Route> {
-        self.routing.get(role).cloned().ok_or_else(|| {
-            Error::run(
-                format!("no route for stage `{role}`"),
-                "check the stages section of orx.yaml",
-            )
-        })
+        self.routing
+            .get(role)
+            .cloned()
+            .ok_or_else(|| RouteError::NoRoute(role.to_string()).into())
     }
 
     fn agent(&self, kind: ExecutorKind) -> Option<Arc<dyn Agent>> {
@@ -198,12 +197,9 @@ impl Router {
         req.model = route.model.clone();
         req.reasoning_effort = route.reasoning_effort.clone();
         req.timeout = Duration::from_secs(route.timeout_secs);
-        let agent = self.agent(route.executor).ok_or_else(|| {
-            Error::run(
-                format!("no adapter for `{}`", route.executor),
-                "route the stage to another executor",
-            )
-        })?;
+        let agent = self
+            .agent(route.executor)
+            .ok_or(RouteError::NoAdapter(route.executor))?;
         let mut delay = self.retry_delay;
         let mut tries = 0;
         let mut spent = Usage::default();

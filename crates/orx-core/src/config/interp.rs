@@ -54,8 +54,30 @@ fn note_secret(name: &str, value: &str) {
     }
 }
 
+/// Why a `${…}` reference cannot be expanded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InterpError {
+    /// `${` without its `}`.
+    #[error("unclosed `${{` in \"{0}\"; write `$${{` for a literal")]
+    Unclosed(String),
+    /// Not a variable name.
+    #[error("`${{{0}}}` is not a valid variable reference (use ${{NAME}})")]
+    BadReference(String),
+    /// `${NAME:?message}` with NAME unset.
+    #[error("environment variable {name} is required{}", .message.as_ref().map(|m| format!(": {m}")).unwrap_or_else(|| " but not set".into()))]
+    Required {
+        /// The variable.
+        name: String,
+        /// The file's message.
+        message: Option<String>,
+    },
+    /// An operator other than `:-` and `:?`.
+    #[error("`${{{0}}}`: unknown operator (use :- for a default or :? for an error)")]
+    UnknownOperator(String),
+}
+
 /// Expands every `${…}` in `input`. `$$` is a literal `$`.
-pub fn interpolate(input: &str) -> Result<String, String> {
+pub fn interpolate(input: &str) -> Result<String, InterpError> {
     let mut out = String::with_capacity(input.len());
     let mut rest = input;
     while let Some(pos) = rest.find('$') {
@@ -72,9 +94,7 @@ pub fn interpolate(input: &str) -> Result<String, String> {
             continue;
         };
         let Some(end) = body.find('}') else {
-            return Err(format!(
-                "unclosed `${{` in \"{input}\"; write `$${{` for a literal"
-            ));
+            return Err(InterpError::Unclosed(input.to_string()));
         };
         let expr = &body[..end];
         out.push_str(&expand(expr)?);
@@ -84,15 +104,13 @@ pub fn interpolate(input: &str) -> Result<String, String> {
     Ok(out)
 }
 
-fn expand(expr: &str) -> Result<String, String> {
+fn expand(expr: &str) -> Result<String, InterpError> {
     let (name, op) = match expr.find([':', '-', '?']) {
         Some(i) => (&expr[..i], Some(&expr[i..])),
         None => (expr, None),
     };
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!(
-            "`${{{expr}}}` is not a valid variable reference (use ${{NAME}})"
-        ));
+        return Err(InterpError::BadReference(expr.to_string()));
     }
     let value = lookup(name);
     if let Some(v) = &value {
@@ -104,17 +122,12 @@ fn expand(expr: &str) -> Result<String, String> {
             if let Some(default) = op.strip_prefix(":-").or_else(|| op.strip_prefix('-')) {
                 Ok(value.unwrap_or_else(|| default.to_string()))
             } else if let Some(msg) = op.strip_prefix(":?").or_else(|| op.strip_prefix('?')) {
-                value.ok_or_else(|| {
-                    if msg.is_empty() {
-                        format!("environment variable {name} is required but not set")
-                    } else {
-                        format!("environment variable {name} is required: {msg}")
-                    }
+                value.ok_or_else(|| InterpError::Required {
+                    name: name.to_string(),
+                    message: Some(msg.to_string()).filter(|m| !m.is_empty()),
                 })
             } else {
-                Err(format!(
-                    "`${{{expr}}}`: unknown operator (use :- for a default or :? for an error)"
-                ))
+                Err(InterpError::UnknownOperator(expr.to_string()))
             }
         }
     }
@@ -171,7 +184,9 @@ mod tests {
 
     fn run(input: &str) -> Result<String, String> {
         let env = BTreeMap::from([("SET".to_string(), "v".to_string())]);
-        with_env(env, || interpolate(input)).0
+        with_env(env, || interpolate(input))
+            .0
+            .map_err(|e| e.to_string())
     }
 
     #[test]

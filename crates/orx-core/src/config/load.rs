@@ -19,8 +19,10 @@ pub struct ConfigError {
     pub message: String,
     /// The source line with a caret under the column.
     pub snippet: Option<String>,
-    /// What to do.
+    /// What to do (about the file's content).
     pub hint: Option<String>,
+    /// The file could not be read at all (missing, unreadable).
+    pub unreadable: bool,
 }
 
 impl std::fmt::Display for ConfigError {
@@ -64,11 +66,10 @@ pub fn load_file(path: &Path) -> Result<LoadedConfig, ConfigError> {
                 format!("cannot read the config file: {e}")
             },
             snippet: None,
-            hint: Some(if too_large {
+            hint: too_large.then(|| {
                 "orx.yaml holds settings only; remove what does not belong there (a pasted log or data file?)".into()
-            } else {
-                "check the path given to --config, or run `orx init` to create orx.yaml".into()
             }),
+            unreadable: !too_large,
         }
     })?;
     let env: BTreeMap<String, String> = std::env::vars().collect();
@@ -163,6 +164,7 @@ fn from_yaml_error(e: &serde_saphyr::Error, text: &str, file: &str) -> ConfigErr
         message,
         snippet: line.map(|l| snippet(text, l, column.unwrap_or(1))),
         hint,
+        unreadable: false,
     }
 }
 
@@ -262,6 +264,7 @@ fn validate(c: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
             snippet: line.map(|l| snippet(text, l, column.unwrap_or(1))),
             message,
             hint,
+            unreadable: false,
         }
     };
     let mut seen = std::collections::BTreeSet::new();

@@ -35,17 +35,31 @@ pub struct StageOverride {
     pub model: Option<String>,
 }
 
+/// Why a stage override is not one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OverrideError {
+    /// Not `ROLE=…`.
+    #[error("`{0}` is not ROLE=EXECUTOR[:MODEL]")]
+    Shape(String),
+    /// An unknown role.
+    #[error("`{0}` is not a role; roles: {roles}", roles = ROLES.join(", "))]
+    NotARole(String),
+    /// An unknown engine.
+    #[error("unknown engine `{0}` (codex, gemini, claude, cursor, copilot, fake)")]
+    UnknownEngine(String),
+    /// Neither an engine nor a model.
+    #[error("`{0}` names neither an executor nor a model")]
+    Empty(String),
+}
+
 impl StageOverride {
     /// Parses `ROLE=EXECUTOR[:MODEL]` (`ROLE=:MODEL` keeps the executor).
-    pub fn parse(text: &str) -> Result<(String, StageOverride), String> {
+    pub fn parse(text: &str) -> Result<(String, StageOverride), OverrideError> {
         let (role, rest) = text
             .split_once('=')
-            .ok_or_else(|| format!("`{text}` is not ROLE=EXECUTOR[:MODEL]"))?;
+            .ok_or_else(|| OverrideError::Shape(text.to_string()))?;
         if !ROLES.contains(&role) {
-            return Err(format!(
-                "`{role}` is not a role; roles: {}",
-                ROLES.join(", ")
-            ));
+            return Err(OverrideError::NotARole(role.to_string()));
         }
         let (exec, model) = match rest.split_once(':') {
             Some((e, m)) => (e, Some(m)),
@@ -53,13 +67,14 @@ impl StageOverride {
         };
         let executor = match exec {
             "" => None,
-            e => Some(ExecutorKind::parse(e).ok_or_else(|| {
-                format!("unknown engine `{e}` (codex, gemini, claude, cursor, copilot, fake)")
-            })?),
+            e => Some(
+                ExecutorKind::parse(e)
+                    .ok_or_else(|| OverrideError::UnknownEngine(e.to_string()))?,
+            ),
         };
         let model = model.filter(|m| !m.is_empty()).map(str::to_string);
         if executor.is_none() && model.is_none() {
-            return Err(format!("`{text}` names neither an executor nor a model"));
+            return Err(OverrideError::Empty(text.to_string()));
         }
         Ok((role.to_string(), StageOverride { executor, model }))
     }

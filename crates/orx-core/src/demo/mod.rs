@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::Result;
 use crate::git::Git;
-use crate::{Error, Result};
 
 /// The demo's task.
 pub const TASK: &str = "Add a function add(a, b) to calc.py that returns the sum of a and b, with a unit test, and document it in README.md.";
@@ -28,10 +28,7 @@ pub const SCENARIO_PATH: &str = ".orx/demo-scenario.yaml";
 /// Creates the demo repository under `parent` (a new folder) and returns its path.
 pub fn create(parent: &Path) -> Result<PathBuf> {
     if which("python3").is_none() {
-        return Err(Error::repo(
-            "the demo needs python3 on PATH for its gates",
-            "install Python 3 (the demo runs `python3 -m compileall` and `python3 -m unittest`)",
-        ));
+        return Err(crate::PipelineError::DemoNeedsPython.into());
     }
     let stamp = crate::run::new_run_id();
     let dir = parent.join(format!("orx-demo-{stamp}"));

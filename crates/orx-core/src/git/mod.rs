@@ -3,6 +3,7 @@
 //! made with [`Git::worktree`] is pinned to that worktree: it never reaches the user's checkout.
 
 mod changes;
+mod error;
 mod pin;
 
 use std::ffi::{OsStr, OsString};
@@ -11,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use changes::{Changes, DiffStats, Snapshot};
+pub use error::GitError;
 pub use pin::WorktreeProblem;
 
 use crate::cancel::CancelToken;
@@ -76,10 +78,11 @@ fn os<'a>(args: &'a [&'a str]) -> impl Iterator<Item = &'a OsStr> + 'a {
 }
 
 fn git_error(command: &str, stderr: &str) -> Error {
-    Error::Git {
+    GitError::Command {
         command: command.to_string(),
         message: stderr.trim().to_string(),
     }
+    .into()
 }
 
 impl Exec {
@@ -135,7 +138,7 @@ impl Git {
     /// same log. Each of its commands first checks that the worktree is still the one the
     /// repository registered (its folder exists, its `.git` file names its git data) and runs
     /// with that worktree's folders named explicitly; otherwise it fails with
-    /// [`Error::WorktreeLost`] and runs nothing.
+    /// [`GitError::WorktreeLost`] and runs nothing.
     pub fn worktree(&self, work_tree: impl Into<PathBuf>) -> Self {
         let work_tree = work_tree.into();
         Self {
@@ -174,10 +177,11 @@ impl Git {
         if ok {
             Ok(out)
         } else {
-            Err(Error::Git {
+            Err(GitError::Command {
                 command: args.join(" "),
                 message: err.trim().to_string(),
-            })
+            }
+            .into())
         }
     }
 
@@ -298,15 +302,12 @@ impl Git {
         .map_err(|e| match e {
             Error::Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 if self.dir.is_dir() {
-                    Error::repo(
-                        "git is not installed or not on PATH",
-                        "install git (orx drives the git command-line tool)",
-                    )
+                    GitError::NotInstalled.into()
                 } else {
-                    Error::repo(
-                        format!("the folder {} does not exist", self.dir.display()),
-                        "check the path; orx runs git there",
-                    )
+                    GitError::NoSuchFolder {
+                        dir: self.dir.clone(),
+                    }
+                    .into()
                 }
             }
             other => other,
@@ -342,18 +343,18 @@ impl Git {
     pub fn toplevel(dir: &Path) -> Result<PathBuf> {
         let (ok, out, _) = Git::new(dir).try_run(&["rev-parse", "--show-toplevel"])?;
         if !ok {
-            return Err(Error::repo(
-                format!("{} is not inside a git repository", dir.display()),
-                "run orx at the root of a git repository (or `git init` first), or pass --dir",
-            ));
+            return Err(GitError::NotARepository {
+                dir: dir.to_path_buf(),
+            }
+            .into());
         }
         let top = out.trim();
         if top.contains(char::REPLACEMENT_CHARACTER) {
             // Run folders record paths as UTF-8 text (state.json, meta.json).
-            return Err(Error::repo(
-                format!("the repository's path is not valid UTF-8 ({top})"),
-                "orx records paths as UTF-8: move or rename the repository's folder to a UTF-8 name",
-            ));
+            return Err(GitError::PathNotUtf8 {
+                path: top.to_string(),
+            }
+            .into());
         }
         Ok(PathBuf::from(top))
     }
@@ -382,15 +383,12 @@ impl Git {
             return Ok(sha);
         }
         if self.resolve("HEAD")?.is_none() {
-            return Err(Error::repo(
-                "the repository has no commit yet",
-                "make a first commit (git add -A && git commit -m init), then run orx again",
-            ));
+            return Err(GitError::NoCommit.into());
         }
-        Err(Error::repo(
-            format!("the base branch `{base}` does not exist"),
-            "pass --base-branch with an existing branch, or set git.base_branch in orx.yaml",
-        ))
+        Err(GitError::NoBaseBranch {
+            base: base.to_string(),
+        }
+        .into())
     }
 
     /// Adds the worktree `path` on `branch`, creating the branch from `base` unless it exists
@@ -427,7 +425,7 @@ impl Git {
                 Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or_else(|| Error::repo("git worktree add failed", "retry the run")))
+        Err(last.unwrap_or_else(|| git_error("worktree add", "failed")))
     }
 
     /// `git worktree remove --force <path>` then `git worktree prune`.
@@ -436,10 +434,11 @@ impl Git {
         if path.exists() {
             let (ok, _, err) = self.try_run(&["worktree", "remove", "--force", &p])?;
             if !ok && path.exists() {
-                return Err(Error::Git {
+                return Err(GitError::Command {
                     command: format!("worktree remove {p}"),
                     message: err,
-                });
+                }
+                .into());
             }
         }
         self.run(&["worktree", "prune"])?;
@@ -499,23 +498,26 @@ impl Git {
                 .and_then(|(head, _)| head.rsplit_once('\'').map(|(_, p)| p.trim_end_matches('/')))
                 .filter(|p| !p.is_empty())
             else {
-                return Err(Error::Git {
+                return Err(GitError::Command {
                     command: "add -A".into(),
                     message: err.trim().to_string(),
-                });
+                }
+                .into());
             };
             if !remove_nested_git(&self.dir, Path::new(rel))? {
-                return Err(Error::Git {
+                return Err(GitError::Command {
                     command: "add -A".into(),
                     message: err.trim().to_string(),
-                });
+                }
+                .into());
             }
             nested.push(rel.to_string());
         }
-        Err(Error::Git {
+        Err(GitError::Command {
             command: "add -A".into(),
             message: "too many nested repositories in the worktree".into(),
-        })
+        }
+        .into())
     }
 
     /// Paths changed in the worktree against `start` (after staging everything).
@@ -539,10 +541,11 @@ impl Git {
             start.as_bytes(),
         ])?;
         if !ok {
-            return Err(Error::Git {
+            return Err(GitError::Command {
                 command: format!("diff --cached --name-only {start}"),
                 message: err,
-            });
+            }
+            .into());
         }
         Ok(out
             .split(|b| *b == 0)
@@ -604,10 +607,11 @@ impl Git {
             let (ok, _, err) =
                 self.run_bytes(&[b"checkout".as_slice(), start.as_bytes(), b"--", path])?;
             if !ok {
-                return Err(Error::Git {
+                return Err(GitError::Command {
                     command: format!("checkout {start} -- {}", String::from_utf8_lossy(path)),
                     message: err,
-                });
+                }
+                .into());
             }
         } else {
             let _ = self.run_bytes(&[
@@ -646,10 +650,11 @@ impl Git {
             if self.try_run(&["diff", "--cached", "--quiet"])?.0 {
                 return Ok(None);
             }
-            return Err(Error::Git {
+            return Err(GitError::Command {
                 command: args.join(" "),
                 message: err.trim().to_string(),
-            });
+            }
+            .into());
         }
         self.head().map(Some)
     }

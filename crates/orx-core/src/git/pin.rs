@@ -65,9 +65,12 @@ impl Pin {
         &self,
         common_dir: impl FnOnce() -> crate::Result<PathBuf>,
     ) -> crate::Result<&Path> {
-        let lost = |problem| crate::Error::WorktreeLost {
-            worktree: self.work_tree.clone(),
-            problem,
+        let lost = |problem| -> crate::Error {
+            super::GitError::WorktreeLost {
+                worktree: self.work_tree.clone(),
+                problem,
+            }
+            .into()
         };
         if !self.work_tree.is_dir() {
             return Err(lost(WorktreeProblem::FolderGone));

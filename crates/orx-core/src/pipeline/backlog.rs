@@ -227,13 +227,63 @@ fn candidates(text: &str) -> Vec<String> {
     out
 }
 
+/// Why a backlog is not valid: said to the agent when decompose asks again.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BacklogError {
+    /// No YAML backlog in the answer.
+    #[error("no YAML backlog was found: answer with a YAML document `items: [...]`")]
+    NotFound,
+    /// A backlog with no item.
+    #[error("the backlog has no items")]
+    NoItems,
+    /// An item without a title.
+    #[error("item {0} has no title")]
+    NoTitle(String),
+    /// An id that is not W and three to six digits.
+    #[error("item id `{shown}` is not of the form W001 (W and three to six digits)")]
+    BadId {
+        /// The id, shortened.
+        shown: String,
+    },
+    /// An id too long to name files.
+    #[error(
+        "item id `{shown}` is too long ({chars} characters; ids are W and three to six digits, like W001)"
+    )]
+    IdTooLong {
+        /// The id, shortened.
+        shown: String,
+        /// Its length.
+        chars: usize,
+    },
+    /// An id used twice.
+    #[error("item id {0} is used twice")]
+    DuplicateId(String),
+    /// An item without an acceptance criterion.
+    #[error("item {0} has no acceptance criterion")]
+    NoAcceptance(String),
+    /// A dependency on an item the backlog does not have.
+    #[error("item {item} depends on unknown item {dependency}")]
+    UnknownDependency {
+        /// The item.
+        item: String,
+        /// What it depends on.
+        dependency: String,
+    },
+    /// An item that depends on itself.
+    #[error("item {0} depends on itself")]
+    SelfDependency(String),
+    /// A cycle of dependencies.
+    #[error("dependency cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+}
+
 /// Extracts and validates a backlog from `text`. The error says what is wrong, for the retry.
-pub fn extract(text: &str) -> Result<Vec<Item>, String> {
+pub fn extract(text: &str) -> Result<Vec<Item>, BacklogError> {
     let mut first_error = None;
     for c in candidates(text) {
         if let Some(raw) = parse_yaml(&c) {
             if raw.is_empty() {
-                first_error.get_or_insert_with(|| "the backlog has no items".to_string());
+                first_error.get_or_insert(BacklogError::NoItems);
                 continue;
             }
             match normalise(raw).and_then(|items| validate(&items).map(|()| items)) {
@@ -244,12 +294,10 @@ pub fn extract(text: &str) -> Result<Vec<Item>, String> {
             }
         }
     }
-    Err(first_error.unwrap_or_else(|| {
-        "no YAML backlog was found: answer with a YAML document `items: [...]`".to_string()
-    }))
+    Err(first_error.unwrap_or(BacklogError::NotFound))
 }
 
-fn normalise(raw: Vec<RawItem>) -> Result<Vec<Item>, String> {
+fn normalise(raw: Vec<RawItem>) -> Result<Vec<Item>, BacklogError> {
     raw.into_iter()
         .enumerate()
         .map(|(i, r)| {
@@ -258,7 +306,7 @@ fn normalise(raw: Vec<RawItem>) -> Result<Vec<Item>, String> {
                     .unwrap_or_else(|| format!("W{:03}", i + 1));
             let title = r.title.map(|s| s.0.trim().to_string()).unwrap_or_default();
             if title.is_empty() {
-                return Err(format!("item {id} has no title"));
+                return Err(BacklogError::NoTitle(id));
             }
             Ok(Item {
                 objective: r.objective.map(|s| s.0).unwrap_or_else(|| title.clone()),
@@ -285,7 +333,7 @@ pub fn is_item_id(id: &str) -> bool {
 }
 
 /// Why `id` is not an item id.
-fn id_problem(id: &str) -> String {
+fn id_problem(id: &str) -> BacklogError {
     let shown: String = id.chars().take(16).collect();
     let shown = if shown.len() < id.len() {
         format!("{shown}…")
@@ -293,36 +341,39 @@ fn id_problem(id: &str) -> String {
         shown
     };
     if id.len() > MAX_ITEM_ID_LEN {
-        format!(
-            "item id `{shown}` is too long ({} characters; ids are W and three to six digits, like W001)",
-            id.chars().count()
-        )
+        BacklogError::IdTooLong {
+            shown,
+            chars: id.chars().count(),
+        }
     } else {
-        format!("item id `{shown}` is not of the form W001 (W and three to six digits)")
+        BacklogError::BadId { shown }
     }
 }
 
 /// Checks ids (well formed, unique), dependencies (known, no cycles) and acceptance.
-pub fn validate(items: &[Item]) -> Result<(), String> {
+pub fn validate(items: &[Item]) -> Result<(), BacklogError> {
     let mut ids = BTreeSet::new();
     for it in items {
         if !is_item_id(&it.id) {
             return Err(id_problem(&it.id));
         }
         if !ids.insert(it.id.as_str()) {
-            return Err(format!("item id {} is used twice", it.id));
+            return Err(BacklogError::DuplicateId(it.id.clone()));
         }
         if it.acceptance.iter().all(|a| a.trim().is_empty()) {
-            return Err(format!("item {} has no acceptance criterion", it.id));
+            return Err(BacklogError::NoAcceptance(it.id.clone()));
         }
     }
     for it in items {
         for d in &it.depends_on {
             if !ids.contains(d.as_str()) {
-                return Err(format!("item {} depends on unknown item {d}", it.id));
+                return Err(BacklogError::UnknownDependency {
+                    item: it.id.clone(),
+                    dependency: d.clone(),
+                });
             }
             if d == &it.id {
-                return Err(format!("item {} depends on itself", it.id));
+                return Err(BacklogError::SelfDependency(it.id.clone()));
             }
         }
     }
@@ -330,7 +381,7 @@ pub fn validate(items: &[Item]) -> Result<(), String> {
 }
 
 /// Items in dependency order (stable by position); an error names a cycle.
-pub fn topo_order(items: &[Item]) -> Result<Vec<usize>, String> {
+pub fn topo_order(items: &[Item]) -> Result<Vec<usize>, BacklogError> {
     let index: BTreeMap<&str, usize> = items
         .iter()
         .enumerate()
@@ -345,12 +396,12 @@ pub fn topo_order(items: &[Item]) -> Result<Vec<usize>, String> {
         state: &mut [u8],
         order: &mut Vec<usize>,
         path: &mut Vec<String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), BacklogError> {
         match state[i] {
             2 => return Ok(()),
             1 => {
                 path.push(items[i].id.clone());
-                return Err(format!("dependency cycle: {}", path.join(" -> ")));
+                return Err(BacklogError::Cycle(path.clone()));
             }
             _ => {}
         }

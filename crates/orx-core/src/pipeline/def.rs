@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::PipelineError;
 use crate::config::{Config, ExecutorKind, Ranged, Seconds, StageRoute};
 use crate::{Error, Result};
 
@@ -150,58 +151,55 @@ impl PipelineDef {
         let parsed: std::result::Result<PipelineDef, _> = serde_saphyr::from_str(text);
         let options = PARSED_OPTIONS.with(|p| std::mem::take(&mut *p.borrow_mut()));
         let mut def: PipelineDef = parsed.map_err(|e| {
-            let loc = e
-                .location()
-                .map(|l| format!(":{}:{}", l.line(), l.column()))
-                .unwrap_or_default();
+            let location = e.location().map(|l| (l.line(), l.column()));
             let msg = e.to_string();
-            let msg = msg
+            let message = msg
                 .rfind(" at line ")
                 .map_or(msg.as_str(), |i| &msg[..i])
                 .to_string();
-            Error::run(
-                format!("{origin}{loc}: {msg}"),
-                "fix the pipeline file (see `orx pipelines show standard`)",
-            )
+            PipelineError::Invalid {
+                origin: origin.to_string(),
+                location,
+                message,
+            }
         })?;
         for o in options {
             def.options.insert(o.stage.clone(), o);
         }
         if def.stages.is_empty() {
-            return Err(Error::run(
-                format!("{origin}: the pipeline has no stages"),
-                "list at least one stage",
-            ));
+            return Err(PipelineError::NoStages {
+                origin: origin.to_string(),
+            }
+            .into());
         }
         for s in &def.stages {
             if !KNOWN_STAGES.contains(&s.as_str()) {
-                let near = crate::config::load_nearest(s, &KNOWN_STAGES);
-                return Err(Error::run(
-                    format!(
-                        "{origin}: unknown stage `{s}`{}",
-                        near.map(|n| format!("; did you mean `{n}`?"))
-                            .unwrap_or_default()
-                    ),
-                    format!("known stages: {}", KNOWN_STAGES.join(", ")),
-                ));
+                return Err(PipelineError::UnknownStage {
+                    origin: origin.to_string(),
+                    stage: s.clone(),
+                    near: crate::config::load_nearest(s, &KNOWN_STAGES).map(String::from),
+                }
+                .into());
             }
         }
         for (stage, o) in &def.options {
             if o.max_fix_attempts.is_some() && stage != "implement" {
-                return Err(Error::run(
-                    format!(
-                        "{origin}: max_fix_attempts applies to the implement stage, not `{stage}`"
-                    ),
-                    "move the option to the implement entry",
-                ));
+                return Err(PipelineError::MisplacedOption {
+                    origin: origin.to_string(),
+                    option: "max_fix_attempts",
+                    applies_to: "implement",
+                    stage: stage.clone(),
+                }
+                .into());
             }
             if o.max_review_loops.is_some() && stage != "review" {
-                return Err(Error::run(
-                    format!(
-                        "{origin}: max_review_loops applies to the review stage, not `{stage}`"
-                    ),
-                    "move the option to the review entry",
-                ));
+                return Err(PipelineError::MisplacedOption {
+                    origin: origin.to_string(),
+                    option: "max_review_loops",
+                    applies_to: "review",
+                    stage: stage.clone(),
+                }
+                .into());
             }
             let agentless = stage == "ship";
             if agentless
@@ -210,19 +208,20 @@ impl PipelineDef {
                     || o.reasoning_effort.is_some()
                     || o.timeout.is_some())
             {
-                return Err(Error::run(
-                    format!("{origin}: the ship stage calls no agent"),
-                    "remove executor/model/reasoning_effort/timeout from it",
-                ));
+                return Err(PipelineError::ShipHasNoAgent {
+                    origin: origin.to_string(),
+                }
+                .into());
             }
         }
         let mut seen = std::collections::BTreeSet::new();
         for s in &def.stages {
             if !seen.insert(s) {
-                return Err(Error::run(
-                    format!("{origin}: stage `{s}` is listed twice"),
-                    "list each stage once",
-                ));
+                return Err(PipelineError::DuplicateStage {
+                    origin: origin.to_string(),
+                    stage: s.clone(),
+                }
+                .into());
             }
         }
         Ok(def)
@@ -303,9 +302,9 @@ impl PipelineDef {
         if let Some((_, t)) = BUILTIN.iter().find(|(n, _)| *n == id_or_file) {
             return Self::parse(t, id_or_file);
         }
-        Err(Error::run(
-            format!("no pipeline `{id_or_file}`"),
-            "built-in pipelines: standard, fast_fix, plan_only; or give a .yaml file",
-        ))
+        Err(PipelineError::NotFound {
+            id: id_or_file.to_string(),
+        }
+        .into())
     }
 }

@@ -20,7 +20,7 @@ use crate::run::{
     Event, EventBody, EventSink, Failure, ItemStatus, Listener, Meta, RunDir, RunFiles, RunLock,
     RunState, RunStatus, StageStatus, Store, ToolVersions, new_run_id, now_rfc3339, summarize_task,
 };
-use crate::{Error, Result};
+use crate::{Error, PipelineError, Result, RunError};
 
 /// A new run.
 #[derive(Debug, Clone)]
@@ -138,10 +138,7 @@ impl Engine {
         if let Some(id) = &req.run_id
             && !crate::run::is_valid_run_id(id)
         {
-            return Err(Error::run(
-                format!("`{id}` is not a valid run id"),
-                "run ids look like 20261126_153000_1a2b3c4d; leave --run-id out to get a new one",
-            ));
+            return Err(RunError::InvalidId { id: id.clone() }.into());
         }
         git.ensure_excluded()?;
 
@@ -149,20 +146,12 @@ impl Engine {
         let id = req.run_id.clone().unwrap_or_else(new_run_id);
         let dir = RunDir::new(store.runs_root(), &id);
         if dir.root().exists() {
-            return Err(Error::run(
-                format!("run {id} already exists"),
-                "leave --run-id out to get a new one",
-            ));
+            return Err(RunError::AlreadyExists { id }.into());
         }
         // A new run owns a new branch: an existing one would carry foreign commits into its diff.
         let branch = format!("orx/{id}");
         if git.resolve(&format!("refs/heads/{branch}"))?.is_some() {
-            return Err(Error::run(
-                format!("the branch {branch} already exists, so run {id} cannot start on it"),
-                format!(
-                    "leave --run-id out to get a new run id, or delete the branch first (git branch -D {branch})"
-                ),
-            ));
+            return Err(RunError::BranchExists { id, branch }.into());
         }
         // The run folder is assembled under a hidden name and renamed into place, so a crash
         // never leaves a run folder without its meta.json and state.json.
@@ -279,17 +268,16 @@ impl Engine {
         let meta = Meta::load(&dir.meta())?;
         let redactor = run_redactor(&req.config);
         let files = RunFiles::new(dir.clone(), redactor.clone());
-        let task = files.read_input("task.md").ok_or_else(|| {
-            Error::run(
-                format!("run {} has no task file (context/task.md)", req.run_id),
-                "the run folder is incomplete; start a new run",
-            )
-        })?;
+        let task = files
+            .read_input("task.md")
+            .ok_or_else(|| RunError::NoTask {
+                id: req.run_id.clone(),
+            })?;
         if state.status == RunStatus::Succeeded && req.from.is_none() {
-            return Err(Error::run(
-                format!("run {} already succeeded", req.run_id),
-                "nothing to resume; use --from STAGE to run a stage again",
-            ));
+            return Err(RunError::AlreadySucceeded {
+                id: req.run_id.clone(),
+            }
+            .into());
         }
         let mut config = req.config.config.clone();
         // The pipeline's per-stage options, as the run started with them.
@@ -423,7 +411,7 @@ fn prepare_worktree(cx: &mut RunCtx, git_logged: &Git) -> Result<()> {
 /// The failure category of orx's own error inside a stage.
 fn error_category(e: &Error) -> FailureCategory {
     match e {
-        Error::WorktreeLost { .. } => FailureCategory::WorktreeLost,
+        Error::Git(crate::git::GitError::WorktreeLost { .. }) => FailureCategory::WorktreeLost,
         _ => FailureCategory::Error,
     }
 }
@@ -433,20 +421,18 @@ fn fail_before_stages(cx: &mut RunCtx, e: Error) -> Result<RunOutcome> {
     if matches!(e, Error::Cancelled) {
         return finish(cx, RunStatus::Cancelled);
     }
-    let category = if matches!(e, Error::Run { .. }) {
+    let category = if matches!(e, Error::Pipeline(PipelineError::SetupFailed { .. })) {
         FailureCategory::SetupFailed
     } else {
         error_category(&e)
     };
-    let message = match e.hint() {
-        Some(h) => format!("{e} ({h})"),
-        None => e.to_string(),
-    };
+    let message = e.to_string();
     cx.state.last_failure = Some(Failure {
         stage: "setup".into(),
         item: None,
         category,
         message,
+        evidence: None,
     });
     finish(cx, RunStatus::Failed)
 }
@@ -507,7 +493,7 @@ fn restore_worktree(repo_git: &Git, worktree: &Path, branch: &str) -> Result<Vec
     let shown = worktree.display().to_string();
     let problem = match repo_git.worktree(worktree).check_worktree() {
         Ok(()) => return Ok(Vec::new()),
-        Err(Error::WorktreeLost { problem, .. }) => problem,
+        Err(Error::Git(crate::git::GitError::WorktreeLost { problem, .. })) => problem,
         Err(e) => return Err(e),
     };
     let mut done = Vec::new();
@@ -543,11 +529,11 @@ fn restore_worktree(repo_git: &Git, worktree: &Path, branch: &str) -> Result<Vec
 fn prepare_resume(state: &mut RunState, files: &RunFiles, from: Option<&str>) -> Result<()> {
     if let Some(from) = from {
         let Some(pos) = state.stages.iter().position(|s| s.name == from) else {
-            let names: Vec<&str> = state.stages.iter().map(|s| s.name.as_str()).collect();
-            return Err(Error::run(
-                format!("the run has no stage `{from}`"),
-                format!("its stages are: {}", names.join(", ")),
-            ));
+            return Err(RunError::NoSuchStage {
+                stage: from.to_string(),
+                stages: state.stages.iter().map(|s| s.name.clone()).collect(),
+            }
+            .into());
         };
         for s in &mut state.stages[pos..] {
             s.status = StageStatus::Pending;
@@ -630,16 +616,12 @@ fn run_setup(cx: &mut RunCtx) -> Result<()> {
         cx.files.append_line(&cx.dir.log("setup.log"), &line)?;
         let out = crate::process::run(&spec, &cx.cancel, &mut |_, _| {})?;
         if !out.success() {
-            let msg = format!(
-                "setup command {} (`{}`) failed: {:?}; see logs/setup.log",
-                i + 1,
-                cmd.command,
-                out.termination
-            );
-            return Err(Error::run(
-                msg,
-                "fix the setup list in orx.yaml, then `orx resume` the run",
-            ));
+            return Err(PipelineError::SetupFailed {
+                index: i + 1,
+                command: cmd.command.to_string(),
+                how: format!("{:?}", out.termination),
+            }
+            .into());
         }
     }
     Ok(())
@@ -666,10 +648,7 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
         }
         let name = cx.state.stages[i].name.clone();
         let Some(stage) = stage_by_name(&name) else {
-            break Err(Error::run(
-                format!("unknown stage `{name}` in state.json"),
-                "the run was made by another orx version",
-            ));
+            break Err(RunError::UnknownStage { stage: name }.into());
         };
         let started_at = now_rfc3339();
         {
@@ -699,15 +678,13 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
             // orx's own failure inside a stage (a git error, a broken backlog file): the stage
             // fails like any other, with the error and its hint recorded for resume.
             Err(e) => {
-                let message = match e.hint() {
-                    Some(h) => format!("{e} ({h})"),
-                    None => e.to_string(),
-                };
+                let message = e.to_string();
                 let f = Failure {
                     stage: name.clone(),
                     item: cx.state.current_item.clone(),
                     category: error_category(&e),
                     message,
+                    evidence: None,
                 };
                 (StageStatus::Failed, f.message.clone(), Some(f), None)
             }
@@ -791,6 +768,7 @@ fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
                 item: None,
                 category: FailureCategory::Error,
                 message: e.to_string(),
+                evidence: None,
             });
             finish(cx, RunStatus::Failed)
         }

@@ -5,10 +5,12 @@ pub mod backlog;
 mod ctx;
 mod def;
 mod engine;
+mod error;
 pub mod evidence;
 mod stages;
 
 pub use ctx::RunCtx;
 pub use def::{KNOWN_STAGES, PipelineDef};
 pub use engine::{DryRun, Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
+pub use error::PipelineError;
 pub use stages::{Stage, StageOutcome, stage_by_name};

@@ -65,6 +65,9 @@ pub struct Failure {
     pub category: FailureCategory,
     /// What happened.
     pub message: String,
+    /// The evidence of an item's failure (relative to the run folder), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 /// The whole checkpoint.

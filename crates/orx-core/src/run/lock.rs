@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::RunError;
 use super::sys::{pid_alive, process_start};
-use crate::{Error, Result};
+use crate::Result;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct LockFile {
@@ -71,10 +72,11 @@ impl RunLock {
                 .map_err(|e| fs_err_with(e, &takeover_guard(path)))?;
             match Self::live_holder(path) {
                 Some(holder) if holder != pid => {
-                    return Err(Error::Locked {
+                    return Err(RunError::Locked {
                         run_id: run_id.to_string(),
                         pid: holder,
-                    });
+                    }
+                    .into());
                 }
                 // Stale (dead or reused pid, or our own leftover): replace it.
                 _ => match std::fs::remove_file(path) {
@@ -91,10 +93,10 @@ impl RunLock {
                 Err(e) => return Err(fs_err_with(e, path).into()),
             }
         }
-        Err(Error::run(
-            format!("could not take the lock {}", path.display()),
-            "another orx process keeps re-creating it; check `orx status`",
-        ))
+        Err(RunError::LockContended {
+            path: path.to_path_buf(),
+        }
+        .into())
     }
 
     /// The lock now lives at `path` (its folder was renamed into place while it was held).

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::RunError;
 use super::id::is_valid_run_id;
 use super::{Meta, Observed, RunDir, RunLock, RunState, RunStatus};
+use crate::Result;
 use crate::metrics::{RunInput, RunTotals, StageRecord, read_stage_records};
-use crate::{Error, Result};
 
 /// The runs of one repository.
 #[derive(Clone, Debug)]
@@ -48,17 +49,18 @@ impl Store {
     /// The folder of run `id`, after checking that the id is well formed and exists.
     pub fn open(&self, id: &str) -> Result<RunDir> {
         if !is_valid_run_id(id) {
-            return Err(Error::run(
-                format!("`{id}` is not a run id"),
-                "run ids look like 20261126_153000_1a2b3c4d; `orx status` lists them",
-            ));
+            return Err(RunError::InvalidId {
+                id: id.chars().take(64).collect(),
+            }
+            .into());
         }
         let dir = RunDir::new(&self.runs_root, id);
         if !dir.state().exists() {
-            return Err(Error::run(
-                format!("no run {id} in {}", self.runs_root.display()),
-                "`orx status` lists the runs of this repository",
-            ));
+            return Err(RunError::NotFound {
+                id: id.to_string(),
+                runs: self.runs_root.clone(),
+            }
+            .into());
         }
         Ok(dir)
     }
@@ -164,13 +166,10 @@ impl Store {
     pub fn diff_source(dir: &RunDir, item: Option<&str>) -> Result<DiffSource> {
         if let Some(item) = item {
             if !crate::pipeline::backlog::is_item_id(item) {
-                return Err(Error::run(
-                    format!(
-                        "`{}` is not an item id",
-                        item.chars().take(40).collect::<String>()
-                    ),
-                    "item ids look like W001; `orx status RUN_ID` lists them",
-                ));
+                return Err(RunError::InvalidItem {
+                    item: item.chars().take(40).collect(),
+                }
+                .into());
             }
             let path = dir.artifact(&format!("{item}.diff"));
             if path.exists() {
@@ -180,16 +179,11 @@ impl Store {
             // have is a mistake worth naming.
             let state = RunState::load(&dir.state())?;
             if state.item(item).is_none() {
-                let ids: Vec<&str> = state.items.iter().map(|i| i.id.as_str()).collect();
-                return Err(Error::run(
-                    format!("the run has no item `{item}`"),
-                    if ids.is_empty() {
-                        "this run has no backlog yet: `orx diff RUN_ID` shows its whole diff"
-                            .to_string()
-                    } else {
-                        format!("its items: {}", ids.join(", "))
-                    },
-                ));
+                return Err(RunError::NoSuchItem {
+                    item: item.to_string(),
+                    items: state.items.iter().map(|i| i.id.clone()).collect(),
+                }
+                .into());
             }
             return Ok(DiffSource::Empty);
         }

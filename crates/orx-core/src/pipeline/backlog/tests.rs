@@ -56,7 +56,7 @@ fn invalid_backlogs_name_the_problem() {
         ("items: []\n", "no items"),
     ];
     for (text, want) in cases {
-        let err = extract(text).unwrap_err();
+        let err = extract(text).unwrap_err().to_string();
         assert!(err.contains(want), "{text:?}: {err}");
     }
     // An id of 5,000 digits would later name files: refused here, with the reason, shortened.
@@ -64,7 +64,7 @@ fn invalid_backlogs_name_the_problem() {
         "items:\n  - id: W{}\n    title: A\n    acceptance: [x]\n",
         "1".repeat(5000)
     );
-    let err = extract(&long).unwrap_err();
+    let err = extract(&long).unwrap_err().to_string();
     assert!(err.contains("too long (5001 characters"), "{err}");
     assert!(err.len() < 200, "{err}");
 }

@@ -78,7 +78,7 @@ impl Stage for Decompose {
                         Event::warning(format!("decompose: invalid backlog: {e}"))
                             .stage("decompose"),
                     );
-                    previous_error = Some(e);
+                    previous_error = Some(e.to_string());
                 }
             }
         }

@@ -15,7 +15,7 @@ use crate::protocol::{
     AttemptStatus, Event, EventBody, Failure, FailureCategory, GateOutcome, ItemPhase, ItemStatus,
     now_rfc3339,
 };
-use crate::{Error, Result};
+use crate::{PipelineError, Result};
 
 /// implement (with verify and fix).
 pub struct Implement;
@@ -37,19 +37,14 @@ impl Stage for Implement {
                     "implement",
                     None,
                     FailureCategory::NoBacklog,
-                    "context/backlog.yaml is missing; run decompose first (orx resume --from decompose)",
+                    "context/backlog.yaml is missing: the decompose stage makes it",
                 )));
             }
         };
         install(cx, backlog.items.clone())?;
-        let order = topo_order(&backlog.items)
-            .map_err(|e| Error::run(format!("backlog: {e}"), "fix context/backlog.yaml"))?;
-        let guardrails = Guardrails::new(&cx.config.guardrails).map_err(|e| {
-            Error::run(
-                format!("guardrails: {e}"),
-                "fix guardrails patterns in orx.yaml",
-            )
-        })?;
+        let order = topo_order(&backlog.items).map_err(PipelineError::Backlog)?;
+        let guardrails = Guardrails::new(&cx.config.guardrails)
+            .map_err(|e| PipelineError::Guardrails(e.to_string()))?;
         let mut failures: Vec<Failure> = Vec::new();
         for idx in order {
             let item = &backlog.items[idx];
@@ -172,7 +167,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
         let s = cx
             .state
             .item_mut(&id)
-            .ok_or_else(|| Error::run("item vanished", "resume"))?;
+            .ok_or_else(|| PipelineError::ItemVanished(id.clone()))?;
         s.status = ItemStatus::Running;
         if s.start_commit.is_none() {
             s.start_commit = Some(head);
@@ -191,7 +186,7 @@ fn run_item(cx: &mut RunCtx, item: &Item, guardrails: &Guardrails) -> Result<Opt
             .state
             .item(&id)
             .cloned()
-            .ok_or_else(|| Error::run("item vanished", "resume"))?;
+            .ok_or_else(|| PipelineError::ItemVanished(id.clone()))?;
         let start = st.start_commit.clone().unwrap_or_default();
         let started_at = now_rfc3339();
         let t0 = std::time::Instant::now();

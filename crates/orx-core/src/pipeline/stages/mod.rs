@@ -63,5 +63,6 @@ pub(crate) fn failure(
         item: item.map(String::from),
         category,
         message: message.into(),
+        evidence: item.map(|i| format!("artifacts/{i}.evidence.md")),
     }
 }
