@@ -1,5 +1,5 @@
-//! The run context handed to every stage: the run folder, the worktree, the config, the agent
-//! router, git, events, cancellation, and the checkpoint.
+//! What a stage works with: the run's environment (read-only while it runs), its checkpoint
+//! (state.json and meta.json), git in the worktree, the agents and the event sink.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,49 +9,129 @@ use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::git::Git;
 use crate::metrics::StageRecord;
+use crate::process::GroupLedger;
 use crate::prompt::Prompts;
 use crate::protocol::{AgentCall as AgentCallEvent, Event, EventBody, Meta, RunState};
 use crate::run::{EventSink, RunDir, RunFiles};
 use crate::{Error, Result};
 
-/// Everything a stage may use.
+/// What a run works with that does not change while it runs.
 #[derive(Debug)]
-pub struct RunCtx {
+pub struct RunEnv {
     /// The run folder.
     pub dir: RunDir,
     /// The repository root.
     pub repo: PathBuf,
     /// The worktree.
     pub worktree: PathBuf,
-    /// The task text.
+    /// The task, whole.
     pub task: String,
-    /// The config.
+    /// The config, with the pipeline's per-stage options applied.
     pub config: Config,
-    /// Agents.
-    pub router: Router,
-    /// Git in the worktree (logged to logs/git.log).
-    pub git: Git,
-    /// Events.
-    pub events: EventSink,
-    /// Cancellation.
-    pub cancel: CancelToken,
     /// Prompt templates.
     pub prompts: Prompts,
-    /// The run folder's writer (redacts what people read; keeps the run's inputs whole).
+    /// The pipeline's stages, in order.
+    pub stages: Vec<String>,
+    /// The run folder's writer.
     pub files: RunFiles,
-    /// The checkpoint.
-    pub state: RunState,
-    /// meta.json.
-    pub meta: Meta,
-    /// Pipeline stage names (to know e.g. whether decompose runs).
-    pub pipeline_stages: Vec<String>,
-    /// Usage and agent time of the stage running now (for its metrics record).
-    pub stage_usage: StageTotals,
-    /// Set by stages that write their own metrics records (implement).
-    pub recorded_itself: bool,
+    /// Cancellation.
+    pub cancel: CancelToken,
 }
 
-/// Agent totals of the running stage.
+impl RunEnv {
+    /// A run input or context file, whole (the private copy first).
+    pub fn context_text(&self, name: &str) -> Option<String> {
+        self.files.read_input(name)
+    }
+
+    /// The repository context (project map, tooling, verify commands) as template input.
+    pub fn repo_context(&self) -> serde_json::Value {
+        serde_json::json!({
+            "project_map": self.context_text("project_map.md"),
+            "tooling_snapshot": self.context_text("tooling_snapshot.md"),
+            "verify_commands": self.context_text("verify_commands.md"),
+        })
+    }
+
+    /// The ledger of the run's live process groups.
+    pub fn ledger(&self) -> GroupLedger {
+        GroupLedger::new(self.dir.processes(), self.dir.id())
+    }
+
+    /// True when a stage of the pipeline saves the input `name` (see
+    /// [`super::Stage::outputs`]).
+    pub fn pipeline_produces(&self, name: &str) -> bool {
+        self.stages
+            .iter()
+            .any(|s| super::stage_by_name(s).is_some_and(|stage| stage.outputs().contains(&name)))
+    }
+
+    /// True when the pipeline has the stage `name`.
+    pub fn pipeline_has(&self, name: &str) -> bool {
+        self.stages.iter().any(|s| s == name)
+    }
+
+    /// Fails with `Cancelled` when the run was asked to stop.
+    pub fn check_cancel(&self) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The checkpoint: state.json (written at every transition) and meta.json.
+#[derive(Debug)]
+pub struct Checkpoint {
+    state: RunState,
+    meta: Meta,
+    files: RunFiles,
+}
+
+impl Checkpoint {
+    /// The checkpoint of `state` and `meta`, written by `files`.
+    pub fn new(state: RunState, meta: Meta, files: RunFiles) -> Self {
+        Self { state, meta, files }
+    }
+
+    /// The state.
+    pub fn state(&self) -> &RunState {
+        &self.state
+    }
+
+    /// The state, to change (then [`Checkpoint::save`] or [`Checkpoint::mark`]).
+    pub fn state_mut(&mut self) -> &mut RunState {
+        &mut self.state
+    }
+
+    /// meta.json.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// meta.json, to change (then [`Checkpoint::save_meta`]).
+    pub fn meta_mut(&mut self) -> &mut Meta {
+        &mut self.meta
+    }
+
+    /// Writes the checkpoint atomically and durably: work done (a stage ended, an item passed).
+    pub fn save(&mut self) -> Result<()> {
+        self.files.save_state(&mut self.state, true)
+    }
+
+    /// Writes the checkpoint atomically, not flushed: progress marks (something started).
+    pub fn mark(&mut self) -> Result<()> {
+        self.files.save_state(&mut self.state, false)
+    }
+
+    /// Writes meta.json.
+    pub fn save_meta(&self) -> Result<()> {
+        self.files.save_meta(&self.meta)
+    }
+}
+
+/// Agent totals of the running stage (for its metrics record).
 #[derive(Debug, Default, Clone)]
 pub struct StageTotals {
     /// Tokens.
@@ -66,15 +146,48 @@ pub struct StageTotals {
     pub model: Option<String>,
 }
 
-impl RunCtx {
-    /// Writes the checkpoint atomically and durably: work done (a stage ended, an item passed).
-    pub fn save(&mut self) -> Result<()> {
-        self.files.save_state(&mut self.state, true)
-    }
+/// One agent call a stage makes.
+#[derive(Debug, Clone)]
+pub struct Turn<'a> {
+    /// The role (plan, implement, fix, …).
+    pub role: &'a str,
+    /// Read-only or editing.
+    pub mode: AgentMode,
+    /// The prompt.
+    pub prompt: String,
+    /// Where the prompt is saved (prompts/<file>).
+    pub prompt_file: String,
+    /// The item, for implement and fix.
+    pub item: Option<&'a str>,
+    /// The attempt (item attempt, or try of a text stage).
+    pub attempt: u32,
+}
 
-    /// Writes the checkpoint atomically, not flushed: progress marks (something started).
-    pub fn mark(&mut self) -> Result<()> {
-        self.files.save_state(&mut self.state, false)
+/// Everything a stage may use.
+#[derive(Debug)]
+pub struct RunCtx {
+    /// What does not change while the run runs.
+    pub env: RunEnv,
+    /// state.json and meta.json.
+    pub cp: Checkpoint,
+    /// Git, pinned to the worktree (logged to logs/git.log).
+    pub git: Git,
+    router: Router,
+    events: EventSink,
+    totals: StageTotals,
+}
+
+impl RunCtx {
+    /// The context of a run.
+    pub fn new(env: RunEnv, cp: Checkpoint, git: Git, router: Router, events: EventSink) -> Self {
+        Self {
+            env,
+            cp,
+            git,
+            router,
+            events,
+            totals: StageTotals::default(),
+        }
     }
 
     /// Emits an event.
@@ -82,170 +195,157 @@ impl RunCtx {
         self.events.emit(event);
     }
 
-    /// Fails with `Cancelled` when the run was asked to stop.
-    pub fn check_cancel(&self) -> Result<()> {
-        if self.cancel.is_cancelled() {
-            Err(Error::Cancelled)
-        } else {
-            Ok(())
-        }
+    /// The agent totals of the stage so far, reset for the next one.
+    pub fn take_totals(&mut self) -> StageTotals {
+        std::mem::take(&mut self.totals)
     }
 
-    /// Writes `text` (redacted) to `path` atomically.
-    pub fn write(&self, path: &std::path::Path, text: &str) -> Result<()> {
-        self.files.text(path, text)
+    /// Appends a record to metrics/stages.jsonl.
+    pub fn record(&self, rec: &StageRecord) -> Result<()> {
+        self.env
+            .files
+            .append_json(&self.env.dir.stage_metrics(), rec)
     }
 
-    /// Saves a run input that later stages read back (plan.md, spec.md, backlog.yaml): whole
-    /// for the run, redacted in context/ for people.
-    pub fn input(&self, name: &str, text: &str) -> Result<()> {
-        self.files.input(name, text)
-    }
-
-    /// Renders `template` with `ctx`, saves it as prompts/<file>, calls the routed agent for
-    /// `role`, logs its stream, and accounts its usage. Cancellation becomes `Err(Cancelled)`.
-    pub fn call_agent(
-        &mut self,
-        role: &str,
-        mode: AgentMode,
-        prompt: String,
-        prompt_file: &str,
-        item: Option<&str>,
-        attempt: u32,
-    ) -> Result<AgentCall> {
-        self.check_cancel()?;
-        self.write(&self.dir.prompt(prompt_file), &prompt)?;
-        let suffix = RunDir::suffix(
-            item,
-            item.map(|_| attempt).or((attempt > 1).then_some(attempt)),
-        );
-        let io = AgentIo {
-            stdout_log: self.dir.log(&format!("agent_{role}{suffix}.jsonl")),
-            stderr_log: self.dir.log(&format!("agent_{role}{suffix}.stderr.log")),
-            cancel: self.cancel.clone(),
-            redactor: self.files.redactor().clone(),
-            ledger: Some(self.ledger()),
-        };
-        let req = AgentRequest {
-            role: role.to_string(),
-            item: item.map(String::from),
-            attempt,
-            mode,
-            prompt,
-            model: None,
-            reasoning_effort: None,
-            timeout: std::time::Duration::from_secs(600),
-            cwd: self.worktree.clone(),
-            task: self.task.clone(),
-        };
+    /// Saves the prompt, calls the routed agent, logs its stream, and accounts its usage.
+    /// A read-only turn that changed the worktree is undone (or reported, when the worktree
+    /// held run work). Cancellation becomes `Err(Cancelled)`.
+    pub fn call_agent(&mut self, turn: Turn<'_>) -> Result<AgentCall> {
+        self.env.check_cancel()?;
+        let env = &self.env;
+        env.files
+            .text(&env.dir.prompt(&turn.prompt_file), &turn.prompt)?;
+        let (req, io) = self.request(&turn);
         let started = Instant::now();
-        let mut ev = Event::new(
+        self.emit(self.turn_event(
+            &turn,
             EventBody::AgentStarted,
-            format!("{role}: calling the agent"),
-        )
-        .stage(role);
-        if let Some(i) = item {
-            ev = ev.item(i).attempt(attempt);
-        }
-        self.emit(ev);
-        // A text stage must not change the worktree: remember HEAD and the status before it
-        // (one `git status` gives both).
-        let before = if mode == AgentMode::Text {
-            self.git.snapshot().ok()
-        } else {
-            None
-        };
+            format!("{}: calling the agent", turn.role),
+        ));
+        // A text stage must not change the worktree: HEAD and the status before it (one
+        // `git status` gives both).
+        let before = (turn.mode == AgentMode::Text)
+            .then(|| self.git.snapshot().ok())
+            .flatten();
         let call = self.router.call(req, &io)?;
         if let Some(before) = before {
-            let changed = self.git.snapshot().ok().as_ref() != Some(&before);
-            if changed && before.clean {
-                // The worktree was clean: put it back exactly (an agent commit included).
-                let head = before.head.clone().unwrap_or_else(|| "HEAD".into());
-                self.git.run(&["reset", "--quiet", "--hard", &head])?;
-                self.git.run(&["clean", "-fdq"])?;
-                self.emit(
-                    Event::warning(format!("{role}: the agent changed the worktree in a read-only stage; the changes were reverted"))
-                        .stage(role),
-                );
-            } else if changed {
-                // Uncommitted run work was there before: it is kept, and the change is reported.
-                self.emit(
-                    Event::warning(format!("{role}: the agent changed the worktree in a read-only stage; review the worktree before the next stage"))
-                        .stage(role),
-                );
-            }
+            self.undo_text_edits(turn.role, &before)?;
         }
-        // The CLI's own figure (claude reports one) wins over the pricing table.
-        let cost = call.outcome.cost_usd.unwrap_or_else(|| {
-            crate::metrics::cost(
-                call.route.model.as_deref(),
-                &call.outcome.usage,
-                &self.config.pricing,
-            )
-        });
-        self.stage_usage.usage.add(&call.outcome.usage);
-        self.stage_usage.agent_secs += started.elapsed().as_secs_f64();
-        self.stage_usage.cost_usd += cost;
-        self.stage_usage.executor = Some(call.route.executor.to_string());
-        self.stage_usage.model = call.route.model.clone();
-        let mut ev = Event::new(
-            EventBody::AgentFinished(AgentCallEvent {
-                executor: call.route.executor.name().to_string(),
-                model: call.route.model.clone(),
-                duration_secs: call.outcome.duration_secs,
-                tokens: call.outcome.usage,
-                cost_usd: cost,
-                tries: call.tries,
-                fallbacks: call.fallbacks,
-                error: call.outcome.error.clone(),
-            }),
-            match &call.outcome.error {
-                None => format!("{role}: the agent answered"),
-                Some(e) => format!(
-                    "{role}: the agent failed ({}): {}",
-                    e.kind.as_str(),
-                    e.message
-                ),
-            },
-        )
-        .stage(role);
-        if let Some(i) = item {
-            ev = ev.item(i).attempt(attempt);
-        }
-        self.emit(ev);
+        self.account(&turn, &call, started);
         if call
             .outcome
             .error
             .as_ref()
             .is_some_and(|e| e.kind == ErrorKind::Cancelled)
-            || self.cancel.is_cancelled()
+            || self.env.cancel.is_cancelled()
         {
             return Err(Error::Cancelled);
         }
         Ok(call)
     }
 
-    /// The ledger of the run's live process groups.
-    pub fn ledger(&self) -> crate::process::GroupLedger {
-        crate::process::GroupLedger::new(self.dir.processes(), self.dir.id())
+    fn request(&self, turn: &Turn<'_>) -> (AgentRequest, AgentIo) {
+        let env = &self.env;
+        let suffix = RunDir::suffix(
+            turn.item,
+            turn.item
+                .map(|_| turn.attempt)
+                .or((turn.attempt > 1).then_some(turn.attempt)),
+        );
+        let io = AgentIo {
+            stdout_log: env.dir.log(&format!("agent_{}{suffix}.jsonl", turn.role)),
+            stderr_log: env
+                .dir
+                .log(&format!("agent_{}{suffix}.stderr.log", turn.role)),
+            cancel: env.cancel.clone(),
+            redactor: env.files.redactor().clone(),
+            ledger: Some(env.ledger()),
+        };
+        let req = AgentRequest {
+            role: turn.role.to_string(),
+            item: turn.item.map(String::from),
+            attempt: turn.attempt,
+            mode: turn.mode,
+            prompt: turn.prompt.clone(),
+            model: None,
+            reasoning_effort: None,
+            timeout: std::time::Duration::from_secs(600),
+            cwd: env.worktree.clone(),
+            task: env.task.clone(),
+        };
+        (req, io)
     }
 
-    /// Appends a record to metrics/stages.jsonl.
-    pub fn record(&self, rec: &StageRecord) -> Result<()> {
-        self.files.append_json(&self.dir.stage_metrics(), rec)
+    fn turn_event(&self, turn: &Turn<'_>, body: EventBody, message: String) -> Event {
+        let ev = Event::new(body, message).stage(turn.role);
+        match turn.item {
+            Some(i) => ev.item(i).attempt(turn.attempt),
+            None => ev,
+        }
     }
 
-    /// Reads a context file, if present (a run input whole, from its private copy).
-    pub fn context_text(&self, name: &str) -> Option<String> {
-        self.files.read_input(name)
+    /// After a read-only turn: a worktree that was clean is put back exactly (an agent commit
+    /// included); one that held run work is kept, and the change reported.
+    fn undo_text_edits(&self, role: &str, before: &crate::git::Snapshot) -> Result<()> {
+        let changed = self.git.snapshot().ok().as_ref() != Some(before);
+        if !changed {
+            return Ok(());
+        }
+        if before.clean {
+            let head = before.head.clone().unwrap_or_else(|| "HEAD".into());
+            self.git.run(&["reset", "--quiet", "--hard", &head])?;
+            self.git.run(&["clean", "-fdq"])?;
+            self.emit(
+                Event::warning(format!(
+                    "{role}: the agent changed the worktree in a read-only stage; the changes were reverted"
+                ))
+                .stage(role),
+            );
+        } else {
+            self.emit(
+                Event::warning(format!(
+                    "{role}: the agent changed the worktree in a read-only stage; review the worktree before the next stage"
+                ))
+                .stage(role),
+            );
+        }
+        Ok(())
     }
 
-    /// The repository context (project map, tooling, verify commands) as template input.
-    pub fn repo_context(&self) -> serde_json::Value {
-        serde_json::json!({
-            "project_map": self.context_text("project_map.md"),
-            "tooling_snapshot": self.context_text("tooling_snapshot.md"),
-            "verify_commands": self.context_text("verify_commands.md"),
-        })
+    /// Adds the call to the stage's totals and tells the listeners how it went.
+    fn account(&mut self, turn: &Turn<'_>, call: &AgentCall, started: Instant) {
+        // The CLI's own figure (claude reports one) wins over the pricing table.
+        let cost = call.outcome.cost_usd.unwrap_or_else(|| {
+            crate::metrics::cost(
+                call.route.model.as_deref(),
+                &call.outcome.usage,
+                &self.env.config.pricing,
+            )
+        });
+        self.totals.usage.add(&call.outcome.usage);
+        self.totals.agent_secs += started.elapsed().as_secs_f64();
+        self.totals.cost_usd += cost;
+        self.totals.executor = Some(call.route.executor.to_string());
+        self.totals.model = call.route.model.clone();
+        let body = EventBody::AgentFinished(AgentCallEvent {
+            executor: call.route.executor.name().to_string(),
+            model: call.route.model.clone(),
+            duration_secs: call.outcome.duration_secs,
+            tokens: call.outcome.usage,
+            cost_usd: cost,
+            tries: call.tries,
+            fallbacks: call.fallbacks,
+            error: call.outcome.error.clone(),
+        });
+        let role = turn.role;
+        let message = match &call.outcome.error {
+            None => format!("{role}: the agent answered"),
+            Some(e) => format!(
+                "{role}: the agent failed ({}): {}",
+                e.kind.as_str(),
+                e.message
+            ),
+        };
+        self.emit(self.turn_event(turn, body, message));
     }
 }

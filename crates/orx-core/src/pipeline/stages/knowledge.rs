@@ -2,12 +2,12 @@
 //! ARCHITECTURE.md; orx checks the edit, commits it separately (or only suggests it), and never
 //! fails the run here.
 
-use super::{Stage, StageOutcome};
+use super::{DryRunEnv, Stage, StageOutcome};
 use crate::Result;
 use crate::agent::AgentMode;
 use crate::config::KnowledgeMode;
 use crate::knowledge::{check_edit, ensure_markers, marker_name};
-use crate::pipeline::RunCtx;
+use crate::pipeline::{RunCtx, Turn};
 use crate::run::Event;
 
 /// knowledge_update.
@@ -18,8 +18,28 @@ impl Stage for KnowledgeUpdate {
         "knowledge_update"
     }
 
+    fn dry_run(&self, env: &DryRunEnv<'_>) -> Vec<(&'static str, serde_json::Value)> {
+        let k = &env.config.knowledge;
+        let files: Vec<serde_json::Value> = k
+            .files
+            .iter()
+            .map(|f| serde_json::json!({"path": f, "marker": marker_name(f)}))
+            .collect();
+        vec![(
+            "knowledge_update",
+            serde_json::json!({
+                "task": env.task, "spec": DryRunEnv::placeholder("spec"),
+                "backlog": DryRunEnv::placeholder("backlog"),
+                "review": DryRunEnv::placeholder("review"),
+                "failures": DryRunEnv::placeholder("failures"),
+                "diff": DryRunEnv::placeholder("diff"), "files": files,
+                "max_lines": k.max_changed_lines.get(),
+            }),
+        )]
+    }
+
     fn run(&self, cx: &mut RunCtx) -> Result<StageOutcome> {
-        let k = cx.config.knowledge.clone();
+        let k = cx.env.config.knowledge.clone();
         if !k.enabled || k.mode == KnowledgeMode::Off {
             return Ok(StageOutcome::Skipped(
                 "knowledge update is off (knowledge.enabled / knowledge.mode)".into(),
@@ -60,7 +80,7 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
     restore(cx, &head)?;
     let mut befores = Vec::new();
     for f in &k.files {
-        let p = cx.worktree.join(f);
+        let p = cx.env.worktree.join(f);
         let current = std::fs::read_to_string(&p).unwrap_or_default();
         let with_markers = ensure_markers(&current, f);
         if with_markers != current {
@@ -73,9 +93,9 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
         .iter()
         .map(|f| serde_json::json!({"path": f, "marker": marker_name(f)}))
         .collect();
-    let base = cx.state.base_sha.clone().unwrap_or_default();
+    let base = cx.cp.state().base_sha.clone().unwrap_or_default();
     let diff = cx.git.run(&["diff", "--no-color", &base, "HEAD"])?;
-    let failures = std::fs::read_to_string(cx.dir.stage_metrics()).unwrap_or_default();
+    let failures = std::fs::read_to_string(cx.env.dir.stage_metrics()).unwrap_or_default();
     let failures: Vec<String> = failures
         .lines()
         .filter_map(|l| serde_json::from_str::<crate::metrics::StageRecord>(l).ok())
@@ -94,24 +114,24 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
         })
         .collect();
     let ctx = serde_json::json!({
-        "task": cx.task,
-        "spec": cx.context_text("spec.md").unwrap_or_default(),
-        "backlog": cx.context_text("backlog.yaml").unwrap_or_default(),
-        "review": std::fs::read_to_string(cx.dir.artifact("review.md")).unwrap_or_default(),
+        "task": cx.env.task,
+        "spec": cx.env.context_text("spec.md").unwrap_or_default(),
+        "backlog": cx.env.context_text("backlog.yaml").unwrap_or_default(),
+        "review": std::fs::read_to_string(cx.env.dir.artifact("review.md")).unwrap_or_default(),
         "failures": if failures.is_empty() { "None.".to_string() } else { failures.join("\n") },
         "diff": crate::fsutil::truncate(&diff, 40 * 1024),
         "files": files,
         "max_lines": k.max_changed_lines.get(),
     });
-    let prompt = cx.prompts.render("knowledge_update", &ctx)?;
-    let call = cx.call_agent(
-        "knowledge_update",
-        AgentMode::Apply,
+    let prompt = cx.env.prompts.render("knowledge_update", &ctx)?;
+    let call = cx.call_agent(Turn {
+        role: "knowledge_update",
+        mode: AgentMode::Apply,
         prompt,
-        "knowledge_update.md",
-        None,
-        1,
-    )?;
+        prompt_file: "knowledge_update.md".into(),
+        item: None,
+        attempt: 1,
+    })?;
     if let Some(e) = &call.outcome.error {
         restore(cx, &head)?;
         let msg = format!(
@@ -139,7 +159,7 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
     let mut total = 0;
     if problem.is_none() {
         for (f, before) in &befores {
-            let after = std::fs::read_to_string(cx.worktree.join(f)).unwrap_or_default();
+            let after = std::fs::read_to_string(cx.env.worktree.join(f)).unwrap_or_default();
             match check_edit(before, &after, k.max_changed_lines.get()) {
                 Ok(n) => total += n,
                 Err(e) => {
@@ -152,8 +172,8 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
     if let Some(p) = problem {
         restore(cx, &head)?;
         let msg = format!("knowledge update rejected: {p}");
-        cx.write(
-            &cx.dir.context("lessons.md"),
+        cx.env.files.text(
+            &cx.env.dir.context("lessons.md"),
             &format!("# Lessons\n\n{msg}\n"),
         )?;
         cx.emit(Event::warning(msg.clone()).stage("knowledge_update"));
@@ -161,9 +181,11 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
     }
     crate::fault::point("knowledge_update:after_agent");
     let kdiff = cx.git.diff_since(&head)?;
-    cx.write(&cx.dir.artifact("knowledge.diff"), &kdiff)?;
-    cx.write(
-        &cx.dir.context("lessons.md"),
+    cx.env
+        .files
+        .text(&cx.env.dir.artifact("knowledge.diff"), &kdiff)?;
+    cx.env.files.text(
+        &cx.env.dir.context("lessons.md"),
         &format!("# Lessons\n\n{}\n", call.outcome.text.trim()),
     )?;
     if kdiff.trim().is_empty() || total == 0 {
@@ -189,9 +211,9 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
                 if total == 1 { "" } else { "s" }
             );
             // Ship ran before this stage: a pushed branch (and its pull request) gets this commit too.
-            if cx.config.git.auto_push {
-                let remote = cx.config.git.remote.to_string();
-                let branch = cx.state.branch.clone().unwrap_or_default();
+            if cx.env.config.git.auto_push {
+                let remote = cx.env.config.git.remote.to_string();
+                let branch = cx.cp.state().branch.clone().unwrap_or_default();
                 if cx.git.try_run(&["remote", "get-url", &remote])?.0 {
                     let (ok, _, err) = cx.git.try_run(&["push", &remote, &branch])?;
                     note.push_str(&if ok {

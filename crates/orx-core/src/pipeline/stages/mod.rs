@@ -1,7 +1,9 @@
-//! The stages. The engine knows them only through [`Stage`]; adding one touches no other.
+//! The stages. The engine knows them only through [`Stage`]: what a stage saves, how it is reset
+//! and resumed, and what a dry run shows are the stage's own, so adding one touches no other.
 
 mod decompose;
 mod implement;
+mod item;
 mod knowledge;
 mod review;
 mod ship;
@@ -9,7 +11,7 @@ mod text;
 
 use super::RunCtx;
 use crate::Result;
-use crate::protocol::{Failure, FailureCategory};
+use crate::protocol::{Failure, FailureCategory, RunState};
 
 /// How a stage ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,10 +31,64 @@ pub enum StageOutcome {
     Failed(Failure),
 }
 
+/// What a dry run knows when it shows a stage's prompts: the task and the repository's context;
+/// what earlier stages would produce is a placeholder.
+#[derive(Debug)]
+pub struct DryRunEnv<'a> {
+    /// The task.
+    pub task: &'a str,
+    /// The repository context (project map, tooling, verify commands).
+    pub context: serde_json::Value,
+    /// The config.
+    pub config: &'a crate::config::Config,
+}
+
+impl DryRunEnv<'_> {
+    /// The placeholder for what a stage of the run would produce.
+    pub fn placeholder(what: &str) -> String {
+        format!("({what} produced by the run)")
+    }
+
+    /// A backlog item as a dry run shows it.
+    pub fn sample_item() -> serde_json::Value {
+        serde_json::json!({"id": "W001", "title": "(first backlog item)", "objective": "(from the backlog)", "acceptance": ["(from the backlog)"], "files_hint": [], "depends_on": []})
+    }
+}
+
 /// One stage of a pipeline.
 pub trait Stage {
     /// The stage name.
     fn name(&self) -> &'static str;
+
+    /// The run inputs this stage saves (context files later stages read), discarded when the
+    /// stage runs again from scratch (`--from`).
+    fn outputs(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Clears what the checkpoint holds of this stage's work, when it runs again from scratch.
+    fn reset(&self, _state: &mut RunState) {}
+
+    /// Prepares the checkpoint for a resume (implement: failed items get a fresh budget).
+    fn on_resume(&self, _state: &mut RunState) {}
+
+    /// True when the checkpoint holds work for this stage although it is marked done (an item
+    /// added by review just before a crash): it and every later stage run again.
+    fn has_open_work(&self, _state: &RunState) -> bool {
+        false
+    }
+
+    /// The stage writes its own metrics records (one per item attempt) instead of one for the
+    /// whole stage.
+    fn records_itself(&self) -> bool {
+        false
+    }
+
+    /// The prompts a dry run shows: the role and the template's input.
+    fn dry_run(&self, _env: &DryRunEnv<'_>) -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
+
     /// Runs the stage. `Err(Cancelled)` leaves a checkpoint to resume from.
     fn run(&self, cx: &mut RunCtx) -> Result<StageOutcome>;
 }

@@ -1,14 +1,13 @@
 //! review: reads spec, the run's diff and the real gate results; must end with a verdict.
 //! Changes requested add an item and go back to implement, at most max_review_loops times.
 
-use super::decompose::{install, load_backlog};
-use super::{Stage, StageOutcome, failure};
+use super::{DryRunEnv, Stage, StageOutcome, failure};
 use crate::Result;
 use crate::agent::AgentMode;
 use crate::gate::GateResult;
-use crate::pipeline::backlog::{Backlog, Item};
-use crate::pipeline::{RunCtx, evidence};
-use crate::run::{Event, ItemStatus};
+use crate::pipeline::backlog::{Backlog, Item, run as backlog_run};
+use crate::pipeline::{RunCtx, Turn, evidence};
+use crate::protocol::{Event, FailureCategory, ItemStatus, RunState};
 
 /// The verdict at the end of a review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,117 +42,62 @@ impl Stage for Review {
         "review"
     }
 
+    /// Running review again from scratch gives it its loops back.
+    fn reset(&self, state: &mut RunState) {
+        state.review_loops = 0;
+    }
+
+    fn dry_run(&self, env: &DryRunEnv<'_>) -> Vec<(&'static str, serde_json::Value)> {
+        vec![(
+            "review",
+            serde_json::json!({
+                "task": env.task, "spec": DryRunEnv::placeholder("spec"),
+                "gate_summary": DryRunEnv::placeholder("gate results"),
+                "diff": DryRunEnv::placeholder("diff"),
+            }),
+        )]
+    }
+
     fn run(&self, cx: &mut RunCtx) -> Result<StageOutcome> {
-        let base = cx.state.base_sha.clone().unwrap_or_default();
+        let base = cx.cp.state().base_sha.clone().unwrap_or_default();
         let diff = cx.git.diff_since(&base)?;
         let gates = gate_results(cx);
         let gate_summary = evidence::summary(&gates);
-        let round = cx.state.review_loops + 1;
-        let mut verdict = None;
-        let mut text = String::new();
-        for try_no in 1..=2u32 {
-            let ctx = serde_json::json!({
-                "task": cx.task,
-                "spec": cx.context_text("spec.md").unwrap_or_default(),
-                "gate_summary": gate_summary,
-                "diff": crate::fsutil::truncate(&diff, 60 * 1024),
-            });
-            let mut prompt = cx.prompts.render("review", &ctx)?;
-            if try_no > 1 {
-                prompt.push_str("\n\nYour previous review did not end with a verdict line. End with exactly `VERDICT: APPROVED` or `VERDICT: CHANGES_REQUESTED`.\n");
-            }
-            let file = if round == 1 && try_no == 1 {
-                "review.md".to_string()
-            } else {
-                format!("review_{round}_{try_no}.md")
-            };
-            let call = cx.call_agent("review", AgentMode::Text, prompt, &file, None, round)?;
-            if let Some(e) = &call.outcome.error {
-                return Ok(StageOutcome::Failed(failure(
-                    "review",
-                    None,
-                    crate::protocol::FailureCategory::AgentError,
-                    format!("{}: {}", e.kind.as_str(), e.message),
-                )));
-            }
-            text = call.outcome.text;
-            verdict = parse_verdict(&text);
-            if verdict.is_some() {
-                break;
-            }
-        }
+        let round = cx.cp.state().review_loops + 1;
+        let (text, verdict) = match ask(cx, round, &gate_summary, &diff)? {
+            Ok(answer) => answer,
+            Err(failed) => return Ok(StageOutcome::Failed(failed)),
+        };
         crate::fault::point("review:before_save");
-        cx.write(&cx.dir.artifact("review.md"), &text)?;
+        cx.env
+            .files
+            .text(&cx.env.dir.artifact("review.md"), &text)?;
         let Some(verdict) = verdict else {
             return Ok(StageOutcome::Failed(failure(
                 "review",
                 None,
-                crate::protocol::FailureCategory::InvalidReview,
+                FailureCategory::InvalidReview,
                 "the review did not end with `VERDICT: APPROVED` or `VERDICT: CHANGES_REQUESTED`",
             )));
         };
-        let verdict_word = if verdict == Verdict::Approved {
-            "APPROVED"
-        } else {
-            "CHANGES_REQUESTED"
+        let verdict_word = match verdict {
+            Verdict::Approved => "APPROVED",
+            Verdict::ChangesRequested => "CHANGES_REQUESTED",
         };
         append_decision(cx, round, verdict_word, &text)?;
         write_pr_body(cx, &gate_summary, &text, verdict_word)?;
         if verdict == Verdict::Approved {
             return Ok(StageOutcome::Done("VERDICT: APPROVED".into()));
         }
-        let max = cx.config.run.max_review_loops.get() as u32;
-        if cx.state.review_loops >= max || !cx.pipeline_stages.iter().any(|s| s == "implement") {
+        let max = cx.env.config.run.max_review_loops.get() as u32;
+        if cx.cp.state().review_loops >= max || !cx.env.pipeline_has("implement") {
             cx.emit(Event::warning(format!("review requested changes; the limit of {max} review loops is reached, continuing")).stage("review"));
             return Ok(StageOutcome::Done(format!(
                 "VERDICT: CHANGES_REQUESTED (max_review_loops {max} reached)"
             )));
         }
-        cx.state.review_loops += 1;
-        let mut backlog = load_backlog(cx).unwrap_or(Backlog {
-            run_id: cx.state.run_id.clone(),
-            items: vec![],
-        });
-        // Ids may have gaps (W001, W003): the new one follows the highest.
-        let next = backlog
-            .items
-            .iter()
-            .filter_map(|i| i.id.get(1..)?.parse::<u32>().ok())
-            .max()
-            .unwrap_or(0)
-            + 1;
-        let id = format!("W{next:03}");
-        let points: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| l.starts_with("- ") || l.starts_with("* "))
-            .map(|l| l[2..].to_string())
-            .collect();
-        let item = Item {
-            id: id.clone(),
-            title: format!("Address review feedback (round {round})"),
-            objective: format!("Address the reviewer's points:\n{text}"),
-            acceptance: if points.is_empty() {
-                vec!["The reviewer's points are addressed".into()]
-            } else {
-                points
-            },
-            files_hint: vec![],
-            depends_on: backlog
-                .items
-                .iter()
-                .filter(|i| {
-                    cx.state
-                        .item(&i.id)
-                        .is_some_and(|s| s.status == ItemStatus::Passed)
-                })
-                .map(|i| i.id.clone())
-                .collect(),
-        };
-        backlog.items.push(item.clone());
-        let yaml = serde_saphyr::to_string(&backlog).map_err(std::io::Error::other)?;
-        cx.input("backlog.yaml", &yaml)?;
-        install(cx, vec![item])?;
+        cx.cp.state_mut().review_loops += 1;
+        let id = add_review_item(cx, round, &text)?;
         Ok(StageOutcome::GoTo {
             stage: "implement".into(),
             note: format!("VERDICT: CHANGES_REQUESTED; added {id}"),
@@ -161,13 +105,112 @@ impl Stage for Review {
     }
 }
 
+/// Asks for the review, and once more when the answer has no verdict: the text and its verdict,
+/// or the stage's failure when the agent failed.
+fn ask(
+    cx: &mut RunCtx,
+    round: u32,
+    gate_summary: &str,
+    diff: &str,
+) -> Result<std::result::Result<(String, Option<Verdict>), crate::protocol::Failure>> {
+    let mut text = String::new();
+    for try_no in 1..=2u32 {
+        let ctx = serde_json::json!({
+            "task": cx.env.task,
+            "spec": cx.env.context_text("spec.md").unwrap_or_default(),
+            "gate_summary": gate_summary,
+            "diff": crate::fsutil::truncate(diff, 60 * 1024),
+        });
+        let mut prompt = cx.env.prompts.render("review", &ctx)?;
+        if try_no > 1 {
+            prompt.push_str("\n\nYour previous review did not end with a verdict line. End with exactly `VERDICT: APPROVED` or `VERDICT: CHANGES_REQUESTED`.\n");
+        }
+        let call = cx.call_agent(Turn {
+            role: "review",
+            mode: AgentMode::Text,
+            prompt,
+            prompt_file: if round == 1 && try_no == 1 {
+                "review.md".to_string()
+            } else {
+                format!("review_{round}_{try_no}.md")
+            },
+            item: None,
+            attempt: round,
+        })?;
+        if let Some(e) = &call.outcome.error {
+            return Ok(Err(failure(
+                "review",
+                None,
+                FailureCategory::AgentError,
+                format!("{}: {}", e.kind.as_str(), e.message),
+            )));
+        }
+        text = call.outcome.text;
+        if let Some(v) = parse_verdict(&text) {
+            return Ok(Ok((text, Some(v))));
+        }
+    }
+    Ok(Ok((text, None)))
+}
+
+/// Adds an item with the reviewer's points to the backlog (depending on every passed item);
+/// returns its id.
+fn add_review_item(cx: &mut RunCtx, round: u32, text: &str) -> Result<String> {
+    let mut backlog = backlog_run::load(&cx.env).unwrap_or(Backlog {
+        run_id: cx.env.dir.id().to_string(),
+        items: vec![],
+    });
+    // Ids may have gaps (W001, W003): the new one follows the highest.
+    let next = backlog
+        .items
+        .iter()
+        .filter_map(|i| i.id.get(1..)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let id = format!("W{next:03}");
+    let points: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("- ") || l.starts_with("* "))
+        .map(|l| l[2..].to_string())
+        .collect();
+    let item = Item {
+        id: id.clone(),
+        title: format!("Address review feedback (round {round})"),
+        objective: format!("Address the reviewer's points:\n{text}"),
+        acceptance: if points.is_empty() {
+            vec!["The reviewer's points are addressed".into()]
+        } else {
+            points
+        },
+        files_hint: vec![],
+        depends_on: backlog
+            .items
+            .iter()
+            .filter(|i| {
+                cx.cp
+                    .state()
+                    .item(&i.id)
+                    .is_some_and(|s| s.status == ItemStatus::Passed)
+            })
+            .map(|i| i.id.clone())
+            .collect(),
+    };
+    backlog.items.push(item.clone());
+    backlog_run::save(&cx.env, &backlog)?;
+    backlog_run::install(&mut cx.cp, &[item])?;
+    Ok(id)
+}
+
 /// The last gate results of every item that has some.
 pub(crate) fn gate_results(cx: &RunCtx) -> Vec<(String, Vec<GateResult>)> {
-    cx.state
+    cx.cp
+        .state()
         .items
         .iter()
         .filter_map(|i| {
-            let p = cx.dir.artifact(&format!("{}.gates.json", i.id));
+            let p = cx.env.dir.artifact(&format!("{}.gates.json", i.id));
             let r: Vec<GateResult> = crate::fsutil::read_json(&p).ok()?;
             Some((i.id.clone(), r))
         })
@@ -176,18 +219,20 @@ pub(crate) fn gate_results(cx: &RunCtx) -> Vec<(String, Vec<GateResult>)> {
 
 fn append_decision(cx: &RunCtx, round: u32, verdict: &str, text: &str) -> Result<()> {
     let mut d = cx
+        .env
         .context_text("decisions.md")
         .unwrap_or_else(|| "# Decisions\n".into());
     d.push_str(&format!(
         "\n## Review round {round}: {verdict}\n\n{}\n",
         text.trim()
     ));
-    cx.write(&cx.dir.context("decisions.md"), &d)
+    cx.env.files.text(&cx.env.dir.context("decisions.md"), &d)
 }
 
 fn write_pr_body(cx: &RunCtx, gate_summary: &str, review: &str, verdict: &str) -> Result<()> {
     let items: Vec<String> = cx
-        .state
+        .cp
+        .state()
         .items
         .iter()
         .map(|i| {
@@ -203,13 +248,13 @@ fn write_pr_body(cx: &RunCtx, gate_summary: &str, review: &str, verdict: &str) -
         .collect();
     let body = format!(
         "{}\n\n## Work items\n{}\n\n## Gates (as run by orx)\n{}\n## Review: {verdict}\n\n{}\n\n---\nRun `{}` by orx.\n",
-        crate::run::summarize_task(&cx.task, 120),
+        crate::run::summarize_task(&cx.env.task, 120),
         items.join("\n"),
         gate_summary,
         review.trim(),
-        cx.state.run_id
+        cx.env.dir.id()
     );
-    cx.write(&cx.dir.artifact("pr_body.md"), &body)
+    cx.env.files.text(&cx.env.dir.artifact("pr_body.md"), &body)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ impl Stage for Ship {
 
     fn run(&self, cx: &mut RunCtx) -> Result<StageOutcome> {
         let mut notes = Vec::new();
-        if cx.config.git.auto_commit {
+        if cx.env.config.git.auto_commit {
             // Items are committed as they pass, so the worktree is usually clean: one status
             // tells, and the commit is tried only for leftovers.
             let clean = cx.git.snapshot().is_ok_and(|s| s.clean);
@@ -28,7 +28,7 @@ impl Stage for Ship {
                 None
             } else {
                 cx.git
-                    .commit_all(&format!("orx: finish run {}", cx.state.run_id))?
+                    .commit_all(&format!("orx: finish run {}", cx.env.dir.id()))?
             };
             match commit {
                 Some(sha) => {
@@ -38,10 +38,10 @@ impl Stage for Ship {
             }
         }
         crate::fault::point("ship:after_commit");
-        let branch = cx.state.branch.clone().unwrap_or_default();
-        let remote = cx.config.git.remote.to_string();
+        let branch = cx.cp.state().branch.clone().unwrap_or_default();
+        let remote = cx.env.config.git.remote.to_string();
         let mut pushed = false;
-        if cx.config.git.auto_push {
+        if cx.env.config.git.auto_push {
             if cx.git.try_run(&["remote", "get-url", &remote])?.0 {
                 let (ok, _, err) = cx
                     .git
@@ -62,7 +62,7 @@ impl Stage for Ship {
                 notes.push(msg);
             }
         }
-        if cx.config.git.create_pr {
+        if cx.env.config.git.create_pr {
             if pushed {
                 notes.push(create_pr(cx, &branch)?);
             } else {
@@ -75,13 +75,13 @@ impl Stage for Ship {
 }
 
 fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
-    let base = cx.meta.base_branch.clone();
-    let title = crate::run::summarize_task(&cx.task, 72);
-    let body = cx.dir.artifact("pr_body.md");
+    let base = cx.cp.meta().base_branch.clone();
+    let title = crate::run::summarize_task(&cx.env.task, 72);
+    let body = cx.env.dir.artifact("pr_body.md");
     if !body.exists() {
-        cx.write(
+        cx.env.files.text(
             &body,
-            &format!("{}\n\nRun {} by orx.\n", cx.task, cx.state.run_id),
+            &format!("{}\n\nRun {} by orx.\n", cx.env.task, cx.env.dir.id()),
         )?;
     }
     let mut args = vec![
@@ -96,18 +96,18 @@ fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
         "--body-file".into(),
         body.display().to_string(),
     ];
-    if cx.config.git.pr_draft {
+    if cx.env.config.git.pr_draft {
         args.push("--draft".into());
     }
     let mut spec = ProcessSpec::new("gh", args);
-    spec.cwd = Some(cx.worktree.clone());
+    spec.cwd = Some(cx.env.worktree.clone());
     spec.timeout = Some(Duration::from_secs(120));
-    spec.stdout_log = Some(cx.dir.log("gh.log"));
-    spec.stderr_log = Some(cx.dir.log("gh.log"));
-    spec.redactor = Some(cx.files.redactor().clone());
-    spec.ledger = Some(cx.ledger());
+    spec.stdout_log = Some(cx.env.dir.log("gh.log"));
+    spec.stderr_log = Some(cx.env.dir.log("gh.log"));
+    spec.redactor = Some(cx.env.files.redactor().clone());
+    spec.ledger = Some(cx.env.ledger());
     let mut out = String::new();
-    match run(&spec, &cx.cancel, &mut |_, l| {
+    match run(&spec, &cx.env.cancel, &mut |_, l| {
         out.push_str(l);
         out.push('\n');
     }) {
@@ -125,8 +125,8 @@ fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
                 .unwrap_or("")
                 .trim()
                 .to_string();
-            cx.meta.pr_url = Some(url.clone()).filter(|u| !u.is_empty());
-            cx.files.save_meta(&cx.meta)?;
+            cx.cp.meta_mut().pr_url = Some(url.clone()).filter(|u| !u.is_empty());
+            cx.cp.save_meta()?;
             Ok(format!("opened pull request {url}"))
         }
         Ok(_) => {

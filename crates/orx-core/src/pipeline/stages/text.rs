@@ -1,10 +1,11 @@
 //! plan and spec: read-only text stages whose answer is saved under context/. An answer saved
 //! before a crash is reused on resume instead of asking the agent again.
 
-use super::{Stage, StageOutcome, failure};
+use super::{DryRunEnv, Stage, StageOutcome, failure};
 use crate::Result;
 use crate::agent::AgentMode;
-use crate::pipeline::RunCtx;
+use crate::pipeline::{RunCtx, Turn};
+use crate::protocol::FailureCategory;
 
 /// Runs a text stage: reuse the saved output, or render, call, save.
 fn text_stage(
@@ -13,26 +14,26 @@ fn text_stage(
     output: &str,
     ctx: serde_json::Value,
 ) -> Result<StageOutcome> {
-    if let Some(saved) = cx.context_text(output).filter(|t| !t.trim().is_empty()) {
+    if let Some(saved) = cx.env.context_text(output).filter(|t| !t.trim().is_empty()) {
         return Ok(StageOutcome::Done(format!(
             "reused the saved {output} ({} bytes)",
             saved.len()
         )));
     }
-    let prompt = cx.prompts.render(role, &ctx)?;
-    let call = cx.call_agent(
+    let prompt = cx.env.prompts.render(role, &ctx)?;
+    let call = cx.call_agent(Turn {
         role,
-        AgentMode::Text,
+        mode: AgentMode::Text,
         prompt,
-        &format!("{role}.md"),
-        None,
-        1,
-    )?;
+        prompt_file: format!("{role}.md"),
+        item: None,
+        attempt: 1,
+    })?;
     if let Some(e) = &call.outcome.error {
         return Ok(StageOutcome::Failed(failure(
             role,
             None,
-            crate::protocol::FailureCategory::AgentError,
+            FailureCategory::AgentError,
             format!("{}: {}", e.kind.as_str(), e.message),
         )));
     }
@@ -40,12 +41,12 @@ fn text_stage(
         return Ok(StageOutcome::Failed(failure(
             role,
             None,
-            crate::protocol::FailureCategory::EmptyAnswer,
+            FailureCategory::EmptyAnswer,
             "the agent returned an empty answer",
         )));
     }
     crate::fault::point(&format!("{role}:before_save"));
-    cx.input(output, &call.outcome.text)?;
+    cx.env.files.input(output, &call.outcome.text)?;
     crate::fault::point(&format!("{role}:after_save"));
     Ok(StageOutcome::Done(format!(
         "{output} written ({} bytes)",
@@ -60,8 +61,17 @@ impl Stage for Plan {
     fn name(&self) -> &'static str {
         "plan"
     }
+    fn outputs(&self) -> &'static [&'static str] {
+        &["plan.md"]
+    }
+    fn dry_run(&self, env: &DryRunEnv<'_>) -> Vec<(&'static str, serde_json::Value)> {
+        vec![(
+            "plan",
+            serde_json::json!({ "task": env.task, "context": env.context }),
+        )]
+    }
     fn run(&self, cx: &mut RunCtx) -> Result<StageOutcome> {
-        let ctx = serde_json::json!({ "task": cx.task, "context": cx.repo_context() });
+        let ctx = serde_json::json!({ "task": cx.env.task, "context": cx.env.repo_context() });
         text_stage(cx, "plan", "plan.md", ctx)
     }
 }
@@ -73,11 +83,22 @@ impl Stage for Spec {
     fn name(&self) -> &'static str {
         "spec"
     }
+    fn outputs(&self) -> &'static [&'static str] {
+        &["spec.md"]
+    }
+    fn dry_run(&self, env: &DryRunEnv<'_>) -> Vec<(&'static str, serde_json::Value)> {
+        vec![(
+            "spec",
+            serde_json::json!({
+                "task": env.task, "plan": DryRunEnv::placeholder("plan"), "context": env.context,
+            }),
+        )]
+    }
     fn run(&self, cx: &mut RunCtx) -> Result<StageOutcome> {
         let ctx = serde_json::json!({
-            "task": cx.task,
-            "plan": cx.context_text("plan.md").unwrap_or_default(),
-            "context": cx.repo_context(),
+            "task": cx.env.task,
+            "plan": cx.env.context_text("plan.md").unwrap_or_default(),
+            "context": cx.env.repo_context(),
         });
         text_stage(cx, "spec", "spec.md", ctx)
     }

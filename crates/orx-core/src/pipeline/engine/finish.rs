@@ -1,0 +1,83 @@
+//! The end of a run: patch.diff, metrics/run.json, meta.json, then the final checkpoint and the
+//! last event. The final checkpoint is written last: a crash before it leaves a run that
+//! `resume` finishes again (run.json and meta.json included); a crash after it misses nothing.
+
+use super::RunOutcome;
+use crate::Result;
+use crate::metrics::{RunTotals, StageRecord};
+use crate::pipeline::RunCtx;
+use crate::protocol::{AttemptStatus, Event, EventBody, ItemStatus, RunStatus, now_rfc3339};
+
+pub(super) fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
+    let state = cx.cp.state_mut();
+    state.status = status;
+    if status == RunStatus::Succeeded {
+        state.current_stage = None;
+    }
+    if let Some(base) = cx.cp.state().base_sha.clone()
+        && let Ok(patch) = cx.git.diff_since(&base)
+    {
+        cx.env
+            .files
+            .text(&cx.env.dir.artifact("patch.diff"), &patch)?;
+    }
+    let totals = totals(cx, status);
+    cx.env.files.json(&cx.env.dir.run_metrics(), &totals)?;
+    let meta = cx.cp.meta_mut();
+    meta.ended_at = Some(now_rfc3339());
+    meta.status = status;
+    cx.cp.save_meta()?;
+    cx.cp.save()?;
+    let failure = (status == RunStatus::Failed)
+        .then(|| cx.cp.state().last_failure.clone())
+        .flatten();
+    let message = match (&failure, status) {
+        (Some(f), _) => format!("run failed at {}: {}", f.stage, f.message),
+        (None, RunStatus::Cancelled) => "run interrupted; resumable".to_string(),
+        _ => format!("run {status}"),
+    };
+    cx.emit(Event::new(
+        EventBody::RunFinished {
+            status,
+            metrics: totals,
+        },
+        message,
+    ));
+    // What the caller prints is what people read: redacted like the files.
+    let files = &cx.env.files;
+    Ok(RunOutcome {
+        run_id: cx.env.dir.id().to_string(),
+        status,
+        run_dir: cx.env.dir.root().to_path_buf(),
+        worktree: cx.env.worktree.clone(),
+        branch: cx.cp.state().branch.clone().unwrap_or_default(),
+        failure: failure.map(|f| files.redacted(&f)).transpose()?,
+        state: files.redacted(cx.cp.state())?,
+    })
+}
+
+/// The run's totals: its stage records summed, its length, its items.
+fn totals(cx: &RunCtx, status: RunStatus) -> RunTotals {
+    let records: Vec<StageRecord> = crate::metrics::read_stage_records(&cx.env.dir.stage_metrics());
+    let state = cx.cp.state();
+    let mut m = RunTotals::from_records(&state.run_id, &records);
+    m.status = Some(status);
+    let start: Option<jiff::Timestamp> = cx.cp.meta().started_at.parse().ok();
+    let now = jiff::Timestamp::now();
+    let since = |t: jiff::Timestamp, s: jiff::Timestamp| {
+        (t.as_millisecond() - s.as_millisecond()) as f64 / 1000.0
+    };
+    m.duration_secs = start.map(|s| since(now, s)).unwrap_or(0.0);
+    let count =
+        |wanted: ItemStatus| state.items.iter().filter(|i| i.status == wanted).count() as u32;
+    m.items_done = count(ItemStatus::Passed);
+    m.items_failed = count(ItemStatus::Failed);
+    m.time_to_first_green_secs = records
+        .iter()
+        .filter(|r| r.item.is_some() && r.status == AttemptStatus::Ok)
+        .filter_map(|r| r.ended_at.parse::<jiff::Timestamp>().ok())
+        .min()
+        .zip(start)
+        .map(|(g, s)| since(g, s));
+    m
+}
