@@ -125,188 +125,193 @@ fn version_of(bin: &Path) -> Option<String> {
 
 /// Runs every check for the repository at `repo` with `config`.
 pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
-    let mut checks = Vec::new();
-    checks.push(match Git::version() {
-        Some(v) => Check {
-            subject: "git".into(),
-            status: CheckStatus::Ok,
-            detail: format!("git {v}"),
-            fix: None,
-        },
-        None => Check {
-            subject: "git".into(),
-            status: CheckStatus::Fail,
-            detail: "git not found".into(),
-            fix: Some(Fix::Do("install git".into())),
-        },
-    });
-    checks.push(match Git::toplevel(repo) {
-        Ok(top) => match Git::new(&top).resolve("HEAD") {
-            Ok(Some(_)) => Check {
-                subject: "repository".into(),
-                status: CheckStatus::Ok,
-                detail: top.display().to_string(),
-                fix: None,
-            },
-            _ => Check {
-                subject: "repository".into(),
-                status: CheckStatus::Fail,
-                detail: format!("{} has no commit yet", top.display()),
-                fix: Some(Fix::Do(
-                    "make a first commit (git add -A && git commit -m init): a run starts from one"
-                        .into(),
-                )),
-            },
-        },
-        Err(_) => Check {
-            subject: "repository".into(),
-            status: CheckStatus::Fail,
-            detail: format!("{} is not inside a git repository", repo.display()),
-            fix: Some(Fix::UseRepository),
-        },
-    });
-    checks.push(match &config.path {
-        Some(p) => Check {
-            subject: "config".into(),
-            status: CheckStatus::Ok,
-            detail: format!("{} loads", p.display()),
-            fix: None,
-        },
-        None => Check {
-            subject: "config".into(),
-            status: CheckStatus::Warn,
-            detail: "no orx.yaml: built-in defaults (the scripted agent) apply".into(),
-            fix: Some(Fix::WriteConfig),
-        },
-    });
+    let mut checks = vec![git(), repository(repo), config_file(config)];
     let routing = resolve_routing(&config.config, &Overrides::default());
     for (kind, stages) in routing.by_executor() {
-        if kind == ExecutorKind::Fake {
-            checks.push(Check {
-                subject: "fake".into(),
-                status: CheckStatus::Ok,
-                detail: format!("built in (stages: {})", stages.join(", ")),
-                fix: None,
-            });
-            continue;
-        }
-        let cfg = config.config.executors.get(kind);
-        let bin = binary_for(&config.config, kind);
-        let Some(path) = find_program(&bin) else {
-            checks.push(Check {
-                subject: kind.name().into(),
-                status: CheckStatus::Fail,
-                detail: format!("`{bin}` not found (stages: {})", stages.join(", ")),
-                fix: Some(Fix::Do(format!(
-                    "install the {kind} CLI, or set executors.{kind}.bin to its path"
-                ))),
-            });
-            continue;
-        };
-        let version = version_of(&path);
-        let tested = tested_version(kind);
-        let (status, fix) = match (&version, tested) {
-            (None, _) => (
-                CheckStatus::Warn,
-                Some(Fix::Do(format!(
-                    "`{} --version` failed; check the installation",
-                    path.display()
-                ))),
-            ),
-            (Some(v), Some(t)) if !v.contains(t) => (
-                CheckStatus::Warn,
-                Some(Fix::Do(format!(
-                    "orx was tested with {kind} {t}; other versions may change flags or output"
-                ))),
-            ),
-            _ => (CheckStatus::Ok, None),
-        };
-        checks.push(Check {
-            subject: kind.name().into(),
-            status,
-            detail: format!(
-                "{} ({}; stages: {})",
-                path.display(),
-                version.as_deref().unwrap_or("version unknown"),
-                stages.join(", ")
-            ),
-            fix,
-        });
-        let key_in_config = cfg
-            .and_then(|c| c.api_key.as_ref())
-            .is_some_and(|k| !k.is_empty());
-        let env_var = auth_vars(kind)
-            .iter()
-            .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let login = home.and_then(|h| {
-            login_files(kind)
-                .iter()
-                .map(|f| h.join(f))
-                .find(|p| p.exists())
-        });
-        let auth = if key_in_config {
-            Check {
-                subject: format!("{kind} auth"),
-                status: CheckStatus::Ok,
-                detail: format!("executors.{kind}.api_key is set"),
-                fix: None,
-            }
-        } else if let Some(v) = env_var {
-            Check {
-                subject: format!("{kind} auth"),
-                status: CheckStatus::Ok,
-                detail: format!("{v} is set"),
-                fix: None,
-            }
-        } else if let Some(l) = login {
-            Check {
-                subject: format!("{kind} auth"),
-                status: CheckStatus::Ok,
-                detail: format!("logged in ({})", l.display()),
-                fix: None,
-            }
-        } else {
-            Check {
-                subject: format!("{kind} auth"),
-                status: CheckStatus::Warn,
-                detail: "no API key variable and no login found".into(),
-                fix: Some(Fix::Do(format!(
-                    "set {} or log in with the {kind} CLI",
-                    auth_vars(kind).join(" or ")
-                ))),
-            }
-        };
-        checks.push(auth);
+        checks.extend(executor(config, kind, &stages));
     }
-    for g in config.config.gates.iter().filter(|g| g.enabled) {
-        let cmd = g.command.to_string();
-        checks.push(
-            match find_program(&cmd).or_else(|| {
-                let p = repo.join(&cmd);
-                p.is_file().then_some(p)
-            }) {
-                Some(p) => Check {
-                    subject: format!("gate {}", g.name),
-                    status: CheckStatus::Ok,
-                    detail: format!("{}", p.display()),
-                    fix: None,
-                },
-                None => Check {
-                    subject: format!("gate {}", g.name),
-                    status: if g.required {
-                        CheckStatus::Fail
-                    } else {
-                        CheckStatus::Warn
-                    },
-                    detail: format!("`{cmd}` not found"),
-                    fix: Some(Fix::Do(format!(
-                        "install `{cmd}` or fix gates[{}].command",
-                        g.name
-                    ))),
-                },
-            },
+    checks.extend(
+        config
+            .config
+            .gates
+            .iter()
+            .filter(|g| g.enabled)
+            .map(|g| gate(repo, g)),
+    );
+    checks
+}
+
+impl Check {
+    fn new(subject: impl Into<String>, status: CheckStatus, detail: impl Into<String>) -> Self {
+        Self {
+            subject: subject.into(),
+            status,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    fn fix(mut self, fix: Fix) -> Self {
+        self.fix = Some(fix);
+        self
+    }
+}
+
+fn git() -> Check {
+    match Git::version() {
+        Some(v) => Check::new("git", CheckStatus::Ok, format!("git {v}")),
+        None => {
+            Check::new("git", CheckStatus::Fail, "git not found").fix(Fix::Do("install git".into()))
+        }
+    }
+}
+
+fn repository(repo: &Path) -> Check {
+    match Git::toplevel(repo) {
+        Ok(top) => match Git::new(&top).resolve("HEAD") {
+            Ok(Some(_)) => Check::new("repository", CheckStatus::Ok, top.display().to_string()),
+            _ => Check::new(
+                "repository",
+                CheckStatus::Fail,
+                format!("{} has no commit yet", top.display()),
+            )
+            .fix(Fix::Do(
+                "make a first commit (git add -A && git commit -m init): a run starts from one"
+                    .into(),
+            )),
+        },
+        Err(_) => Check::new(
+            "repository",
+            CheckStatus::Fail,
+            format!("{} is not inside a git repository", repo.display()),
+        )
+        .fix(Fix::UseRepository),
+    }
+}
+
+fn config_file(config: &LoadedConfig) -> Check {
+    match &config.path {
+        Some(p) => Check::new("config", CheckStatus::Ok, format!("{} loads", p.display())),
+        None => Check::new(
+            "config",
+            CheckStatus::Warn,
+            "no orx.yaml: built-in defaults (the scripted agent) apply",
+        )
+        .fix(Fix::WriteConfig),
+    }
+}
+
+/// The executor's program (found, version against the tested one) and its authentication.
+fn executor(config: &LoadedConfig, kind: ExecutorKind, stages: &[&str]) -> Vec<Check> {
+    let stages = stages.join(", ");
+    if kind == ExecutorKind::Fake {
+        return vec![Check::new(
+            "fake",
+            CheckStatus::Ok,
+            format!("built in (stages: {stages})"),
+        )];
+    }
+    let bin = binary_for(&config.config, kind);
+    let Some(path) = find_program(&bin) else {
+        return vec![
+            Check::new(
+                kind.name(),
+                CheckStatus::Fail,
+                format!("`{bin}` not found (stages: {stages})"),
+            )
+            .fix(Fix::Do(format!(
+                "install the {kind} CLI, or set executors.{kind}.bin to its path"
+            ))),
+        ];
+    };
+    let version = version_of(&path);
+    let detail = format!(
+        "{} ({}; stages: {stages})",
+        path.display(),
+        version.as_deref().unwrap_or("version unknown"),
+    );
+    let program = match (&version, tested_version(kind)) {
+        (None, _) => Check::new(kind.name(), CheckStatus::Warn, detail).fix(Fix::Do(format!(
+            "`{} --version` failed; check the installation",
+            path.display()
+        ))),
+        (Some(v), Some(t)) if !v.contains(t) => Check::new(kind.name(), CheckStatus::Warn, detail)
+            .fix(Fix::Do(format!(
+                "orx was tested with {kind} {t}; other versions may change flags or output"
+            ))),
+        _ => Check::new(kind.name(), CheckStatus::Ok, detail),
+    };
+    vec![program, auth(config, kind)]
+}
+
+/// How the executor authenticates: a key in the config, a variable, or a login on disk.
+fn auth(config: &LoadedConfig, kind: ExecutorKind) -> Check {
+    let subject = format!("{kind} auth");
+    let key_in_config = config
+        .config
+        .executors
+        .get(kind)
+        .and_then(|c| c.api_key.as_ref())
+        .is_some_and(|k| !k.is_empty());
+    if key_in_config {
+        return Check::new(
+            subject,
+            CheckStatus::Ok,
+            format!("executors.{kind}.api_key is set"),
         );
     }
-    checks
+    if let Some(v) = auth_vars(kind)
+        .iter()
+        .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+    {
+        return Check::new(subject, CheckStatus::Ok, format!("{v} is set"));
+    }
+    let login = std::env::var_os("HOME").map(PathBuf::from).and_then(|h| {
+        login_files(kind)
+            .iter()
+            .map(|f| h.join(f))
+            .find(|p| p.exists())
+    });
+    match login {
+        Some(l) => Check::new(
+            subject,
+            CheckStatus::Ok,
+            format!("logged in ({})", l.display()),
+        ),
+        None => Check::new(
+            subject,
+            CheckStatus::Warn,
+            "no API key variable and no login found",
+        )
+        .fix(Fix::Do(format!(
+            "set {} or log in with the {kind} CLI",
+            auth_vars(kind).join(" or ")
+        ))),
+    }
+}
+
+/// A gate's command is found on PATH or in the repository.
+fn gate(repo: &Path, g: &crate::config::GateConfig) -> Check {
+    let cmd = g.command.to_string();
+    let subject = format!("gate {}", g.name);
+    let found = find_program(&cmd).or_else(|| {
+        let p = repo.join(&cmd);
+        p.is_file().then_some(p)
+    });
+    match found {
+        Some(p) => Check::new(subject, CheckStatus::Ok, p.display().to_string()),
+        None => Check::new(
+            subject,
+            if g.required {
+                CheckStatus::Fail
+            } else {
+                CheckStatus::Warn
+            },
+            format!("`{cmd}` not found"),
+        )
+        .fix(Fix::Do(format!(
+            "install `{cmd}` or fix gates[{}].command",
+            g.name
+        ))),
+    }
 }

@@ -171,6 +171,91 @@ pub fn run(
     on_line: &mut dyn FnMut(Stream, &str),
 ) -> Result<ProcessOutput> {
     let started = Instant::now();
+    let mut cmd = command(spec);
+    // Logs first: a log that cannot be opened must not leave a started child behind.
+    let out_log = open_log(spec.stdout_log.as_ref(), spec.log_limit)?;
+    let err_log = if spec.stderr_log.is_some() && spec.stderr_log == spec.stdout_log {
+        out_log.clone()
+    } else {
+        open_log(spec.stderr_log.as_ref(), spec.log_limit)?
+    };
+    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+        program: spec.program.clone(),
+        source,
+    })?;
+    let pid = child.id();
+    track(pid, true, spec.ledger.as_ref());
+    let max_line = if spec.whole_lines {
+        usize::MAX
+    } else {
+        MAX_LINE
+    };
+    let mut pipes: Vec<Pipe> = Vec::with_capacity(2);
+    if let Some(out) = child.stdout.take() {
+        let mut p = Pipe::new(
+            std::os::fd::OwnedFd::from(out).into(),
+            Stream::Stdout,
+            out_log.clone(),
+            max_line,
+        );
+        p.capture = spec.capture_stdout;
+        pipes.push(p);
+    }
+    if let Some(err) = child.stderr.take() {
+        pipes.push(Pipe::new(
+            std::os::fd::OwnedFd::from(err).into(),
+            Stream::Stderr,
+            err_log.clone(),
+            max_line,
+        ));
+    }
+    if let (Some(bytes), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
+        // A writer thread, so a child that does not read its stdin cannot block us.
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        });
+    }
+    let mut watch = Watch::new(pid, spec, started);
+    let watched = watch.until_done(&mut pipes, cancel, spec, on_line);
+    // Whatever happened, nothing of the group survives us; then the leader is reaped (at once:
+    // it has exited). A status lost to an ignored SIGCHLD reads as exit code -1.
+    signal_group(pid, SIGKILL);
+    let status = child.wait().ok();
+    track(pid, false, spec.ledger.as_ref());
+    watched?;
+    for p in &mut pipes {
+        p.finish(spec.redactor.as_ref(), on_line);
+    }
+    let (stdout, stdout_bytes) = pipes
+        .iter_mut()
+        .find(|p| p.stream == Stream::Stdout)
+        .map(|p| (std::mem::take(&mut p.captured), p.seen))
+        .unwrap_or_default();
+    for log in [&out_log, &err_log] {
+        if let Some(mut sink) = lock(log) {
+            sink.finish();
+        }
+    }
+    let termination = match watch.forced {
+        Some(f) => f,
+        None => match status.map(|s| (s.code(), s.signal())) {
+            Some((Some(c), _)) => Termination::Exited(c),
+            Some((None, Some(sig))) => Termination::Signaled(sig),
+            _ => Termination::Exited(-1),
+        },
+    };
+    Ok(ProcessOutput {
+        termination,
+        duration: started.elapsed(),
+        pid,
+        stdout,
+        stdout_bytes,
+    })
+}
+
+/// The command for `spec`: its own process group, stdin closed or piped, the run's mark, and
+/// (unless asked otherwise) death with its parent.
+fn command(spec: &ProcessSpec) -> Command {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
         .stdin(if spec.stdin.is_some() {
@@ -195,157 +280,122 @@ pub fn run(
     if spec.die_with_parent {
         crate::run::sys::die_with_parent(&mut cmd);
     }
-    // Logs first: a log that cannot be opened must not leave a started child behind.
-    let out_log = open_log(spec.stdout_log.as_ref(), spec.log_limit)?;
-    let err_log = if spec.stderr_log.is_some() && spec.stderr_log == spec.stdout_log {
-        out_log.clone()
-    } else {
-        open_log(spec.stderr_log.as_ref(), spec.log_limit)?
-    };
-    let max_line = if spec.whole_lines {
-        usize::MAX
-    } else {
-        MAX_LINE
-    };
-    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
-        program: spec.program.clone(),
-        source,
-    })?;
-    let pid = child.id();
-    track(pid, true, spec.ledger.as_ref());
+    cmd
+}
 
-    let mut pipes: Vec<Pipe> = Vec::with_capacity(2);
-    if let Some(out) = child.stdout.take() {
-        pipes.push(Pipe::new(
-            std::os::fd::OwnedFd::from(out).into(),
-            Stream::Stdout,
-            out_log.clone(),
-            max_line,
-        ));
-        pipes[0].capture = spec.capture_stdout;
-    }
-    if let Some(err) = child.stderr.take() {
-        pipes.push(Pipe::new(
-            std::os::fd::OwnedFd::from(err).into(),
-            Stream::Stderr,
-            err_log.clone(),
-            max_line,
-        ));
-    }
-    if let (Some(bytes), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
-        // A writer thread, so a child that does not read its stdin cannot block us.
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(&bytes);
-        });
+/// Watching a running child: its output, its exit, its deadline and a cancellation.
+struct Watch {
+    pid: u32,
+    deadline: Option<Instant>,
+    grace: Duration,
+    /// Set when orx stopped the child (timeout, cancel).
+    forced: Option<Termination>,
+    term_sent_at: Option<Instant>,
+    /// When the leader exited. It is left unreaped (a zombie) until the end, so its pid, which
+    /// is also the group's id, cannot be reused while orx still signals the group.
+    leader_exited_at: Option<Instant>,
+    /// The child's exit wakes the same poll as its output (a child closes its output a moment
+    /// before it can be reaped: sleeping for that moment cost a short git command a fifth of its
+    /// time). Without a pidfd, the waits for the exit start short and grow to 25 ms.
+    exit_fd: Option<std::os::fd::OwnedFd>,
+    idle_wait: Duration,
+    chunk: Vec<u8>,
+}
+
+impl Watch {
+    fn new(pid: u32, spec: &ProcessSpec, started: Instant) -> Self {
+        Self {
+            pid,
+            deadline: spec.timeout.map(|t| started + t),
+            grace: spec.grace,
+            forced: None,
+            term_sent_at: None,
+            leader_exited_at: None,
+            exit_fd: pidfd_open(pid),
+            idle_wait: Duration::from_micros(200),
+            chunk: vec![0u8; 64 * 1024],
+        }
     }
 
-    let deadline = spec.timeout.map(|t| started + t);
-    let mut forced: Option<Termination> = None;
-    let mut term_sent_at: Option<Instant> = None;
-    // When the leader exited. It is left unreaped (a zombie) until the end, so its pid, which is
-    // also the group's id, cannot be reused while orx still signals the group.
-    let mut leader_exited_at: Option<Instant> = None;
-    let mut chunk = vec![0u8; 64 * 1024];
-    // The child's exit wakes the same poll as its output (a child closes its output a moment
-    // before it can be reaped: sleeping for that moment cost a short git command a fifth of its
-    // time). Without a pidfd, the waits for the exit start short and grow to 25 ms.
-    let exit_fd = pidfd_open(pid);
-    let mut idle_wait = Duration::from_micros(200);
-    loop {
-        let open: Vec<usize> = (0..pipes.len()).filter(|i| !pipes[*i].closed).collect();
-        let exit_watch = exit_fd.as_ref().filter(|_| leader_exited_at.is_none());
-        if open.is_empty() && exit_watch.is_none() {
-            if leader_exited_at.is_none() {
-                std::thread::sleep(idle_wait);
-                idle_wait = (idle_wait * 2).min(Duration::from_millis(25));
-            }
-        } else {
-            let mut fds: Vec<_> = open.iter().map(|i| pipes[*i].file.as_raw_fd()).collect();
-            fds.extend(exit_watch.map(|fd| fd.as_raw_fd()));
-            // The exit descriptor's readiness needs no read: the check below sees the exit.
-            let ready = match poll_readable(&fds, Duration::from_millis(25)) {
-                Ok(r) => r,
-                Err(e) => {
-                    // Not expected (poll fails only without memory): the group does not outlive
-                    // the error.
-                    signal_group(pid, SIGKILL);
-                    let _ = child.wait();
-                    track(pid, false, spec.ledger.as_ref());
-                    return Err(e.into());
+    /// Reads and watches until the leader has exited and the pipes are closed (or held open by
+    /// an escaped grandchild for 5 s).
+    fn until_done(
+        &mut self,
+        pipes: &mut [Pipe],
+        cancel: &CancelToken,
+        spec: &ProcessSpec,
+        on_line: &mut dyn FnMut(Stream, &str),
+    ) -> Result<()> {
+        loop {
+            self.read(pipes, spec, on_line)?;
+            // A child reaped elsewhere (SIGCHLD ignored) counts as exited: waiting on would spin
+            // on a ready pidfd or never end.
+            if self.leader_exited_at.is_none() && has_exited(self.pid).unwrap_or(false) {
+                self.leader_exited_at = Some(Instant::now());
+                // Stragglers (background children) would keep our pipes open: stop the group.
+                if self.forced.is_none() {
+                    signal_group(self.pid, SIGKILL);
                 }
-            };
-            for (i, _) in open.iter().zip(ready).filter(|(_, r)| *r) {
-                pipes[*i].read(&mut chunk, spec.redactor.as_ref(), on_line);
             }
-        }
-        // A child reaped elsewhere (SIGCHLD ignored) counts as exited: waiting on would spin on a
-        // ready pidfd or never end.
-        if leader_exited_at.is_none() && has_exited(pid).unwrap_or(false) {
-            leader_exited_at = Some(Instant::now());
-            // Stragglers (background children) would keep our pipes open: stop the group.
-            if forced.is_none() {
-                signal_group(pid, SIGKILL);
+            if let Some(t) = self.leader_exited_at
+                && (pipes.iter().all(|p| p.closed) || t.elapsed() > Duration::from_secs(5))
+            {
+                return Ok(());
             }
+            self.enforce(cancel);
         }
-        if leader_exited_at.is_some() && pipes.iter().all(|p| p.closed) {
-            break;
+    }
+
+    /// One wait for output or the exit (at most 25 ms), and the reads it allows.
+    fn read(
+        &mut self,
+        pipes: &mut [Pipe],
+        spec: &ProcessSpec,
+        on_line: &mut dyn FnMut(Stream, &str),
+    ) -> Result<()> {
+        let open: Vec<usize> = (0..pipes.len()).filter(|i| !pipes[*i].closed).collect();
+        let exit_watch = self
+            .exit_fd
+            .as_ref()
+            .filter(|_| self.leader_exited_at.is_none());
+        if open.is_empty() && exit_watch.is_none() {
+            if self.leader_exited_at.is_none() {
+                std::thread::sleep(self.idle_wait);
+                self.idle_wait = (self.idle_wait * 2).min(Duration::from_millis(25));
+            }
+            return Ok(());
         }
-        // Bound the wait for pipes held open by a grandchild that escaped the group: what it
-        // writes later is not read (the pipes close with this call).
-        if leader_exited_at.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
-            break;
+        let mut fds: Vec<_> = open.iter().map(|i| pipes[*i].file.as_raw_fd()).collect();
+        fds.extend(exit_watch.map(|fd| fd.as_raw_fd()));
+        // The exit descriptor's readiness needs no read: the caller checks the exit. A poll
+        // that fails (only without memory) ends the watch; the caller stops the group.
+        let ready = poll_readable(&fds, Duration::from_millis(25))?;
+        for (i, _) in open.iter().zip(ready).filter(|(_, r)| *r) {
+            pipes[*i].read(&mut self.chunk, spec.redactor.as_ref(), on_line);
         }
-        if forced.is_none() && leader_exited_at.is_none() {
+        Ok(())
+    }
+
+    /// A cancellation or the deadline stops the group: SIGTERM, then SIGKILL after the grace.
+    fn enforce(&mut self, cancel: &CancelToken) {
+        if self.forced.is_none() && self.leader_exited_at.is_none() {
             if cancel.is_cancelled() {
-                forced = Some(Termination::Cancelled);
-            } else if deadline.is_some_and(|d| Instant::now() >= d) {
-                forced = Some(Termination::TimedOut);
+                self.forced = Some(Termination::Cancelled);
+            } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                self.forced = Some(Termination::TimedOut);
             }
-            if forced.is_some() {
-                signal_group(pid, SIGTERM);
-                term_sent_at = Some(Instant::now());
+            if self.forced.is_some() {
+                signal_group(self.pid, SIGTERM);
+                self.term_sent_at = Some(Instant::now());
             }
         }
-        if let Some(t) = term_sent_at
-            && t.elapsed() >= spec.grace
+        if let Some(t) = self.term_sent_at
+            && t.elapsed() >= self.grace
         {
-            signal_group(pid, SIGKILL);
-            term_sent_at = None;
+            signal_group(self.pid, SIGKILL);
+            self.term_sent_at = None;
         }
     }
-    // Whatever happened, nothing of the group survives us; then the leader is reaped (at once:
-    // it has exited). A status lost to an ignored SIGCHLD reads as exit code -1.
-    signal_group(pid, SIGKILL);
-    let status = child.wait().ok();
-    track(pid, false, spec.ledger.as_ref());
-    for p in &mut pipes {
-        p.finish(spec.redactor.as_ref(), on_line);
-    }
-    let (stdout, stdout_bytes) = pipes
-        .iter_mut()
-        .find(|p| p.stream == Stream::Stdout)
-        .map(|p| (std::mem::take(&mut p.captured), p.seen))
-        .unwrap_or_default();
-    for log in [&out_log, &err_log] {
-        if let Some(mut sink) = lock(log) {
-            sink.finish();
-        }
-    }
-    let termination = match forced {
-        Some(f) => f,
-        None => match status.map(|s| (s.code(), s.signal())) {
-            Some((Some(c), _)) => Termination::Exited(c),
-            Some((None, Some(sig))) => Termination::Signaled(sig),
-            _ => Termination::Exited(-1),
-        },
-    };
-    Ok(ProcessOutput {
-        termination,
-        duration: started.elapsed(),
-        pid,
-        stdout,
-        stdout_bytes,
-    })
 }
 
 /// Runs a short command to completion and returns (success, stdout, stderr). For git and
