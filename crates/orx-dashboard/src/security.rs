@@ -49,6 +49,27 @@ pub fn is_loopback(host: &str) -> bool {
             .unwrap_or(false)
 }
 
+/// Why a request is refused: its status, what is wrong and how to fix it.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+    fix: &'static str,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>, fix: &'static str) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            fix,
+        }
+    }
+
+    fn answer(self) -> Response {
+        refuse(self.status, &self.message, self.fix)
+    }
+}
+
 fn refuse(status: StatusCode, message: &str, fix: &str) -> Response {
     let body = serde_json::json!({ "error": message, "fix": fix });
     let mut r = (status, axum::Json(body)).into_response();
@@ -122,67 +143,87 @@ pub async fn guard(State(state): State<Shared>, req: Request<Body>, next: Next) 
             &format!("open the dashboard at http://{}/", state.bound),
         );
     }
-    let mut set_cookie = None;
-    if let Some(token) = &state.opts.token {
-        let from_query = query_param(req.uri().query(), "token");
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_string)
-            .or_else(|| cookie(headers, &token_cookie(state.bound.port())))
-            .or_else(|| from_query.clone());
-        match given {
-            Some(g) if same(&g, token) => {
-                if from_query.is_some() {
-                    set_cookie = Some(format!(
-                        "{}={token}; Path=/; HttpOnly; SameSite=Strict",
-                        token_cookie(state.bound.port())
-                    ));
-                }
-            }
-            _ => {
-                return refuse(
-                    StatusCode::UNAUTHORIZED,
-                    "this dashboard needs its access token",
-                    "open the URL with ?token=… that `orx dashboard` printed, or send \
-                     `Authorization: Bearer <token>`",
-                );
-            }
-        }
-    }
+    let set_cookie = match check_token(&state, &req) {
+        Ok(c) => c,
+        Err(refused) => return refused.answer(),
+    };
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if changes_state {
-        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-            && !origin
-                .strip_prefix("http://")
-                .is_some_and(|o| o.eq_ignore_ascii_case(host))
-        {
-            return refuse(
-                StatusCode::FORBIDDEN,
-                &format!("cross-origin request from `{origin}` refused"),
-                "start, cancel and resume runs from the dashboard's own pages",
-            );
-        }
-        if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-            && !matches!(site, "same-origin" | "none")
-        {
-            return refuse(
-                StatusCode::FORBIDDEN,
-                &format!("a {site} request may not change anything"),
-                "start, cancel and resume runs from the dashboard's own pages",
-            );
-        }
-        let csrf = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        if !csrf.is_some_and(|c| same(c, &state.csrf)) {
-            return refuse(
-                StatusCode::FORBIDDEN,
-                "missing or wrong CSRF token",
-                "send the token from GET /api/session in the X-Orx-Csrf header",
-            );
-        }
+    if changes_state && let Err(refused) = check_same_origin(&state, headers, host) {
+        return refused.answer();
     }
     let mut resp = next.run(req).await;
+    harden(&mut resp, set_cookie);
+    resp
+}
+
+/// With a token configured, the request must carry it (header, cookie or query). A token
+/// given in the query is turned into a cookie, whose header is returned.
+fn check_token(state: &Shared, req: &Request<Body>) -> Result<Option<String>, Refusal> {
+    let Some(token) = &state.opts.token else {
+        return Ok(None);
+    };
+    let headers = req.headers();
+    let from_query = query_param(req.uri().query(), "token");
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .or_else(|| cookie(headers, &token_cookie(state.bound.port())))
+        .or_else(|| from_query.clone());
+    match given {
+        Some(g) if same(&g, token) => Ok(from_query.is_some().then(|| {
+            format!(
+                "{}={token}; Path=/; HttpOnly; SameSite=Strict",
+                token_cookie(state.bound.port())
+            )
+        })),
+        _ => Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "this dashboard needs its access token",
+            "open the URL with ?token=… that `orx dashboard` printed, or send \
+             `Authorization: Bearer <token>`",
+        )),
+    }
+}
+
+/// A request that changes state must come from the dashboard's own pages: same origin,
+/// same site and the session's CSRF token.
+fn check_same_origin(state: &Shared, headers: &HeaderMap, host: &str) -> Result<(), Refusal> {
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && !origin
+            .strip_prefix("http://")
+            .is_some_and(|o| o.eq_ignore_ascii_case(host))
+    {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            format!("cross-origin request from `{origin}` refused"),
+            "start, cancel and resume runs from the dashboard's own pages",
+        ));
+    }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            format!("a {site} request may not change anything"),
+            "start, cancel and resume runs from the dashboard's own pages",
+        ));
+    }
+    let csrf = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    if !csrf.is_some_and(|c| same(c, &state.csrf)) {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "missing or wrong CSRF token",
+            "send the token from GET /api/session in the X-Orx-Csrf header",
+        ));
+    }
+    Ok(())
+}
+
+/// Headers every answer carries: no framing, no sniffing, no referrer, a strict CSP; plus
+/// the token cookie when the request brought the token in its query.
+fn harden(resp: &mut Response, set_cookie: Option<String>) {
     let h = resp.headers_mut();
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
@@ -200,7 +241,6 @@ pub async fn guard(State(state): State<Shared>, req: Request<Body>, next: Next) 
     if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         h.insert(header::SET_COOKIE, c);
     }
-    resp
 }
 
 #[cfg(test)]

@@ -15,37 +15,7 @@ use crate::render::{duration, event_line, table};
 pub fn status(env: &Env, args: StatusArgs) -> Outcome {
     let store = Store::new(&env.root_or_dir());
     let Some(id) = args.run_id else {
-        let runs = store.list(args.limit)?;
-        if args.json {
-            env.printer
-                .json(&serde_json::to_value(&runs).map_err(std::io::Error::other)?);
-            return Ok(Exit::Ok);
-        }
-        if runs.is_empty() {
-            // Runs live at a repository's root: outside one, "no runs yet" would mislead.
-            env.repo()?;
-            env.printer
-                .result("no runs yet: start one with `orx run \"<task>\"` (or try `orx demo`)");
-            return Ok(Exit::Ok);
-        }
-        let rows: Vec<Vec<String>> = runs
-            .iter()
-            .map(|r| {
-                vec![
-                    r.run_id.clone(),
-                    r.status.to_string(),
-                    r.stage.clone().unwrap_or_else(|| "-".into()),
-                    r.started_at.as_deref().map(started).unwrap_or_default(),
-                    r.duration_secs.map(duration).unwrap_or_else(|| "-".into()),
-                    r.task.clone(),
-                ]
-            })
-            .collect();
-        env.printer.result(&table(
-            &["RUN", "STATUS", "STAGE", "STARTED", "DURATION", "TASK"],
-            &rows,
-        ));
-        return Ok(Exit::Ok);
+        return list_runs(env, &store, args.limit, args.json);
     };
     let dir = store.open(&id)?;
     if args.follow {
@@ -53,7 +23,6 @@ pub fn status(env: &Env, args: StatusArgs) -> Outcome {
     }
     let state = RunState::load(&dir.state())?;
     let meta = Meta::load(&dir.meta())?;
-    // run.json is written at the end; while a run is live, its totals come from stages.jsonl.
     // run.json is written at the end; while a run is live, its totals come from stages.jsonl.
     let metrics: Option<RunTotals> = Store::run_metrics(&dir);
     let summary = store.summary(&id);
@@ -87,7 +56,58 @@ pub fn status(env: &Env, args: StatusArgs) -> Outcome {
             st.attempts
         ));
     }
-    p.result("\nstages:");
+    p.result(&stages_and_items(&state));
+    if let Some(m) = metrics {
+        p.result(&format!(
+            "\ntokens   {} in ({} cached), {} out\ncost     ${:.4}\nagent    {}  gates {}  fix attempts {}",
+            m.tokens.input, m.tokens.cached_input, m.tokens.output, m.cost_usd, duration(m.agent_secs), duration(m.gate_secs), m.fix_attempts
+        ));
+    }
+    if let Some(f) = &state.last_failure
+        && summary.status != orx_core::protocol::Observed::Succeeded
+    {
+        p.result(&last_failure(f));
+    }
+    Ok(Exit::Ok)
+}
+
+/// `orx status` without a run id: the table of runs, newest first.
+fn list_runs(env: &Env, store: &Store, limit: usize, json: bool) -> Outcome {
+    let runs = store.list(limit)?;
+    if json {
+        env.printer
+            .json(&serde_json::to_value(&runs).map_err(std::io::Error::other)?);
+        return Ok(Exit::Ok);
+    }
+    if runs.is_empty() {
+        // Runs live at a repository's root: outside one, "no runs yet" would mislead.
+        env.repo()?;
+        env.printer
+            .result("no runs yet: start one with `orx run \"<task>\"` (or try `orx demo`)");
+        return Ok(Exit::Ok);
+    }
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.run_id.clone(),
+                r.status.to_string(),
+                r.stage.clone().unwrap_or_else(|| "-".into()),
+                r.started_at.as_deref().map(started).unwrap_or_default(),
+                r.duration_secs.map(duration).unwrap_or_else(|| "-".into()),
+                r.task.clone(),
+            ]
+        })
+        .collect();
+    env.printer.result(&table(
+        &["RUN", "STATUS", "STAGE", "STARTED", "DURATION", "TASK"],
+        &rows,
+    ));
+    Ok(Exit::Ok)
+}
+
+/// The stages table, then the items table when the run has items.
+fn stages_and_items(state: &RunState) -> String {
     let rows: Vec<Vec<String>> = state
         .stages
         .iter()
@@ -104,9 +124,11 @@ pub fn status(env: &Env, args: StatusArgs) -> Outcome {
             ]
         })
         .collect();
-    p.result(&table(&["  STAGE", "STATUS", "TIME", "NOTE"], &rows));
+    let mut out = format!(
+        "\nstages:\n{}",
+        table(&["  STAGE", "STATUS", "TIME", "NOTE"], &rows)
+    );
     if !state.items.is_empty() {
-        p.result("\nitems:");
         let rows: Vec<Vec<String>> = state
             .items
             .iter()
@@ -119,32 +141,28 @@ pub fn status(env: &Env, args: StatusArgs) -> Outcome {
                 ]
             })
             .collect();
-        p.result(&table(&["  ITEM", "STATUS", "ATTEMPTS", "TITLE"], &rows));
-    }
-    if let Some(m) = metrics {
-        p.result(&format!(
-            "\ntokens   {} in ({} cached), {} out\ncost     ${:.4}\nagent    {}  gates {}  fix attempts {}",
-            m.tokens.input, m.tokens.cached_input, m.tokens.output, m.cost_usd, duration(m.agent_secs), duration(m.gate_secs), m.fix_attempts
+        out.push_str(&format!(
+            "\n\nitems:\n{}",
+            table(&["  ITEM", "STATUS", "ATTEMPTS", "TITLE"], &rows)
         ));
     }
-    if let Some(f) = &state.last_failure
-        && summary.status != orx_core::protocol::Observed::Succeeded
-    {
-        // The message may already end with its category (an item's "failed after N attempts").
-        let category = format!("({})", f.category);
-        let tail = if f.message.contains(&category) {
-            String::new()
-        } else {
-            format!(" {category}")
-        };
-        p.result(&format!(
-            "\nlast failure: {} {}: {}{tail}",
-            f.stage,
-            f.item.as_deref().unwrap_or(""),
-            f.message,
-        ));
-    }
-    Ok(Exit::Ok)
+    out
+}
+
+fn last_failure(f: &orx_core::protocol::Failure) -> String {
+    // The message may already end with its category (an item's "failed after N attempts").
+    let category = format!("({})", f.category);
+    let tail = if f.message.contains(&category) {
+        String::new()
+    } else {
+        format!(" {category}")
+    };
+    format!(
+        "\nlast failure: {} {}: {}{tail}",
+        f.stage,
+        f.item.as_deref().unwrap_or(""),
+        f.message,
+    )
 }
 
 fn started(ts: &str) -> String {

@@ -218,138 +218,52 @@ impl Agent for FakeAgent {
             session_id: Some(format!("fake-{}", crate::run::new_run_id())),
             ..Default::default()
         };
+        outcome.error = self.play(req, io, started, &mut stream, &mut outcome)?;
+        finish(outcome, stream, io, started)
+    }
+}
+
+fn stopped(kind: ErrorKind, message: String) -> Option<AgentError> {
+    Some(AgentError { kind, message })
+}
+
+impl FakeAgent {
+    /// Plays the step that answers `req`: waits, lingers, fails or edits and answers. Gives
+    /// the error the call ends with, if any.
+    fn play(
+        &self,
+        req: &AgentRequest,
+        io: &AgentIo,
+        started: Instant,
+        stream: &mut Vec<serde_json::Value>,
+        outcome: &mut AgentOutcome,
+    ) -> Result<Option<AgentError>> {
         let Some((idx, step)) = self.pick(req) else {
-            outcome.error = Some(AgentError {
-                kind: ErrorKind::BadRequest,
-                message: format!(
-                    "the scenario has no step for role `{}`{}{}",
-                    req.role,
-                    req.item
-                        .as_ref()
-                        .map(|i| format!(" item {i}"))
-                        .unwrap_or_default(),
-                    format_args!(" attempt {}", req.attempt)
+            let item = req
+                .item
+                .as_ref()
+                .map(|i| format!(" item {i}"))
+                .unwrap_or_default();
+            return Ok(stopped(
+                ErrorKind::BadRequest,
+                format!(
+                    "the scenario has no step for role `{}`{item} attempt {}",
+                    req.role, req.attempt
                 ),
-            });
-            return finish(outcome, stream, io, started);
+            ));
         };
-        if step.sleep_ms > 0 {
-            let until = Instant::now() + Duration::from_millis(step.sleep_ms);
-            while Instant::now() < until {
-                if io.cancel.is_cancelled() {
-                    outcome.error = Some(AgentError {
-                        kind: ErrorKind::Cancelled,
-                        message: "cancelled".into(),
-                    });
-                    return finish(outcome, stream, io, started);
-                }
-                if started.elapsed() >= req.timeout {
-                    outcome.error = Some(AgentError {
-                        kind: ErrorKind::Timeout,
-                        message: format!("no answer within {} s", req.timeout.as_secs()),
-                    });
-                    return finish(outcome, stream, io, started);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        if let Some(e) = wait(step, req, io, started) {
+            return Ok(Some(e));
         }
-        if step.linger_secs > 0 {
-            let secs = step.linger_secs.to_string();
-            // The child records its process group id next to the agent's log, so tests can check
-            // that nothing of the group survives a cancel or a timeout.
-            let pid_file = io.stdout_log.with_extension("pgid");
-            let script = format!(
-                "echo $$ > '{}'; sleep {secs} & sleep {secs}; wait",
-                pid_file.display()
-            );
-            let mut spec = ProcessSpec::new("sh", ["-c", &script]);
-            spec.cwd = Some(req.cwd.clone());
-            spec.timeout = Some(req.timeout);
-            spec.grace = Duration::from_millis(500);
-            spec.ledger = io.ledger.clone();
-            let res = crate::process::run(&spec, &io.cancel, &mut |_, _| {})?;
-            stream.push(serde_json::json!({"type": "child", "pid": res.pid, "termination": format!("{:?}", res.termination)}));
-            match res.termination {
-                Termination::Cancelled => {
-                    outcome.error = Some(AgentError {
-                        kind: ErrorKind::Cancelled,
-                        message: "cancelled".into(),
-                    });
-                    return finish(outcome, stream, io, started);
-                }
-                Termination::TimedOut => {
-                    outcome.error = Some(AgentError {
-                        kind: ErrorKind::Timeout,
-                        message: format!("killed after {} s", req.timeout.as_secs()),
-                    });
-                    return finish(outcome, stream, io, started);
-                }
-                _ => {}
-            }
+        if let Some(e) = linger(step, req, io, stream)? {
+            return Ok(Some(e));
         }
-        if let Some(fail) = &step.fail {
-            let mut failures = self
-                .failures
-                .lock()
-                .map_err(|_| super::RouteError::Poisoned)?;
-            let n = failures.entry((req.role.clone(), idx)).or_insert(0);
-            if fail.times == 0 || *n < fail.times {
-                *n += 1;
-                outcome.exit_code = Some(1);
-                outcome.error = Some(AgentError {
-                    kind: fail.kind,
-                    message: if fail.message.is_empty() {
-                        format!("simulated {}", fail.kind.as_str())
-                    } else {
-                        fail.message.clone()
-                    },
-                });
-                stream.push(serde_json::json!({"type": "error", "kind": fail.kind, "message": outcome.error.as_ref().map(|e| e.message.clone())}));
-                return finish(outcome, stream, io, started);
-            }
+        if let Some(e) = self.simulated_failure(idx, step, req)? {
+            outcome.exit_code = Some(1);
+            stream.push(serde_json::json!({"type": "error", "kind": e.kind, "message": e.message}));
+            return Ok(Some(e));
         }
-        for (path, content) in &step.write {
-            let path = &render(path, req);
-            let full = safe_join(&req.cwd, path)?;
-            if let Some(dir) = full.parent() {
-                fs_err::create_dir_all(dir)?;
-            }
-            fs_err::write(&full, render(content, req))?;
-            outcome.tool_calls += 1;
-            stream.push(serde_json::json!({"type": "tool", "name": "write_file", "path": path}));
-        }
-        for (path, text) in &step.blocks {
-            let full = safe_join(&req.cwd, path)?;
-            let current = fs_err::read_to_string(&full).unwrap_or_default();
-            let updated = crate::knowledge::replace_block(&current, &render(text, req))
-                .ok_or_else(|| Error::Scenario {
-                    path: "scenario".into(),
-                    message: format!("{path} has no ORX marker block to rewrite"),
-                })?;
-            fs_err::write(&full, updated)?;
-            outcome.tool_calls += 1;
-            stream.push(serde_json::json!({"type": "tool", "name": "edit_file", "path": path}));
-        }
-        for path in &step.delete {
-            let full = safe_join(&req.cwd, path)?;
-            if full.exists() {
-                fs_err::remove_file(&full)?;
-            }
-            outcome.tool_calls += 1;
-            stream.push(serde_json::json!({"type": "tool", "name": "delete_file", "path": path}));
-        }
-        if step.commit {
-            let git = crate::git::Git::new(&req.cwd);
-            git.commit_all(&format!(
-                "agent: {} {}",
-                req.role,
-                req.item.as_deref().unwrap_or("")
-            ))?;
-            stream.push(serde_json::json!({"type": "tool", "name": "git_commit"}));
-        }
-        for i in 0..step.stream_lines {
-            stream.push(serde_json::json!({"type": "delta", "n": i, "text": "streaming output from the scripted agent"}));
-        }
+        outcome.tool_calls += edit(step, req, stream)?;
         outcome.text = render(&step.text, req);
         outcome.exit_code = Some(0);
         // Deterministic usage: about four characters a token.
@@ -361,8 +275,136 @@ impl Agent for FakeAgent {
         };
         stream.push(serde_json::json!({"type": "message", "text": outcome.text}));
         stream.push(serde_json::json!({"type": "usage", "usage": outcome.usage}));
-        finish(outcome, stream, io, started)
+        Ok(None)
     }
+
+    /// The step's failure while its `times` are not used up.
+    fn simulated_failure(
+        &self,
+        idx: usize,
+        step: &Step,
+        req: &AgentRequest,
+    ) -> Result<Option<AgentError>> {
+        let Some(fail) = &step.fail else {
+            return Ok(None);
+        };
+        let mut failures = self
+            .failures
+            .lock()
+            .map_err(|_| super::RouteError::Poisoned)?;
+        let n = failures.entry((req.role.clone(), idx)).or_insert(0);
+        if fail.times != 0 && *n >= fail.times {
+            return Ok(None);
+        }
+        *n += 1;
+        let message = if fail.message.is_empty() {
+            format!("simulated {}", fail.kind.as_str())
+        } else {
+            fail.message.clone()
+        };
+        Ok(stopped(fail.kind, message))
+    }
+}
+
+/// The step's `sleep_ms`, ended early by a cancel or the call's timeout.
+fn wait(step: &Step, req: &AgentRequest, io: &AgentIo, started: Instant) -> Option<AgentError> {
+    let until = Instant::now() + Duration::from_millis(step.sleep_ms);
+    while Instant::now() < until {
+        if io.cancel.is_cancelled() {
+            return stopped(ErrorKind::Cancelled, "cancelled".into());
+        }
+        if started.elapsed() >= req.timeout {
+            let secs = req.timeout.as_secs();
+            return stopped(ErrorKind::Timeout, format!("no answer within {secs} s"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// The step's lingering child: `sh` with a background `sleep`, run through the process layer.
+fn linger(
+    step: &Step,
+    req: &AgentRequest,
+    io: &AgentIo,
+    stream: &mut Vec<serde_json::Value>,
+) -> Result<Option<AgentError>> {
+    if step.linger_secs == 0 {
+        return Ok(None);
+    }
+    let secs = step.linger_secs.to_string();
+    // The child records its process group id next to the agent's log, so tests can check
+    // that nothing of the group survives a cancel or a timeout.
+    let pid_file = io.stdout_log.with_extension("pgid");
+    let script = format!(
+        "echo $$ > '{}'; sleep {secs} & sleep {secs}; wait",
+        pid_file.display()
+    );
+    let mut spec = ProcessSpec::new("sh", ["-c", &script]);
+    spec.cwd = Some(req.cwd.clone());
+    spec.timeout = Some(req.timeout);
+    spec.grace = Duration::from_millis(500);
+    spec.ledger = io.ledger.clone();
+    let res = crate::process::run(&spec, &io.cancel, &mut |_, _| {})?;
+    stream.push(serde_json::json!({"type": "child", "pid": res.pid, "termination": format!("{:?}", res.termination)}));
+    Ok(match res.termination {
+        Termination::Cancelled => stopped(ErrorKind::Cancelled, "cancelled".into()),
+        Termination::TimedOut => stopped(
+            ErrorKind::Timeout,
+            format!("killed after {} s", req.timeout.as_secs()),
+        ),
+        _ => None,
+    })
+}
+
+/// The step's file writes, block rewrites, deletions and commit; gives the number of tool calls.
+fn edit(step: &Step, req: &AgentRequest, stream: &mut Vec<serde_json::Value>) -> Result<u32> {
+    let mut calls = 0;
+    for (path, content) in &step.write {
+        let path = &render(path, req);
+        let full = safe_join(&req.cwd, path)?;
+        if let Some(dir) = full.parent() {
+            fs_err::create_dir_all(dir)?;
+        }
+        fs_err::write(&full, render(content, req))?;
+        calls += 1;
+        stream.push(serde_json::json!({"type": "tool", "name": "write_file", "path": path}));
+    }
+    for (path, text) in &step.blocks {
+        let full = safe_join(&req.cwd, path)?;
+        let current = fs_err::read_to_string(&full).unwrap_or_default();
+        let updated =
+            crate::knowledge::replace_block(&current, &render(text, req)).ok_or_else(|| {
+                Error::Scenario {
+                    path: "scenario".into(),
+                    message: format!("{path} has no ORX marker block to rewrite"),
+                }
+            })?;
+        fs_err::write(&full, updated)?;
+        calls += 1;
+        stream.push(serde_json::json!({"type": "tool", "name": "edit_file", "path": path}));
+    }
+    for path in &step.delete {
+        let full = safe_join(&req.cwd, path)?;
+        if full.exists() {
+            fs_err::remove_file(&full)?;
+        }
+        calls += 1;
+        stream.push(serde_json::json!({"type": "tool", "name": "delete_file", "path": path}));
+    }
+    if step.commit {
+        let git = crate::git::Git::new(&req.cwd);
+        git.commit_all(&format!(
+            "agent: {} {}",
+            req.role,
+            req.item.as_deref().unwrap_or("")
+        ))?;
+        stream.push(serde_json::json!({"type": "tool", "name": "git_commit"}));
+    }
+    for i in 0..step.stream_lines {
+        stream.push(serde_json::json!({"type": "delta", "n": i, "text": "streaming output from the scripted agent"}));
+    }
+    Ok(calls)
 }
 
 fn finish(

@@ -253,78 +253,108 @@ fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// A problem found by a check that spans several keys: the text to find in the source for the
+/// location, the message and an optional hint.
+struct Problem {
+    needle: String,
+    message: String,
+    hint: Option<String>,
+}
+
+fn problem(needle: &str, message: String, hint: Option<&str>) -> Option<Problem> {
+    Some(Problem {
+        needle: needle.to_string(),
+        message,
+        hint: hint.map(str::to_string),
+    })
+}
+
 /// Checks that span several keys; the location is found by searching the source.
 fn validate(c: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
-    let err = |needle: &str, message: String, hint: Option<String>| {
-        let (line, column) = locate(text, needle);
-        ConfigError {
-            file: file.to_string(),
-            line,
-            column,
-            snippet: line.map(|l| snippet(text, l, column.unwrap_or(1))),
-            message,
-            hint,
-            unreadable: false,
-        }
+    let found = check_gates(c)
+        .or_else(|| check_guardrails(c))
+        .or_else(|| check_knowledge(c))
+        .or_else(|| check_fallback(c))
+        .or_else(|| check_numbers(c));
+    let Some(p) = found else {
+        return Ok(());
     };
+    let (line, column) = locate(text, &p.needle);
+    Err(ConfigError {
+        file: file.to_string(),
+        line,
+        column,
+        snippet: line.map(|l| snippet(text, l, column.unwrap_or(1))),
+        message: p.message,
+        hint: p.hint,
+        unreadable: false,
+    })
+}
+
+fn check_gates(c: &Config) -> Option<Problem> {
     let mut seen = std::collections::BTreeSet::new();
     for g in &c.gates {
-        if g.name.trim().is_empty() {
-            return Err(err("name:", "a gate has an empty name".into(), None));
+        let name = &g.name;
+        if name.trim().is_empty() {
+            return problem("name:", "a gate has an empty name".into(), None);
         }
-        if !g
-            .name
+        if !name
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
         {
-            return Err(err(
-                &g.name,
-                format!(
-                    "gate name `{}` may only use letters, digits, `-`, `_` and `.`",
-                    g.name
-                ),
-                Some("the name is used in log file names".into()),
-            ));
+            return problem(
+                name,
+                format!("gate name `{name}` may only use letters, digits, `-`, `_` and `.`"),
+                Some("the name is used in log file names"),
+            );
         }
-        if !seen.insert(g.name.as_str()) {
-            return Err(err(
-                &format!("name: {}", g.name),
-                format!("two gates are named `{}`", g.name),
-                Some("give each gate a unique name".into()),
-            ));
+        if !seen.insert(name.as_str()) {
+            return problem(
+                &format!("name: {name}"),
+                format!("two gates are named `{name}`"),
+                Some("give each gate a unique name"),
+            );
         }
         if g.command.trim().is_empty() {
-            return Err(err(
-                &format!("name: {}", g.name),
-                format!("gate `{}` has an empty command", g.name),
+            return problem(
+                &format!("name: {name}"),
+                format!("gate `{name}` has an empty command"),
                 None,
-            ));
+            );
         }
     }
-    for p in c
+    None
+}
+
+fn check_guardrails(c: &Config) -> Option<Problem> {
+    let patterns = c
         .guardrails
         .forbidden_patterns
         .iter()
-        .chain(&c.guardrails.allowed_patterns)
-    {
+        .chain(&c.guardrails.allowed_patterns);
+    for p in patterns {
         if let Err(e) = globset::Glob::new(p) {
-            return Err(err(
+            return problem(
                 p,
                 format!("invalid guardrail pattern `{p}`: {}", e.kind()),
                 None,
-            ));
+            );
         }
     }
     if c.guardrails.mode == super::GuardrailMode::Allowlist
         && c.guardrails.allowed_patterns.is_empty()
     {
-        return Err(err(
+        return problem(
             "allowlist",
             "guardrails.mode is allowlist but allowed_patterns is empty: nothing could change"
                 .into(),
-            Some("list the paths agents may change under guardrails.allowed_patterns".into()),
-        ));
+            Some("list the paths agents may change under guardrails.allowed_patterns"),
+        );
     }
+    None
+}
+
+fn check_knowledge(c: &Config) -> Option<Problem> {
     for f in &c.knowledge.files {
         let p = std::path::Path::new(f);
         if f.is_empty()
@@ -332,13 +362,17 @@ fn validate(c: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
             || p.components()
                 .any(|c| matches!(c, std::path::Component::ParentDir))
         {
-            return Err(err(
+            return problem(
                 f,
                 format!("knowledge file `{f}` must be a path inside the repository"),
-                Some("use a relative path such as AGENTS.md or docs/ARCHITECTURE.md".into()),
-            ));
+                Some("use a relative path such as AGENTS.md or docs/ARCHITECTURE.md"),
+            );
         }
     }
+    None
+}
+
+fn check_fallback(c: &Config) -> Option<Problem> {
     const KINDS: [&str; 8] = [
         "rate_limited",
         "overloaded",
@@ -351,43 +385,40 @@ fn validate(c: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
     ];
     for r in &c.fallback.rules {
         if !KINDS.contains(&r.error.as_str()) {
-            let near = nearest(&r.error, &KINDS);
-            return Err(err(
+            let near = nearest(&r.error, &KINDS)
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            return problem(
                 &r.error,
-                format!(
-                    "unknown error kind `{}` in fallback.rules{}",
-                    r.error,
-                    near.map(|n| format!("; did you mean `{n}`?"))
-                        .unwrap_or_default()
-                ),
-                Some(format!("kinds: {}", KINDS.join(", "))),
-            ));
+                format!("unknown error kind `{}` in fallback.rules{near}", r.error),
+                Some(&format!("kinds: {}", KINDS.join(", "))),
+            );
         }
         if r.model.is_none() && r.switch_to.is_none() {
-            return Err(err(
+            return problem(
                 &r.error,
                 "a fallback rule needs `model`, `switch_to` or both".into(),
                 None,
-            ));
+            );
         }
     }
+    None
+}
+
+fn check_numbers(c: &Config) -> Option<Problem> {
     if !(c.run.retry.initial_delay >= 0.0 && c.run.retry.initial_delay <= 600.0) {
-        return Err(err(
+        return problem(
             "initial_delay",
             "run.retry.initial_delay must be between 0 and 600 seconds".into(),
             None,
-        ));
+        );
     }
     for (model, p) in &c.pricing {
         if p.input < 0.0 || p.output < 0.0 || p.cached_input.is_some_and(|x| x < 0.0) {
-            return Err(err(
-                model,
-                format!("pricing for `{model}` is negative"),
-                None,
-            ));
+            return problem(model, format!("pricing for `{model}` is negative"), None);
         }
     }
-    Ok(())
+    None
 }
 
 fn locate(text: &str, needle: &str) -> (Option<u64>, Option<u64>) {

@@ -60,35 +60,8 @@ fn python(root: &Path) -> Option<Ecosystem> {
         name: "Python".into(),
         ..Default::default()
     };
-    let mut deps: Vec<String> = Vec::new();
+    let deps = python_deps(root, pyproject.as_deref(), &requirements, &mut e);
     let py = pyproject.as_deref().unwrap_or("");
-    if let Some(p) = &pyproject {
-        e.facts.push(("manifest".into(), "pyproject.toml".into()));
-        if let Some(n) = value(p, "project", "name") {
-            e.facts.push(("name".into(), strings(&n).join("")));
-        }
-        if let Some(r) = value(p, "project", "requires-python") {
-            e.facts
-                .push(("requires-python".into(), strings(&r).join("")));
-        }
-        if let Some(d) = value(p, "project", "dependencies") {
-            deps.extend(strings(&d));
-        }
-    }
-    for f in &requirements {
-        e.facts.push(("requirements".into(), (*f).to_string()));
-        if let Some(t) = read(root, f) {
-            deps.extend(
-                t.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(String::from),
-            );
-        }
-    }
-    if !deps.is_empty() {
-        e.facts.push(("dependencies".into(), list(&deps, 20)));
-    }
     let dep = |name: &str| {
         deps.iter()
             .any(|d| d.to_ascii_lowercase().starts_with(name))
@@ -122,6 +95,44 @@ fn python(root: &Path) -> Option<Ecosystem> {
         "python3 -m unittest discover".into()
     });
     Some(e)
+}
+
+/// The project's facts from pyproject.toml and its requirements files; gives the dependencies.
+fn python_deps(
+    root: &Path,
+    pyproject: Option<&str>,
+    requirements: &[&str],
+    e: &mut Ecosystem,
+) -> Vec<String> {
+    let mut deps: Vec<String> = Vec::new();
+    if let Some(p) = pyproject {
+        e.facts.push(("manifest".into(), "pyproject.toml".into()));
+        if let Some(n) = value(p, "project", "name") {
+            e.facts.push(("name".into(), strings(&n).join("")));
+        }
+        if let Some(r) = value(p, "project", "requires-python") {
+            e.facts
+                .push(("requires-python".into(), strings(&r).join("")));
+        }
+        if let Some(d) = value(p, "project", "dependencies") {
+            deps.extend(strings(&d));
+        }
+    }
+    for f in requirements {
+        e.facts.push(("requirements".into(), (*f).to_string()));
+        if let Some(t) = read(root, f) {
+            deps.extend(
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
+    }
+    if !deps.is_empty() {
+        e.facts.push(("dependencies".into(), list(&deps, 20)));
+    }
+    deps
 }
 
 fn javascript(root: &Path) -> Option<Ecosystem> {
@@ -181,29 +192,31 @@ fn javascript(root: &Path) -> Option<Ecosystem> {
     if let Some(f) = eslint {
         e.facts.push(("eslint".into(), f.into()));
     }
-    let run = |s: &str| {
-        if manager == "npm" {
-            format!("npm run {s}")
-        } else {
-            format!("{manager} {s}")
-        }
-    };
+    e.commands = js_commands(manager, &scripts, ts, eslint.is_some());
+    Some(e)
+}
+
+/// The checks to run: the package's own lint, typecheck, test and build scripts, then tsc and
+/// eslint where the project uses them without a script.
+fn js_commands(manager: &str, scripts: &[(String, String)], ts: bool, eslint: bool) -> Vec<String> {
+    let has = |s: &str| scripts.iter().any(|(k, _)| k == s);
+    let mut commands = Vec::new();
     for s in ["lint", "typecheck", "test", "build"] {
-        if scripts.iter().any(|(k, _)| k == s) {
-            e.commands.push(if s == "test" && manager == "npm" {
-                "npm test".into()
-            } else {
-                run(s)
+        if has(s) {
+            commands.push(match (s, manager) {
+                ("test", "npm") => "npm test".to_string(),
+                (_, "npm") => format!("npm run {s}"),
+                _ => format!("{manager} {s}"),
             });
         }
     }
-    if ts && !scripts.iter().any(|(k, _)| k == "typecheck") {
-        e.commands.push("npx tsc --noEmit".into());
+    if ts && !has("typecheck") {
+        commands.push("npx tsc --noEmit".into());
     }
-    if eslint.is_some() && !scripts.iter().any(|(k, _)| k == "lint") {
-        e.commands.push("npx eslint .".into());
+    if eslint && !has("lint") {
+        commands.push("npx eslint .".into());
     }
-    Some(e)
+    commands
 }
 
 fn rust(root: &Path) -> Option<Ecosystem> {

@@ -188,51 +188,15 @@ fn run_once(
     ctx: &GateRun<'_>,
 ) -> Result<GateResult> {
     let args = effective_args(gate, parser);
-    let mut spec = ProcessSpec::new(gate.command.to_string(), args.clone());
-    spec.cwd = Some(ctx.cwd.to_path_buf());
-    spec.timeout = Some(Duration::from_secs(gate.timeout.get()));
-    spec.stdout_log = Some(log.to_path_buf());
-    spec.stderr_log = Some(log.to_path_buf());
-    spec.log_limit = Some(LOG_LIMIT);
-    spec.redactor = ctx.redactor.cloned();
-    spec.ledger = ctx.ledger.cloned();
-    let shown = format!(
-        "$ {} {}",
-        shell_quote(&gate.command),
-        args.iter()
-            .map(|a| shell_quote(a))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let shown = match ctx.redactor {
-        Some(r) => r.redact(&shown),
-        None => shown,
-    };
-    let _ = crate::fsutil::append_line(log, &shown);
+    let _ = crate::fsutil::append_line(log, &shown_command(gate, &args, ctx));
+    let spec = gate_spec(gate, args, log, ctx);
     let mut captured = Captured::default();
     let out = match run(&spec, ctx.cancel, &mut |_, l| captured.push(l)) {
         Ok(o) => o,
         Err(Error::Spawn { program, source }) => {
             let msg = format!("could not start `{program}`: {source}");
             let _ = crate::fsutil::append_line(log, &msg);
-            return Ok(GateResult {
-                name: gate.name.clone(),
-                required: gate.required,
-                passed: false,
-                exit_code: None,
-                timed_out: false,
-                duration_secs: 0.0,
-                fix_ran: false,
-                parser: parser_name(parser).into(),
-                findings: vec![Finding {
-                    file: None,
-                    line: None,
-                    message: format!("{msg}; install it or fix gates[{}].command", gate.name),
-                }],
-                counts: None,
-                tail: msg,
-                log: log.to_path_buf(),
-            });
+            return Ok(not_started(gate, parser, log, msg));
         }
         Err(e) => return Err(e),
     };
@@ -258,23 +222,13 @@ fn run_once(
             },
         );
     }
-    let exit_code = match out.termination {
-        Termination::Exited(c) => Some(c),
-        _ => None,
-    };
     // The log says how the gate ended, so it reads on its own.
-    let verdict = match out.termination {
-        Termination::Exited(0) => "passed (exit code 0)".to_string(),
-        Termination::Exited(c) => format!("failed (exit code {c})"),
-        Termination::Signaled(sig) => format!("failed (killed by signal {sig})"),
-        Termination::TimedOut => "failed (timed out)".to_string(),
-        Termination::Cancelled => "cancelled".to_string(),
-    };
     let _ = crate::fsutil::append_line(
         log,
         &format!(
-            "# orx: gate `{}` {verdict} in {:.1} s",
+            "# orx: gate `{}` {} in {:.1} s",
             gate.name,
+            verdict(out.termination),
             out.duration.as_secs_f64()
         ),
     );
@@ -282,7 +236,10 @@ fn run_once(
         name: gate.name.clone(),
         required: gate.required,
         passed: out.success(),
-        exit_code,
+        exit_code: match out.termination {
+            Termination::Exited(c) => Some(c),
+            _ => None,
+        },
         timed_out,
         duration_secs: out.duration.as_secs_f64(),
         fix_ran: false,
@@ -292,6 +249,69 @@ fn run_once(
         tail: crate::fsutil::tail_lines(&text, 30),
         log: log.to_path_buf(),
     })
+}
+
+/// The gate's child process: its command in the worktree, with its timeout, one bounded log
+/// for both streams, redacted and recorded in the run's ledger.
+fn gate_spec(gate: &GateConfig, args: Vec<String>, log: &Path, ctx: &GateRun<'_>) -> ProcessSpec {
+    let mut spec = ProcessSpec::new(gate.command.to_string(), args);
+    spec.cwd = Some(ctx.cwd.to_path_buf());
+    spec.timeout = Some(Duration::from_secs(gate.timeout.get()));
+    spec.stdout_log = Some(log.to_path_buf());
+    spec.stderr_log = Some(log.to_path_buf());
+    spec.log_limit = Some(LOG_LIMIT);
+    spec.redactor = ctx.redactor.cloned();
+    spec.ledger = ctx.ledger.cloned();
+    spec
+}
+
+/// The first line of a gate's log: the command as a shell would take it, redacted.
+fn shown_command(gate: &GateConfig, args: &[String], ctx: &GateRun<'_>) -> String {
+    let shown = format!(
+        "$ {} {}",
+        shell_quote(&gate.command),
+        args.iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    match ctx.redactor {
+        Some(r) => r.redact(&shown),
+        None => shown,
+    }
+}
+
+/// A gate whose command could not start: failed, with the reason as its one finding.
+fn not_started(gate: &GateConfig, parser: ParserKind, log: &Path, msg: String) -> GateResult {
+    GateResult {
+        name: gate.name.clone(),
+        required: gate.required,
+        passed: false,
+        exit_code: None,
+        timed_out: false,
+        duration_secs: 0.0,
+        fix_ran: false,
+        parser: parser_name(parser).into(),
+        findings: vec![Finding {
+            file: None,
+            line: None,
+            message: format!("{msg}; install it or fix gates[{}].command", gate.name),
+        }],
+        counts: None,
+        tail: msg,
+        log: log.to_path_buf(),
+    }
+}
+
+/// How a gate ended, as its log's last line says it.
+fn verdict(termination: Termination) -> String {
+    match termination {
+        Termination::Exited(0) => "passed (exit code 0)".to_string(),
+        Termination::Exited(c) => format!("failed (exit code {c})"),
+        Termination::Signaled(sig) => format!("failed (killed by signal {sig})"),
+        Termination::TimedOut => "failed (timed out)".to_string(),
+        Termination::Cancelled => "cancelled".to_string(),
+    }
 }
 
 /// The parser's name.

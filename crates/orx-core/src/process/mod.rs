@@ -185,30 +185,7 @@ pub fn run(
     })?;
     let pid = child.id();
     track(pid, true, spec.ledger.as_ref());
-    let max_line = if spec.whole_lines {
-        usize::MAX
-    } else {
-        MAX_LINE
-    };
-    let mut pipes: Vec<Pipe> = Vec::with_capacity(2);
-    if let Some(out) = child.stdout.take() {
-        let mut p = Pipe::new(
-            std::os::fd::OwnedFd::from(out).into(),
-            Stream::Stdout,
-            out_log.clone(),
-            max_line,
-        );
-        p.capture = spec.capture_stdout;
-        pipes.push(p);
-    }
-    if let Some(err) = child.stderr.take() {
-        pipes.push(Pipe::new(
-            std::os::fd::OwnedFd::from(err).into(),
-            Stream::Stderr,
-            err_log.clone(),
-            max_line,
-        ));
-    }
+    let mut pipes = pipes(&mut child, spec, &out_log, &err_log);
     if let (Some(bytes), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
         // A writer thread, so a child that does not read its stdin cannot block us.
         std::thread::spawn(move || {
@@ -236,14 +213,7 @@ pub fn run(
             sink.finish();
         }
     }
-    let termination = match watch.forced {
-        Some(f) => f,
-        None => match status.map(|s| (s.code(), s.signal())) {
-            Some((Some(c), _)) => Termination::Exited(c),
-            Some((None, Some(sig))) => Termination::Signaled(sig),
-            _ => Termination::Exited(-1),
-        },
-    };
+    let termination = watch.forced.unwrap_or_else(|| ended(status));
     Ok(ProcessOutput {
         termination,
         duration: started.elapsed(),
@@ -251,6 +221,50 @@ pub fn run(
         stdout,
         stdout_bytes,
     })
+}
+
+/// The child's stdout and stderr as pipes to watch, each writing to its log.
+fn pipes(
+    child: &mut std::process::Child,
+    spec: &ProcessSpec,
+    out_log: &pipe::SharedLog,
+    err_log: &pipe::SharedLog,
+) -> Vec<Pipe> {
+    let max_line = if spec.whole_lines {
+        usize::MAX
+    } else {
+        MAX_LINE
+    };
+    let mut pipes: Vec<Pipe> = Vec::with_capacity(2);
+    if let Some(out) = child.stdout.take() {
+        let mut p = Pipe::new(
+            std::os::fd::OwnedFd::from(out).into(),
+            Stream::Stdout,
+            out_log.clone(),
+            max_line,
+        );
+        p.capture = spec.capture_stdout;
+        pipes.push(p);
+    }
+    if let Some(err) = child.stderr.take() {
+        pipes.push(Pipe::new(
+            std::os::fd::OwnedFd::from(err).into(),
+            Stream::Stderr,
+            err_log.clone(),
+            max_line,
+        ));
+    }
+    pipes
+}
+
+/// How a child that was not stopped by orx ended. A status lost to an ignored SIGCHLD reads
+/// as exit code -1.
+fn ended(status: Option<std::process::ExitStatus>) -> Termination {
+    match status.map(|s| (s.code(), s.signal())) {
+        Some((Some(c), _)) => Termination::Exited(c),
+        Some((None, Some(sig))) => Termination::Signaled(sig),
+        _ => Termination::Exited(-1),
+    }
 }
 
 /// The command for `spec`: its own process group, stdin closed or piped, the run's mark, and

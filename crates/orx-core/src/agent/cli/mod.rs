@@ -179,18 +179,7 @@ impl Agent for CliAgent {
         let scratch = Scratch {
             dir: tempfile::Builder::new().prefix("orx-agent-").tempdir()?,
         };
-        let inv = self.invocation(req, &scratch)?;
-        let mut spec = ProcessSpec::new(self.bin.clone(), inv.args);
-        spec.cwd = Some(req.cwd.clone());
-        spec.env = inv.env;
-        spec.stdin = inv.stdin;
-        spec.timeout = Some(req.timeout);
-        spec.stdout_log = Some(io.stdout_log.clone());
-        spec.stderr_log = Some(io.stderr_log.clone());
-        spec.redactor = Some(io.redactor.clone());
-        spec.ledger = io.ledger.clone();
-        // An agent that streams without end keeps a bounded log; the parser still sees it all.
-        spec.log_limit = Some(crate::process::LOG_LIMIT);
+        let spec = self.spec(req, io, self.invocation(req, &scratch)?);
         let mut parser = parser_for(self.kind);
         let mut stderr_tail: VecDeque<String> = VecDeque::new();
         let res = run(&spec, &io.cancel, &mut |s, l| match s {
@@ -223,55 +212,8 @@ impl Agent for CliAgent {
         if self.kind == ExecutorKind::Copilot {
             copilot::read_usage(&scratch.path("usage.json"), &mut p);
         }
-        let stderr_text: Vec<String> = stderr_tail.into_iter().collect();
-        let stderr_text = stderr_text.join("\n");
-        let exit_code = match out.termination {
-            Termination::Exited(c) => Some(c),
-            _ => None,
-        };
-        let error = match out.termination {
-            Termination::Cancelled => Some(AgentError {
-                kind: ErrorKind::Cancelled,
-                message: "cancelled".into(),
-            }),
-            Termination::TimedOut => Some(AgentError {
-                kind: ErrorKind::Timeout,
-                message: format!(
-                    "no answer within {} s; the agent's processes were stopped",
-                    req.timeout.as_secs()
-                ),
-            }),
-            Termination::Signaled(sig) => Some(AgentError {
-                kind: ErrorKind::Crash,
-                message: format!("killed by signal {sig}"),
-            }),
-            Termination::Exited(code) => match (p.error.clone(), p.success, code) {
-                (Some(e), _, _) => Some(e),
-                (None, Some(false), _) => Some(AgentError {
-                    kind: classify(None, &stderr_text),
-                    message: last_lines(&stderr_text, "the agent reported a failure"),
-                }),
-                (None, Some(true), 0) => None,
-                // Every supported CLI ends its stream with a final event; without it the answer
-                // cannot be trusted, whatever the exit code says.
-                (None, None, 0) => Some(AgentError {
-                    kind: ErrorKind::Crash,
-                    message: format!(
-                        "the {} stream ended without its final event: {}",
-                        self.kind,
-                        last_lines(&stderr_text, "no message on stderr")
-                    ),
-                }),
-                (None, _, c) => Some(AgentError {
-                    kind: classify(None, &stderr_text),
-                    message: format!(
-                        "exited with code {c}: {}",
-                        last_lines(&stderr_text, "no message")
-                    ),
-                }),
-            },
-        };
-        let mut error = error;
+        let stderr_text = Vec::from(stderr_tail).join("\n");
+        let mut error = self.ending(req, out.termination, &p, &stderr_text);
         if error.is_none() && req.mode == AgentMode::Apply && !p.denials.is_empty() {
             error = Some(AgentError {
                 kind: ErrorKind::BadRequest,
@@ -283,11 +225,84 @@ impl Agent for CliAgent {
             usage: p.usage,
             tool_calls: p.tool_calls,
             duration_secs: started.elapsed().as_secs_f64(),
-            exit_code,
+            exit_code: match out.termination {
+                Termination::Exited(c) => Some(c),
+                _ => None,
+            },
             error,
             session_id: p.session_id,
             cost_usd: p.cost_usd,
         })
+    }
+}
+
+impl CliAgent {
+    /// The child process of one call: the CLI in the worktree, logged, redacted and recorded
+    /// in the run's ledger.
+    fn spec(&self, req: &AgentRequest, io: &AgentIo, inv: Invocation) -> ProcessSpec {
+        let mut spec = ProcessSpec::new(self.bin.clone(), inv.args);
+        spec.cwd = Some(req.cwd.clone());
+        spec.env = inv.env;
+        spec.stdin = inv.stdin;
+        spec.timeout = Some(req.timeout);
+        spec.stdout_log = Some(io.stdout_log.clone());
+        spec.stderr_log = Some(io.stderr_log.clone());
+        spec.redactor = Some(io.redactor.clone());
+        spec.ledger = io.ledger.clone();
+        // An agent that streams without end keeps a bounded log; the parser still sees it all.
+        spec.log_limit = Some(crate::process::LOG_LIMIT);
+        spec
+    }
+
+    /// The error a call ended with, from how the child ended, what its stream said and the
+    /// tail of its stderr.
+    fn ending(
+        &self,
+        req: &AgentRequest,
+        termination: Termination,
+        p: &Parsed,
+        stderr_text: &str,
+    ) -> Option<AgentError> {
+        let error = |kind, message| Some(AgentError { kind, message });
+        let code = match termination {
+            Termination::Cancelled => return error(ErrorKind::Cancelled, "cancelled".into()),
+            Termination::TimedOut => {
+                let secs = req.timeout.as_secs();
+                return error(
+                    ErrorKind::Timeout,
+                    format!("no answer within {secs} s; the agent's processes were stopped"),
+                );
+            }
+            Termination::Signaled(sig) => {
+                return error(ErrorKind::Crash, format!("killed by signal {sig}"));
+            }
+            Termination::Exited(code) => code,
+        };
+        match (p.error.clone(), p.success, code) {
+            (Some(e), _, _) => Some(e),
+            (None, Some(false), _) => error(
+                classify(None, stderr_text),
+                last_lines(stderr_text, "the agent reported a failure"),
+            ),
+            (None, Some(true), 0) => None,
+            // Every supported CLI ends its stream with a final event; without it the answer
+            // cannot be trusted, whatever the exit code says.
+            (None, None, 0) => error(
+                ErrorKind::Crash,
+                format!(
+                    "the {} stream ended without its final event: {}",
+                    self.kind,
+                    last_lines(stderr_text, "no message on stderr")
+                ),
+            ),
+            (None, _, c) => error(
+                classify(None, stderr_text),
+                format!(
+                    "exited with code {c}: {}",
+                    last_lines(stderr_text, "no message")
+                ),
+            ),
+        }
     }
 }
 

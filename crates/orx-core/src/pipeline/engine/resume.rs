@@ -49,28 +49,7 @@ pub(super) fn resume(engine: &Engine, req: ResumeRequest) -> Result<RunOutcome> 
     meta.ended_at = None;
     meta.status = RunStatus::Running;
     files.save_meta(&meta)?;
-    if !orphans.is_empty() {
-        events.emit(Event::warning(format!(
-            "ended {} process group(s) the interrupted driver left running: {}",
-            orphans.len(),
-            orphans
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    events.emit(Event::new(
-        EventBody::RunResumed,
-        format!(
-            "run {} resumed{}",
-            req.run_id,
-            req.from
-                .as_ref()
-                .map(|f| format!(" from {f}"))
-                .unwrap_or_default()
-        ),
-    ));
+    announce(&events, &orphans, &req);
     let parts = Parts {
         router: engine.router(&req.config, meta.routing.clone(), &repo)?,
         env: RunEnv {
@@ -96,6 +75,27 @@ pub(super) fn resume(engine: &Engine, req: ResumeRequest) -> Result<RunOutcome> 
         return fail_before_stages(&mut cx, e);
     }
     drive::drive(&mut cx)
+}
+
+/// The resume's first events: the orphans it ended, then that the run resumed.
+fn announce(events: &crate::run::EventSink, orphans: &[u32], req: &ResumeRequest) {
+    if !orphans.is_empty() {
+        let pgids: Vec<String> = orphans.iter().map(u32::to_string).collect();
+        events.emit(Event::warning(format!(
+            "ended {} process group(s) the interrupted driver left running: {}",
+            orphans.len(),
+            pgids.join(", ")
+        )));
+    }
+    let from = req
+        .from
+        .as_ref()
+        .map(|f| format!(" from {f}"))
+        .unwrap_or_default();
+    events.emit(Event::new(
+        EventBody::RunResumed,
+        format!("run {} resumed{from}", req.run_id),
+    ));
 }
 
 /// The config, with the pipeline's per-stage options as the run started with them.

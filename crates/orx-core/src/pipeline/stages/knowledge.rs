@@ -78,51 +78,8 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
     }
     // Leftovers of an interrupted knowledge update are dropped before starting again.
     restore(cx, &head)?;
-    let mut befores = Vec::new();
-    for f in &k.files {
-        let p = cx.env.worktree.join(f);
-        let current = std::fs::read_to_string(&p).unwrap_or_default();
-        let with_markers = ensure_markers(&current, f);
-        if with_markers != current {
-            fs_err::write(&p, &with_markers)?;
-        }
-        befores.push((f.clone(), with_markers));
-    }
-    let files: Vec<serde_json::Value> = k
-        .files
-        .iter()
-        .map(|f| serde_json::json!({"path": f, "marker": marker_name(f)}))
-        .collect();
-    let base = cx.cp.state().base_sha.clone().unwrap_or_default();
-    let diff = cx.git.run(&["diff", "--no-color", &base, "HEAD"])?;
-    let failures = std::fs::read_to_string(cx.env.dir.stage_metrics()).unwrap_or_default();
-    let failures: Vec<String> = failures
-        .lines()
-        .filter_map(|l| serde_json::from_str::<crate::metrics::StageRecord>(l).ok())
-        .filter(|r| r.status == crate::protocol::AttemptStatus::Failed || r.stage == "fix")
-        .map(|r| {
-            format!(
-                "- {} {} attempt {}: {} {}",
-                r.stage,
-                r.item.unwrap_or_default(),
-                r.attempt,
-                r.status,
-                r.failure_category
-                    .map(|c| c.to_string())
-                    .unwrap_or_default()
-            )
-        })
-        .collect();
-    let ctx = serde_json::json!({
-        "task": cx.env.task,
-        "spec": cx.env.context_text("spec.md").unwrap_or_default(),
-        "backlog": cx.env.context_text("backlog.yaml").unwrap_or_default(),
-        "review": std::fs::read_to_string(cx.env.dir.artifact("review.md")).unwrap_or_default(),
-        "failures": if failures.is_empty() { "None.".to_string() } else { failures.join("\n") },
-        "diff": crate::fsutil::truncate(&diff, 40 * 1024),
-        "files": files,
-        "max_lines": k.max_changed_lines.get(),
-    });
+    let befores = add_markers(cx, k)?;
+    let ctx = prompt_context(cx, k)?;
     let prompt = cx.env.prompts.render("knowledge_update", &ctx)?;
     let call = cx.call_agent(Turn {
         role: "knowledge_update",
@@ -142,43 +99,19 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
         cx.emit(Event::warning(msg.clone()).stage("knowledge_update"));
         return Ok(msg);
     }
-    // Only the knowledge files may change, and only inside their markers. Compared with the
-    // HEAD from before the agent, so a commit the agent made itself is checked too.
-    let changed = cx.git.changed_paths(&head)?;
-    let outside: Vec<&String> = changed.iter().filter(|p| !k.files.contains(p)).collect();
-    let mut problem = (!outside.is_empty()).then(|| {
-        format!(
-            "the agent changed files other than the knowledge files: {}",
-            outside
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    });
-    let mut total = 0;
-    if problem.is_none() {
-        for (f, before) in &befores {
-            let after = std::fs::read_to_string(cx.env.worktree.join(f)).unwrap_or_default();
-            match check_edit(before, &after, k.max_changed_lines.get()) {
-                Ok(n) => total += n,
-                Err(e) => {
-                    problem = Some(format!("{f}: {e}"));
-                    break;
-                }
-            }
+    let total = match check_agent_edit(cx, k, &head, &befores)? {
+        Ok(total) => total,
+        Err(problem) => {
+            restore(cx, &head)?;
+            let msg = format!("knowledge update rejected: {problem}");
+            cx.env.files.text(
+                &cx.env.dir.context("lessons.md"),
+                &format!("# Lessons\n\n{msg}\n"),
+            )?;
+            cx.emit(Event::warning(msg.clone()).stage("knowledge_update"));
+            return Ok(msg);
         }
-    }
-    if let Some(p) = problem {
-        restore(cx, &head)?;
-        let msg = format!("knowledge update rejected: {p}");
-        cx.env.files.text(
-            &cx.env.dir.context("lessons.md"),
-            &format!("# Lessons\n\n{msg}\n"),
-        )?;
-        cx.emit(Event::warning(msg.clone()).stage("knowledge_update"));
-        return Ok(msg);
-    }
+    };
     crate::fault::point("knowledge_update:after_agent");
     let kdiff = cx.git.diff_since(&head)?;
     cx.env
@@ -196,34 +129,134 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
     if cx.git.head()? != head {
         cx.git.run(&["reset", "--quiet", "--soft", &head])?;
     }
-    match k.mode {
-        KnowledgeMode::Suggest => {
-            restore(cx, &head)?;
-            Ok(format!(
-                "suggested {total} changed line{} in artifacts/knowledge.diff (not committed)",
-                if total == 1 { "" } else { "s" }
-            ))
+    land(cx, k, &head, total)
+}
+
+/// Puts the marker block into every knowledge file; returns each file's text as the agent
+/// will find it.
+fn add_markers(cx: &RunCtx, k: &crate::config::KnowledgeConfig) -> Result<Vec<(String, String)>> {
+    let mut befores = Vec::new();
+    for f in &k.files {
+        let p = cx.env.worktree.join(f);
+        let current = std::fs::read_to_string(&p).unwrap_or_default();
+        let with_markers = ensure_markers(&current, f);
+        if with_markers != current {
+            fs_err::write(&p, &with_markers)?;
         }
-        _ => {
-            cx.git.commit_all("orx: knowledge update")?;
-            let mut note = format!(
-                "committed {total} changed line{}",
-                if total == 1 { "" } else { "s" }
-            );
-            // Ship ran before this stage: a pushed branch (and its pull request) gets this commit too.
-            if cx.env.config.git.auto_push {
-                let remote = cx.env.config.git.remote.to_string();
-                let branch = cx.cp.state().branch.clone().unwrap_or_default();
-                if cx.git.try_run(&["remote", "get-url", &remote])?.0 {
-                    let (ok, _, err) = cx.git.try_run(&["push", &remote, &branch])?;
-                    note.push_str(&if ok {
-                        format!("; pushed to {remote}")
-                    } else {
-                        format!("; push to {remote} failed: {}", err.trim())
-                    });
-                }
-            }
-            Ok(note)
+        befores.push((f.clone(), with_markers));
+    }
+    Ok(befores)
+}
+
+/// What the knowledge prompt is rendered from: the task, the spec, the backlog, the review,
+/// the run's failures and the diff of the whole run.
+fn prompt_context(
+    cx: &mut RunCtx,
+    k: &crate::config::KnowledgeConfig,
+) -> Result<serde_json::Value> {
+    let files: Vec<serde_json::Value> = k
+        .files
+        .iter()
+        .map(|f| serde_json::json!({"path": f, "marker": marker_name(f)}))
+        .collect();
+    let base = cx.cp.state().base_sha.clone().unwrap_or_default();
+    let diff = cx.git.run(&["diff", "--no-color", &base, "HEAD"])?;
+    let failures = failures_summary(cx);
+    Ok(serde_json::json!({
+        "task": cx.env.task,
+        "spec": cx.env.context_text("spec.md").unwrap_or_default(),
+        "backlog": cx.env.context_text("backlog.yaml").unwrap_or_default(),
+        "review": std::fs::read_to_string(cx.env.dir.artifact("review.md")).unwrap_or_default(),
+        "failures": if failures.is_empty() { "None.".to_string() } else { failures.join("\n") },
+        "diff": crate::fsutil::truncate(&diff, 40 * 1024),
+        "files": files,
+        "max_lines": k.max_changed_lines.get(),
+    }))
+}
+
+/// One line per failed attempt and per fix the run went through.
+fn failures_summary(cx: &RunCtx) -> Vec<String> {
+    let records = std::fs::read_to_string(cx.env.dir.stage_metrics()).unwrap_or_default();
+    records
+        .lines()
+        .filter_map(|l| serde_json::from_str::<crate::metrics::StageRecord>(l).ok())
+        .filter(|r| r.status == crate::protocol::AttemptStatus::Failed || r.stage == "fix")
+        .map(|r| {
+            format!(
+                "- {} {} attempt {}: {} {}",
+                r.stage,
+                r.item.unwrap_or_default(),
+                r.attempt,
+                r.status,
+                r.failure_category
+                    .map(|c| c.to_string())
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// Only the knowledge files may change, and only inside their markers. Compared with the HEAD
+/// from before the agent, so a commit the agent made itself is checked too. Gives the number of
+/// changed lines, or the problem that rejects the edit.
+fn check_agent_edit(
+    cx: &RunCtx,
+    k: &crate::config::KnowledgeConfig,
+    head: &str,
+    befores: &[(String, String)],
+) -> Result<std::result::Result<u64, String>> {
+    let changed = cx.git.changed_paths(head)?;
+    let outside: Vec<&str> = changed
+        .iter()
+        .filter(|p| !k.files.contains(p))
+        .map(|s| s.as_str())
+        .collect();
+    if !outside.is_empty() {
+        return Ok(Err(format!(
+            "the agent changed files other than the knowledge files: {}",
+            outside.join(", ")
+        )));
+    }
+    let mut total = 0;
+    for (f, before) in befores {
+        let after = std::fs::read_to_string(cx.env.worktree.join(f)).unwrap_or_default();
+        match check_edit(before, &after, k.max_changed_lines.get()) {
+            Ok(n) => total += n,
+            Err(e) => return Ok(Err(format!("{f}: {e}"))),
         }
     }
+    Ok(Ok(total))
+}
+
+/// Suggest mode leaves the edit as a diff; the other modes commit it, and push it when ship
+/// pushed the branch before this stage.
+fn land(
+    cx: &mut RunCtx,
+    k: &crate::config::KnowledgeConfig,
+    head: &str,
+    total: u64,
+) -> Result<String> {
+    let plural = if total == 1 { "" } else { "s" };
+    if k.mode == KnowledgeMode::Suggest {
+        restore(cx, head)?;
+        return Ok(format!(
+            "suggested {total} changed line{plural} in artifacts/knowledge.diff (not committed)"
+        ));
+    }
+    cx.git.commit_all("orx: knowledge update")?;
+    let mut note = format!("committed {total} changed line{plural}");
+    // Ship ran before this stage: a pushed branch (and its pull request) gets this commit too.
+    if cx.env.config.git.auto_push {
+        let remote = cx.env.config.git.remote.to_string();
+        let branch = cx.cp.state().branch.clone().unwrap_or_default();
+        if cx.git.try_run(&["remote", "get-url", &remote])?.0 {
+            let (ok, _, err) = cx.git.try_run(&["push", &remote, &branch])?;
+            note.push_str(&if ok {
+                format!("; pushed to {remote}")
+            } else {
+                format!("; push to {remote} failed: {}", err.trim())
+            });
+        }
+    }
+    Ok(note)
 }
