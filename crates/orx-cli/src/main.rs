@@ -3,6 +3,7 @@
 mod cli;
 mod command_error;
 mod commands;
+mod driver;
 mod printer;
 mod progress;
 mod render;

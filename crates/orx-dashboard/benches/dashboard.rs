@@ -178,8 +178,8 @@ fn bench(count: usize) {
     let addr = listener.local_addr().unwrap();
     let opts = orx_dashboard::Options {
         repo: repo.to_path_buf(),
-        orx_bin: "orx".into(),
-        config: None,
+        // The bench only reads pages: no run is started.
+        launcher: std::sync::Arc::new(orx_core::launch::InProcess::new(Default::default())),
         max_concurrent_runs: 2,
         token: None,
     };

@@ -5,15 +5,15 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use orx_core::run::{RunDir, Store};
+use orx_core::run::Store;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::Shared;
 use crate::files;
 use crate::index::Filter;
-use crate::launch::{Refusal, StartRequest};
 use crate::pages::{self, RunQuery, SearchQuery};
+use crate::queue::{Refusal, StartRequest};
 
 fn error(status: StatusCode, message: &str, fix: &str) -> Response {
     (status, Json(json!({ "error": message, "fix": fix }))).into_response()
@@ -49,7 +49,7 @@ pub async fn session(State(state): State<Shared>) -> Response {
     Json(json!({
         "csrf": state.csrf,
         "repo": state.opts.repo.display().to_string(),
-        "max_concurrent_runs": state.launcher.max(),
+        "max_concurrent_runs": state.queue.max(),
     }))
     .into_response()
 }
@@ -59,7 +59,7 @@ pub async fn runs(State(state): State<Shared>, Query(filter): Query<Filter>) -> 
     let page = state.index.page(&filter);
     Json(crate::redact_json(json!({
         "runs": page.runs, "total": page.total, "page": page.page, "per_page": page.per_page,
-        "active": state.index.active(), "queue": state.launcher.queue(),
+        "active": state.index.active(), "queue": state.queue.entries(),
     })))
     .into_response()
 }
@@ -88,9 +88,8 @@ pub async fn file_list(
     if pages::load_run(&state, &id).is_none() {
         return no_run(&id);
     }
-    let root = state.index.runs_root().join(&id);
     if q.q.trim().is_empty() {
-        Json(json!({ "files": files::list(&root) })).into_response()
+        Json(json!({ "files": files::list(state.index.dir(&id).root()) })).into_response()
     } else {
         Json(json!({ "hits": pages::search_run(&state, &id, &q.q) })).into_response()
     }
@@ -128,7 +127,7 @@ pub async fn diff(
     if pages::load_run(&state, &id).is_none() {
         return no_run(&id);
     }
-    let dir = RunDir::new(&state.index.runs_root(), &id);
+    let dir = state.index.dir(&id);
     // At most 8 MiB in an answer; `truncated` says when the diff was longer (the whole patch is
     // at /runs/{id}/diff.patch).
     let item = q.item.clone().filter(|i| !i.is_empty());
@@ -204,7 +203,7 @@ pub async fn run_metrics(State(state): State<Shared>, Path(id): Path<String>) ->
     let Some(run) = pages::load_run(&state, &id) else {
         return no_run(&id);
     };
-    let dir = RunDir::new(&state.index.runs_root(), &id);
+    let dir = state.index.dir(&id);
     Json(json!({ "metrics": run.metrics, "stages": Store::stage_records(&dir) })).into_response()
 }
 
@@ -225,7 +224,7 @@ pub async fn start(State(state): State<Shared>, body: axum::body::Bytes) -> Resp
             );
         }
     };
-    match state.launcher.enqueue(req) {
+    match state.queue.enqueue(req) {
         Ok(id) => {
             state.live.notify("*");
             (
@@ -243,7 +242,7 @@ pub async fn cancel(State(state): State<Shared>, Path(id): Path<String>) -> Resp
     if pages::load_run(&state, &id).is_none() {
         return no_run(&id);
     }
-    match state.launcher.cancel(&id).await {
+    match state.queue.cancel(&id).await {
         Ok(m) => {
             state.index.touch(&id);
             state.live.notify(&id);
@@ -258,7 +257,7 @@ pub async fn resume(State(state): State<Shared>, Path(id): Path<String>) -> Resp
     let Some(run) = pages::load_run(&state, &id) else {
         return no_run(&id);
     };
-    match state.launcher.resume(&id, run.summary.status) {
+    match state.queue.resume(&id, run.summary.status) {
         Ok(()) => {
             state.live.notify(&id);
             (

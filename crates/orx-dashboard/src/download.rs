@@ -10,7 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use orx_core::run::{RunDir, Store};
+use orx_core::run::Store;
 
 use crate::{Shared, pages};
 
@@ -41,7 +41,7 @@ pub async fn patch(
     if pages::load_run(&state, &id).is_none() {
         return pages::not_found().await;
     }
-    let dir = RunDir::new(&state.index.runs_root(), &id);
+    let dir = state.index.dir(&id);
     let item = q.item.filter(|i| !i.is_empty());
     let name = match &item {
         Some(i) => format!("{id}-{i}.patch"),

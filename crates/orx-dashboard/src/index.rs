@@ -140,6 +140,11 @@ impl RunIndex {
         &self.store
     }
 
+    /// Where run `id`'s folder is (or would be).
+    pub fn dir(&self, id: &str) -> RunDir {
+        self.store.dir(id)
+    }
+
     /// The runs folder.
     pub fn runs_root(&self) -> PathBuf {
         self.store.runs_root().to_path_buf()

@@ -1,12 +1,14 @@
 //! The orx dashboard (SPEC §10): a local web UI over one repository's run folders.
 //!
 //! Everything shown is read from `runs/<run_id>/` through orx-core's store, the same code
-//! `orx status` uses. Runs are started, cancelled and resumed by spawning the `orx` binary, never
-//! in-process, so a run outlives the dashboard and the dashboard can restart at any time.
+//! `orx status` uses. Runs are started, cancelled and resumed through the launcher it is given
+//! (`orx dashboard` gives one that starts the `orx` binary as a detached process), so a run
+//! outlives the dashboard and the dashboard can restart at any time.
 //!
 //! Layout: [`index`] keeps a cache of run summaries fresh, [`live`] turns changes into
-//! server-sent events, [`launch`] starts and queues runs, [`security`] guards every request,
-//! [`files`] confines paths to a run folder, [`pages`] and [`api`] serve HTML and JSON.
+//! server-sent events, [`queue`] queues runs and hands them to the launcher, [`security`] guards
+//! every request, [`files`] confines paths to a run folder, [`pages`] (one module per page and
+//! tab) and [`api`] serve HTML and JSON, [`download`] serves whole diffs and files.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,9 +22,9 @@ pub mod download;
 pub mod files;
 pub mod highlight;
 pub mod index;
-pub mod launch;
 pub mod live;
 pub mod pages;
+pub mod queue;
 pub mod security;
 pub mod serve;
 pub mod svg;
@@ -35,10 +37,8 @@ pub use index::RunIndex;
 pub struct Options {
     /// The repository whose `runs/` are shown.
     pub repo: PathBuf,
-    /// The `orx` binary that starts, cancels and resumes runs.
-    pub orx_bin: PathBuf,
-    /// `--config`, passed on to the runs it starts.
-    pub config: Option<PathBuf>,
+    /// Where the runs it starts execute (and how they are resumed and cancelled).
+    pub launcher: Arc<dyn orx_core::launch::Launcher>,
     /// Runs at once; more wait in the queue.
     pub max_concurrent_runs: usize,
     /// The access token: required on every request when set (always set on a non-loopback bind).
@@ -54,8 +54,8 @@ pub struct AppState {
     pub index: RunIndex,
     /// Change notifications for SSE.
     pub live: live::Hub,
-    /// Starting and queueing runs.
-    pub launcher: launch::Launcher,
+    /// The runs waiting for a free slot, and the dispatcher's bookkeeping.
+    pub queue: queue::RunQueue,
     /// The CSRF token of this server process.
     pub csrf: String,
     /// The address the server is bound to (for the Host check).
@@ -68,12 +68,12 @@ pub type Shared = Arc<AppState>;
 /// Builds the state: reads every run once, and resumes the queue left by an earlier dashboard.
 pub fn state(opts: Options, bound: SocketAddr) -> Shared {
     let index = RunIndex::new(&opts.repo);
-    let launcher = launch::Launcher::new(&opts);
-    launcher.recover();
+    let queue = queue::RunQueue::new(&opts);
+    queue.recover();
     Arc::new(AppState {
         index,
         live: live::Hub::new(),
-        launcher,
+        queue,
         csrf: security::random_token(),
         bound,
         opts,
@@ -170,7 +170,7 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: Options) -> std::io:
 /// Serves `state` (built beforehand, so the first request finds the index ready).
 pub async fn serve_state(listener: tokio::net::TcpListener, state: Shared) -> std::io::Result<()> {
     tokio::spawn(live::watch(state.clone()));
-    tokio::spawn(launch::dispatch_loop(state.clone()));
+    tokio::spawn(queue::dispatch_loop(state.clone()));
     serve::serve(listener, app(state), serve::Limits::for_this_process()).await
 }
 

@@ -54,7 +54,7 @@ impl Hub {
 /// what changed.
 pub async fn watch(state: Shared) {
     let mut tick: u64 = 0;
-    let mut queue_len = state.launcher.queue().len();
+    let mut queue_len = state.queue.entries().len();
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         tick += 1;
@@ -66,7 +66,7 @@ pub async fn watch(state: Shared) {
         for id in &changed {
             state.live.notify(id);
         }
-        let q = state.launcher.queue().len();
+        let q = state.queue.entries().len();
         if q != queue_len {
             queue_len = q;
             state.live.notify("*");

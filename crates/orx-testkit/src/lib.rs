@@ -165,6 +165,22 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// What a user reads of a command: its exit code, stdout and stderr together, normalized
+/// (see [`normalize_table`]) for an inline snapshot. An empty stream is left out.
+pub fn human(out: &Output, repo: &Path) -> String {
+    let mut s = format!("exit {}", out.status.code().unwrap_or(-1));
+    for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        if !text.trim().is_empty() {
+            s.push_str(&format!(
+                "\n--- {name}\n{}",
+                normalize_table(text.trim_end(), repo)
+            ));
+        }
+    }
+    s
+}
+
 /// Replaces run ids, temp paths, times and durations with stable placeholders for snapshots.
 pub fn normalize(text: &str, repo: &Path) -> String {
     let mut s = text.replace(&repo.display().to_string(), "[REPO]");
@@ -188,6 +204,10 @@ pub fn normalize_table(text: &str, repo: &Path) -> String {
     let re_tokens = regex_lite(r"\d+ in \(\d+ cached\), \d+ out");
     let s = re_tokens
         .replace_all(&s, "[N] in ([N] cached), [N] out")
+        .to_string();
+    let re_tokens_short = regex_lite(r"\b\d+ in, \d+ out\b");
+    let s = re_tokens_short
+        .replace_all(&s, "[N] in, [N] out")
         .to_string();
     let re_pad = regex_lite(r"([^ \n]) {2,}");
     re_pad.replace_all(&s, "$1  ").to_string()

@@ -9,7 +9,27 @@ use orx_core::run::sys::{SIGKILL, SIGTERM, pid_alive, signal_pid};
 use orx_core::run::{Meta, RunError, RunLock, Store};
 
 use super::Env;
-use crate::cli::{CancelArgs, CleanArgs};
+use clap::Args;
+
+/// `orx cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The run id.
+    pub run_id: String,
+}
+
+/// `orx clean`.
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// A run id, or `all`.
+    pub target: String,
+    /// Required with `all`.
+    #[arg(long)]
+    pub force: bool,
+    /// Also delete the run branch orx/<run_id>.
+    #[arg(long)]
+    pub delete_branch: bool,
+}
 
 /// `orx cancel`: SIGTERM to the driving orx process, which stops the agent's process group and
 /// writes its checkpoint; SIGKILL after a grace period if it does not stop.

@@ -4,7 +4,32 @@ use crate::command_error::{CommandError, Exit, Outcome};
 use orx_dashboard::security::{is_loopback, random_token};
 
 use super::Env;
-use crate::cli::DashboardArgs;
+use clap::Args;
+
+/// `orx dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// The address to bind (default: dashboard.host, 127.0.0.1).
+    #[arg(long, value_name = "ADDR")]
+    pub host: Option<String>,
+    /// The port (default: dashboard.port, 8421; 0 picks a free one).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Open the dashboard in the default browser.
+    #[arg(long)]
+    pub open: bool,
+    /// The access token (at least 16 characters; default: a random one on a non-loopback bind).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "ORX_DASHBOARD_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Runs started from the dashboard at once (default: dashboard.max_concurrent_runs, 2).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_concurrent_runs: Option<u16>,
+}
 
 /// `orx dashboard`.
 pub fn dashboard(env: &Env, args: DashboardArgs) -> Outcome {
@@ -28,8 +53,7 @@ pub fn dashboard(env: &Env, args: DashboardArgs) -> Outcome {
     };
     let opts = orx_dashboard::Options {
         repo: repo.clone(),
-        orx_bin: std::env::current_exe()?,
-        config: env.config_flag.clone(),
+        launcher: std::sync::Arc::new(crate::driver::OrxDriver::launcher(env.config_flag.clone())?),
         max_concurrent_runs: args
             .max_concurrent_runs
             .map(usize::from)
@@ -57,11 +81,10 @@ pub fn dashboard(env: &Env, args: DashboardArgs) -> Outcome {
             printer.warn("bound beyond this machine: every request needs the token in that URL");
         }
         if open {
-            let _ = std::process::Command::new("xdg-open")
-                .arg(&url)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
+            let opener = orx_core::process::ProcessSpec::new("xdg-open", [url.as_str()]);
+            if let Ok(mut child) = orx_core::process::spawn_detached(&opener) {
+                std::thread::spawn(move || child.wait());
+            }
         }
     })
     .map_err(|e| {

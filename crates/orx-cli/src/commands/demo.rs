@@ -6,7 +6,16 @@ use orx_core::pipeline::{Engine, RunRequest};
 
 use super::Env;
 use super::run::{attach_progress, report, signal_token};
-use crate::cli::DemoArgs;
+use clap::Args;
+use std::path::PathBuf;
+
+/// `orx demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to create the demo repository (default: the system's temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+}
 
 /// `orx demo`.
 pub fn demo(env: &Env, args: DemoArgs) -> Outcome {

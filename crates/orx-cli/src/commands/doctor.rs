@@ -5,8 +5,16 @@ use orx_core::doctor::{CheckStatus, Fix};
 use crate::command_error::{Exit, Outcome};
 
 use super::Env;
-use crate::cli::DoctorArgs;
 use crate::render::table;
+use clap::Args;
+
+/// `orx doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// `orx doctor`: exit 0 when nothing failed, 1 otherwise.
 pub fn doctor(env: &Env, args: DoctorArgs) -> Outcome {

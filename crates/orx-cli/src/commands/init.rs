@@ -5,7 +5,18 @@ use orx_core::config::ExecutorKind;
 use orx_core::git::Git;
 
 use super::Env;
-use crate::cli::InitArgs;
+use clap::Args;
+
+/// `orx init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The default engine to write (codex, gemini, claude, cursor, copilot, fake).
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+    /// Overwrite an existing orx.yaml.
+    #[arg(long)]
+    pub force: bool,
+}
 
 const TEMPLATE: &str = include_str!("init_template.yaml");
 

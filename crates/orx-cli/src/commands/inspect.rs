@@ -8,8 +8,47 @@ use orx_core::metrics::RunTotals;
 use orx_core::run::{Event, Meta, RunDir, RunLock, RunState, Store};
 
 use super::Env;
-use crate::cli::{DiffArgs, LogsArgs, StatusArgs};
 use crate::render::{duration, event_line, table};
+use clap::Args;
+
+/// `orx status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// A run id for the detailed view.
+    pub run_id: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep printing progress until the run ends.
+    #[arg(long)]
+    pub follow: bool,
+    /// How many runs to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+/// `orx logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The run id.
+    pub run_id: String,
+    /// Print the agent and gate logs of this stage (plan, implement, fix, W001, …) instead.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// Keep printing new events until the run ends.
+    #[arg(long)]
+    pub follow: bool,
+}
+
+/// `orx diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The run id.
+    pub run_id: String,
+    /// Only this item's diff (W001, …).
+    #[arg(long, value_name = "ITEM")]
+    pub item: Option<String>,
+}
 
 /// `orx status`.
 pub fn status(env: &Env, args: StatusArgs) -> Outcome {

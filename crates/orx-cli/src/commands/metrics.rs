@@ -5,8 +5,36 @@ use orx_core::metrics::Report;
 use orx_core::run::Store;
 
 use super::Env;
-use crate::cli::{MetricsAction, MetricsArgs};
 use crate::render::{duration, table};
+use clap::{Args, Subcommand};
+
+/// `orx metrics`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// report (default) or show RUN_ID.
+    #[command(subcommand)]
+    pub action: Option<MetricsAction>,
+}
+
+/// `orx metrics` actions.
+#[derive(Debug, Subcommand)]
+pub enum MetricsAction {
+    /// Success rate, per-stage p50/p95 time and success, per-gate pass rate, per-model tokens and
+    /// cost, top failure reasons, across every run of the repository.
+    Report {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run's totals and its stage records.
+    Show {
+        /// The run id.
+        run_id: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 fn pct(v: f64) -> String {
     format!("{:.0}%", v * 100.0)

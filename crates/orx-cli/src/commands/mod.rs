@@ -1,6 +1,8 @@
-//! One module per command; `dispatch` finds the repository and the config first.
+//! One module per command, each with its arguments beside it; `dispatch` finds the repository
+//! and the config first.
 
 mod clean;
+mod completions;
 mod dashboard;
 mod demo;
 mod doctor;
@@ -12,7 +14,18 @@ mod run;
 
 use std::path::{Path, PathBuf};
 
-use crate::command_error::{CommandError, Exit, Outcome};
+pub use clean::{CancelArgs, CleanArgs};
+pub use completions::CompletionsArgs;
+pub use dashboard::DashboardArgs;
+pub use demo::DemoArgs;
+pub use doctor::DoctorArgs;
+pub use init::InitArgs;
+pub use inspect::{DiffArgs, LogsArgs, StatusArgs};
+pub use metrics::MetricsArgs;
+pub use pipelines::PipelinesArgs;
+pub use run::{ResumeArgs, RunArgs};
+
+use crate::command_error::{CommandError, Outcome};
 use orx_core::config::{LoadedConfig, load_file};
 use orx_core::git::Git;
 
@@ -89,13 +102,6 @@ pub fn dispatch(cli: Cli, printer: Printer) -> Outcome {
         Command::Demo(a) => demo::demo(&env, a),
         Command::Dashboard(a) => dashboard::dashboard(&env, a),
         Command::Metrics(a) => metrics::metrics(&env, a),
-        Command::Completions(a) => {
-            use clap::CommandFactory;
-            let mut cmd = Cli::command();
-            let mut out = Vec::new();
-            clap_complete::generate(a.shell, &mut cmd, "orx", &mut out);
-            env.printer.raw(&String::from_utf8_lossy(&out));
-            Ok(Exit::Ok)
-        }
+        Command::Completions(a) => completions::completions(&env, a),
     }
 }

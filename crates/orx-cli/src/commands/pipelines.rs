@@ -4,7 +4,32 @@ use crate::command_error::{Exit, Outcome};
 use orx_core::pipeline::PipelineDef;
 
 use super::Env;
-use crate::cli::{PipelinesAction, PipelinesArgs};
+use clap::{Args, Subcommand};
+
+/// `orx pipelines`.
+#[derive(Debug, Args)]
+pub struct PipelinesArgs {
+    /// list (default), show ID, validate FILE.
+    #[command(subcommand)]
+    pub action: Option<PipelinesAction>,
+}
+
+/// `orx pipelines` actions.
+#[derive(Debug, Subcommand)]
+pub enum PipelinesAction {
+    /// List the built-in and the repository's pipelines.
+    List,
+    /// Print one pipeline.
+    Show {
+        /// Pipeline id or file.
+        id: String,
+    },
+    /// Check a pipeline file.
+    Validate {
+        /// The file.
+        file: String,
+    },
+}
 
 /// `orx pipelines`.
 pub fn pipelines(env: &Env, args: PipelinesArgs) -> Outcome {

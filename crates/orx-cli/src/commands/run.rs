@@ -5,12 +5,62 @@ use std::io::Read;
 use crate::command_error::{CommandError, Exit, Outcome};
 use orx_core::cancel::CancelToken;
 use orx_core::config::{ExecutorKind, Overrides, StageOverride};
+use orx_core::launch::{LaunchError, Launcher, RunSpec};
 use orx_core::pipeline::{Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
 use orx_core::run::{ItemStatus, RunStatus};
 
 use super::Env;
-use crate::cli::{ResumeArgs, RunArgs};
 use crate::render::{duration, table};
+use clap::Args;
+
+/// `orx run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The task: text, @path (a file, relative to the current directory), or - (stdin).
+    #[arg(value_name = "TASK")]
+    pub task: String,
+    /// The executor for every stage (codex, gemini, claude, cursor, copilot, fake).
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+    /// The model for every stage.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// One role's executor and model, e.g. `--stage review=claude:claude-sonnet-4` or
+    /// `--stage plan=:gpt-5` (repeatable; wins over --engine/--model for that role).
+    #[arg(long, value_name = "ROLE=EXECUTOR[:MODEL]")]
+    pub stage: Vec<String>,
+    /// The branch to start from (default: git.base_branch, else the current branch).
+    #[arg(long, value_name = "BRANCH")]
+    pub base_branch: Option<String>,
+    /// Pipeline id (standard, fast_fix, plan_only, or one in .orx/pipelines/) or a YAML file.
+    #[arg(long, value_name = "ID|FILE", default_value = "standard")]
+    pub pipeline: String,
+    /// Print the routing table, gates and prompts that would be used; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run in the background and print the run id.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub detach: bool,
+    /// Use this run id (for --detach and the dashboard).
+    #[arg(long, hide = true)]
+    pub run_id: Option<String>,
+    /// Print the final result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `orx resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run id.
+    pub run_id: String,
+    /// Restart at this stage (and run every later one again).
+    #[arg(long, value_name = "STAGE")]
+    pub from: Option<String>,
+    /// Print the final result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// A cancel token set by SIGINT/SIGTERM (`orx cancel` sends SIGTERM). The first signal asks the
 /// run to stop (the child's group is stopped, the checkpoint written); a second one kills every
@@ -218,65 +268,22 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Outcome {
             "leave --run-id out to get a new one",
         ));
     }
-    let exe = std::env::current_exe()?;
-    // The task travels in a private file so any size and any text survive; it is removed once
-    // the run has started.
-    let task_file = tempfile::Builder::new()
-        .prefix("orx-task-")
-        .suffix(".md")
-        .tempfile()?;
-    std::io::Write::write_all(&mut task_file.as_file(), req.task.as_bytes())?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--dir").arg(&req.dir);
-    if let Some(c) = &env.config_flag {
-        cmd.arg("--config").arg(c);
-    }
-    cmd.arg("--quiet")
-        .arg("run")
-        .arg(format!("@{}", task_file.path().display()))
-        .arg("--run-id")
-        .arg(&id);
-    cmd.arg("--pipeline").arg(&args.pipeline);
-    if let Some(e) = &args.engine {
-        cmd.arg("--engine").arg(e);
-    }
-    if let Some(m) = &args.model {
-        cmd.arg("--model").arg(m);
-    }
-    if let Some(b) = &args.base_branch {
-        cmd.arg("--base-branch").arg(b);
-    }
-    for st in &args.stage {
-        cmd.arg("--stage").arg(st);
-    }
-    use std::os::unix::process::CommandExt;
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .process_group(0);
-    let mut child = cmd.spawn().map_err(|source| orx_core::Error::Spawn {
-        program: "orx".into(),
-        source,
+    let spec = RunSpec {
+        repo: req.dir.clone(),
+        run_id: id.clone(),
+        task: req.task.clone(),
+        overrides: req.overrides.clone(),
+        pipeline: Some(args.pipeline.clone()),
+        base_branch: args.base_branch.clone(),
+    };
+    let launcher = crate::driver::OrxDriver::launcher(env.config_flag.clone())?;
+    launcher.start(&spec).map_err(|e| match e {
+        LaunchError::Ended { .. } => {
+            CommandError::usage(e.to_string(), "run it without --detach to see why")
+        }
+        LaunchError::NotStarted { .. } => CommandError::usage(e.to_string(), "check `orx status`"),
+        e => CommandError::usage(e.to_string(), "check that orx can start itself"),
     })?;
-    let state = req.dir.join("runs").join(&id).join("state.json");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !state.exists() {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(CommandError::usage(
-                format!("the detached run exited ({status}) before it started"),
-                "run it without --detach to see why",
-            ));
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(CommandError::usage(
-                "the detached run did not start within 30 s",
-                "check `orx status`",
-            ));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    // The run has read its task (task.md is written before state.json).
-    drop(task_file);
     if args.json {
         env.printer.json(&serde_json::json!({"run_id": id}));
     } else {

@@ -1,6 +1,6 @@
 //! CLI output: snapshots of status, dry-run and errors; the small commands.
 
-use orx_testkit::{TestRepo, normalize, normalize_table, text};
+use orx_testkit::{TestRepo, human, normalize, normalize_table, text};
 
 use crate::{bin, orx, orx_ok, stdout};
 
@@ -32,14 +32,19 @@ fn status_table_detail_and_json() {
     assert_eq!(v[0]["run_id"], id.as_str());
     // --follow on a finished run prints its events and ends.
     let out = orx_ok(&repo, &["status", &id, "--follow"], 0);
-    assert!(stdout(&out).contains("run succeeded"), "{}", text(&out));
+    let shown = human(&out, repo.path());
+    assert!(shown.contains("run succeeded"), "{shown}");
 }
 
 #[test]
 fn status_with_no_runs_says_how_to_start() {
     let repo = TestRepo::new(&[("f", "x")]);
     let out = orx_ok(&repo, &["status"], 0);
-    assert!(stdout(&out).contains("no runs yet"));
+    insta::assert_snapshot!(human(&out, repo.path()), @r#"
+    exit 0
+    --- stdout
+    no runs yet: start one with `orx run "<task>"` (or try `orx demo`)
+    "#);
 }
 
 #[test]
@@ -181,22 +186,71 @@ fn logs_diff_and_clean() {
         text(&out)
     );
     let out = orx_ok(&repo, &["diff", &id], 0);
-    assert!(
-        stdout(&out).contains("+++ b/ORX_FAKE_CHANGE.md"),
-        "{}",
-        text(&out)
-    );
+    insta::assert_snapshot!(human(&out, repo.path()), @r#"
+    exit 0
+    --- stdout
+    diff --git a/AGENTS.md b/AGENTS.md
+    new file mode 100644
+    index 0000000..76302ed
+    --- /dev/null
+    +++ b/AGENTS.md
+    @@ -0,0 +1,5 @@
+    +# AGENTS.md
+    +
+    +<!-- ORX:START AGENTS -->
+    +- The orx scripted agent recorded the task "Say hello politely" in ORX_FAKE_CHANGE.md.
+    +<!-- ORX:END AGENTS -->
+    diff --git a/ARCHITECTURE.md b/ARCHITECTURE.md
+    new file mode 100644
+    index 0000000..bdb9824
+    --- /dev/null
+    +++ b/ARCHITECTURE.md
+    @@ -0,0 +1,4 @@
+    +# ARCHITECTURE.md
+    +
+    +<!-- ORX:START ARCH -->
+    +<!-- ORX:END ARCH -->
+    diff --git a/ORX_FAKE_CHANGE.md b/ORX_FAKE_CHANGE.md
+    new file mode 100644
+    index 0000000..b32eaca
+    --- /dev/null
+    +++ b/ORX_FAKE_CHANGE.md
+    @@ -0,0 +1,3 @@
+    +# Change made by the orx scripted agent
+    +
+    +Task: Say hello politely
+    "#);
     let out = orx_ok(&repo, &["diff", &id, "--item", "W001"], 0);
-    assert!(stdout(&out).contains("ORX_FAKE_CHANGE.md"));
-    let err = error_case(&repo, &["diff", &id, "--item", "W009"], 2);
-    assert!(
-        err.contains("error: the run has no item `W009`") && err.contains("hint: its items: W001"),
-        "{err}"
-    );
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 0
+    --- stdout
+    diff --git a/ORX_FAKE_CHANGE.md b/ORX_FAKE_CHANGE.md
+    new file mode 100644
+    index 0000000..b32eaca
+    --- /dev/null
+    +++ b/ORX_FAKE_CHANGE.md
+    @@ -0,0 +1,3 @@
+    +# Change made by the orx scripted agent
+    +
+    +Task: Say hello politely
+    ");
+    let out = orx(&repo, &["diff", &id, "--item", "W009"]);
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 2
+    --- stderr
+    error: the run has no item `W009`
+      hint: its items: W001
+    ");
 
     let worktree = repo.path().join(".worktrees").join(&id);
     assert!(worktree.is_dir());
-    orx_ok(&repo, &["clean", &id], 0);
+    let out = orx_ok(&repo, &["clean", &id], 0);
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 0
+    --- stdout
+    removed [RUN_ID]
+    1 run(s) removed; their orx/<id> branches are kept (--delete-branch removes them)
+    ");
     assert!(!worktree.exists() && !repo.run_dir(&id).exists());
     assert!(repo.git(&["worktree", "list"]).lines().count() == 1);
     assert!(
@@ -205,7 +259,12 @@ fn logs_diff_and_clean() {
         "the branch is kept"
     );
     let out = orx(&repo, &["clean", "all"]);
-    assert_eq!(out.status.code(), Some(2), "`clean all` needs --force");
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 2
+    --- stderr
+    error: `orx clean all` removes every run folder and worktree
+      hint: add --force to confirm
+    ");
 }
 
 #[test]
@@ -225,8 +284,12 @@ fn init_writes_a_config_that_loads_and_refuses_to_overwrite() {
     assert!(exclude.contains("runs/") && exclude.contains(".worktrees/"));
     orx_ok(&repo, &["run", "--dry-run", "t"], 0);
     let out = orx(&repo, &["init"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--force"));
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 2
+    --- stderr
+    error: [REPO]/orx.yaml already exists
+      hint: pass --force to overwrite it
+    ");
     orx_ok(&repo, &["init", "--force", "--engine", "gemini"], 0);
     assert!(
         std::fs::read_to_string(repo.path().join("orx.yaml"))
@@ -281,9 +344,72 @@ fn completions_pipelines_and_help() {
     let out = orx_ok(&repo, &["completions", "bash"], 0);
     assert!(stdout(&out).contains("_orx()"));
     let out = orx_ok(&repo, &["pipelines"], 0);
-    assert!(stdout(&out).contains("fast_fix") && stdout(&out).contains("plan_only"));
-    let out = orx_ok(&repo, &["--help"], 0);
-    assert!(stdout(&out).contains("resume") && stdout(&out).contains("demo"));
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 0
+    --- stdout
+    standard  built-in  plan → spec → decompose → implement → review → ship → knowledge_update
+    fast_fix  built-in  implement → review → ship
+    plan_only  built-in  plan → spec → decompose
+    ");
+    // The help is wrapped to the terminal's width: a fixed one here.
+    let out = repo
+        .orx(bin())
+        .env("COLUMNS", "100")
+        .arg("--help")
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 0
+    --- stdout
+    orx: a local orchestrator for AI coding agents.
+
+    orx creates an isolated git worktree and branch for each run, then drives coding-agent CLIs through
+    plan → spec → decompose → implement/verify/fix → review → ship → knowledge update. Everything a run
+    does is kept under runs/<run_id>/; an interrupted run resumes.
+
+    Usage: orx [OPTIONS] <COMMAND>
+
+    Commands:
+      init  Write a commented orx.yaml, exclude runs/ and .worktrees/ from git, list agent CLIs
+                   found
+      run  Run a task through the pipeline in a new worktree and branch
+      resume  Continue an interrupted, cancelled or failed run from its checkpoint
+      status  List recent runs, or show one run in detail
+      logs  Print a run's event log, or one agent/gate log
+      diff  Print a run's patch
+      cancel  Stop a running run (it stays resumable)
+      clean  Remove run folders and worktrees
+      pipelines  List, show or validate pipelines
+      doctor  Check git, the agent CLIs the config routes to, their authentication, and the gates
+      demo  Run the standard pipeline on a demo repository with the built-in scripted agent
+      dashboard  Serve the web UI: watch, start, cancel and resume runs, explore their files
+      metrics  Aggregate metrics across runs, or one run's metrics
+      completions  Print a shell completion script
+      help  Print this message or the help of the given subcommand(s)
+
+    Options:
+          --dir <DIR>
+              Repository root (default: the git root of the current directory)
+              
+              [env: ORX_DIR=]
+
+          --config <FILE>
+              Config file (default: <repo>/orx.yaml; built-in defaults when it does not exist)
+              
+              [env: ORX_CONFIG=]
+
+      -v, --verbose...
+              More diagnostics on stderr
+
+      -q, --quiet
+              Only errors and the final result
+
+      -h, --help
+              Print help (see a summary with '-h')
+
+      -V, --version
+              Print version
+    ");
 }
 
 #[test]
@@ -339,15 +465,57 @@ fn demo_runs_every_stage_with_one_fix_loop() {
 fn without_a_config_a_run_says_the_scripted_agent_does_the_work() {
     let repo = TestRepo::new(&[("f", "x")]);
     let out = orx_ok(&repo, &["run", "--dry-run", "t"], 0);
-    let err = stderr(&out);
-    assert!(
-        err.contains("warning: no orx.yaml here: stages ran with the built-in scripted agent")
-            && err.contains("orx init"),
-        "{err}"
-    );
+    let err = std::process::Output {
+        stdout: Vec::new(),
+        ..out
+    };
+    insta::assert_snapshot!(human(&err, repo.path()), @"
+    exit 0
+    --- stderr
+    warning: no orx.yaml here: stages ran with the built-in scripted agent, which makes a placeholder change (no AI). Run `orx init` to write a config for a real agent, or pass --engine codex|claude|gemini|cursor|copilot
+    ");
     // A real run says it too, and still runs (the scripted agent is the built-in default).
     let out = orx_ok(&repo, &["run", "t"], 0);
-    assert!(stderr(&out).contains("built-in scripted agent"));
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 0
+    --- stdout
+    [HH:MM:SS] run  run [RUN_ID] started on orx/[RUN_ID] from main ([SHA])
+    [HH:MM:SS] plan  plan started
+    [HH:MM:SS] plan  plan: the agent answered
+    [HH:MM:SS] plan  plan done: plan.md written (138 bytes)
+    [HH:MM:SS] spec  spec started
+    [HH:MM:SS] spec  spec: the agent answered
+    [HH:MM:SS] spec  spec done: spec.md written (114 bytes)
+    [HH:MM:SS] decompose  decompose started
+    [HH:MM:SS] decompose  decompose: the agent answered
+    [HH:MM:SS] decompose  decompose done: 1 item
+    [HH:MM:SS] implement  implement started
+    [HH:MM:SS] implement W001  W001: Record the task
+    [HH:MM:SS] implement W001#1  W001 attempt 1/3: implement
+    [HH:MM:SS] implement W001#1  implement: the agent answered
+    [HH:MM:SS] implement W001#1  W001 passed on attempt 1
+    [HH:MM:SS] implement  implement done: 1 of 1 items passed
+    [HH:MM:SS] review  review started
+    [HH:MM:SS] review  review: the agent answered
+    [HH:MM:SS] review  review done: VERDICT: APPROVED
+    [HH:MM:SS] ship  ship started
+    [HH:MM:SS] ship  nothing left to commit
+    [HH:MM:SS] ship  ship done: nothing left to commit
+    [HH:MM:SS] knowledge_update  knowledge_update started
+    [HH:MM:SS] knowledge_update  knowledge_update: the agent answered
+    [HH:MM:SS] knowledge_update  knowledge_update done: committed 1 changed line
+    [HH:MM:SS] run  run succeeded
+
+    run [RUN_ID] succeeded in [DUR]
+      items:  W001 passed (1 attempt)
+      branch:  orx/[RUN_ID]
+      worktree: [REPO]/.worktrees/[RUN_ID]
+      run dir:  [REPO]/runs/[RUN_ID]
+      tokens:  [N] in, [N] out; cost $0.0000
+      next:  orx diff [RUN_ID] · orx status [RUN_ID] · git log orx/[RUN_ID]
+    --- stderr
+    warning: no orx.yaml here: stages ran with the built-in scripted agent, which makes a placeholder change (no AI). Run `orx init` to write a config for a real agent, or pass --engine codex|claude|gemini|cursor|copilot
+    ");
     // Chosen on purpose (an engine on the command line, or an orx.yaml): no warning.
     let out = orx_ok(&repo, &["run", "--dry-run", "--engine", "codex", "t"], 0);
     assert!(!stderr(&out).contains("scripted agent"), "{}", stderr(&out));
@@ -359,12 +527,13 @@ fn without_a_config_a_run_says_the_scripted_agent_does_the_work() {
 #[test]
 fn a_task_file_that_cannot_be_read_is_a_usage_error_with_the_fix() {
     let repo = TestRepo::new(&[("f", "x")]);
-    let err = error_case(&repo, &["run", "@no-such-task.md"], 2);
-    assert!(
-        err.contains("error: cannot read the task file `no-such-task.md`")
-            && err.contains("hint: give @ a readable UTF-8 text file"),
-        "{err}"
-    );
+    let out = orx(&repo, &["run", "@no-such-task.md"]);
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 2
+    --- stderr
+    error: cannot read the task file `no-such-task.md`: No such file or directory (os error 2)
+      hint: give @ a readable UTF-8 text file, or the task as text, or - to read stdin
+    ");
     assert!(!repo.path().join("runs").exists());
 }
 
@@ -380,12 +549,12 @@ fn outside_a_repository_status_and_doctor_say_so() {
             .unwrap()
     };
     let out = run(&["status"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        stderr(&out).contains("is not inside a git repository"),
-        "{}",
-        text(&out)
-    );
+    insta::assert_snapshot!(human(&out, dir.path()), @"
+    exit 2
+    --- stderr
+    error: [REPO] is not inside a git repository
+      hint: run orx at the root of a git repository (or `git init` first), or pass --dir
+    ");
     let out = run(&["doctor"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let s = stdout(&out);
@@ -408,7 +577,37 @@ fn a_failed_run_names_its_last_failure_once() {
     );
     orx_ok(&repo, &["run", "t"], 1);
     let id = repo.single_run();
-    let s = stdout(&orx_ok(&repo, &["status", &id], 0));
+    let out = orx_ok(&repo, &["status", &id], 0);
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 0
+    --- stdout
+    run  [RUN_ID]
+    status  failed
+    task  t
+    branch  orx/[RUN_ID] (from main at [SHA])
+    started  [TIME] ([DUR])
+
+    stages:
+      STAGE  STATUS  TIME  NOTE
+      plan  done  [DUR]  plan.md written (8 bytes)
+      spec  done  [DUR]  spec.md written (8 bytes)
+      decompose  done  [DUR]  1 item
+      implement  failed  [DUR]  1 of 1 items did not pass; first: W001 did not pass after 1 attempt (gate_failed)
+      review  pending  
+      ship  pending  
+      knowledge_update  pending  
+
+    items:
+      ITEM  STATUS  ATTEMPTS  TITLE
+      W001  failed  1  Add a
+
+    tokens  [N] in ([N] cached), [N] out
+    cost  $0.0000
+    agent  [DUR]  gates [DUR]  fix attempts 0
+
+    last failure: implement W001: 1 of 1 items did not pass; first: W001 did not pass after 1 attempt (gate_failed)
+    ");
+    let s = stdout(&out);
     let line = s
         .lines()
         .find(|l| l.starts_with("last failure: "))
@@ -428,12 +627,16 @@ fn a_dry_run_warns_of_an_agent_cli_that_is_not_on_path() {
         "executors:\n  claude:\n    bin: orx-no-such-claude\n  codex:\n    bin: sh\nstages:\n  review: { executor: codex }\n",
     );
     let out = orx_ok(&repo, &["run", "--dry-run", "--engine", "claude", "t"], 0);
-    let err = stderr(&out);
-    assert!(
-        err.contains("warning: `orx-no-such-claude` is not on PATH (stages: plan, spec, decompose")
-            && err.contains("set executors.claude.bin"),
-        "{err}"
-    );
+    // The plan, routing and prompts are covered by the dry-run snapshot; here the warning.
+    let err = std::process::Output {
+        stdout: Vec::new(),
+        ..out
+    };
+    insta::assert_snapshot!(human(&err, repo.path()), @"
+    exit 0
+    --- stderr
+    warning: `orx-no-such-claude` is not on PATH (stages: plan, spec, decompose, implement, fix, review, knowledge_update): install the claude CLI or set executors.claude.bin to its path, or the run stops there
+    ");
     // Found (codex is `sh` here): no warning for it.
     let out = orx_ok(&repo, &["run", "--dry-run", "--engine", "codex", "t"], 0);
     assert!(!stderr(&out).contains("not on PATH"), "{}", stderr(&out));

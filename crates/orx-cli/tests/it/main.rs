@@ -16,6 +16,7 @@ mod compat;
 mod context;
 mod dashboard;
 mod disk;
+mod launch;
 mod pipeline;
 mod real_agents;
 mod regressions;

@@ -78,6 +78,15 @@ impl StageOverride {
         }
         Ok((role.to_string(), StageOverride { executor, model }))
     }
+
+    /// The override as [`StageOverride::parse`] reads it: `ROLE=EXECUTOR[:MODEL]`.
+    pub fn text(&self, role: &str) -> String {
+        let exec = self.executor.map(|e| e.name()).unwrap_or_default();
+        match &self.model {
+            Some(m) => format!("{role}={exec}:{m}"),
+            None => format!("{role}={exec}"),
+        }
+    }
 }
 
 /// The resolved route of one role.

@@ -223,6 +223,42 @@ pub fn run(
     })
 }
 
+/// Starts `spec`'s program as a process that outlives orx (a detached run): its own process
+/// group, stdin closed, stdout and stderr appended to `spec.stdout_log` and `spec.stderr_log`
+/// (or discarded), no parent-death signal and no watch. The caller owns the child: it polls or
+/// reaps it, and may drop it to leave the process running.
+pub fn spawn_detached(spec: &ProcessSpec) -> Result<std::process::Child> {
+    let sink = |path: Option<&PathBuf>| -> Result<Stdio> {
+        Ok(match path {
+            Some(p) => Stdio::from(
+                fs_err::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?
+                    .into_parts()
+                    .0,
+            ),
+            None => Stdio::null(),
+        })
+    };
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .stdin(Stdio::null())
+        .stdout(sink(spec.stdout_log.as_ref())?)
+        .stderr(sink(spec.stderr_log.as_ref())?)
+        .process_group(0);
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().map_err(|source| Error::Spawn {
+        program: spec.program.clone(),
+        source,
+    })
+}
+
 /// The child's stdout and stderr as pipes to watch, each writing to its log.
 fn pipes(
     child: &mut std::process::Child,

@@ -46,6 +46,11 @@ impl Store {
         &self.runs_root
     }
 
+    /// Where run `id`'s folder is (or would be), without checking anything.
+    pub fn dir(&self, id: &str) -> RunDir {
+        RunDir::new(&self.runs_root, id)
+    }
+
     /// The folder of run `id`, after checking that the id is well formed and exists.
     pub fn open(&self, id: &str) -> Result<RunDir> {
         if !is_valid_run_id(id) {

@@ -1,15 +1,17 @@
-//! Starting, queueing, cancelling and resuming runs, always through the `orx` binary.
+//! Queueing runs and handing them to the launcher; cancelling and resuming them through it.
 //!
 //! A start request gets its run id at once and is written to `runs/.dashboard/queue/<id>.json`;
-//! the dispatcher starts queued runs (`orx run --detach --run-id <id>`) while fewer than
-//! `max_concurrent_runs` are running. The queue is on disk, so it survives a dashboard restart,
-//! and the runs are their own processes, so they survive it too.
+//! the dispatcher hands queued runs to the launcher while fewer than `max_concurrent_runs` are
+//! running. The queue is on disk, so it survives a dashboard restart; `orx dashboard`'s launcher
+//! makes each run a process of its own, so the runs survive it too.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
-use orx_core::config::{ExecutorKind, StageOverride};
+use orx_core::config::{ExecutorKind, Overrides, StageOverride};
+use orx_core::launch::{LaunchError, Launcher, ResumeSpec, RunSpec};
+use orx_core::run::Store;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
@@ -74,13 +76,13 @@ fn refusal(status: u16, message: impl Into<String>, fix: impl Into<String>) -> R
     }
 }
 
-/// The launcher.
+/// The queue of runs waiting to start, and what the dispatcher knows of the runs it started.
 #[derive(Debug)]
-pub struct Launcher {
+pub struct RunQueue {
     repo: PathBuf,
+    store: Store,
     queue_dir: PathBuf,
-    orx_bin: PathBuf,
-    config: Option<PathBuf>,
+    launcher: Arc<dyn Launcher>,
     max: usize,
     wake: Notify,
     /// Runs started here and not yet seen running by the index (they count against the limit).
@@ -155,14 +157,15 @@ fn pipeline_arg(repo: &Path, p: &str) -> Result<String, Refusal> {
     Ok(full.display().to_string())
 }
 
-impl Launcher {
-    /// A launcher for the repository of `opts`.
+impl RunQueue {
+    /// The queue of the repository of `opts`.
     pub fn new(opts: &Options) -> Self {
+        let store = Store::new(&opts.repo);
         Self {
             repo: opts.repo.clone(),
-            queue_dir: opts.repo.join("runs").join(".dashboard").join("queue"),
-            orx_bin: opts.orx_bin.clone(),
-            config: opts.config.clone(),
+            queue_dir: store.runs_root().join(".dashboard").join("queue"),
+            store,
+            launcher: opts.launcher.clone(),
             max: opts.max_concurrent_runs.max(1),
             wake: Notify::new(),
             starting: Default::default(),
@@ -286,7 +289,7 @@ impl Launcher {
     }
 
     /// Every queue entry, oldest first.
-    pub fn queue(&self) -> Vec<Queued> {
+    pub fn entries(&self) -> Vec<Queued> {
         let mut out: Vec<Queued> = std::fs::read_dir(&self.queue_dir)
             .into_iter()
             .flatten()
@@ -331,63 +334,47 @@ impl Launcher {
         map.len()
     }
 
-    fn orx(&self) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(&self.orx_bin);
-        cmd.arg("--dir").arg(&self.repo);
-        if let Some(c) = &self.config {
-            cmd.arg("--config").arg(c);
-        }
-        cmd.stdin(Stdio::null());
-        cmd
-    }
-
-    /// Starts one queued run and waits until its folder exists (`orx run --detach` returns then).
-    async fn start(&self, q: &Queued) -> Result<(), String> {
-        let task_file = self.queue_dir.join(format!("{}.task.md", q.run_id));
-        fs_err::write(&task_file, &q.request.task).map_err(|e| e.to_string())?;
+    /// What the launcher is asked to start for `q`.
+    fn spec(&self, q: &Queued) -> Result<RunSpec, String> {
         let r = &q.request;
-        let mut cmd = self.orx();
-        cmd.arg("--quiet")
-            .arg("run")
-            .arg(format!("@{}", task_file.display()))
-            .arg("--detach")
-            .arg("--run-id")
-            .arg(&q.run_id);
-        if let Some(e) = optional(&r.engine) {
-            cmd.arg("--engine").arg(e);
-        }
-        if let Some(m) = optional(&r.model) {
-            cmd.arg("--model").arg(m);
-        }
-        if let Some(b) = optional(&r.base_branch) {
-            cmd.arg("--base-branch").arg(b);
-        }
-        if let Some(p) = optional(&r.pipeline) {
-            cmd.arg("--pipeline")
-                .arg(pipeline_arg(&self.repo, p).map_err(|r| r.message)?);
-        }
+        let mut overrides = Overrides {
+            engine: optional(&r.engine).and_then(ExecutorKind::parse),
+            model: optional(&r.model).map(str::to_string),
+            ..Default::default()
+        };
         for s in &r.stages {
-            cmd.arg("--stage").arg(s);
+            let (role, o) = StageOverride::parse(s).map_err(|e| e.to_string())?;
+            overrides.stages.insert(role, o);
         }
-        // On a timeout the waiting `orx run --detach` is killed (the run, if it started, is in its
-        // own process group and goes on).
-        cmd.kill_on_drop(true);
-        let out = tokio::time::timeout(Duration::from_secs(60), cmd.output()).await;
-        let _ = std::fs::remove_file(&task_file);
-        match out {
-            Ok(Ok(o)) if o.status.success() => Ok(()),
-            Ok(Ok(o)) => Err(crate::redact(String::from_utf8_lossy(&o.stderr).trim())),
-            Ok(Err(e)) => Err(format!("could not run {}: {e}", self.orx_bin.display())),
-            Err(_) => Err("orx run --detach did not return within 60 s".into()),
-        }
+        let pipeline = match optional(&r.pipeline) {
+            Some(p) => Some(pipeline_arg(&self.repo, p).map_err(|r| r.message)?),
+            None => None,
+        };
+        Ok(RunSpec {
+            repo: self.repo.clone(),
+            run_id: q.run_id.clone(),
+            task: q.request.task.clone(),
+            overrides,
+            pipeline,
+            base_branch: optional(&r.base_branch).map(str::to_string),
+        })
     }
 
-    /// Cancels a run: drops it from the queue, or runs `orx cancel`.
+    /// Starts one queued run through the launcher; returns once its folder exists.
+    async fn start(&self, q: &Queued) -> Result<(), String> {
+        let spec = self.spec(q)?;
+        let launcher = self.launcher.clone();
+        tokio::task::spawn_blocking(move || launcher.start(&spec))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| crate::redact(&e.to_string()))
+    }
+
+    /// Cancels a run: drops it from the queue, or asks the launcher to cancel it.
     pub async fn cancel(&self, id: &str) -> Result<String, Refusal> {
         // While its start is in flight a run can only be cancelled once it holds its lock (the
-        // run folder and the process exist): a moment after `orx run --detach` makes the folder.
-        let locked = orx_core::run::is_valid_run_id(id)
-            && self.repo.join("runs").join(id).join("orx.lock").exists();
+        // run folder and the process exist): a moment after the launcher makes the folder.
+        let locked = orx_core::run::is_valid_run_id(id) && self.store.dir(id).lock().exists();
         if self.is_starting(id) && !locked {
             return Err(refusal(
                 409,
@@ -399,32 +386,30 @@ impl Launcher {
             self.wake.notify_one();
             return Ok("removed from the queue".into());
         }
-        let out = tokio::time::timeout(
-            Duration::from_secs(30),
-            self.orx().arg("cancel").arg(id).output(),
-        )
-        .await;
+        let (launcher, repo, run) = (self.launcher.clone(), self.repo.clone(), id.to_string());
+        let out = tokio::task::spawn_blocking(move || launcher.cancel(&repo, &run)).await;
         match out {
-            Ok(Ok(o)) if o.status.success() => Ok("cancelled".into()),
-            Ok(Ok(o)) => Err(refusal(
-                409,
-                crate::redact(String::from_utf8_lossy(&o.stderr).trim()),
-                "refresh the page to see the run's status",
-            )),
+            Ok(Ok(())) => Ok("cancelled".into()),
+            Ok(Err(e @ LaunchError::NoAnswer { .. })) => {
+                Err(refusal(504, e.to_string(), "try again"))
+            }
+            Ok(Err(e @ (LaunchError::Refused { .. } | LaunchError::NotHere { .. }))) => {
+                Err(refusal(
+                    409,
+                    crate::redact(&e.to_string()),
+                    "refresh the page to see the run's status",
+                ))
+            }
             Ok(Err(e)) => Err(refusal(
                 500,
-                format!("could not run orx: {e}"),
+                format!("could not cancel: {}", crate::redact(&e.to_string())),
                 "check the orx binary",
             )),
-            Err(_) => Err(refusal(
-                504,
-                "orx cancel did not return within 30 s",
-                "try again",
-            )),
+            Err(e) => Err(refusal(500, e.to_string(), "try again")),
         }
     }
 
-    /// Resumes a run in the background (`orx resume`, its own process group, its output in
+    /// Resumes a run in the background through the launcher (its output in
     /// `logs/dashboard_resume.log`).
     pub fn resume(&self, id: &str, status: orx_core::protocol::Observed) -> Result<(), Refusal> {
         if !status.is_resumable() {
@@ -434,48 +419,18 @@ impl Launcher {
                 "wait for the run to stop, or cancel it first",
             ));
         }
-        let log = self
-            .repo
-            .join("runs")
-            .join(id)
-            .join("logs")
-            .join("dashboard_resume.log");
-        if let Some(dir) = log.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .map_err(|e| {
-                refusal(
-                    500,
-                    format!("cannot write {}: {e}", log.display()),
-                    "check permissions",
-                )
-            })?;
-        let err = file
-            .try_clone()
-            .map_err(|e| refusal(500, e.to_string(), "check permissions"))?;
-        let mut cmd = self.orx();
-        cmd.arg("--quiet")
-            .arg("resume")
-            .arg(id)
-            .stdout(file)
-            .stderr(err)
-            .process_group(0);
-        let mut child = cmd.spawn().map_err(|e| {
+        let spec = ResumeSpec {
+            repo: self.repo.clone(),
+            run_id: id.to_string(),
+            log: Some(self.store.dir(id).log("dashboard_resume.log")),
+        };
+        self.launcher.resume(&spec).map_err(|e| {
             refusal(
                 500,
-                format!("could not run orx: {e}"),
-                "check the orx binary",
+                format!("could not resume: {}", crate::redact(&e.to_string())),
+                "check the orx binary and that the run folder is writable",
             )
-        })?;
-        // Reap it when it ends; the run goes on if the dashboard stops first.
-        tokio::spawn(async move {
-            let _ = child.wait().await;
-        });
-        Ok(())
+        })
     }
 }
 
@@ -483,25 +438,19 @@ impl Launcher {
 pub async fn dispatch_loop(state: Shared) {
     loop {
         dispatch_once(&state).await;
-        let _ =
-            tokio::time::timeout(Duration::from_millis(500), state.launcher.wake.notified()).await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), state.queue.wake.notified()).await;
     }
 }
 
 /// One pass of the dispatcher.
 pub async fn dispatch_once(state: &Shared) {
-    let l = &state.launcher;
-    for q in l.queue() {
+    let l = &state.queue;
+    for q in l.entries() {
         if q.error.is_some() {
             continue;
         }
         let id = q.run_id.clone();
-        let exists = state
-            .index
-            .runs_root()
-            .join(&id)
-            .join("state.json")
-            .exists();
+        let exists = state.index.dir(&id).state().exists();
         if !exists {
             let running = state.index.active().len() + l.pending_starts(state);
             if running >= l.max {
@@ -513,12 +462,7 @@ pub async fn dispatch_once(state: &Shared) {
             continue;
         }
         let result = if exists { Ok(()) } else { l.start(&q).await };
-        let started = state
-            .index
-            .runs_root()
-            .join(&id)
-            .join("state.json")
-            .exists();
+        let started = state.index.dir(&id).state().exists();
         match result {
             _ if started => {
                 l.starting
@@ -533,7 +477,7 @@ pub async fn dispatch_once(state: &Shared) {
             Err(e) => {
                 let failed = Queued {
                     error: Some(if e.is_empty() {
-                        "orx run failed".into()
+                        "the run did not start".into()
                     } else {
                         e
                     }),

@@ -1,0 +1,160 @@
+//! The diff tab: the run's diff (whole or one item's), split by file, highlighted, capped so a
+//! diff of any size costs a bounded read; past the cap the page links the download.
+
+use orx_core::run::Store;
+use serde::Serialize;
+
+use super::{RunData, RunQuery};
+use crate::Shared;
+use crate::highlight::highlight;
+use crate::view::{Markup, render, url_encode};
+
+/// One file of a unified diff: its place in the diff's text and its counts.
+#[derive(Clone, Debug, Serialize)]
+pub struct DiffFile {
+    /// Path (the new one).
+    pub path: String,
+    /// Lines added.
+    pub added: usize,
+    /// Lines removed.
+    pub removed: usize,
+    /// Where its part of the diff starts and ends (bytes).
+    #[serde(skip)]
+    pub span: std::ops::Range<usize>,
+}
+
+impl DiffFile {
+    /// Its part of `diff` (the text [`split_diff`] was given).
+    pub fn text<'a>(&self, diff: &'a str) -> &'a str {
+        diff.get(self.span.clone()).unwrap_or("")
+    }
+}
+
+/// Splits a unified diff into files with their counts (no copy of the text).
+pub fn split_diff(diff: &str) -> Vec<DiffFile> {
+    let mut out: Vec<DiffFile> = Vec::new();
+    let mut at = 0;
+    for line in diff.split_inclusive('\n') {
+        let start = at;
+        at += line.len();
+        if line.starts_with("diff --git ") || out.is_empty() {
+            let path = line
+                .trim_end()
+                .strip_prefix("diff --git ")
+                .and_then(|r| r.split(" b/").last())
+                .unwrap_or("(patch)")
+                .to_string();
+            out.push(DiffFile {
+                path,
+                added: 0,
+                removed: 0,
+                span: start..start,
+            });
+        }
+        let Some(f) = out.last_mut() else { continue };
+        if line.starts_with('+') && !line.starts_with("+++") {
+            f.added += 1;
+        } else if line.starts_with('-') && !line.starts_with("---") {
+            f.removed += 1;
+        }
+        f.span.end = at;
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct DiffView<'a> {
+    id: &'a str,
+    item: Option<String>,
+    items: Vec<&'a str>,
+    files: Vec<FileView>,
+    added: usize,
+    removed: usize,
+    error: Option<String>,
+    download: String,
+    /// The whole diff's size when only its beginning is shown.
+    cut: Option<String>,
+}
+
+/// One file's part of the diff: highlighted, or its size when too large to show.
+#[derive(Serialize)]
+struct FileView {
+    path: String,
+    added: usize,
+    removed: usize,
+    /// The diff was cut inside this file (the last one shown).
+    cut: bool,
+    too_large: Option<String>,
+    body: Option<Markup>,
+}
+
+/// The diff tab of `run`, for `q.item` or the whole run.
+pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
+    let id = &run.summary.run_id;
+    let dir = state.index.dir(id);
+    let item = q.item.clone().filter(|i| !i.is_empty());
+    // A diff of any size costs at most this much to read and show: past it, and for a file
+    // whose part alone is too large, the page links the download instead.
+    let (text, total, cut, error) =
+        match Store::diff_capped(&dir, item.as_deref(), crate::download::DIFF_SHOWN) {
+            Ok((t, total)) => {
+                let cut = total > t.len() as u64;
+                let t = match crate::redact_cow(&t) {
+                    std::borrow::Cow::Owned(r) => r,
+                    std::borrow::Cow::Borrowed(_) => t,
+                };
+                (t, total, cut, None)
+            }
+            Err(e) => (String::new(), 0, false, Some(e.to_string())),
+        };
+    let parts = split_diff(&text);
+    let last = parts.len().saturating_sub(1);
+    let files = parts
+        .iter()
+        .enumerate()
+        .map(|(i, f)| file_view(f, &text, cut && i == last))
+        .collect();
+    let download = format!(
+        "/runs/{}/diff.patch{}",
+        url_encode(id),
+        item.as_deref()
+            .map(|i| format!("?item={}", url_encode(i)))
+            .unwrap_or_default()
+    );
+    let items = run
+        .state
+        .as_ref()
+        .map(|s| {
+            s.items
+                .iter()
+                .filter(|i| dir.artifact(&format!("{}.diff", i.id)).exists())
+                .map(|i| i.id.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let view = DiffView {
+        id,
+        item,
+        items,
+        files,
+        added: parts.iter().map(|f| f.added).sum(),
+        removed: parts.iter().map(|f| f.removed).sum(),
+        error,
+        download,
+        cut: cut.then(|| orx_core::fsutil::size_text(total)),
+    };
+    render("tab_diff.html", &view)
+}
+
+fn file_view(f: &DiffFile, text: &str, cut: bool) -> FileView {
+    let part = f.text(text);
+    let too_large = part.len() > crate::download::DIFF_FILE_SHOWN;
+    FileView {
+        path: f.path.clone(),
+        added: f.added,
+        removed: f.removed,
+        cut,
+        too_large: too_large.then(|| orx_core::fsutil::size_text(part.len() as u64)),
+        body: (!too_large).then(|| Markup(highlight(part, "diff"))),
+    }
+}

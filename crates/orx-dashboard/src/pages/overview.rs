@@ -1,0 +1,177 @@
+//! The overview tab: the task, the stages as a timeline, the backlog with each attempt's gates,
+//! and the last error with its evidence. The run's live stream redraws it.
+
+use std::collections::BTreeMap;
+
+use orx_core::metrics::StageRecord;
+use orx_core::protocol::{
+    AttemptStatus, Failure, FailureCategory, ItemPhase, ItemState, ItemStatus, RunState,
+    StageState, StageStatus,
+};
+use orx_core::run::{RunDir, Store};
+use serde::Serialize;
+
+use super::{RunData, load_run, read_small, run_header};
+use crate::Shared;
+use crate::view::{self, Tone, Toned, render};
+
+#[derive(Serialize)]
+struct OverviewView<'a> {
+    id: &'a str,
+    task: String,
+    stages: Vec<StageView<'a>>,
+    items: Vec<ItemView<'a>>,
+    failure: Option<Failure>,
+    evidence: Option<String>,
+    queued: bool,
+}
+
+/// A stage on the timeline.
+#[derive(Serialize)]
+struct StageView<'a> {
+    name: &'a str,
+    status: StageStatus,
+    class: Tone,
+    current: bool,
+    attempts: u32,
+    note: Option<&'a str>,
+    secs: Option<String>,
+}
+
+/// A backlog item with its attempts.
+#[derive(Serialize)]
+struct ItemView<'a> {
+    id: &'a str,
+    title: &'a str,
+    status: ItemStatus,
+    class: Tone,
+    attempts: u32,
+    phase: Option<ItemPhase>,
+    runs: Vec<AttemptView<'a>>,
+    has_diff: bool,
+}
+
+/// One attempt of an item: its status and each gate's verdict.
+#[derive(Serialize)]
+struct AttemptView<'a> {
+    attempt: u32,
+    status: AttemptStatus,
+    class: Tone,
+    gates: &'a BTreeMap<String, bool>,
+    secs: String,
+    failure: Option<FailureCategory>,
+}
+
+fn stage_view<'a>(
+    st: &'a StageState,
+    state: &RunState,
+    records: &[StageRecord],
+    active: bool,
+) -> StageView<'a> {
+    // Fix attempts count toward implement's time.
+    let secs: f64 = records
+        .iter()
+        .filter(|r| r.stage == st.name || (st.name == "implement" && r.stage == "fix"))
+        .map(|r| r.duration_secs)
+        .sum();
+    let current = state.current_stage.as_deref() == Some(st.name.as_str()) && active;
+    StageView {
+        name: &st.name,
+        status: st.status,
+        class: if current {
+            Tone::Live
+        } else {
+            st.status.tone()
+        },
+        current,
+        attempts: st.attempts,
+        note: st.note.as_deref(),
+        secs: (secs > 0.0).then(|| view::duration(secs)),
+    }
+}
+
+fn item_view<'a>(it: &'a ItemState, records: &'a [StageRecord], dir: &RunDir) -> ItemView<'a> {
+    let runs = records
+        .iter()
+        .filter(|r| r.item.as_deref() == Some(it.id.as_str()))
+        .map(|r| AttemptView {
+            attempt: r.attempt,
+            status: r.status,
+            class: r.status.tone(),
+            gates: &r.gates,
+            secs: view::duration(r.duration_secs),
+            failure: r.failure_category,
+        })
+        .collect();
+    ItemView {
+        id: &it.id,
+        title: &it.title,
+        status: it.status,
+        class: it.status.tone(),
+        attempts: it.attempts,
+        phase: it.phase,
+        runs,
+        has_diff: dir.artifact(&format!("{}.diff", it.id)).exists(),
+    }
+}
+
+/// The overview of `run`.
+pub(super) fn html(state: &Shared, run: &RunData) -> String {
+    let dir = state.index.dir(&run.summary.run_id);
+    let task = read_small(&dir.context("task.md"))
+        .or_else(|| run.queued.as_ref().map(|q| q.request.task.clone()))
+        .unwrap_or_else(|| run.summary.task.clone());
+    let records = Store::stage_records(&dir);
+    let active = run.summary.is_active();
+    let (stages, items) = match &run.state {
+        Some(s) => (
+            s.stages
+                .iter()
+                .map(|st| stage_view(st, s, &records, active))
+                .collect(),
+            s.items
+                .iter()
+                .map(|it| item_view(it, &records, &dir))
+                .collect(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let failure = run
+        .state
+        .as_ref()
+        .and_then(|s| s.last_failure.clone())
+        .map(|mut f| {
+            f.message = crate::redact(&f.message);
+            f
+        });
+    let evidence = failure.as_ref().and_then(|f| {
+        let item = f.item.as_ref()?;
+        run.state
+            .as_ref()?
+            .item(item)?
+            .last_evidence
+            .as_deref()
+            .map(crate::redact)
+    });
+    let view = OverviewView {
+        id: &run.summary.run_id,
+        task: crate::redact(&task),
+        stages,
+        items,
+        failure,
+        evidence,
+        queued: run.queued.as_ref().is_some_and(|q| q.error.is_none()) && run.state.is_none(),
+    };
+    render("tab_overview.html", &view)
+}
+
+/// The header and (for a started run) the overview, for the run page's live stream.
+pub fn run_fragments(state: &Shared, id: &str) -> (String, Option<String>) {
+    match load_run(state, id) {
+        Some(run) => (run_header::html(state, &run), Some(html(state, &run))),
+        None => (
+            "<p class=\"error\">this run is gone (cleaned up?)</p>".to_string(),
+            None,
+        ),
+    }
+}
