@@ -168,8 +168,19 @@ pub fn text(out: &Output) -> String {
 /// What a user reads of a command: its exit code, stdout and stderr together, normalized
 /// (see [`normalize_table`]) for an inline snapshot. An empty stream is left out.
 pub fn human(out: &Output, repo: &Path) -> String {
+    human_streams(out, repo, true)
+}
+
+/// [`human`] without stdout: for a run whose progress lines other snapshots cover, what it
+/// says on stderr (its errors and warnings).
+pub fn human_stderr(out: &Output, repo: &Path) -> String {
+    human_streams(out, repo, false)
+}
+
+fn human_streams(out: &Output, repo: &Path, with_stdout: bool) -> String {
     let mut s = format!("exit {}", out.status.code().unwrap_or(-1));
-    for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+    let stdout: &[u8] = if with_stdout { &out.stdout } else { &[] };
+    for (name, bytes) in [("stdout", stdout), ("stderr", &out.stderr[..])] {
         let text = String::from_utf8_lossy(bytes);
         if !text.trim().is_empty() {
             s.push_str(&format!(

@@ -121,12 +121,12 @@ fn a_missing_agent_cli_fails_the_stage_with_a_clear_message() {
         "executors:\n  codex:\n    bin: orx-no-such-codex\n",
     );
     let out = orx(&repo, &["run", "--engine", "codex", "t"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(
-        err.contains("could not start `orx-no-such-codex`") && err.contains("executors.codex.bin"),
-        "{err}"
-    );
+    insta::assert_snapshot!(orx_testkit::human_stderr(&out, repo.path()), @"
+    exit 1
+    --- stderr
+    error: the run failed at plan: crash: could not start `orx-no-such-codex`: No such file or directory (os error 2); install the codex CLI or set executors.codex.bin in orx.yaml
+      hint: see `orx logs [RUN_ID]`; fix the cause, then `orx resume [RUN_ID]` (a failed stage restarts with a fresh attempt budget)
+    ");
     let id = repo.single_run();
     assert_eq!(
         repo.state(&id).last_failure.unwrap().category,

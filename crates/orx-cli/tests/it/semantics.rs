@@ -1,7 +1,7 @@
 //! Ship (push, pull request), knowledge update, guardrails, pipelines, setup, --from.
 
 use orx_core::run::{ItemStatus, RunStatus, StageStatus};
-use orx_testkit::{TestRepo, git_in, text};
+use orx_testkit::{TestRepo, git_in, human, human_stderr, text};
 
 use crate::{ONE_ITEM, WRITE_A, bin, orx, orx_ok, repo_with, scenario, stdout};
 
@@ -308,11 +308,14 @@ fn a_custom_pipeline_from_the_repository_runs_end_to_end() {
         "id: quick\ndescription: decompose then implement\nstages: [decompose, implement, ship]\n",
     );
     let out = orx_ok(&repo, &["pipelines"], 0);
-    assert!(
-        stdout(&out).contains("quick") && stdout(&out).contains("decompose → implement → ship"),
-        "{}",
-        text(&out)
-    );
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 0
+    --- stdout
+    standard  built-in  plan → spec → decompose → implement → review → ship → knowledge_update
+    fast_fix  built-in  implement → review → ship
+    plan_only  built-in  plan → spec → decompose
+    quick  [REPO]/.orx/pipelines/quick.yaml  decompose → implement → ship
+    ");
     orx_ok(&repo, &["run", "--pipeline", "quick", "t"], 0);
     let id = repo.single_run();
     let st = repo.state(&id);
@@ -331,20 +334,29 @@ fn a_custom_pipeline_from_the_repository_runs_end_to_end() {
 fn a_malformed_pipeline_gets_a_line_and_column() {
     let repo = TestRepo::new(&[("f", "x")]);
     let p = repo.aux_file("bad.yaml", "id: bad\nstages: [plan, spek]\n");
+    let aux = |text: String| text.replace(&repo.aux.path().display().to_string(), "[AUX]");
     let out = orx(&repo, &["pipelines", "validate", &p.display().to_string()]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(
-        err.contains("unknown stage `spek`; did you mean `spec`?"),
-        "{err}"
-    );
+    insta::assert_snapshot!(aux(human(&out, repo.path())), @"
+    exit 2
+    --- stderr
+    error: [AUX]/bad.yaml: unknown stage `spek`; did you mean `spec`?
+      hint: known stages: plan, spec, decompose, implement, review, ship, knowledge_update
+    ");
     let p = repo.aux_file("bad2.yaml", "id: bad\nstages:\n  - plan\n  stages: x\n");
     let out = orx(&repo, &["run", "--pipeline", &p.display().to_string(), "t"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(err.contains("bad2.yaml:4:"), "{err}");
+    insta::assert_snapshot!(aux(human(&out, repo.path())), @"
+    exit 2
+    --- stderr
+    error: [AUX]/bad2.yaml:4:3: while parsing a block collection, did not find expected '-' indicator
+      hint: fix the pipeline file (see `orx pipelines show standard`)
+    ");
     let out = orx(&repo, &["run", "--pipeline", "nope", "t"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no pipeline `nope`"));
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 2
+    --- stderr
+    error: no pipeline `nope`
+      hint: built-in pipelines: standard, fast_fix, plan_only; or give a .yaml file
+    ");
 }
 
 #[test]
@@ -391,13 +403,12 @@ fn setup_commands_run_in_the_new_worktree_and_a_failure_is_clear() {
         "setup:\n  - command: sh\n    args: [\"-c\", \"echo missing dependency >&2; exit 4\"]\n";
     let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), cfg);
     let out = orx(&repo, &["run", "t"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(
-        err.contains("the run failed at setup: setup command 1 (`sh`) failed")
-            && err.contains("logs/setup.log"),
-        "{err}"
-    );
+    insta::assert_snapshot!(human_stderr(&out, repo.path()), @"
+    exit 1
+    --- stderr
+    error: the run failed at setup: setup command 1 (`sh`) failed: exit code 4
+      hint: see runs/[RUN_ID]/logs/setup.log; fix the setup list in orx.yaml, then `orx resume [RUN_ID]`
+    ");
     let id = repo.single_run();
     assert!(
         repo.run_file(&id, "logs/setup.log")
@@ -460,11 +471,20 @@ fn pipeline_stage_options_set_limits_and_routing() {
         Some("small-model")
     );
     let out = orx_ok(&repo, &["pipelines", "show", "tight"], 0);
-    assert!(
-        stdout(&out).contains("max_fix_attempts: 1"),
-        "{}",
-        text(&out)
-    );
+    insta::assert_snapshot!(human(&out, repo.path()), @r#"
+    exit 0
+    --- stdout
+    id: tight
+    description: ""
+    stages:
+    - plan
+    - spec
+    - decompose
+    - stage: implement
+      model: small-model
+      max_fix_attempts: 1
+    - review
+    "#);
     let bad = repo.aux_file(
         "bad.yaml",
         "id: bad\nstages:\n  - { stage: plan, max_fix_attempts: 2 }\n",

@@ -148,7 +148,11 @@ impl PipelineDef {
     /// Parses and validates a pipeline; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         PARSED_OPTIONS.with(|p| p.borrow_mut().clear());
-        let parsed: std::result::Result<PipelineDef, _> = serde_saphyr::from_str(text);
+        // The location is printed by the error itself, without the parser's own snippet.
+        let mut opts = serde_saphyr::Options::default();
+        opts.with_snippet = false;
+        let parsed: std::result::Result<PipelineDef, _> =
+            serde_saphyr::from_str_with_options(text, opts);
         let options = PARSED_OPTIONS.with(|p| std::mem::take(&mut *p.borrow_mut()));
         let mut def: PipelineDef = parsed.map_err(|e| {
             let location = e.location().map(|l| (l.line(), l.column()));

@@ -62,7 +62,7 @@ pub enum PipelineError {
         id: String,
     },
     /// A setup command failed.
-    #[error("setup command {index} (`{command}`) failed: {how}; see logs/setup.log")]
+    #[error("setup command {index} (`{command}`) failed: {how}")]
     SetupFailed {
         /// 1-based.
         index: usize,

@@ -139,6 +139,17 @@ pub enum Termination {
     Cancelled,
 }
 
+impl std::fmt::Display for Termination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Termination::Exited(c) => write!(f, "exit code {c}"),
+            Termination::Signaled(s) => write!(f, "killed by signal {s}"),
+            Termination::TimedOut => f.write_str("timed out"),
+            Termination::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
 /// The result of a finished child.
 #[derive(Clone, Debug)]
 pub struct ProcessOutput {

@@ -266,7 +266,7 @@ fn run_setup(cx: &mut RunCtx) -> Result<()> {
             return Err(PipelineError::SetupFailed {
                 index: i + 1,
                 command: cmd.command.to_string(),
-                how: format!("{:?}", out.termination),
+                how: out.termination.to_string(),
             }
             .into());
         }
