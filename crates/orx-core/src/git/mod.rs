@@ -398,10 +398,11 @@ impl Git {
         // Concurrent runs add worktrees at the same instant: git may meet another's ref lock
         // or its half-made administrative folder (`failed to read .git/worktrees/<id>/...`).
         // Such failures are retried briefly; a failed try may have created the branch already,
-        // so each try asks whether the branch exists.
+        // so each try after the first asks whether the branch exists. The first assumes a new
+        // branch (a new run's): when the branch exists, git says so before it creates anything.
         let mut last = None;
         for i in 0..5 {
-            let exists = self.resolve(&format!("refs/heads/{branch}"))?.is_some();
+            let exists = i > 0 && self.resolve(&format!("refs/heads/{branch}"))?.is_some();
             let args: Vec<&str> = if exists {
                 vec!["worktree", "add", "--quiet", &p, branch]
             } else {
@@ -409,6 +410,9 @@ impl Git {
             };
             match self.run(&args) {
                 Ok(_) => return Ok(()),
+                Err(e) if !exists && e.to_string().contains("already exists") && !path.exists() => {
+                    last = Some(e);
+                }
                 Err(e) if is_abandoned_worktree_error(&e.to_string()) => {
                     last = Some(e);
                     let _ = self.try_run(&["worktree", "unlock", &p]);
@@ -467,6 +471,11 @@ impl Git {
     /// in two commands: `add -A`, then one diff giving the patch, the statistics and the paths.
     pub fn changes(&self, start: &str) -> Result<Changes> {
         self.add_all()?;
+        self.staged_changes(start)
+    }
+
+    /// The staged changes against `start` (what `git add -A` left in the index).
+    fn staged_changes(&self, start: &str) -> Result<Changes> {
         let out = self.run(&[
             "diff",
             "--cached",
@@ -489,7 +498,7 @@ impl Git {
         for _ in 0..64 {
             let (ok, _, err) = self.try_run(&["add", "-A"])?;
             if ok {
-                return Ok((self.changes(start)?, nested));
+                return Ok((self.staged_changes(start)?, nested));
             }
             // "error: 'vendor/lib/' does not have a commit checked out"
             let Some(rel) = err
@@ -725,9 +734,22 @@ pub fn remove_nested_git(root: &Path, rel: &Path) -> Result<bool> {
 }
 
 /// The repository's common git folder (the main `.git`, shared by its worktrees), absolute.
+/// Asked of git once per repository and process: a repository's common folder does not move
+/// while orx runs.
 pub fn common_dir(repo: &Path) -> Result<PathBuf> {
+    static KNOWN: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let known =
+        |k: &[(PathBuf, PathBuf)]| k.iter().find(|(r, _)| r == repo).map(|(_, c)| c.clone());
+    if let Some(c) = known(&KNOWN.lock().unwrap_or_else(|e| e.into_inner())) {
+        return Ok(c);
+    }
     let out = Git::new(repo).run(&["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
-    Ok(PathBuf::from(out.trim()))
+    let common = PathBuf::from(out.trim());
+    let mut k = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if known(&k).is_none() {
+        k.push((repo.to_path_buf(), common.clone()));
+    }
+    Ok(common)
 }
 
 /// The header above orx's entries in info/exclude.
