@@ -1,13 +1,17 @@
-//! The command line (SPEC §2).
+//! The command line (SPEC §2): its definition, and `dispatch`, which hands each command to its
+//! module under `commands/`.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
+use crate::command_error::{CommandError, Outcome};
+use crate::commands::{self, Env};
 use crate::commands::{
     CancelArgs, CleanArgs, CompletionsArgs, DashboardArgs, DemoArgs, DiffArgs, DoctorArgs,
     InitArgs, LogsArgs, MetricsArgs, PipelinesArgs, ResumeArgs, RunArgs, StatusArgs,
 };
+use crate::printer::Printer;
 
 /// orx: a local orchestrator for AI coding agents.
 ///
@@ -68,6 +72,41 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+/// Runs the command; returns the exit code.
+pub fn dispatch(cli: Cli, printer: Printer) -> Outcome {
+    let dir = match cli.dir {
+        Some(d) => d,
+        None => std::env::current_dir()?,
+    };
+    if !dir.is_dir() {
+        return Err(CommandError::usage(
+            format!("{} is not a directory", dir.display()),
+            "pass an existing folder to --dir",
+        ));
+    }
+    let env = Env {
+        dir,
+        config_flag: cli.config,
+        printer,
+    };
+    match cli.command {
+        Command::Init(a) => commands::init::init(&env, a),
+        Command::Run(a) => commands::run::run(&env, a),
+        Command::Resume(a) => commands::run::resume(&env, a),
+        Command::Status(a) => commands::inspect::status(&env, a),
+        Command::Logs(a) => commands::inspect::logs(&env, a),
+        Command::Diff(a) => commands::inspect::diff(&env, a),
+        Command::Cancel(a) => commands::clean::cancel(&env, a),
+        Command::Clean(a) => commands::clean::clean(&env, a),
+        Command::Pipelines(a) => commands::pipelines::pipelines(&env, a),
+        Command::Doctor(a) => commands::doctor::doctor(&env, a),
+        Command::Demo(a) => commands::demo::demo(&env, a),
+        Command::Dashboard(a) => commands::dashboard::dashboard(&env, a),
+        Command::Metrics(a) => commands::metrics::metrics(&env, a),
+        Command::Completions(a) => commands::completions::completions(&env, a, Cli::command()),
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     orx_core::run::sys::default_sigchld();
     let cli = cli::Cli::parse();
     let printer = Printer::new(cli.quiet, cli.verbose);
-    match commands::dispatch(cli, printer) {
+    match cli::dispatch(cli, printer) {
         Ok(exit) => exit.into(),
         Err(e) => {
             printer.error(&e.message, &e.hints);

@@ -178,8 +178,10 @@ fn bench(count: usize) {
     let addr = listener.local_addr().unwrap();
     let opts = orx_dashboard::Options {
         repo: repo.to_path_buf(),
-        // The bench only reads pages: no run is started.
-        launcher: std::sync::Arc::new(orx_core::launch::InProcess::new(Default::default())),
+        // The bench only reads pages: no run is started, so the driver is `false`.
+        launcher: std::sync::Arc::new(orx_core::launch::Detached::new(std::sync::Arc::new(
+            NoDriver(std::path::PathBuf::from("false")),
+        ))),
         max_concurrent_runs: 2,
         token: None,
     };
@@ -258,5 +260,28 @@ fn main() {
     println!("dashboard benchmark (latencies over sequential requests from loopback)");
     for n in sizes {
         bench(n);
+    }
+}
+
+/// A driver for a dashboard that starts no run.
+#[derive(Debug)]
+struct NoDriver(std::path::PathBuf);
+
+impl orx_core::launch::DriverCommand for NoDriver {
+    fn program(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn run_args(
+        &self,
+        _: &orx_core::launch::RunSpec,
+        _: &std::path::Path,
+    ) -> Vec<std::ffi::OsString> {
+        Vec::new()
+    }
+    fn resume_args(&self, _: &orx_core::launch::ResumeSpec) -> Vec<std::ffi::OsString> {
+        Vec::new()
+    }
+    fn cancel_args(&self, _: &std::path::Path, _: &str) -> Vec<std::ffi::OsString> {
+        Vec::new()
     }
 }

@@ -14,13 +14,6 @@ use orx_core::run::Store;
 
 use crate::{Shared, pages};
 
-/// The most a page shows of a diff; more is downloaded.
-pub const DIFF_SHOWN: usize = 4 << 20;
-/// The most of one file's diff a page highlights; a larger one is collapsed with a link.
-pub const DIFF_FILE_SHOWN: usize = 512 << 10;
-/// The most a preview shows of a file.
-pub const PREVIEW_SHOWN: u64 = 512 << 10;
-
 /// Query of a download.
 #[derive(Debug, Deserialize)]
 pub struct DownloadQuery {

@@ -121,9 +121,7 @@ fn pipeline_arg(repo: &Path, p: &str) -> Result<String, Refusal> {
     };
     let is_id = !p.contains('/') && !p.ends_with(".yaml") && !p.ends_with(".yml");
     if is_id {
-        let known = orx_core::pipeline::PipelineDef::builtins()
-            .iter()
-            .any(|d| d.id == p)
+        let known = orx_core::protocol::BUILTIN_PIPELINES.contains(&p)
             || ["yaml", "yml"].iter().any(|ext| {
                 repo.join(".orx/pipelines")
                     .join(format!("{p}.{ext}"))

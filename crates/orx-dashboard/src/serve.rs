@@ -117,6 +117,61 @@ fn refuse_busy(stream: TcpStream) {
     // could destroy the answer before the client reads it.
     let mut sink = [0u8; 4096];
     while matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {}
+    // A request still on its way would meet a closed socket (and reset the answer): a few
+    // refused connections wait a moment for it, or for the client's close. The rest are
+    // closed at once, so a flood holds no more than these few descriptors.
+    let Some(waiting) = Lingering::enter() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(REFUSAL_LINGER, drain(&stream)).await;
+        drop(waiting);
+    });
+}
+
+/// How long a refused connection may wait for its request.
+const REFUSAL_LINGER: Duration = Duration::from_millis(250);
+
+/// Refused connections waiting for their request at most at once.
+const MAX_LINGERING: usize = 32;
+
+static LINGERING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One of the refused connections that may wait.
+struct Lingering;
+
+impl Lingering {
+    fn enter() -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        LINGERING
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_LINGERING).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Lingering)
+    }
+}
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        LINGERING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// Reads and drops what the client sends until it closes.
+async fn drain(stream: &TcpStream) {
+    let mut sink = [0u8; 4096];
+    loop {
+        if stream.readable().await.is_err() {
+            return;
+        }
+        match stream.try_read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// A connection whose writes fail once they have made no progress for `limit`: a client that

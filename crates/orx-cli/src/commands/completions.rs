@@ -1,9 +1,8 @@
 //! `orx completions`: a shell completion script, generated from the command line's definition.
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 
 use super::Env;
-use crate::cli::Cli;
 use crate::command_error::{Exit, Outcome};
 
 /// `orx completions`.
@@ -13,9 +12,8 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// `orx completions`.
-pub fn completions(env: &Env, args: CompletionsArgs) -> Outcome {
-    let mut cmd = Cli::command();
+/// `orx completions`: the script for the command line `cmd`.
+pub fn completions(env: &Env, args: CompletionsArgs, mut cmd: clap::Command) -> Outcome {
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "orx", &mut out);
     env.printer.raw(&String::from_utf8_lossy(&out));

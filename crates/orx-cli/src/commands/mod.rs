@@ -1,16 +1,16 @@
-//! One module per command, each with its arguments beside it; `dispatch` finds the repository
-//! and the config first.
+//! One module per command, each with its arguments beside it, and the `Env` every command works
+//! in (where it runs, its config, its printer).
 
-mod clean;
-mod completions;
-mod dashboard;
-mod demo;
-mod doctor;
-mod init;
-mod inspect;
-mod metrics;
-mod pipelines;
-mod run;
+pub mod clean;
+pub mod completions;
+pub mod dashboard;
+pub mod demo;
+pub mod doctor;
+pub mod init;
+pub mod inspect;
+pub mod metrics;
+pub mod pipelines;
+pub mod run;
 
 use std::path::{Path, PathBuf};
 
@@ -25,11 +25,9 @@ pub use metrics::MetricsArgs;
 pub use pipelines::PipelinesArgs;
 pub use run::{ResumeArgs, RunArgs};
 
-use crate::command_error::{CommandError, Outcome};
 use orx_core::config::{LoadedConfig, load_file};
 use orx_core::git::Git;
 
-use crate::cli::{Cli, Command};
 use crate::printer::Printer;
 
 /// Where a command works.
@@ -68,40 +66,5 @@ impl Env {
                 }
             }
         }
-    }
-}
-
-/// Runs the command; returns the exit code.
-pub fn dispatch(cli: Cli, printer: Printer) -> Outcome {
-    let dir = match cli.dir {
-        Some(d) => d,
-        None => std::env::current_dir()?,
-    };
-    if !dir.is_dir() {
-        return Err(CommandError::usage(
-            format!("{} is not a directory", dir.display()),
-            "pass an existing folder to --dir",
-        ));
-    }
-    let env = Env {
-        dir,
-        config_flag: cli.config,
-        printer,
-    };
-    match cli.command {
-        Command::Init(a) => init::init(&env, a),
-        Command::Run(a) => run::run(&env, a),
-        Command::Resume(a) => run::resume(&env, a),
-        Command::Status(a) => inspect::status(&env, a),
-        Command::Logs(a) => inspect::logs(&env, a),
-        Command::Diff(a) => inspect::diff(&env, a),
-        Command::Cancel(a) => clean::cancel(&env, a),
-        Command::Clean(a) => clean::clean(&env, a),
-        Command::Pipelines(a) => pipelines::pipelines(&env, a),
-        Command::Doctor(a) => doctor::doctor(&env, a),
-        Command::Demo(a) => demo::demo(&env, a),
-        Command::Dashboard(a) => dashboard::dashboard(&env, a),
-        Command::Metrics(a) => metrics::metrics(&env, a),
-        Command::Completions(a) => completions::completions(&env, a),
     }
 }

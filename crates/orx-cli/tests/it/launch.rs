@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orx_core::launch::{
-    Detached, DriverCommand, InProcess, LaunchError, Launcher, ResumeSpec, RunSpec,
-};
+use orx_core::launch::{Detached, DriverCommand, LaunchError, Launcher, ResumeSpec, RunSpec};
+use orx_core::pipeline::InProcess;
 use orx_core::protocol::RunStatus;
 use orx_testkit::TestRepo;
 

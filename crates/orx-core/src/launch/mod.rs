@@ -1,5 +1,6 @@
-//! Where a run executes. A [`Launcher`] starts, resumes and cancels runs: [`InProcess`] drives
-//! them on threads of this process, [`Detached`] as local processes that outlive the caller.
+//! Where a run executes. A [`Launcher`] starts, resumes and cancels runs: [`Detached`] drives
+//! them as local processes that outlive the caller; `pipeline::InProcess` (with the engine, which
+//! this module does not know) on threads of this process.
 //! The dashboard and `orx run --detach` start runs only through this seam, so a new place to
 //! run (candidates of a best-of-N, eval jobs, a cluster) is one more launcher, not a change to
 //! the engine or to its callers.
@@ -9,13 +10,11 @@
 //! state.json is on disk, which is when `orx status` and the dashboard can see it.
 
 mod detached;
-mod in_process;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use detached::{Detached, DriverCommand};
-pub use in_process::InProcess;
 
 use crate::config::Overrides;
 
@@ -125,7 +124,7 @@ pub const START_WITHIN: Duration = Duration::from_secs(30);
 
 /// Waits until `spec`'s state.json exists. `ended` says whether the driver ended (and how):
 /// a driver that ends first is an error, whatever it says.
-fn wait_until_started(
+pub(crate) fn wait_until_started(
     spec: &RunSpec,
     within: Duration,
     mut ended: impl FnMut() -> Option<LaunchError>,

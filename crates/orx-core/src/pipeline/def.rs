@@ -312,3 +312,16 @@ impl PipelineDef {
         .into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PipelineDef;
+
+    /// Readers that know the built-in ids without the engine (the dashboard's form and its
+    /// checks) read them from the protocol: both lists are one.
+    #[test]
+    fn the_protocol_names_every_builtin_pipeline_in_order() {
+        let ids: Vec<String> = PipelineDef::builtins().into_iter().map(|d| d.id).collect();
+        assert_eq!(ids, crate::protocol::BUILTIN_PIPELINES);
+    }
+}

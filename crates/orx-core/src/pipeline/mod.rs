@@ -1,5 +1,6 @@
 //! The pipeline: definitions (data), the engine that walks them with checkpoints and resume,
-//! one module per stage behind [`Stage`], the backlog, and failure evidence.
+//! one module per stage behind [`Stage`], the backlog, failure evidence, and [`InProcess`]: the
+//! launcher that drives runs on threads of this process.
 
 pub mod backlog;
 mod ctx;
@@ -7,10 +8,12 @@ mod def;
 mod engine;
 mod error;
 pub mod evidence;
+mod in_process;
 mod stages;
 
 pub use ctx::{Checkpoint, RunCtx, RunEnv, StageTotals, Turn};
 pub use def::{KNOWN_STAGES, PipelineDef};
 pub use engine::{DryRun, Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
 pub use error::PipelineError;
+pub use in_process::InProcess;
 pub use stages::{DryRunEnv, Stage, StageOutcome, stage_by_name};

@@ -5,12 +5,14 @@
 //! each file, generated from these types (`schema_files`).
 
 mod event;
+mod ids;
 mod meta;
 mod metrics;
 mod state;
 mod status;
 
 pub use event::{AgentCall, Event, EventBody, GateOutcome};
+pub use ids::{BUILTIN_PIPELINES, MAX_ITEM_ID_LEN, is_item_id};
 pub use meta::{Meta, ToolVersions, summarize_task};
 pub use metrics::{RunTotals, StageRecord};
 pub use state::{Failure, ItemState, PROTOCOL_VERSION, RunState, StageState};

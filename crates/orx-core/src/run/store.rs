@@ -170,7 +170,7 @@ impl Store {
     /// diff [`Store::write_diff`] writes to a file of its own.
     pub fn diff_source(dir: &RunDir, item: Option<&str>) -> Result<DiffSource> {
         if let Some(item) = item {
-            if !crate::pipeline::backlog::is_item_id(item) {
+            if !crate::protocol::is_item_id(item) {
                 return Err(RunError::InvalidItem {
                     item: item.chars().take(40).collect(),
                 }

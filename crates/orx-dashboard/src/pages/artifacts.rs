@@ -94,7 +94,7 @@ pub fn preview_html(state: &Shared, id: &str, rel: &str) -> String {
         Ok(p) => p,
         Err(e) => return format!("<p class=\"error\">{}</p>", escape(&e.to_string())),
     };
-    match files::read_text(&path, crate::download::PREVIEW_SHOWN) {
+    match files::read_text(&path, super::PREVIEW_SHOWN) {
         Ok((text, cut)) => {
             let lang = language(rel);
             format!(

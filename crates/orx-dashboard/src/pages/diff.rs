@@ -96,7 +96,7 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
     // A diff of any size costs at most this much to read and show: past it, and for a file
     // whose part alone is too large, the page links the download instead.
     let (text, total, cut, error) =
-        match Store::diff_capped(&dir, item.as_deref(), crate::download::DIFF_SHOWN) {
+        match Store::diff_capped(&dir, item.as_deref(), super::DIFF_SHOWN) {
             Ok((t, total)) => {
                 let cut = total > t.len() as u64;
                 let t = match crate::redact_cow(&t) {
@@ -148,7 +148,7 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
 
 fn file_view(f: &DiffFile, text: &str, cut: bool) -> FileView {
     let part = f.text(text);
-    let too_large = part.len() > crate::download::DIFF_FILE_SHOWN;
+    let too_large = part.len() > super::DIFF_FILE_SHOWN;
     FileView {
         path: f.path.clone(),
         added: f.added,

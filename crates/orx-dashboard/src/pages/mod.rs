@@ -36,6 +36,13 @@ use crate::index::RunRow;
 use crate::queue::{Queued, Refusal};
 use crate::view::{Chrome, Markup, render};
 
+/// The most a page shows of a diff; more is downloaded.
+pub const DIFF_SHOWN: usize = 4 << 20;
+/// The most of one file's diff a page highlights; a larger one is collapsed with a link.
+pub const DIFF_FILE_SHOWN: usize = 512 << 10;
+/// The most a preview shows of a file.
+pub const PREVIEW_SHOWN: u64 = 512 << 10;
+
 /// Everything known about one run.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunData {

@@ -16,9 +16,6 @@ use crate::view::{Chrome, render};
 /// The engines the form offers (empty: the one orx.yaml names).
 const ENGINES: [&str; 7] = ["", "fake", "codex", "claude", "gemini", "cursor", "copilot"];
 
-/// The built-in pipelines the form suggests.
-const PIPELINES: [&str; 3] = ["standard", "fast_fix", "plan_only"];
-
 #[derive(Serialize)]
 struct NewRunPage {
     #[serde(flatten)]
@@ -42,7 +39,7 @@ pub async fn new_run(State(state): State<Shared>) -> Response {
         engines: ENGINES,
         roles: &orx_core::config::ROLES,
         max: state.queue.max(),
-        pipelines: PIPELINES,
+        pipelines: orx_core::protocol::BUILTIN_PIPELINES,
     };
     Html(render("new_run.html", &page)).into_response()
 }

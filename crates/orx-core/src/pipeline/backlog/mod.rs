@@ -42,67 +42,9 @@ pub struct Backlog {
     pub items: Vec<Item>,
 }
 
-/// Why a backlog is not valid: said to the agent when decompose asks again.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum BacklogError {
-    /// No YAML backlog in the answer.
-    #[error("no YAML backlog was found: answer with a YAML document `items: [...]`")]
-    NotFound,
-    /// A backlog with no item.
-    #[error("the backlog has no items")]
-    NoItems,
-    /// An item without a title.
-    #[error("item {0} has no title")]
-    NoTitle(String),
-    /// An id that is not W and three to six digits.
-    #[error("item id `{shown}` is not of the form W001 (W and three to six digits)")]
-    BadId {
-        /// The id, shortened.
-        shown: String,
-    },
-    /// An id too long to name files.
-    #[error(
-        "item id `{shown}` is too long ({chars} characters; ids are W and three to six digits, like W001)"
-    )]
-    IdTooLong {
-        /// The id, shortened.
-        shown: String,
-        /// Its length.
-        chars: usize,
-    },
-    /// An id used twice.
-    #[error("item id {0} is used twice")]
-    DuplicateId(String),
-    /// An item without an acceptance criterion.
-    #[error("item {0} has no acceptance criterion")]
-    NoAcceptance(String),
-    /// A dependency on an item the backlog does not have.
-    #[error("item {item} depends on unknown item {dependency}")]
-    UnknownDependency {
-        /// The item.
-        item: String,
-        /// What it depends on.
-        dependency: String,
-    },
-    /// An item that depends on itself.
-    #[error("item {0} depends on itself")]
-    SelfDependency(String),
-    /// A cycle of dependencies.
-    #[error("dependency cycle: {}", .0.join(" -> "))]
-    Cycle(Vec<String>),
-}
+pub use crate::error::BacklogError;
 
-/// The longest item id: `W` and six digits. Ids name files (`prompts/fix_<id>_<n>.md`), so an
-/// agent's 5,000-digit id must stop at decompose, not at the first file it names.
-pub const MAX_ITEM_ID_LEN: usize = 7;
-
-/// True for ids shaped like W001 (`W`, then three to six digits).
-pub fn is_item_id(id: &str) -> bool {
-    id.len() >= 4
-        && id.len() <= MAX_ITEM_ID_LEN
-        && id.starts_with('W')
-        && id[1..].chars().all(|c| c.is_ascii_digit())
-}
+pub use crate::protocol::{MAX_ITEM_ID_LEN, is_item_id};
 
 /// Why `id` is not an item id.
 fn id_problem(id: &str) -> BacklogError {

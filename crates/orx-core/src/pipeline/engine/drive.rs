@@ -5,8 +5,7 @@
 use std::time::Instant;
 
 use super::RunOutcome;
-use super::finish::finish;
-use super::prepare::error_category;
+use super::finish::{error_category, finish};
 use crate::metrics::StageRecord;
 use crate::pipeline::{RunCtx, Stage, StageOutcome, stage_by_name};
 use crate::protocol::{

@@ -3,11 +3,25 @@
 //! `resume` finishes again (run.json and meta.json included); a crash after it misses nothing.
 
 use super::RunOutcome;
-use crate::Result;
+use crate::git::GitError;
 use crate::metrics::{RunTotals, StageRecord};
-use crate::pipeline::RunCtx;
-use crate::protocol::{AttemptStatus, Event, EventBody, ItemStatus, RunStatus, now_rfc3339};
+use crate::pipeline::{PipelineError, RunCtx};
+use crate::protocol::{
+    AttemptStatus, Event, EventBody, FailureCategory, ItemStatus, RunStatus, now_rfc3339,
+};
+use crate::{Error, Result};
 
+/// The failure category of orx's own error inside a stage or before the first.
+pub(super) fn error_category(e: &Error) -> FailureCategory {
+    match e {
+        Error::Git(GitError::WorktreeLost { .. }) => FailureCategory::WorktreeLost,
+        Error::Pipeline(PipelineError::SetupFailed { .. }) => FailureCategory::SetupFailed,
+        _ => FailureCategory::Error,
+    }
+}
+
+/// Ends the run with `status`: the patch, run.json, meta.json, the final checkpoint, the last
+/// event.
 pub(super) fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
     let state = cx.cp.state_mut();
     state.status = status;

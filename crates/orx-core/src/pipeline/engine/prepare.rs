@@ -10,8 +10,8 @@ use crate::pipeline::{PipelineDef, PipelineError, RunCtx, RunEnv};
 use crate::process::ProcessSpec;
 use crate::prompt::Prompts;
 use crate::protocol::{
-    Event, EventBody, Failure, FailureCategory, Meta, PROTOCOL_VERSION, RunState, RunStatus,
-    ToolVersions, now_rfc3339, summarize_task,
+    Event, EventBody, Failure, Meta, PROTOCOL_VERSION, RunState, RunStatus, ToolVersions,
+    now_rfc3339, summarize_task,
 };
 use crate::redact::Redactor;
 use crate::run::{RunDir, RunFiles, RunLock, Store, new_run_id};
@@ -274,15 +274,6 @@ fn run_setup(cx: &mut RunCtx) -> Result<()> {
     Ok(())
 }
 
-/// The failure category of orx's own error inside a stage or before the first.
-pub(super) fn error_category(e: &Error) -> FailureCategory {
-    match e {
-        Error::Git(crate::git::GitError::WorktreeLost { .. }) => FailureCategory::WorktreeLost,
-        Error::Pipeline(PipelineError::SetupFailed { .. }) => FailureCategory::SetupFailed,
-        _ => FailureCategory::Error,
-    }
-}
-
 /// Records a failure that happened before the first stage and ends the run as failed.
 pub(super) fn fail_before_stages(cx: &mut RunCtx, e: Error) -> Result<RunOutcome> {
     if matches!(e, Error::Cancelled) {
@@ -291,7 +282,7 @@ pub(super) fn fail_before_stages(cx: &mut RunCtx, e: Error) -> Result<RunOutcome
     cx.cp.state_mut().last_failure = Some(Failure {
         stage: "setup".into(),
         item: None,
-        category: error_category(&e),
+        category: finish::error_category(&e),
         message: e.to_string(),
         evidence: None,
     });

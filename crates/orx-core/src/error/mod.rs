@@ -2,11 +2,23 @@
 //! what happened and what to do. Core says what went wrong; it never words a command or a flag
 //! of the CLI (the CLI adds hints, the dashboard its own).
 
+//!
+//! The errors of the engine's and the router's concerns are defined here (`pipeline.rs`,
+//! `backlog.rs`, `route.rs`) and re-exported where they belong: `crate::Error` gathers them all,
+//! and every layer returns it, so defining them in their modules would make the process layer
+//! import the engine through this file.
+
+mod backlog;
+mod pipeline;
+mod route;
+
 use std::path::PathBuf;
 
 pub use crate::git::GitError;
-pub use crate::pipeline::PipelineError;
 pub use crate::run::RunError;
+pub use backlog::BacklogError;
+pub use pipeline::PipelineError;
+pub use route::RouteError;
 
 /// Result alias for orx-core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -31,7 +43,7 @@ pub enum Error {
     Pipeline(#[from] PipelineError),
     /// No agent can serve a stage.
     #[error(transparent)]
-    Route(#[from] crate::agent::RouteError),
+    Route(#[from] RouteError),
     /// A child process could not be started.
     #[error("could not start `{program}`: {source}")]
     Spawn {
@@ -75,8 +87,8 @@ impl From<crate::config::ConfigError> for Error {
     }
 }
 
-impl From<crate::pipeline::backlog::BacklogError> for Error {
-    fn from(e: crate::pipeline::backlog::BacklogError) -> Self {
+impl From<BacklogError> for Error {
+    fn from(e: BacklogError) -> Self {
         Error::Pipeline(PipelineError::Backlog(e))
     }
 }

@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use super::{LaunchError, Launcher, ResumeSpec, RunSpec, START_WITHIN, wait_until_started};
 use crate::cancel::CancelToken;
 use crate::config::LoadedConfig;
+use crate::launch::{LaunchError, Launcher, ResumeSpec, RunSpec, START_WITHIN, wait_until_started};
 use crate::pipeline::{Engine, ResumeRequest, RunOutcome, RunRequest};
 
 /// Drives each run on its own thread of this process, with one configuration.
