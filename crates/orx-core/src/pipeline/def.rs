@@ -144,6 +144,21 @@ impl Serialize for PipelineDef {
     }
 }
 
+/// A YAML error as the pipeline error it is, its location kept as data.
+fn invalid(e: &serde_saphyr::Error, origin: &str) -> PipelineError {
+    let location = e.location().map(|l| (l.line(), l.column()));
+    let msg = e.to_string();
+    let message = msg
+        .rfind(" at line ")
+        .map_or(msg.as_str(), |i| &msg[..i])
+        .to_string();
+    PipelineError::Invalid {
+        origin: origin.to_string(),
+        location,
+        message,
+    }
+}
+
 impl PipelineDef {
     /// Parses and validates a pipeline; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
@@ -154,19 +169,7 @@ impl PipelineDef {
         let parsed: std::result::Result<PipelineDef, _> =
             serde_saphyr::from_str_with_options(text, opts);
         let options = PARSED_OPTIONS.with(|p| std::mem::take(&mut *p.borrow_mut()));
-        let mut def: PipelineDef = parsed.map_err(|e| {
-            let location = e.location().map(|l| (l.line(), l.column()));
-            let msg = e.to_string();
-            let message = msg
-                .rfind(" at line ")
-                .map_or(msg.as_str(), |i| &msg[..i])
-                .to_string();
-            PipelineError::Invalid {
-                origin: origin.to_string(),
-                location,
-                message,
-            }
-        })?;
+        let mut def: PipelineDef = parsed.map_err(|e| invalid(&e, origin))?;
         for o in options {
             def.options.insert(o.stage.clone(), o);
         }
