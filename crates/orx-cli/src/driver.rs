@@ -55,7 +55,8 @@ impl DriverCommand for OrxDriver {
             "--run-id".into(),
             spec.run_id.clone().into(),
         ]);
-        let mut flag = |name: &str, value: &str| a.extend([name.into(), value.into()]);
+        // `--flag=value` in one word: a value that starts with `-` stays a value.
+        let mut flag = |name: &str, value: &str| a.push(format!("{name}={value}").into());
         if let Some(p) = &spec.pipeline {
             flag("--pipeline", p);
         }

@@ -282,7 +282,13 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Outcome {
             CommandError::usage(e.to_string(), "run it without --detach to see why")
         }
         LaunchError::NotStarted { .. } => CommandError::usage(e.to_string(), "check `orx status`"),
-        e => CommandError::usage(e.to_string(), "check that orx can start itself"),
+        LaunchError::Spawn { program, source } => orx_core::Error::Spawn { program, source }.into(),
+        LaunchError::Io(e) => e.into(),
+        LaunchError::Core(e) => (*e).into(),
+        e @ LaunchError::Refused { .. } => {
+            CommandError::usage(e.to_string(), "leave --run-id out to get a new one")
+        }
+        e => CommandError::usage(e.to_string(), "check `orx status`"),
     })?;
     if args.json {
         env.printer.json(&serde_json::json!({"run_id": id}));

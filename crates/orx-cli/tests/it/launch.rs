@@ -48,15 +48,27 @@ fn in_process_launcher_starts_cancels_and_resumes_a_run() {
     wait_for("implement", || {
         repo.state(&id).current_stage.as_deref() == Some("implement")
     });
-    launcher.cancel(repo.path(), &id).unwrap();
-    let cancelled = launcher.join(&id).expect("driven here").unwrap();
-    assert_eq!(cancelled.status, RunStatus::Cancelled);
-
+    // Its id is taken, and it is driven here: a second start or a resume is refused, and the
+    // cancel below still reaches the thread that drives it.
+    let again = launcher.start(&spec(&repo, &id));
+    assert!(
+        matches!(again, Err(LaunchError::Refused { .. })),
+        "{again:?}"
+    );
     let resume = ResumeSpec {
         repo: repo.path().to_path_buf(),
         run_id: id.clone(),
         log: None,
     };
+    let twice = launcher.resume(&resume);
+    assert!(
+        matches!(twice, Err(LaunchError::Refused { .. })),
+        "{twice:?}"
+    );
+    launcher.cancel(repo.path(), &id).unwrap();
+    let cancelled = launcher.join(&id).expect("driven here").unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+
     launcher.resume(&resume).unwrap();
     let resumed = launcher.join(&id).expect("driven here").unwrap();
     assert_eq!(resumed.status, RunStatus::Succeeded);
@@ -122,6 +134,12 @@ fn detached_launcher_starts_a_process_that_outlives_the_call_and_cancels_it() {
     wait_for("the cancelled checkpoint", || {
         repo.state(&id).status == RunStatus::Cancelled
     });
+    // The id is taken: a second start is refused instead of reporting the other run's folder.
+    let again = launcher.start(&spec(&repo, &id));
+    assert!(
+        matches!(again, Err(LaunchError::Refused { .. })),
+        "{again:?}"
+    );
 }
 
 #[test]

@@ -410,7 +410,9 @@ impl Git {
             };
             match self.run(&args) {
                 Ok(_) => return Ok(()),
-                Err(e) if !exists && e.to_string().contains("already exists") && !path.exists() => {
+                // "fatal: a branch named 'orx/…' already exists" (git runs with LC_ALL=C): the
+                // next try adds the worktree on the existing branch.
+                Err(e) if !exists && e.to_string().contains("a branch named") => {
                     last = Some(e);
                 }
                 Err(e) if is_abandoned_worktree_error(&e.to_string()) => {
@@ -735,7 +737,8 @@ pub fn remove_nested_git(root: &Path, rel: &Path) -> Result<bool> {
 
 /// The repository's common git folder (the main `.git`, shared by its worktrees), absolute.
 /// Asked of git once per repository and process: a repository's common folder does not move
-/// while orx runs.
+/// while orx runs (a dashboard that outlives a repository re-created with another layout at the
+/// same path would keep the old answer; errors are not kept).
 pub fn common_dir(repo: &Path) -> Result<PathBuf> {
     static KNOWN: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
     let known =

@@ -332,3 +332,22 @@ fn a_nested_repository_with_a_commit_is_seen_and_loses_its_git_folder_on_revert(
     );
     assert_eq!(git.changed_paths(&base).unwrap(), ["vendor/lib/f.txt"]);
 }
+
+#[test]
+fn a_worktree_is_added_on_a_new_branch_or_on_the_branch_that_already_exists() {
+    let (dir, git, base) = repo(&[("a.txt", b"one\n")]);
+    // New branch: added at once.
+    let first = dir.path().join(".worktrees/r1");
+    git.worktree_add(&first, "orx/r1", &base).unwrap();
+    assert_eq!(git.worktree(&first).head().unwrap(), base);
+    // The branch exists (a killed start made it) and an empty folder sits at the path: the
+    // worktree is added on that branch.
+    git.run(&["branch", "orx/r2", &base]).unwrap();
+    let second = dir.path().join(".worktrees/r2");
+    std::fs::create_dir_all(&second).unwrap();
+    git.worktree_add(&second, "orx/r2", &base).unwrap();
+    assert_eq!(
+        git.worktree(&second).current_branch().unwrap().as_deref(),
+        Some("orx/r2")
+    );
+}

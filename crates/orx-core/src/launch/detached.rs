@@ -58,6 +58,7 @@ fn tail(path: &Path) -> String {
 
 impl Launcher for Detached {
     fn start(&self, spec: &RunSpec) -> Result<(), LaunchError> {
+        super::refuse_existing(spec)?;
         // The task travels in a private file, so any size and any text survive; it is removed
         // once the run has started (task.md is written before state.json).
         let mut task = tempfile::Builder::new()

@@ -119,6 +119,18 @@ pub trait Launcher: Send + Sync + std::fmt::Debug {
     fn cancel(&self, repo: &Path, run_id: &str) -> Result<(), LaunchError>;
 }
 
+/// A new run's id must be free: otherwise `start` would see the other run's folder and report
+/// a start that never happened.
+pub(crate) fn refuse_existing(spec: &RunSpec) -> Result<(), LaunchError> {
+    let dir = crate::run::Store::new(&spec.repo).dir(&spec.run_id);
+    if dir.root().exists() {
+        return Err(LaunchError::Refused {
+            message: format!("run {} already exists", spec.run_id),
+        });
+    }
+    Ok(())
+}
+
 /// How long a launcher waits for a run's folder to appear.
 pub const START_WITHIN: Duration = Duration::from_secs(30);
 

@@ -54,6 +54,11 @@ impl InProcess {
         id: &str,
         work: impl FnOnce(CancelToken) -> crate::Result<RunOutcome> + Send + 'static,
     ) -> Result<mpsc::Receiver<String>, LaunchError> {
+        if self.lock().get(id).is_some_and(|d| !d.thread.is_finished()) {
+            return Err(LaunchError::Refused {
+                message: format!("run {id} is already driven here"),
+            });
+        }
         let cancel = CancelToken::new();
         let (done, ended) = mpsc::channel();
         let token = cancel.clone();
@@ -84,12 +89,18 @@ impl Launcher for InProcess {
             base_branch: spec.base_branch.clone(),
             run_id: Some(spec.run_id.clone()),
         };
+        crate::launch::refuse_existing(spec)?;
         let ended = self.drive(&spec.run_id, move |cancel| Engine::new(cancel).start(req))?;
-        wait_until_started(spec, START_WITHIN, || {
-            ended.try_recv().ok().map(|message| LaunchError::Ended {
+        wait_until_started(spec, START_WITHIN, || match ended.try_recv() {
+            Ok(message) => Some(LaunchError::Ended {
                 status: "its thread returned".into(),
                 message,
-            })
+            }),
+            Err(mpsc::TryRecvError::Disconnected) => Some(LaunchError::Ended {
+                status: "its thread panicked".into(),
+                message: String::new(),
+            }),
+            Err(mpsc::TryRecvError::Empty) => None,
         })
     }
 
