@@ -258,6 +258,15 @@ pub fn failure_hint(category: FailureCategory, run_id: &str, items_failed: bool)
             "see runs/{run_id}/logs/setup.log; fix the setup list in orx.yaml, then `orx resume \
              {run_id}`"
         ),
+        FailureCategory::GateCannotStart => format!(
+            "fix the gate in orx.yaml as said (`orx doctor` checks every gate), then `orx resume \
+             {run_id}`"
+        ),
+        FailureCategory::BaselineNotClean => format!(
+            "see runs/{run_id}/artifacts/baseline.gates.json; make the gate pass on the base \
+             branch, or set `baseline: compare` on it so items pass when they add no new \
+             failure, then `orx resume {run_id}`"
+        ),
         FailureCategory::NoBacklog => {
             format!("`orx resume {run_id} --from decompose` makes the backlog again")
         }

@@ -130,14 +130,26 @@ pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
     for (kind, stages) in routing.by_executor() {
         checks.extend(executor(config, kind, &stages));
     }
-    checks.extend(
-        config
-            .config
-            .gates
-            .iter()
-            .filter(|g| g.enabled)
-            .map(|g| gate(repo, g)),
-    );
+    let gates: Vec<Check> = config
+        .config
+        .gates
+        .iter()
+        .filter(|g| g.enabled)
+        .map(|g| gate(repo, g))
+        .collect();
+    if gates.is_empty() {
+        checks.push(
+            Check::new(
+                "gates",
+                CheckStatus::Warn,
+                "no gates: an item passes on the agent's word, nothing checks its change",
+            )
+            .fix(Fix::Do(
+                "add the project's test and lint commands to the `gates:` list of orx.yaml".into(),
+            )),
+        );
+    }
+    checks.extend(gates);
     checks
 }
 
@@ -205,11 +217,34 @@ fn config_file(config: &LoadedConfig) -> Check {
 fn executor(config: &LoadedConfig, kind: ExecutorKind, stages: &[&str]) -> Vec<Check> {
     let stages = stages.join(", ");
     if kind == ExecutorKind::Fake {
-        return vec![Check::new(
-            "fake",
-            CheckStatus::Ok,
-            format!("built in (stages: {stages})"),
-        )];
+        let scripted = config
+            .config
+            .executors
+            .fake
+            .as_ref()
+            .is_some_and(|f| f.scenario.is_some());
+        if scripted || config.path.is_none() {
+            return vec![Check::new(
+                "fake",
+                CheckStatus::Ok,
+                format!("built in (stages: {stages})"),
+            )];
+        }
+        return vec![
+            Check::new(
+                "fake",
+                CheckStatus::Warn,
+                format!(
+                    "stages {stages} go to the scripted placeholder agent, which changes nothing \
+                     useful in a real project"
+                ),
+            )
+            .fix(Fix::Do(
+                "set engine.type in orx.yaml to an agent CLI you have: codex, claude, gemini, \
+                 copilot or cursor"
+                    .into(),
+            )),
+        ];
     }
     let bin = binary_for(&config.config, kind);
     let Some(path) = find_program(&bin) else {
@@ -290,28 +325,28 @@ fn auth(config: &LoadedConfig, kind: ExecutorKind) -> Check {
     }
 }
 
-/// A gate's command is found on PATH or in the repository.
+/// A gate's command can start: found on PATH or in the repository, and one program.
 fn gate(repo: &Path, g: &crate::config::GateConfig) -> Check {
     let cmd = g.command.to_string();
     let subject = format!("gate {}", g.name);
-    let found = find_program(&cmd).or_else(|| {
-        let p = repo.join(&cmd);
-        p.is_file().then_some(p)
-    });
-    match found {
-        Some(p) => Check::new(subject, CheckStatus::Ok, p.display().to_string()),
-        None => Check::new(
-            subject,
-            if g.required {
-                CheckStatus::Fail
-            } else {
-                CheckStatus::Warn
-            },
-            format!("`{cmd}` not found"),
-        )
-        .fix(Fix::Do(format!(
-            "install `{cmd}` or fix gates[{}].command",
-            g.name
-        ))),
-    }
+    let Some(problem) = crate::gate::CommandProblem::check(g, repo) else {
+        let found = find_program(&cmd).unwrap_or_else(|| repo.join(&cmd));
+        return Check::new(subject, CheckStatus::Ok, found.display().to_string());
+    };
+    let detail = match &problem {
+        crate::gate::CommandProblem::ArgumentsInCommand { program, .. } => {
+            format!("`{cmd}` is a program with its arguments (`{program}` and more)")
+        }
+        _ => format!("`{cmd}` not found"),
+    };
+    Check::new(
+        subject,
+        if g.required {
+            CheckStatus::Fail
+        } else {
+            CheckStatus::Warn
+        },
+        detail,
+    )
+    .fix(Fix::Do(problem.fix(g)))
 }

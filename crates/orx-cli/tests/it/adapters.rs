@@ -145,7 +145,7 @@ fn doctor_reports_binaries_versions_auth_and_gates() {
     let claude = mk("claude", "2.1.197 (Claude Code)");
     let codex = mk("codex", "codex-cli 0.100.0");
     let cfg = format!(
-        "engine:\n  type: claude\nexecutors:\n  claude:\n    bin: {}\n  codex:\n    bin: {}\n  gemini:\n    bin: orx-no-such-gemini\nstages:\n  implement: {{ executor: codex }}\n  review: {{ executor: gemini }}\ngates:\n  - name: shell\n    command: sh\n  - name: lint\n    command: orx-no-such-linter\n",
+        "engine:\n  type: claude\nexecutors:\n  claude:\n    bin: {}\n  codex:\n    bin: {}\n  gemini:\n    bin: orx-no-such-gemini\nstages:\n  implement: {{ executor: codex }}\n  review: {{ executor: gemini }}\ngates:\n  - name: shell\n    command: sh\n  - name: lint\n    command: orx-no-such-linter\n  - name: unit\n    command: python3 -m unittest\n",
         claude.display(),
         codex.display()
     );
@@ -186,6 +186,25 @@ fn doctor_reports_binaries_versions_auth_and_gates() {
         !String::from_utf8_lossy(&out.stdout).contains("sk-ant-test"),
         "no key is printed"
     );
+}
+
+#[test]
+fn doctor_warns_of_no_gates_and_of_the_placeholder_agent() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    repo.write("orx.yaml", "engine:\n  type: fake\n");
+    let out = repo.orx(crate::bin()).args(["doctor"]).output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    let warnings: Vec<&str> = s
+        .lines()
+        .filter(|l| l.contains("fake") || l.contains("gates") || l.trim_start().starts_with("fix"))
+        .collect();
+    insta::assert_snapshot!(warnings.join("\n"), @"
+    warn  fake        stages plan, spec, decompose, implement, fix, review, knowledge_update go to the scripted placeholder agent, which changes nothing useful in a real project
+    warn  gates       no gates: an item passes on the agent's word, nothing checks its change
+      fake: set engine.type in orx.yaml to an agent CLI you have: codex, claude, gemini, copilot or cursor
+      gates: add the project's test and lint commands to the `gates:` list of orx.yaml
+    ");
+    assert_eq!(out.status.code(), Some(0), "warnings only: {}", text(&out));
 }
 
 #[test]

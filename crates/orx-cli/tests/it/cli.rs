@@ -492,6 +492,8 @@ fn demo_runs_every_stage_with_one_fix_loop() {
     task: Add a function add(a, b) to calc.py that returns the sum of a and b, with a unit test, and document it in README.md.
 
     [HH:MM:SS] run  run [RUN_ID] started on orx/[RUN_ID] from main ([SHA])
+    [HH:MM:SS] baseline  baseline: gate compile passed
+    [HH:MM:SS] baseline  baseline: gate unittest passed
     [HH:MM:SS] plan  plan started
     [HH:MM:SS] plan  plan: the agent answered
     [HH:MM:SS] plan  plan done: plan.md written (185 bytes)
@@ -675,7 +677,7 @@ fn outside_a_repository_status_and_doctor_say_so() {
 
 #[test]
 fn a_failed_run_names_its_last_failure_once() {
-    let cfg = "run:\n  max_fix_attempts: 1\ngates:\n  - name: g\n    command: \"false\"\n";
+    let cfg = "run:\n  max_fix_attempts: 1\ngates:\n  - name: g\n    baseline: ignore\n    command: \"false\"\n";
     let repo = crate::repo_with(
         &[("f", "x")],
         &crate::scenario(crate::ONE_ITEM, crate::WRITE_A, ""),

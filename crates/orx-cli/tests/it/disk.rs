@@ -93,7 +93,7 @@ fn a_read_only_run_folder_gives_a_clear_error_and_keeps_the_checkpoint() {
     let flag_path = flag.path().to_path_buf();
     drop(flag);
     let gate = format!(
-        "gates:\n  - name: flag\n    command: sh\n    args: [\"-c\", \"test -f {}\"]\nrun:\n  max_fix_attempts: 1\n",
+        "gates:\n  - name: flag\n    baseline: ignore\n    command: sh\n    args: [\"-c\", \"test -f {}\"]\nrun:\n  max_fix_attempts: 1\n",
         flag_path.display()
     );
     let repo = repo_with(

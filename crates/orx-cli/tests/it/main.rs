@@ -10,6 +10,7 @@
 mod adapters;
 mod attacks;
 mod attacks_dashboard;
+mod baseline;
 mod browser;
 mod cli;
 mod compat;

@@ -265,7 +265,7 @@ fix:
 fn exhausted_attempts_fail_the_item_and_stop_the_run_with_stop_on_first_failure() {
     let items = "        - id: W001\n          title: A\n          acceptance: [x]\n        - id: W002\n          title: B\n          acceptance: [y]";
     let implement = "  - write: { \"{{ item }}.txt\": \"attempt {{ attempt }}\" }\n";
-    let cfg = "run:\n  max_fix_attempts: 2\n  stop_on_first_failure: true\ngates:\n  - name: never\n    command: sh\n    args: [\"-c\", \"echo 'src/x.py:3: error: boom' >&2; exit 1\"]\n";
+    let cfg = "run:\n  max_fix_attempts: 2\n  stop_on_first_failure: true\ngates:\n  - name: never\n    baseline: ignore\n    command: sh\n    args: [\"-c\", \"echo 'src/x.py:3: error: boom' >&2; exit 1\"]\n";
     let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), cfg);
     let out = orx_ok(&repo, &["run", "t"], 1);
     assert!(
@@ -339,7 +339,7 @@ fn an_empty_diff_is_reported_as_no_changes() {
 fn an_optional_gate_failure_does_not_fail_the_item_but_is_reported() {
     let items = "        - id: W001\n          title: A\n          acceptance: [x]";
     let implement = "  - write: { a.txt: x }\n";
-    let cfg = "gates:\n  - name: lint\n    command: sh\n    args: [\"-c\", \"echo 'warning: style'; exit 3\"]\n    required: false\n  - name: test\n    command: \"true\"\n";
+    let cfg = "gates:\n  - name: lint\n    baseline: ignore\n    command: sh\n    args: [\"-c\", \"echo 'warning: style'; exit 3\"]\n    required: false\n  - name: test\n    baseline: ignore\n    command: \"true\"\n";
     let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), cfg);
     orx_ok(&repo, &["run", "t"], 0);
     let id = repo.single_run();
@@ -364,7 +364,7 @@ fn an_optional_gate_failure_does_not_fail_the_item_but_is_reported() {
 fn a_gate_that_hangs_is_killed_at_its_timeout() {
     let items = "        - id: W001\n          title: A\n          acceptance: [x]";
     let implement = "  - write: { a.txt: x }\n";
-    let cfg = "run:\n  max_fix_attempts: 1\ngates:\n  - name: hang\n    command: sh\n    args: [\"-c\", \"echo started; sleep 600 & sleep 600\"]\n    timeout: 1\n";
+    let cfg = "run:\n  max_fix_attempts: 1\ngates:\n  - name: hang\n    baseline: ignore\n    command: sh\n    args: [\"-c\", \"echo started; sleep 600 & sleep 600\"]\n    timeout: 1\n";
     let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), cfg);
     let t0 = std::time::Instant::now();
     orx_ok(&repo, &["run", "t"], 1);

@@ -193,7 +193,7 @@ fn detach_returns_a_real_run_id_and_refuses_a_run_that_cannot_start() {
 
 #[test]
 fn a_missing_fix_command_is_reported_and_the_gate_decides() {
-    let cfg = "gates:\n  - name: g\n    command: sh\n    args: [\"-c\", \"test -f a.txt\"]\n    fix: { command: orx-no-such-fixer }\n";
+    let cfg = "gates:\n  - name: g\n    baseline: ignore\n    command: sh\n    args: [\"-c\", \"test -f a.txt\"]\n    fix: { command: orx-no-such-fixer }\n";
     let implement = "  - item: W001\n    attempt: 1\n    write: { b.txt: \"b\" }\n  - write: { a.txt: \"a\" }\n";
     let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, implement, ""), cfg);
     orx_ok(&repo, &["run", "t"], 0);
@@ -215,7 +215,7 @@ fn a_gate_printing_a_gigabyte_keeps_a_bounded_log_and_its_last_words() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(128 << 20);
     let cfg = format!(
-        "gates:\n  - name: loud\n    command: sh\n    args: [\"-c\", \"test -f a.txt && exit 0; yes 'noise noise noise noise noise noise noise noise noise noise noise noise' | head -c {bytes}; echo; echo 'error: the last words'; exit 1\"]\n    timeout: 1200\n"
+        "gates:\n  - name: loud\n    baseline: ignore\n    command: sh\n    args: [\"-c\", \"test -f a.txt && exit 0; yes 'noise noise noise noise noise noise noise noise noise noise noise noise' | head -c {bytes}; echo; echo 'error: the last words'; exit 1\"]\n    timeout: 1200\n"
     );
     let implement = "  - item: W001\n    attempt: 1\n    write: { b.txt: \"b\" }\n  - write: { a.txt: \"a\" }\n";
     let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, implement, ""), &cfg);
@@ -324,7 +324,7 @@ fn a_run_started_with_sigchld_ignored_still_reads_every_exit_status() {
 fn secrets_printed_by_a_gate_fix_command_are_masked_in_the_gate_log() {
     let secret = "tok-5f3a9c0e7b21d4";
     let cfg = format!(
-        "gates:\n  - name: g\n    command: sh\n    args: [\"-c\", \"test -f fixed && exit 0; echo gate {secret}; exit 1\"]\n    fix: {{ command: sh, args: [\"-c\", \"echo fix sees $ORX_TEST_SERVICE_TOKEN; touch fixed\"] }}\n"
+        "gates:\n  - name: g\n    baseline: ignore\n    command: sh\n    args: [\"-c\", \"test -f fixed && exit 0; echo gate {secret}; exit 1\"]\n    fix: {{ command: sh, args: [\"-c\", \"echo fix sees $ORX_TEST_SERVICE_TOKEN; touch fixed\"] }}\n"
     );
     let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), &cfg);
     let out = repo
@@ -344,7 +344,7 @@ fn secrets_printed_by_a_gate_fix_command_are_masked_in_the_gate_log() {
 /// A gate log reads on its own: the command as a shell would take it back, and how it ended.
 #[test]
 fn a_gate_log_shows_the_quoted_command_and_how_the_gate_ended() {
-    let cfg = "run:\n  max_fix_attempts: 2\ngates:\n  - name: g\n    command: sh\n    args: [\"-c\", \"test -f done.txt && exit 0; echo 'not yet'; exit 3\"]\n";
+    let cfg = "run:\n  max_fix_attempts: 2\ngates:\n  - name: g\n    baseline: ignore\n    command: sh\n    args: [\"-c\", \"test -f done.txt && exit 0; echo 'not yet'; exit 3\"]\n";
     let implement = "  - item: W001\n    attempt: 1\n    write: { b.txt: \"b\" }\n  - write: { done.txt: \"a\" }\n";
     let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, implement, ""), cfg);
     orx_ok(&repo, &["run", "t"], 0);

@@ -95,7 +95,7 @@ fn a_failed_run_resumes_with_a_fresh_attempt_budget_after_the_repository_is_fixe
     let flag_path = flag.path().display().to_string();
     drop(flag);
     let cfg = format!(
-        "run:\n  max_fix_attempts: 2\ngates:\n  - name: env\n    command: sh\n    args: [\"-c\", \"test -f {flag_path}\"]\n"
+        "run:\n  max_fix_attempts: 2\ngates:\n  - name: env\n    baseline: ignore\n    command: sh\n    args: [\"-c\", \"test -f {flag_path}\"]\n"
     );
     let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), &cfg);
     orx_ok(&repo, &["run", "t"], 1);
@@ -624,7 +624,7 @@ fn a_run_started_with_another_config_resumes_with_it() {
     let other = repo.aux_file(
         "other-orx.yaml",
         &format!(
-            "engine:\n  type: fake\nexecutors:\n  fake:\n    scenario: {}\nrun:\n  max_fix_attempts: 1\ngates:\n  - name: go\n    command: sh\n    args: [\"-c\", \"test -f {}\"]\n",
+            "engine:\n  type: fake\nexecutors:\n  fake:\n    scenario: {}\nrun:\n  max_fix_attempts: 1\ngates:\n  - name: go\n    baseline: ignore\n    command: sh\n    args: [\"-c\", \"test -f {}\"]\n",
             other_scenario.display(),
             go.display()
         ),

@@ -433,7 +433,7 @@ fn pipeline_stage_options_set_limits_and_routing() {
     let repo = repo_with(
         &[("f", "x")],
         &scenario(ONE_ITEM, implement, ""),
-        "gates:\n  - name: never\n    command: \"false\"\n",
+        "gates:\n  - name: never\n    baseline: ignore\n    command: \"false\"\n",
     );
     repo.write(
         ".orx/pipelines/tight.yaml",

@@ -392,6 +392,23 @@ pub struct GateConfig {
     /// How evidence is extracted (default: guessed from the command).
     #[serde(default)]
     pub parser: Option<ParserKind>,
+    /// What a failure of this gate on the untouched base means (default: `compare`).
+    #[serde(default)]
+    pub baseline: BaselineMode,
+}
+
+/// `gates[].baseline`: how the gate's result on the untouched worktree, run once before the
+/// first agent edits, is used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineMode {
+    /// Failures already there are recorded; an item passes when it adds no new failure.
+    #[default]
+    Compare,
+    /// The gate is not run on the base; every item must pass it outright.
+    Ignore,
+    /// A failure on the base stops the run before any agent call.
+    RequireClean,
 }
 
 fn yes() -> bool {

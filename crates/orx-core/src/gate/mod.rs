@@ -1,7 +1,11 @@
 //! Quality gates: run each configured command in the worktree with its timeout, optionally an
 //! auto-fix and one re-run, and turn the log into structured evidence with a parser per tool.
 
+pub mod baseline;
+mod command;
 pub mod parser;
+
+pub use command::CommandProblem;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -73,6 +77,26 @@ pub struct GateResult {
     pub tail: String,
     /// The log file.
     pub log: PathBuf,
+    /// The command could not start (missing program, a command with its arguments in it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cannot_start: bool,
+    /// How the result compares with the same gate on the untouched base (an item's gates,
+    /// when the gate failed there too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against_base: Option<baseline::AgainstBase>,
+}
+
+impl GateResult {
+    /// This result fails the attempt: a required gate that failed, unless it failed only as
+    /// it already did on the base.
+    pub fn blocks(&self) -> bool {
+        self.required && !self.counts_as_passed()
+    }
+
+    /// Passed, or failed with no failure that was not already there on the base.
+    pub fn counts_as_passed(&self) -> bool {
+        self.passed || self.against_base.as_ref().is_some_and(|b| b.new == 0)
+    }
 }
 
 /// The parser for `gate`: its `parser` key, or a guess from the command.
@@ -151,7 +175,6 @@ pub fn run_gate(gate: &GateConfig, ctx: &GateRun<'_>) -> Result<GateResult> {
         spec.log_limit = Some(LOG_LIMIT);
         spec.redactor = ctx.redactor.cloned();
         spec.ledger = ctx.ledger.cloned();
-        spec.ledger = ctx.ledger.cloned();
         let _ =
             crate::fsutil::append_line(&log, &format!("\n# orx: running fix `{}`", fix.command));
         match run(&spec, ctx.cancel, &mut |_, _| {}) {
@@ -196,7 +219,7 @@ fn run_once(
         Err(Error::Spawn { program, source }) => {
             let msg = format!("could not start `{program}`: {source}");
             let _ = crate::fsutil::append_line(log, &msg);
-            return Ok(not_started(gate, parser, log, msg));
+            return Ok(not_started(gate, parser, (ctx.cwd, log), msg));
         }
         Err(e) => return Err(e),
     };
@@ -248,6 +271,8 @@ fn run_once(
         counts: parsed.counts,
         tail: crate::fsutil::tail_lines(&text, 30),
         log: log.to_path_buf(),
+        cannot_start: false,
+        against_base: None,
     })
 }
 
@@ -282,7 +307,12 @@ fn shown_command(gate: &GateConfig, args: &[String], ctx: &GateRun<'_>) -> Strin
 }
 
 /// A gate whose command could not start: failed, with the reason as its one finding.
-fn not_started(gate: &GateConfig, parser: ParserKind, log: &Path, msg: String) -> GateResult {
+fn not_started(
+    gate: &GateConfig,
+    parser: ParserKind,
+    (cwd, log): (&Path, &Path),
+    msg: String,
+) -> GateResult {
     GateResult {
         name: gate.name.clone(),
         required: gate.required,
@@ -295,11 +325,18 @@ fn not_started(gate: &GateConfig, parser: ParserKind, log: &Path, msg: String) -
         findings: vec![Finding {
             file: None,
             line: None,
-            message: format!("{msg}; install it or fix gates[{}].command", gate.name),
+            message: format!(
+                "{msg}; {}",
+                CommandProblem::check(gate, cwd)
+                    .unwrap_or(CommandProblem::CannotStart)
+                    .fix(gate)
+            ),
         }],
         counts: None,
         tail: msg,
         log: log.to_path_buf(),
+        cannot_start: true,
+        against_base: None,
     }
 }
 

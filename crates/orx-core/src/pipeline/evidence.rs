@@ -8,7 +8,7 @@ const DIFF_BUDGET: usize = 20 * 1024;
 /// Evidence from failed gates (required and optional), with the item's diff.
 pub fn from_gates(results: &[GateResult], diff: &str) -> String {
     let mut out = String::new();
-    for g in results.iter().filter(|g| !g.passed) {
+    for g in results.iter().filter(|g| !g.counts_as_passed()) {
         out.push_str(&format!(
             "## Gate `{}` failed ({}{}{})\n",
             g.name,
@@ -26,13 +26,24 @@ pub fn from_gates(results: &[GateResult], diff: &str) -> String {
         if !g.findings.is_empty() {
             out.push_str("Errors:\n");
             for f in &g.findings {
-                let loc = match (&f.file, f.line) {
-                    (Some(file), Some(line)) => format!("{file}:{line}: "),
-                    (Some(file), None) => format!("{file}: "),
-                    _ => String::new(),
-                };
-                out.push_str(&format!("- {loc}{}\n", f.message));
+                out.push_str(&format!("- {}\n", f.located()));
             }
+        }
+        if let Some(b) = g
+            .against_base
+            .as_ref()
+            .filter(|b| !b.preexisting.is_empty())
+        {
+            out.push_str(&format!(
+                "({} failure{} already there before the run {} left out: not yours to fix.)\n",
+                b.preexisting.len(),
+                if b.preexisting.len() == 1 { "" } else { "s" },
+                if b.preexisting.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                },
+            ));
         }
         if !g.tail.trim().is_empty() {
             out.push_str(&format!("Log tail:\n```\n{}\n```\n", g.tail.trim_end()));

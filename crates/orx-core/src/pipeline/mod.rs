@@ -10,6 +10,7 @@ mod error;
 pub mod evidence;
 mod in_process;
 mod stages;
+mod verify;
 
 pub use ctx::{Checkpoint, RunCtx, RunEnv, StageTotals, Turn};
 pub use def::{KNOWN_STAGES, PipelineDef};
@@ -17,3 +18,4 @@ pub use engine::{DryRun, Engine, ResumeRequest, RunOutcome, RunRequest, dry_run}
 pub use error::PipelineError;
 pub use in_process::InProcess;
 pub use stages::{DryRunEnv, Stage, StageOutcome, stage_by_name};
+pub use verify::BASELINE_ARTIFACT;

@@ -208,6 +208,10 @@ names!(ItemPhase {
 pub enum FailureCategory {
     /// A required gate failed.
     GateFailed,
+    /// A gate's command could not start (found by the baseline, before any agent call).
+    GateCannotStart,
+    /// A `baseline: require_clean` gate already failed on the untouched base.
+    BaselineNotClean,
     /// The agent failed (crash, timeout, auth, bad request, …).
     AgentError,
     /// The attempt changed no file.
@@ -239,6 +243,8 @@ pub enum FailureCategory {
 
 names!(FailureCategory {
     GateFailed => "gate_failed",
+    GateCannotStart => "gate_cannot_start",
+    BaselineNotClean => "baseline_not_clean",
     AgentError => "agent_error",
     NoChanges => "no_changes",
     Guardrail => "guardrail",

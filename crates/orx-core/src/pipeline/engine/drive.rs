@@ -27,7 +27,10 @@ enum Next {
 pub(super) fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
     cx.cp.state_mut().status = RunStatus::Running;
     cx.cp.save()?;
-    match walk(cx) {
+    match baseline(cx).and_then(|stop| match stop {
+        Some(f) => Ok(Some(f)),
+        None => walk(cx),
+    }) {
         Ok(None) => finish(cx, RunStatus::Succeeded),
         Ok(Some(_)) => finish(cx, RunStatus::Failed),
         Err(Error::Cancelled) => finish(cx, RunStatus::Cancelled),
@@ -43,6 +46,23 @@ pub(super) fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
             finish(cx, RunStatus::Failed)
         }
     }
+}
+
+/// The baseline, when a stage of the pipeline verifies agents' edits: the failure that stops
+/// the run before any agent call, if any.
+fn baseline(cx: &mut RunCtx) -> Result<Option<Failure>> {
+    let verifies = cx.cp.state().stages.iter().any(|s| {
+        s.status != StageStatus::Skipped && stage_by_name(&s.name).is_some_and(|st| st.verifies())
+    });
+    if !verifies {
+        return Ok(None);
+    }
+    let failure = crate::pipeline::verify::ensure_baseline(cx)?;
+    if let Some(f) = &failure {
+        cx.cp.state_mut().last_failure = Some(f.clone());
+        cx.cp.save()?;
+    }
+    Ok(failure)
 }
 
 /// The stages in order: None when all ended, the failure that stopped the run otherwise.

@@ -22,6 +22,10 @@ impl Stage for Implement {
         true
     }
 
+    fn verifies(&self) -> bool {
+        true
+    }
+
     /// Failed items get a fresh budget (from wherever the branch is now); skipped ones run.
     fn on_resume(&self, state: &mut RunState) {
         for it in &mut state.items {
@@ -54,6 +58,7 @@ impl Stage for Implement {
                 serde_json::json!({
                     "task": env.task, "spec": spec, "item": DryRunEnv::sample_item(),
                     "attempt": 1, "max_attempts": max, "context": env.context,
+                    "baseline": DryRunEnv::placeholder("failures already on the base, if any,"),
                 }),
             ),
             (
@@ -62,6 +67,7 @@ impl Stage for Implement {
                     "task": env.task, "spec": spec, "item": DryRunEnv::sample_item(),
                     "attempt": 2, "max_attempts": max, "context": env.context,
                     "evidence": DryRunEnv::placeholder("failure evidence"),
+                    "baseline": DryRunEnv::placeholder("failures already on the base, if any,"),
                 }),
             ),
         ]

@@ -14,15 +14,14 @@ use std::time::Instant;
 use super::failure;
 use crate::Result;
 use crate::agent::AgentMode;
-use crate::gate::{GateResult, GateRun, run_gate};
 use crate::git::{Changes, DiffStats};
 use crate::guardrails::Guardrails;
 use crate::metrics::StageRecord;
 use crate::pipeline::backlog::Item;
+use crate::pipeline::verify::{Scope, enabled_gates, load_baseline, run_gates};
 use crate::pipeline::{PipelineError, RunCtx, Turn, evidence};
 use crate::protocol::{
-    AttemptStatus, Event, EventBody, Failure, FailureCategory, GateOutcome, ItemPhase, ItemStatus,
-    now_rfc3339,
+    AttemptStatus, Event, EventBody, Failure, FailureCategory, ItemPhase, ItemStatus, now_rfc3339,
 };
 
 /// Runs `item` to its end: None when it passed, its failure when it used up its attempts.
@@ -206,6 +205,9 @@ impl Attempt {
             "max_attempts": self.max,
             "evidence": self.evidence.clone().unwrap_or_default(),
             "context": cx.env.repo_context(),
+            "baseline": load_baseline(cx)
+                .map(|b| b.describe(&cx.env.config.gates))
+                .unwrap_or_default(),
         });
         let prompt = cx.env.prompts.render(self.role, &ctx)?;
         let call = cx.call_agent(Turn {
@@ -264,17 +266,45 @@ impl Attempt {
         }))
     }
 
-    /// Every enabled gate; a required one that fails fails the attempt, an optional one is
-    /// reported.
+    /// Every enabled gate; a required one that fails fails the attempt, unless it fails only
+    /// as it already did on the base; an optional one is reported.
     fn gates(&mut self, cx: &mut RunCtx, diff: &str) -> Result<Option<Verdict>> {
-        let results = run_gates(cx, &self.id, self.number)?;
+        let gates = enabled_gates(cx);
+        let scope = Scope::Attempt {
+            item: &self.id,
+            attempt: self.number,
+        };
+        let mut results = run_gates(cx, &gates, scope)?;
+        if let Some(base) = load_baseline(cx) {
+            for r in &mut results {
+                base.judge(&gates, r);
+            }
+        }
         self.gate_secs = results.iter().map(|g| g.duration_secs).sum();
-        self.gates = results.iter().map(|g| (g.name.clone(), g.passed)).collect();
+        self.gates = results
+            .iter()
+            .map(|g| (g.name.clone(), g.counts_as_passed()))
+            .collect();
         cx.env.files.json(
             &cx.env.dir.artifact(&format!("{}.gates.json", self.id)),
             &results,
         )?;
-        if results.iter().any(|g| g.required && !g.passed) {
+        let as_before: Vec<&str> = results
+            .iter()
+            .filter(|g| !g.passed && g.counts_as_passed())
+            .map(|g| g.name.as_str())
+            .collect();
+        if !as_before.is_empty() {
+            cx.emit(self.event(
+                EventBody::Warning,
+                format!(
+                    "{}: {} failed only as on the base (no new failure)",
+                    self.id,
+                    as_before.join(", ")
+                ),
+            ));
+        }
+        if results.iter().any(|g| g.blocks()) {
             return Ok(Some(Verdict::Failed {
                 category: FailureCategory::GateFailed,
                 evidence: evidence::from_gates(&results, diff),
@@ -282,7 +312,7 @@ impl Attempt {
         }
         let optional: Vec<&str> = results
             .iter()
-            .filter(|g| !g.passed)
+            .filter(|g| !g.counts_as_passed())
             .map(|g| g.name.as_str())
             .collect();
         if !optional.is_empty() {
@@ -431,63 +461,4 @@ fn exhausted(cx: &mut RunCtx, id: &str) -> Result<Failure> {
         .item(id),
     );
     Ok(f)
-}
-
-/// Runs every enabled gate on the worktree, each with its log.
-fn run_gates(cx: &mut RunCtx, id: &str, attempt: u32) -> Result<Vec<GateResult>> {
-    let gates: Vec<_> = cx
-        .env
-        .config
-        .gates
-        .iter()
-        .filter(|g| g.enabled)
-        .cloned()
-        .collect();
-    let mut results = Vec::new();
-    let ledger = cx.env.ledger();
-    for gate in gates {
-        cx.env.check_cancel()?;
-        let event = |body, message| {
-            Event::new(body, message)
-                .stage("verify")
-                .item(id)
-                .attempt(attempt)
-        };
-        cx.emit(event(
-            EventBody::GateStarted,
-            format!("{id}: gate {}", gate.name),
-        ));
-        let dir = cx.env.dir.clone();
-        let log_for = |name: &str| dir.log(&format!("gate_{name}_{id}_{attempt}.log"));
-        let res = run_gate(
-            &gate,
-            &GateRun {
-                cwd: &cx.env.worktree,
-                log_for: &log_for,
-                cancel: &cx.env.cancel,
-                redactor: Some(cx.env.files.redactor()),
-                ledger: Some(&ledger),
-            },
-        )?;
-        cx.emit(event(
-            EventBody::GateFinished(GateOutcome {
-                gate: res.name.clone(),
-                passed: res.passed,
-                required: res.required,
-                exit_code: res.exit_code,
-                timed_out: res.timed_out,
-                duration_secs: res.duration_secs,
-                findings: res.findings.len(),
-                counts: res.counts.clone(),
-            }),
-            format!(
-                "{id}: gate {} {}{}",
-                res.name,
-                if res.passed { "passed" } else { "failed" },
-                if res.timed_out { " (timed out)" } else { "" }
-            ),
-        ));
-        results.push(res);
-    }
-    Ok(results)
 }

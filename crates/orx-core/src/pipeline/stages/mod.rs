@@ -78,6 +78,12 @@ pub trait Stage {
         false
     }
 
+    /// The stage runs the gates on agents' edits: the run needs its baseline (SPEC §13) before
+    /// the first agent call.
+    fn verifies(&self) -> bool {
+        false
+    }
+
     /// The stage writes its own metrics records (one per item attempt) instead of one for the
     /// whole stage.
     fn records_itself(&self) -> bool {
