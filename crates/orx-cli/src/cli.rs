@@ -8,8 +8,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::command_error::{CommandError, Outcome};
 use crate::commands::{self, Env};
 use crate::commands::{
-    CancelArgs, CleanArgs, CompletionsArgs, DashboardArgs, DemoArgs, DiffArgs, DoctorArgs,
-    InitArgs, LogsArgs, MetricsArgs, PipelinesArgs, ResumeArgs, RunArgs, StatusArgs,
+    ApplyArgs, CancelArgs, CleanArgs, CompletionsArgs, DashboardArgs, DemoArgs, DiffArgs,
+    DoctorArgs, InitArgs, LogsArgs, MetricsArgs, PipelinesArgs, ResumeArgs, RunArgs, StatusArgs,
 };
 use crate::printer::Printer;
 
@@ -53,6 +53,11 @@ pub enum Command {
     Logs(LogsArgs),
     /// Print a run's patch.
     Diff(DiffArgs),
+    /// Land a succeeded run on its base branch in this checkout (one commit by default).
+    ///
+    /// Refuses, changing nothing, when the checkout has uncommitted changes, is on another branch,
+    /// or the run's changes conflict with the base branch as it is now.
+    Apply(ApplyArgs),
     /// Stop a running run (it stays resumable).
     Cancel(CancelArgs),
     /// Remove run folders and worktrees.
@@ -98,6 +103,7 @@ pub fn dispatch(cli: Cli, printer: Printer) -> Outcome {
         Command::Status(a) => commands::inspect::status(&env, a),
         Command::Logs(a) => commands::inspect::logs(&env, a),
         Command::Diff(a) => commands::inspect::diff(&env, a),
+        Command::Apply(a) => commands::apply::apply(&env, a),
         Command::Cancel(a) => commands::clean::cancel(&env, a),
         Command::Clean(a) => commands::clean::clean(&env, a),
         Command::Pipelines(a) => commands::pipelines::pipelines(&env, a),

@@ -3,6 +3,7 @@
 
 use orx_core::Error;
 use orx_core::error::{GitError, PipelineError, RunError};
+use orx_core::land::LandError;
 use orx_core::protocol::FailureCategory;
 
 /// How orx exits (SPEC §2).
@@ -94,7 +95,9 @@ impl From<RunError> for CommandError {
 fn exit_of(e: &Error) -> Exit {
     match e {
         Error::Cancelled => Exit::Interrupted,
-        Error::Config(_) | Error::Run(_) | Error::Route(_) => Exit::Usage,
+        Error::Config(_) | Error::Run(_) | Error::Route(_) | Error::Template { .. } => Exit::Usage,
+        Error::Land(LandError::Conflicts { .. }) => Exit::Failed,
+        Error::Land(_) => Exit::Usage,
         Error::Pipeline(p) => match p {
             PipelineError::ItemVanished(_) => Exit::Failed,
             _ => Exit::Usage,
@@ -124,6 +127,7 @@ fn hints_for(e: &Error) -> Vec<String> {
         Error::Git(g) => git_hints(g),
         Error::Run(r) => run_hints(r),
         Error::Pipeline(p) => pipeline_hints(p),
+        Error::Land(l) => land_hints(l, "RUN"),
         Error::Route(r) => match r {
             orx_core::agent::RouteError::NoRoute(_) => one("check the stages section of orx.yaml"),
             orx_core::agent::RouteError::NoAdapter(_) => one("route the stage to another executor"),
@@ -133,7 +137,11 @@ fn hints_for(e: &Error) -> Vec<String> {
             vec![format!("install `{program}` or fix its path in orx.yaml")]
         }
         Error::Scenario { .. } => one("fix the scenario file named by executors.fake.scenario"),
-        Error::Corrupt { .. } | Error::Template { .. } | Error::Cancelled => Vec::new(),
+        Error::Template { .. } => one(
+            "fix the template in .orx/prompts/ (`orx run --dry-run` renders every prompt), or \
+             remove it to use the built-in one",
+        ),
+        Error::Corrupt { .. } | Error::Cancelled => Vec::new(),
     }
 }
 
@@ -181,8 +189,12 @@ fn git_hints(e: &GitError) -> Vec<String> {
 
 fn run_hints(e: &RunError) -> Vec<String> {
     let hint = match e {
-        RunError::InvalidId { .. } => {
-            "run ids look like 20261126_153000_1a2b3c4d; `orx status` lists them".to_string()
+        RunError::InvalidId { .. } => "run ids look like 20261126_153000_1a2b3c4d; `last`, or \
+             a unique start or end of one, also works; `orx status` lists them"
+            .to_string(),
+        RunError::NoRuns { .. } => "start one with `orx run \"<task>\"`".into(),
+        RunError::Ambiguous { given, .. } => {
+            format!("give more of the id than `{given}` (or `last` for the newest run)")
         }
         RunError::NotFound { .. } => "`orx status` lists the runs of this repository".into(),
         RunError::AlreadyExists { .. } => "leave --run-id out to get a new one".into(),
@@ -214,6 +226,24 @@ fn run_hints(e: &RunError) -> Vec<String> {
 
 fn pipeline_hints(e: &PipelineError) -> Vec<String> {
     let hint = match e {
+        PipelineError::AgentsMissing(missing) => {
+            let mut hints: Vec<String> = missing
+                .iter()
+                .map(|m| {
+                    format!(
+                        "install it: {} (or set executors.{}.bin to its path)",
+                        install_command(m.executor),
+                        m.executor
+                    )
+                })
+                .collect();
+            hints.push(
+                "or route those stages to an installed agent with --engine E or --stage ROLE=E \
+                 (`orx doctor` lists what is installed); nothing was made"
+                    .into(),
+            );
+            return hints;
+        }
         PipelineError::Invalid { .. } => {
             "fix the pipeline file (see `orx pipelines show standard`)".to_string()
         }
@@ -229,6 +259,15 @@ fn pipeline_hints(e: &PipelineError) -> Vec<String> {
             "remove executor/model/reasoning_effort/timeout from it".into()
         }
         PipelineError::DuplicateStage { .. } => "list each stage once".into(),
+        PipelineError::StageOrder { .. } => format!(
+            "stages run in this order (any may be left out): {}",
+            orx_core::pipeline::KNOWN_STAGES.join(", ")
+        ),
+        PipelineError::FileNotFound { .. } => {
+            "check the path; `orx pipelines list` shows the built-in pipelines and the \
+             repository's"
+                .into()
+        }
         PipelineError::NotFound { .. } => {
             "built-in pipelines: standard, fast_fix, plan_only; or give a .yaml file".into()
         }
@@ -245,6 +284,46 @@ fn pipeline_hints(e: &PipelineError) -> Vec<String> {
         }
     };
     vec![hint]
+}
+
+/// What to do when run `id` cannot be applied; nothing was changed.
+pub fn land_hints(e: &LandError, id: &str) -> Vec<String> {
+    let hint = match e {
+        LandError::NotSucceeded { .. } => format!(
+            "`orx resume {id}` finishes it; `orx apply {id} --patch` prints what it has so far"
+        ),
+        LandError::WrongBranch { base, .. } => {
+            format!("switch to it first (git switch {base}), then apply again")
+        }
+        LandError::Dirty { .. } => {
+            "commit or stash them first (git stash), then apply again".to_string()
+        }
+        LandError::UntrackedInTheWay { .. } => "move or delete them, then apply again".to_string(),
+        LandError::Conflicts { base, .. } => format!(
+            "rebase the run branch and resolve by hand (git rebase {base} orx/{id}), or take \
+             the patch (`orx apply {id} --patch > run.patch`, then git apply -3 run.patch)"
+        ),
+        LandError::BranchGone { .. } => {
+            format!("the run's patch is kept in runs/{id}/artifacts/patch.diff: git apply it")
+        }
+        LandError::AlreadyApplied { .. } => format!(
+            "`orx clean {id} --delete-branch` removes the run's worktree, folder and branch"
+        ),
+    };
+    vec![hint, "nothing was changed".into()]
+}
+
+/// How each agent CLI is installed.
+pub fn install_command(kind: orx_core::config::ExecutorKind) -> &'static str {
+    use orx_core::config::ExecutorKind;
+    match kind {
+        ExecutorKind::Codex => "npm install -g @openai/codex",
+        ExecutorKind::Claude => "npm install -g @anthropic-ai/claude-code",
+        ExecutorKind::Gemini => "npm install -g @google/gemini-cli",
+        ExecutorKind::Copilot => "npm install -g @github/copilot",
+        ExecutorKind::Cursor => "curl https://cursor.com/install -fsS | bash",
+        ExecutorKind::Fake => "it is built into orx",
+    }
 }
 
 /// What to do about a run that failed with `category` (the run id fills the commands).

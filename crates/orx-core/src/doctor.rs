@@ -86,34 +86,7 @@ fn login_files(kind: ExecutorKind) -> &'static [&'static str] {
     }
 }
 
-/// The command orx starts for `kind`: `executors.<kind>.bin`, else `engine.binary` when `kind` is
-/// the engine, else the CLI's usual name.
-pub fn binary_for(config: &crate::config::Config, kind: ExecutorKind) -> String {
-    config
-        .executors
-        .get(kind)
-        .and_then(|c| c.bin.as_ref())
-        .map(|b| b.to_string())
-        .or_else(|| {
-            (config.engine.kind == kind)
-                .then(|| config.engine.binary.as_ref().map(|b| b.to_string()))
-                .flatten()
-        })
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| kind.default_binary().to_string())
-}
-
-/// Finds `program` on PATH (or as a path).
-pub fn find_program(program: &str) -> Option<PathBuf> {
-    if program.contains('/') {
-        let p = PathBuf::from(program);
-        return p.is_file().then_some(p);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-}
+pub use crate::agent::{binary_for, find_program};
 
 fn version_of(bin: &Path) -> Option<String> {
     let b = bin.display().to_string();

@@ -15,6 +15,7 @@ pub mod gate;
 pub mod git;
 pub mod guardrails;
 pub mod knowledge;
+pub mod land;
 pub mod launch;
 pub mod metrics;
 pub mod pipeline;

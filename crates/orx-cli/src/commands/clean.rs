@@ -33,9 +33,10 @@ pub struct CleanArgs {
 
 /// `orx cancel`: SIGTERM to the driving orx process, which stops the agent's process group and
 /// writes its checkpoint; SIGKILL after a grace period if it does not stop.
-pub fn cancel(env: &Env, args: CancelArgs) -> Outcome {
+pub fn cancel(env: &Env, mut args: CancelArgs) -> Outcome {
     let store = Store::new(&env.root_or_dir());
-    let dir = store.open(&args.run_id)?;
+    let dir = store.find(&args.run_id)?;
+    args.run_id = dir.id().to_string();
     let Some(pid) = RunLock::live_holder(&dir.lock()) else {
         // No driver: what a killed one left running (an agent's children) is ended, under the
         // run's lock.
@@ -73,7 +74,7 @@ pub fn cancel(env: &Env, args: CancelArgs) -> Outcome {
 }
 
 /// `orx clean`.
-pub fn clean(env: &Env, args: CleanArgs) -> Outcome {
+pub fn clean(env: &Env, mut args: CleanArgs) -> Outcome {
     let repo = env.repo()?;
     let store = Store::new(&repo);
     let ids = if args.target == "all" {
@@ -85,7 +86,7 @@ pub fn clean(env: &Env, args: CleanArgs) -> Outcome {
         }
         store.ids()?
     } else {
-        store.open(&args.target)?;
+        args.target = store.find(&args.target)?.id().to_string();
         vec![args.target.clone()]
     };
     let git = Git::new(&repo);

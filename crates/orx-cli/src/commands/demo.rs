@@ -5,7 +5,7 @@ use orx_core::config::{Overrides, load_file};
 use orx_core::pipeline::{Engine, RunRequest};
 
 use super::Env;
-use super::run::{attach_progress, report, signal_token};
+use super::run::{attach_progress, report_as, signal_token};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -40,12 +40,15 @@ pub fn demo(env: &Env, args: DemoArgs) -> Outcome {
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
-    let code = report(env, outcome?, false)?;
+    // The suggested commands work from where the user is: the demo repository is elsewhere,
+    // and `cargo run` puts no `orx` on PATH.
     let exe = std::env::current_exe()
         .map(|e| e.display().to_string())
         .unwrap_or_else(|_| "orx".into());
+    let orx = format!("{exe} --dir {}", repo.display());
+    let code = report_as(env, outcome?, false, &orx)?;
     p.info(&format!(
-        "\nlook around: {exe} --dir {0} status   (or: cd {0} && git log --oneline --all)",
+        "\nlook around: {orx} status   (or: cd {} && git log --oneline --all)",
         repo.display()
     ));
     Ok(code)

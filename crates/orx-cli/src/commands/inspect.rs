@@ -56,7 +56,8 @@ pub fn status(env: &Env, args: StatusArgs) -> Outcome {
     let Some(id) = args.run_id else {
         return list_runs(env, &store, args.limit, args.json);
     };
-    let dir = store.open(&id)?;
+    let dir = store.find(&id)?;
+    let id = dir.id().to_string();
     if args.follow {
         return follow(env, &dir, 0);
     }
@@ -274,9 +275,10 @@ fn print_events_from(env: &Env, dir: &RunDir, offset: u64) -> orx_core::Result<u
 }
 
 /// `orx logs`.
-pub fn logs(env: &Env, args: LogsArgs) -> Outcome {
+pub fn logs(env: &Env, mut args: LogsArgs) -> Outcome {
     let store = Store::new(&env.root_or_dir());
-    let dir = store.open(&args.run_id)?;
+    let dir = store.find(&args.run_id)?;
+    args.run_id = dir.id().to_string();
     if let Some(stage) = &args.stage {
         let mut files: Vec<_> = fs_err::read_dir(dir.root().join("logs"))?
             .flatten()
@@ -316,7 +318,7 @@ pub fn logs(env: &Env, args: LogsArgs) -> Outcome {
 /// `orx diff`.
 pub fn diff(env: &Env, args: DiffArgs) -> Outcome {
     let store = Store::new(&env.root_or_dir());
-    let dir = store.open(&args.run_id)?;
+    let dir = store.find(&args.run_id)?;
     let text = Store::diff(&dir, args.item.as_deref())?;
     if text.is_empty() {
         env.printer.info("(empty diff)");

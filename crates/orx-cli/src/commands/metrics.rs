@@ -135,7 +135,8 @@ fn report(env: &Env, store: &Store, json: bool) -> Outcome {
 }
 
 fn show(env: &Env, store: &Store, id: &str, json: bool) -> Outcome {
-    let dir = store.open(id)?;
+    let dir = store.find(id)?;
+    let id = dir.id();
     let totals = Store::run_metrics(&dir);
     let records = Store::stage_records(&dir);
     let p = &env.printer;

@@ -1,6 +1,7 @@
 //! One module per command, each with its arguments beside it, and the `Env` every command works
 //! in (where it runs, its config, its printer).
 
+pub mod apply;
 pub mod clean;
 pub mod completions;
 pub mod dashboard;
@@ -14,6 +15,7 @@ pub mod run;
 
 use std::path::{Path, PathBuf};
 
+pub use apply::ApplyArgs;
 pub use clean::{CancelArgs, CleanArgs};
 pub use completions::CompletionsArgs;
 pub use dashboard::DashboardArgs;
@@ -40,15 +42,34 @@ pub struct Env {
     pub printer: Printer,
 }
 
+/// The repository a run's worktree (`<repo>/.worktrees/<id>`, with `<repo>/runs/<id>`) belongs
+/// to, so orx typed inside a run's worktree sees the runs; any other top level is itself.
+fn owning_repo(top: PathBuf) -> PathBuf {
+    let owner = top
+        .parent()
+        .filter(|p| p.ends_with(".worktrees"))
+        .and_then(|w| {
+            let repo = w.parent()?;
+            let id = top.file_name()?;
+            repo.join("runs")
+                .join(id)
+                .is_dir()
+                .then(|| repo.to_path_buf())
+        });
+    owner.unwrap_or(top)
+}
+
 impl Env {
     /// The repository root: the git top level of --dir.
     pub fn repo(&self) -> orx_core::Result<PathBuf> {
-        Git::toplevel(&self.dir)
+        Git::toplevel(&self.dir).map(owning_repo)
     }
 
     /// The repository root if in a repository, else the directory itself (for read commands).
     pub fn root_or_dir(&self) -> PathBuf {
-        Git::toplevel(&self.dir).unwrap_or_else(|_| self.dir.clone())
+        Git::toplevel(&self.dir)
+            .map(owning_repo)
+            .unwrap_or_else(|_| self.dir.clone())
     }
 
     /// The config: --config (must exist), else <repo>/orx.yaml when present, else defaults.

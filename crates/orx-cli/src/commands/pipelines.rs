@@ -40,28 +40,16 @@ pub fn pipelines(env: &Env, args: PipelinesArgs) -> Outcome {
                 env.printer
                     .result(&format!("{:<12} built-in  {}", p.id, p.stages.join(" → ")));
             }
-            let dir = repo.join(".orx").join("pipelines");
-            if let Ok(rd) = std::fs::read_dir(&dir) {
-                let mut files: Vec<_> = rd
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                    .collect();
-                files.sort();
-                for f in files {
-                    let name = f.display().to_string();
-                    match fs_err::read_to_string(&f)
-                        .map_err(orx_core::Error::from)
-                        .and_then(|t| PipelineDef::parse(&t, &name))
-                    {
-                        Ok(p) => env.printer.result(&format!(
-                            "{:<12} {}  {}",
-                            p.id,
-                            name,
-                            p.stages.join(" → ")
-                        )),
-                        Err(e) => env.printer.warn(&format!("{e}")),
-                    }
+            for (file, def) in PipelineDef::in_repo(&repo) {
+                let name = file.display().to_string();
+                match def {
+                    Ok(p) => env.printer.result(&format!(
+                        "{:<12} {}  {}",
+                        p.id,
+                        name,
+                        p.stages.join(" → ")
+                    )),
+                    Err(e) => env.printer.warn(&format!("{e}")),
                 }
             }
         }
@@ -71,7 +59,7 @@ pub fn pipelines(env: &Env, args: PipelinesArgs) -> Outcome {
             env.printer.raw(&yaml);
         }
         PipelinesAction::Validate { file } => {
-            let p = PipelineDef::parse(&fs_err::read_to_string(&file)?, &file)?;
+            let p = PipelineDef::load(std::path::Path::new(&file))?;
             env.printer
                 .result(&format!("{file}: ok ({}: {})", p.id, p.stages.join(" → ")));
         }

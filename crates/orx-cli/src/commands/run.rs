@@ -194,8 +194,9 @@ fn uses_scripted_default(req: &RunRequest) -> bool {
 }
 
 /// `orx resume`.
-pub fn resume(env: &Env, args: ResumeArgs) -> Outcome {
+pub fn resume(env: &Env, mut args: ResumeArgs) -> Outcome {
     let repo = env.repo()?;
+    args.run_id = orx_core::run::Store::new(&repo).resolve(&args.run_id)?;
     let config = resume_config(env, &repo, &args.run_id)?;
     let mut engine = Engine::new(signal_token());
     let bar = if args.json {
@@ -341,30 +342,35 @@ fn print_dry_run(env: &Env, req: &RunRequest, json: bool) -> Outcome {
             prompt.trim_end()
         ));
     }
-    warn_missing_agents(env, req, &d.routing);
+    warn_missing_agents(env, req, &d);
     Ok(Exit::Ok)
 }
 
-/// An agent CLI the routing needs but PATH does not have: the real run would stop at that
-/// stage, after making its worktree. Said now, with the fix (`orx doctor` says more).
-fn warn_missing_agents(env: &Env, req: &RunRequest, routing: &orx_core::config::RoutingTable) {
-    for (kind, stages) in routing.by_executor() {
-        if kind == ExecutorKind::Fake {
-            continue;
-        }
-        let bin = orx_core::doctor::binary_for(&req.config.config, kind);
-        if orx_core::doctor::find_program(&bin).is_none() {
-            env.printer.warn(&format!(
-                "`{bin}` is not on PATH (stages: {}): install the {kind} CLI or set \
-                 executors.{kind}.bin to its path, or the run stops there",
-                stages.join(", ")
-            ));
-        }
+/// An agent CLI the run needs but PATH does not have: the real run refuses to start. Said now,
+/// with the install command.
+fn warn_missing_agents(env: &Env, req: &RunRequest, d: &orx_core::pipeline::DryRun) {
+    let mut config = req.config.config.clone();
+    d.pipeline.apply(&mut config);
+    for m in orx_core::agent::missing_agents(&config, &d.routing, &d.pipeline.stages) {
+        env.printer.warn(&format!(
+            "`{}` is not on PATH (stages: {}): the run would not start; install it: {}, or set \
+             executors.{}.bin to its path",
+            m.program,
+            m.stages.join(", "),
+            crate::command_error::install_command(m.executor),
+            m.executor
+        ));
     }
 }
 
 /// Prints how a run ended and returns its exit code.
 pub(crate) fn report(env: &Env, o: RunOutcome, json: bool) -> Outcome {
+    report_as(env, o, json, "orx")
+}
+
+/// [`report`], with the commands it suggests starting with `orx` (how the user calls orx, and
+/// `--dir` when the run's repository is not where they are).
+pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outcome {
     let code = match o.status {
         RunStatus::Succeeded => Exit::Ok,
         RunStatus::Cancelled => Exit::Interrupted,
@@ -419,10 +425,10 @@ pub(crate) fn report(env: &Env, o: RunOutcome, json: bool) -> Outcome {
     }
     match o.status {
         RunStatus::Succeeded => p.result(&format!(
-            "  next:     orx diff {0} · orx status {0} · git log {1}",
-            o.run_id, o.branch
+            "  next:     {orx} diff {0} · {orx} apply {0} · {orx} status {0}",
+            o.run_id
         )),
-        RunStatus::Cancelled => p.result(&format!("  resume:   orx resume {}", o.run_id)),
+        RunStatus::Cancelled => p.result(&format!("  resume:   {orx} resume {}", o.run_id)),
         _ => {
             if let Some(f) = &o.failure {
                 let items_failed = o.state.items.iter().any(|i| i.status == ItemStatus::Failed);

@@ -114,7 +114,7 @@ fn a_cursor_failure_without_a_result_line_fails_the_stage_with_its_kind() {
 }
 
 #[test]
-fn a_missing_agent_cli_fails_the_stage_with_a_clear_message() {
+fn a_missing_agent_cli_chosen_with_engine_stops_the_run_before_it_starts() {
     let repo = TestRepo::new(&[("f", "x")]);
     repo.write(
         "orx.yaml",
@@ -122,16 +122,13 @@ fn a_missing_agent_cli_fails_the_stage_with_a_clear_message() {
     );
     let out = orx(&repo, &["run", "--engine", "codex", "t"]);
     insta::assert_snapshot!(orx_testkit::human_stderr(&out, repo.path()), @"
-    exit 1
+    exit 2
     --- stderr
-    error: the run failed at plan: crash: could not start `orx-no-such-codex`: No such file or directory (os error 2); install the codex CLI or set executors.codex.bin in orx.yaml
-      hint: see `orx logs [RUN_ID]`; fix the cause, then `orx resume [RUN_ID]` (a failed stage restarts with a fresh attempt budget)
+    error: the codex CLI (`orx-no-such-codex`) is not on PATH; stages routed to it: plan, spec, decompose, implement, fix, review, knowledge_update
+      hint: install it: npm install -g @openai/codex (or set executors.codex.bin to its path)
+      hint: or route those stages to an installed agent with --engine E or --stage ROLE=E (`orx doctor` lists what is installed); nothing was made
     ");
-    let id = repo.single_run();
-    assert_eq!(
-        repo.state(&id).last_failure.unwrap().category,
-        orx_core::protocol::FailureCategory::AgentError
-    );
+    assert!(!repo.path().join("runs").exists());
 }
 
 #[test]

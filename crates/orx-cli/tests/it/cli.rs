@@ -2,11 +2,7 @@
 
 use orx_testkit::{TestRepo, human, normalize, normalize_table, text};
 
-use crate::{bin, orx, orx_ok, stdout};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
+use crate::{bin, orx, orx_ok, stderr, stdout};
 
 fn one_run() -> (TestRepo, String) {
     let repo = TestRepo::new(&[("app.py", "print('hi')\n")]);
@@ -436,6 +432,7 @@ fn completions_pipelines_and_help() {
       status  List recent runs, or show one run in detail
       logs  Print a run's event log, or one agent/gate log
       diff  Print a run's patch
+      apply  Land a succeeded run on its base branch in this checkout (one commit by default)
       cancel  Stop a running run (it stays resumable)
       clean  Remove run folders and worktrees
       pipelines  List, show or validate pipelines
@@ -539,7 +536,7 @@ fn demo_runs_every_stage_with_one_fix_loop() {
       worktree: [REPO]/orx-demo-[RUN_ID]/.worktrees/[RUN_ID]
       run dir:  [REPO]/orx-demo-[RUN_ID]/runs/[RUN_ID]
       tokens:  [N] in, [N] out; cost $0.0000
-      next:  orx diff [RUN_ID] · orx status [RUN_ID] · git log orx/[RUN_ID]
+      next:  orx --dir [REPO]/orx-demo-[RUN_ID] diff [RUN_ID] · orx --dir [REPO]/orx-demo-[RUN_ID] apply [RUN_ID] · orx --dir [REPO]/orx-demo-[RUN_ID] status [RUN_ID]
 
     look around: orx --dir [REPO]/orx-demo-[RUN_ID] status  (or: cd [REPO]/orx-demo-[RUN_ID] && git log --oneline --all)
     ");
@@ -620,7 +617,7 @@ fn without_a_config_a_run_says_the_scripted_agent_does_the_work() {
       worktree: [REPO]/.worktrees/[RUN_ID]
       run dir:  [REPO]/runs/[RUN_ID]
       tokens:  [N] in, [N] out; cost $0.0000
-      next:  orx diff [RUN_ID] · orx status [RUN_ID] · git log orx/[RUN_ID]
+      next:  orx diff [RUN_ID] · orx apply [RUN_ID] · orx status [RUN_ID]
     --- stderr
     warning: no orx.yaml here: stages ran with the built-in scripted agent, which makes a placeholder change (no AI). Run `orx init` to write a config for a real agent, or pass --engine codex|claude|gemini|cursor|copilot
     ");
@@ -743,10 +740,41 @@ fn a_dry_run_warns_of_an_agent_cli_that_is_not_on_path() {
     insta::assert_snapshot!(human(&err, repo.path()), @"
     exit 0
     --- stderr
-    warning: `orx-no-such-claude` is not on PATH (stages: plan, spec, decompose, implement, fix, review, knowledge_update): install the claude CLI or set executors.claude.bin to its path, or the run stops there
+    warning: `orx-no-such-claude` is not on PATH (stages: plan, spec, decompose, implement, fix, review, knowledge_update): the run would not start; install it: npm install -g @anthropic-ai/claude-code, or set executors.claude.bin to its path
     ");
     // Found (codex is `sh` here): no warning for it.
     let out = orx_ok(&repo, &["run", "--dry-run", "--engine", "codex", "t"], 0);
     assert!(!stderr(&out).contains("not on PATH"), "{}", stderr(&out));
     assert!(!repo.path().join("runs").exists());
+}
+
+#[test]
+fn a_run_whose_agent_cli_is_missing_stops_once_before_making_anything() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    repo.write(
+        "orx.yaml",
+        "engine:\n  type: codex\nexecutors:\n  codex:\n    bin: orx-no-such-codex\n  gemini:\n    bin: sh\nstages:\n  review: { executor: gemini }\n",
+    );
+    let out = orx_ok(&repo, &["run", "t"], 2);
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 2
+    --- stderr
+    error: the codex CLI (`orx-no-such-codex`) is not on PATH; stages routed to it: plan, spec, decompose, implement, fix, knowledge_update
+      hint: install it: npm install -g @openai/codex (or set executors.codex.bin to its path)
+      hint: or route those stages to an installed agent with --engine E or --stage ROLE=E (`orx doctor` lists what is installed); nothing was made
+    ");
+    assert!(!repo.path().join("runs").exists(), "no run folder");
+    assert!(!repo.path().join(".worktrees").exists(), "no worktree");
+    assert_eq!(
+        repo.git(&["branch", "--list", "orx/*"]).trim(),
+        "",
+        "no branch"
+    );
+    // A fallback rule that switches a crashed codex to an installed executor covers it.
+    repo.write(
+        "orx.yaml",
+        "engine:\n  type: codex\nexecutors:\n  codex:\n    bin: orx-no-such-codex\nfallback:\n  rules:\n    - { error: crash, switch_to: fake }\n",
+    );
+    let out = orx(&repo, &["run", "--dry-run", "t"]);
+    assert!(!stderr(&out).contains("not on PATH"), "{}", stderr(&out));
 }

@@ -8,6 +8,7 @@
 )]
 
 mod adapters;
+mod apply;
 mod attacks;
 mod attacks_dashboard;
 mod baseline;
@@ -17,6 +18,7 @@ mod compat;
 mod context;
 mod dashboard;
 mod disk;
+mod everyday;
 mod launch;
 mod pipeline;
 mod real_agents;
@@ -58,6 +60,11 @@ pub const WRITE_A: &str = "  - write: { a.txt: \"a\\n\" }\n";
 /// stdout as text.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
 }
 
 /// Runs orx with `args` in `repo`.

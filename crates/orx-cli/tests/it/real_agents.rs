@@ -493,9 +493,14 @@ fn whole_run(kind: ExecutorKind) {
         ..Default::default()
     });
     let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
-    let Some(s) = setup(kind, &mock, &mark) else {
+    let Some(mut s) = setup(kind, &mock, &mark) else {
         return;
     };
+    if kind == ExecutorKind::Codex {
+        // Flags orx passes itself, as configs copied from codex's docs list them: passed once.
+        s.extra_args
+            .extend(["--skip-git-repo-check".to_string(), "--json".to_string()]);
+    }
     let repo = TestRepo::new(&[("README.md", "x\n")]);
     let gates = "gates:\n  - name: greeting\n    command: sh\n    args: [\"-c\", \"grep -q hello greeting.txt\"]\nknowledge:\n  mode: off\n";
     repo.write("orx.yaml", &orx_yaml(&s, gates));

@@ -339,7 +339,7 @@ fn a_malformed_pipeline_gets_a_line_and_column() {
     insta::assert_snapshot!(aux(human(&out, repo.path())), @"
     exit 2
     --- stderr
-    error: [AUX]/bad.yaml: unknown stage `spek`; did you mean `spec`?
+    error: [AUX]/bad.yaml:2:16: unknown stage `spek`; did you mean `spec`?
       hint: known stages: plan, spec, decompose, implement, review, ship, knowledge_update
     ");
     let p = repo.aux_file("bad2.yaml", "id: bad\nstages:\n  - plan\n  stages: x\n");

@@ -3,6 +3,7 @@
 
 pub mod cli;
 mod fake;
+mod installed;
 mod router;
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use fake::{FakeAgent, Scenario, builtin_scenario, parse_scenario as parse_scenario_text};
+pub use installed::{MissingAgent, binary_for, find_program, missing_agents};
 pub use router::{AgentCall, Router};
 
 use crate::Result;

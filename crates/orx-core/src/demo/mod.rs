@@ -57,9 +57,4 @@ pub fn create(parent: &Path) -> Result<PathBuf> {
 }
 
 /// The first `program` on PATH.
-pub fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-}
+pub use crate::agent::find_program as which;

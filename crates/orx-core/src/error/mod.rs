@@ -15,9 +15,10 @@ mod route;
 use std::path::PathBuf;
 
 pub use crate::git::GitError;
+pub use crate::land::LandError;
 pub use crate::run::RunError;
 pub use backlog::BacklogError;
-pub use pipeline::PipelineError;
+pub use pipeline::{PipelineError, StageOrder};
 pub use route::RouteError;
 
 /// Result alias for orx-core.
@@ -44,6 +45,9 @@ pub enum Error {
     /// No agent can serve a stage.
     #[error(transparent)]
     Route(#[from] RouteError),
+    /// A run cannot be applied to its base branch.
+    #[error(transparent)]
+    Land(#[from] LandError),
     /// A child process could not be started.
     #[error("could not start `{program}`: {source}")]
     Spawn {

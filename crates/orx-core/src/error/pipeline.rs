@@ -20,10 +20,12 @@ pub enum PipelineError {
         origin: String,
     },
     /// A stage this orx does not know.
-    #[error("{origin}: unknown stage `{stage}`{}", .near.as_ref().map(|n| format!("; did you mean `{n}`?")).unwrap_or_default())]
+    #[error("{origin}{}: unknown stage `{stage}`{}", at(.location), .near.as_ref().map(|n| format!("; did you mean `{n}`?")).unwrap_or_default())]
     UnknownStage {
         /// The file or id.
         origin: String,
+        /// Line and column.
+        location: Option<(u64, u64)>,
         /// The stage.
         stage: String,
         /// The nearest known stage.
@@ -47,6 +49,24 @@ pub enum PipelineError {
         /// The file or id.
         origin: String,
     },
+    /// A stage placed before one it reads, or without one it needs.
+    #[error("{origin}{}: {}", at(.location), match .order { StageOrder::After(o) => format!("`{stage}` must come after `{o}`, which it reads"), StageOrder::Needs(n) => format!("`{stage}` needs `{n}` earlier in the pipeline") })]
+    StageOrder {
+        /// The file or id.
+        origin: String,
+        /// Line and column of the misplaced stage.
+        location: Option<(u64, u64)>,
+        /// The stage.
+        stage: String,
+        /// What is wrong with its place.
+        order: StageOrder,
+    },
+    /// A pipeline file that does not exist.
+    #[error("no pipeline file {path}")]
+    FileNotFound {
+        /// The path given.
+        path: String,
+    },
     /// A stage listed twice.
     #[error("{origin}: stage `{stage}` is listed twice")]
     DuplicateStage {
@@ -55,6 +75,9 @@ pub enum PipelineError {
         /// The stage.
         stage: String,
     },
+    /// Agent CLIs the run routes stages to are not installed (checked before anything is made).
+    #[error("{}", .0.iter().map(|m| format!("the {} CLI (`{}`) is not on PATH; stages routed to it: {}", m.executor, m.program, m.stages.join(", "))).collect::<Vec<_>>().join("; "))]
+    AgentsMissing(Vec<crate::agent::MissingAgent>),
     /// No pipeline with this id, and no such file.
     #[error("no pipeline `{id}`")]
     NotFound {
@@ -83,4 +106,20 @@ pub enum PipelineError {
     /// An item the checkpoint lists disappeared while it ran (a bug).
     #[error("item {0} vanished from the checkpoint")]
     ItemVanished(String),
+}
+
+/// What is wrong with a stage's place in a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StageOrder {
+    /// It comes before this stage, whose output it reads.
+    After(String),
+    /// This stage must come before it, and the pipeline lacks it.
+    Needs(String),
+}
+
+/// `:line:column` when the location is known.
+fn at(location: &Option<(u64, u64)>) -> String {
+    location
+        .map(|(l, c)| format!(":{l}:{c}"))
+        .unwrap_or_default()
 }

@@ -185,6 +185,20 @@ impl Git {
         }
     }
 
+    /// [`Git::run`] with extra environment variables (a replayed commit's author).
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
+        let (ok, out, err) = self.try_run_env(args, env)?;
+        if ok {
+            Ok(out)
+        } else {
+            Err(GitError::Command {
+                command: args.join(" "),
+                message: err.trim().to_string(),
+            }
+            .into())
+        }
+    }
+
     /// Runs git; returns (success, stdout, stderr) without turning failure into an error.
     pub fn try_run(&self, args: &[&str]) -> Result<(bool, String, String)> {
         self.try_run_env(args, &[])

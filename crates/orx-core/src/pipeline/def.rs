@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::PipelineError;
+use super::{PipelineError, StageOrder};
 use crate::config::{Config, ExecutorKind, Ranged, Seconds, StageRoute};
 use crate::{Error, Result};
 
@@ -183,6 +183,7 @@ impl PipelineDef {
             if !KNOWN_STAGES.contains(&s.as_str()) {
                 return Err(PipelineError::UnknownStage {
                     origin: origin.to_string(),
+                    location: locate(text, s),
                     stage: s.clone(),
                     near: crate::config::load_nearest(s, &KNOWN_STAGES).map(String::from),
                 }
@@ -231,6 +232,12 @@ impl PipelineDef {
                 .into());
             }
         }
+        check_order(&def.stages).map_err(|(stage, order)| PipelineError::StageOrder {
+            origin: origin.to_string(),
+            location: locate(text, &stage),
+            stage,
+            order,
+        })?;
         Ok(def)
     }
 
@@ -289,13 +296,12 @@ impl PipelineDef {
             .collect()
     }
 
-    /// Finds a pipeline by id (built-in or `.orx/pipelines/<id>.yaml`) or by file path.
+    /// Finds a pipeline by id (built-in, or in `.orx/pipelines/`: the file `<id>.yaml`, else
+    /// the file whose `id` it is) or by file path.
     pub fn find(repo: &Path, id_or_file: &str) -> Result<Self> {
-        let as_path = Path::new(id_or_file);
         if id_or_file.ends_with(".yaml") || id_or_file.ends_with(".yml") || id_or_file.contains('/')
         {
-            let text = crate::fsutil::read_input(as_path)?;
-            return Self::parse(&text, id_or_file);
+            return Self::load(Path::new(id_or_file));
         }
         for dir_ext in ["yaml", "yml"] {
             let p = repo
@@ -303,8 +309,15 @@ impl PipelineDef {
                 .join("pipelines")
                 .join(format!("{id_or_file}.{dir_ext}"));
             if p.is_file() {
-                return Self::parse(&crate::fsutil::read_input(&p)?, &p.display().to_string());
+                return Self::load(&p);
             }
+        }
+        if let Some(def) = Self::in_repo(repo)
+            .into_iter()
+            .filter_map(|(_, d)| d.ok())
+            .find(|d| d.id == id_or_file)
+        {
+            return Ok(def);
         }
         if let Some((_, t)) = BUILTIN.iter().find(|(n, _)| *n == id_or_file) {
             return Self::parse(t, id_or_file);
@@ -314,6 +327,80 @@ impl PipelineDef {
         }
         .into())
     }
+
+    /// Reads and parses the pipeline file at `path`; a missing file is [`PipelineError::FileNotFound`].
+    pub fn load(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(PipelineError::FileNotFound {
+                path: path.display().to_string(),
+            }
+            .into());
+        }
+        Self::parse(
+            &crate::fsutil::read_input(path)?,
+            &path.display().to_string(),
+        )
+    }
+
+    /// The repository's pipelines (`.orx/pipelines/*.yaml`, `*.yml`), sorted by file, each
+    /// parsed or with its error.
+    pub fn in_repo(repo: &Path) -> Vec<(std::path::PathBuf, Result<Self>)> {
+        let dir = repo.join(".orx").join("pipelines");
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+            .into_iter()
+            .map(|f| {
+                let def = Self::load(&f);
+                (f, def)
+            })
+            .collect()
+    }
+}
+
+/// Where `stage` is listed in the pipeline's text (1-based line and column): its first
+/// occurrence as a whole word after the `stages` key.
+fn locate(text: &str, stage: &str) -> Option<(u64, u64)> {
+    let start = text.find("stages")?;
+    let bytes = text.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut from = start + "stages".len();
+    while let Some(i) = text[from..].find(stage).map(|i| i + from) {
+        let end = i + stage.len();
+        let before = i == 0 || !is_word(bytes[i - 1]);
+        let after = end >= bytes.len() || !is_word(bytes[end]);
+        if before && after {
+            let line = text[..i].matches('\n').count() as u64 + 1;
+            let col = (i - text[..i].rfind('\n').map_or(0, |n| n + 1)) as u64 + 1;
+            return Some((line, col));
+        }
+        from = end;
+    }
+    None
+}
+
+/// The stages are in the order the engine can run them: each comes after the stages whose
+/// output it reads (the order of [`KNOWN_STAGES`]), and review and ship come with an
+/// implement before them. The first misplaced stage, and what is wrong with its place.
+fn check_order(stages: &[String]) -> std::result::Result<(), (String, StageOrder)> {
+    let rank = |s: &str| KNOWN_STAGES.iter().position(|k| *k == s);
+    for (i, s) in stages.iter().enumerate() {
+        if let Some(later) = stages[i + 1..].iter().find(|t| rank(t) < rank(s)) {
+            return Err((s.clone(), StageOrder::After(later.clone())));
+        }
+        if matches!(s.as_str(), "review" | "ship") && !stages[..i].iter().any(|t| t == "implement")
+        {
+            return Err((s.clone(), StageOrder::Needs("implement".into())));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -55,7 +55,10 @@ impl Prompts {
     pub fn render(&self, stage: &str, ctx: &serde_json::Value) -> Result<String> {
         let (text, origin) = self.source(stage)?;
         let mut env = minijinja::Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        // A variable the stage does not give is an error, not an empty string: a typo such as
+        // `{{ tsk }}` would send the agent a prompt without its task. `{% if x %}` on a
+        // missing value stays allowed.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
             .lstrip_blocks(true)
@@ -66,9 +69,53 @@ impl Prompts {
         }
         env.render_str(&text, minijinja::Value::from(minijinja::value::Serde(ctx)))
             .map_err(|e| Error::Template {
+                message: describe(&e, &text, ctx),
                 name: origin,
-                message: e.to_string(),
             })
+    }
+
+    /// True when the repository overrides a template.
+    pub fn has_overrides(&self) -> bool {
+        self.override_dir
+            .as_ref()
+            .is_some_and(|d| builtin_names().any(|n| d.join(format!("{n}.md")).is_file()))
+    }
+}
+
+/// A render error in words: for an undefined variable, the line, the expression and the
+/// variables the template has.
+fn describe(e: &minijinja::Error, text: &str, ctx: &serde_json::Value) -> String {
+    if e.kind() != minijinja::ErrorKind::UndefinedError {
+        return e.to_string();
+    }
+    let known: Vec<&str> = ctx
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let line_no = e.line().unwrap_or(0);
+    let line = text.lines().nth(line_no.saturating_sub(1)).unwrap_or("");
+    let unknown = line
+        .split("{{")
+        .skip(1)
+        .filter_map(|rest| rest.split("}}").next())
+        .map(str::trim)
+        .find(|expr| {
+            let root: String = expr
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            !known.contains(&root.as_str())
+        });
+    match unknown {
+        Some(expr) => format!(
+            "line {line_no}: `{{{{ {expr} }}}}` names a variable this template does not have \
+             (it has: {})",
+            known.join(", ")
+        ),
+        None => format!(
+            "line {line_no}: a value used there is undefined (the template has: {})",
+            known.join(", ")
+        ),
     }
 }
 

@@ -19,6 +19,20 @@ pub enum RunError {
         /// The runs folder looked in.
         runs: PathBuf,
     },
+    /// `last` with no run at all.
+    #[error("no runs yet in {}", .runs.display())]
+    NoRuns {
+        /// The runs folder looked in.
+        runs: PathBuf,
+    },
+    /// A shortened id that several runs match.
+    #[error("`{given}` matches {} runs: {}", .candidates.len(), .candidates.iter().take(10).cloned().collect::<Vec<_>>().join(", "))]
+    Ambiguous {
+        /// What was given.
+        given: String,
+        /// The runs it matches, newest first.
+        candidates: Vec<String>,
+    },
     /// A run with this id exists already.
     #[error("run {id} already exists")]
     AlreadyExists {

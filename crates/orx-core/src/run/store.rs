@@ -70,6 +70,57 @@ impl Store {
         Ok(dir)
     }
 
+    /// The run a person means by `given`: a whole id, `last` (the newest run), or a unique
+    /// prefix or suffix of an id (`20261130_0707`, `2b59d1f3`). Several matches are an error
+    /// that lists them.
+    pub fn resolve(&self, given: &str) -> Result<String> {
+        if is_valid_run_id(given) && self.dir(given).state().exists() {
+            return Ok(given.to_string());
+        }
+        let ids = self.ids()?;
+        if given == "last" {
+            return ids.into_iter().next().ok_or_else(|| {
+                RunError::NoRuns {
+                    runs: self.runs_root.clone(),
+                }
+                .into()
+            });
+        }
+        let shaped = !given.is_empty()
+            && given.len() <= 64
+            && given
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !shaped {
+            return Err(RunError::InvalidId {
+                id: given.chars().take(64).collect(),
+            }
+            .into());
+        }
+        let matches: Vec<String> = ids
+            .into_iter()
+            .filter(|id| id.starts_with(given) || id.ends_with(given))
+            .collect();
+        match matches.len() {
+            1 => Ok(matches.into_iter().next().unwrap_or_default()),
+            0 => Err(RunError::NotFound {
+                id: given.to_string(),
+                runs: self.runs_root.clone(),
+            }
+            .into()),
+            _ => Err(RunError::Ambiguous {
+                given: given.to_string(),
+                candidates: matches,
+            }
+            .into()),
+        }
+    }
+
+    /// [`Store::open`] of the run `given` names ([`Store::resolve`]).
+    pub fn find(&self, given: &str) -> Result<RunDir> {
+        self.open(&self.resolve(given)?)
+    }
+
     /// Every run id, newest first.
     pub fn ids(&self) -> Result<Vec<String>> {
         let mut ids = Vec::new();

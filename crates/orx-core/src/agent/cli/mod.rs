@@ -151,7 +151,8 @@ impl CliAgent {
         };
         inv.args
             .extend(custom.unwrap_or_else(|| default_mode_args(self.kind, req.mode)));
-        inv.args.extend(self.extra_args.iter().cloned());
+        let extra = without_repeats(&inv.args, &self.extra_args);
+        inv.args.extend(extra);
         let trailing = std::mem::take(&mut inv.trailing);
         inv.args.extend(trailing);
         if let Some(key) = self.api_key.as_ref().filter(|k| !k.is_empty()) {
@@ -167,6 +168,29 @@ impl CliAgent {
         inv.env.extend(self.env.iter().cloned());
         Ok(inv)
     }
+}
+
+/// `extra` (orx.yaml's `extra_args`) without what `args` already passes: a flag, with the values
+/// that follow it, that orx adds itself is passed once. Configs copied from a CLI's docs often
+/// list such flags, and codex refuses `--skip-git-repo-check` given twice.
+pub fn without_repeats(args: &[String], extra: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < extra.len() {
+        let mut j = i + 1;
+        if extra[i].starts_with('-') {
+            while j < extra.len() && !extra[j].starts_with('-') {
+                j += 1;
+            }
+        }
+        let group = &extra[i..j];
+        let repeated = group[0].starts_with('-') && args.windows(group.len()).any(|w| w == group);
+        if !repeated {
+            out.extend_from_slice(group);
+        }
+        i = j;
+    }
+    out
 }
 
 impl Agent for CliAgent {

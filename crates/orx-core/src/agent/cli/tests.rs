@@ -260,3 +260,39 @@ fn property_mutated_recorded_streams_never_panic_and_stay_bounded() {
         }
     }
 }
+
+#[test]
+fn extra_args_orx_already_passes_are_passed_once() {
+    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let args = v(&[
+        "exec",
+        "--json",
+        "--skip-git-repo-check",
+        "-s",
+        "read-only",
+        "-c",
+        "approval_policy=never",
+    ]);
+    let extra = v(&[
+        "--skip-git-repo-check",
+        "-c",
+        "approval_policy=never",
+        "-c",
+        "model_provider=mock",
+        "--json",
+        "--ephemeral",
+        "-s",
+        "danger-full-access",
+    ]);
+    assert_eq!(
+        super::without_repeats(&args, &extra),
+        v(&[
+            "-c",
+            "model_provider=mock",
+            "--ephemeral",
+            "-s",
+            "danger-full-access"
+        ])
+    );
+    assert_eq!(super::without_repeats(&args, &[]), Vec::<String>::new());
+}

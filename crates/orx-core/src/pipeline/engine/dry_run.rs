@@ -38,26 +38,11 @@ pub fn dry_run(req: &RunRequest) -> Result<DryRun> {
     let mut config = req.config.config.clone();
     def.apply(&mut config);
     let routing = resolve_routing(&config, &req.overrides);
-    let ctxf = crate::context::build(&repo, &req.config.config);
-    let env = DryRunEnv {
-        task: &req.task,
-        context: serde_json::json!({
-            "project_map": ctxf.project_map, "tooling_snapshot": ctxf.tooling_snapshot,
-            "verify_commands": ctxf.verify_commands,
-        }),
-        config: &config,
-    };
-    let prompts = Prompts::new(&repo);
     let redactor = Redactor::new(req.config.secrets.clone()).with_env();
-    let mut shown = Vec::new();
-    for stage in def.stages.iter().filter_map(|s| stage_by_name(s)) {
-        for (role, ctx) in stage.dry_run(&env) {
-            shown.push((
-                role.to_string(),
-                redactor.redact(&prompts.render(role, &ctx)?),
-            ));
-        }
-    }
+    let shown = render_prompts(&repo, &def, &req.config.config, &req.task)?
+        .into_iter()
+        .map(|(role, text)| (role, redactor.redact(&text)))
+        .collect();
     Ok(DryRun {
         repo,
         base_branch,
@@ -66,6 +51,34 @@ pub fn dry_run(req: &RunRequest) -> Result<DryRun> {
         routing,
         prompts: shown,
     })
+}
+
+/// Every prompt of `def`'s stages as a dry run shows it: what the run's templates make of the
+/// task and the repository's context. A template that names a variable its stage does not
+/// have is an error here, before a run makes anything.
+pub(super) fn render_prompts(
+    repo: &std::path::Path,
+    def: &PipelineDef,
+    config: &crate::config::Config,
+    task: &str,
+) -> Result<Vec<(String, String)>> {
+    let ctxf = crate::context::build(repo, config);
+    let env = DryRunEnv {
+        task,
+        context: serde_json::json!({
+            "project_map": ctxf.project_map, "tooling_snapshot": ctxf.tooling_snapshot,
+            "verify_commands": ctxf.verify_commands,
+        }),
+        config,
+    };
+    let prompts = Prompts::new(repo);
+    let mut shown = Vec::new();
+    for stage in def.stages.iter().filter_map(|s| stage_by_name(s)) {
+        for (role, ctx) in stage.dry_run(&env) {
+            shown.push((role.to_string(), prompts.render(role, &ctx)?));
+        }
+    }
+    Ok(shown)
 }
 
 /// The enabled gates: (name, command line, required, timeout).

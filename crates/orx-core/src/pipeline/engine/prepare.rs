@@ -30,6 +30,12 @@ struct Plan {
 pub(super) fn start(engine: &Engine, req: RunRequest) -> Result<RunOutcome> {
     let plan = check(&req)?;
     let routing = resolve_routing(&plan.config, &req.overrides);
+    if engine.fake.is_none() {
+        let missing = crate::agent::missing_agents(&plan.config, &routing, &plan.def.stages);
+        if !missing.is_empty() {
+            return Err(PipelineError::AgentsMissing(missing).into());
+        }
+    }
     let router = engine.router(&req.config, routing.clone(), &plan.repo)?;
     let redactor = run_redactor(&req.config);
     let dir = RunDir::new(Store::new(&plan.repo).runs_root(), &plan.id);
@@ -89,6 +95,10 @@ fn check(req: &RunRequest) -> Result<Plan> {
     let base_sha = git.check_base(&base_branch)?;
     let mut config = req.config.config.clone();
     def.apply(&mut config);
+    // The repository's own prompt templates are checked before anything is made.
+    if Prompts::new(&repo).has_overrides() {
+        super::dry_run::render_prompts(&repo, &def, &config, &req.task)?;
+    }
     if let Some(id) = &req.run_id
         && !crate::run::is_valid_run_id(id)
     {
