@@ -259,6 +259,10 @@ fn pipeline_hints(e: &PipelineError) -> Vec<String> {
             "remove executor/model/reasoning_effort/timeout from it".into()
         }
         PipelineError::DuplicateStage { .. } => "list each stage once".into(),
+        PipelineError::DirtyNotOnBase { base } => format!(
+            "switch to {base} first (git stash; git switch {base}; git stash pop), or leave \
+             --base-branch out"
+        ),
         PipelineError::StageOrder { .. } => format!(
             "stages run in this order (any may be left out): {}",
             orx_core::pipeline::KNOWN_STAGES.join(", ")

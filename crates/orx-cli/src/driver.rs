@@ -72,6 +72,9 @@ impl DriverCommand for OrxDriver {
         for (role, o) in &spec.overrides.stages {
             flag("--stage", &o.text(role));
         }
+        if spec.include_dirty {
+            a.push("--include-dirty".into());
+        }
         a
     }
 

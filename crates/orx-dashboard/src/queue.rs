@@ -355,6 +355,7 @@ impl RunQueue {
             overrides,
             pipeline,
             base_branch: optional(&r.base_branch).map(str::to_string),
+            include_dirty: false,
         })
     }
 

@@ -36,6 +36,7 @@ pub fn demo(env: &Env, args: DemoArgs) -> Outcome {
         pipeline: "standard".into(),
         base_branch: None,
         run_id: None,
+        include_dirty: false,
     });
     if let Some(pb) = bar {
         pb.finish_and_clear();

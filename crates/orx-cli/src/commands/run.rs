@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// The branch to start from (default: git.base_branch, else the current branch).
     #[arg(long, value_name = "BRANCH")]
     pub base_branch: Option<String>,
+    /// Start from the checkout as it is, uncommitted changes included (they become the run's
+    /// first commit); without it, they are left out and orx says so.
+    #[arg(long)]
+    pub include_dirty: bool,
     /// Pipeline id (standard, fast_fix, plan_only, or one in .orx/pipelines/) or a YAML file.
     #[arg(long, value_name = "ID|FILE", default_value = "standard")]
     pub pipeline: String,
@@ -64,7 +68,8 @@ pub struct ResumeArgs {
 
 /// A cancel token set by SIGINT/SIGTERM (`orx cancel` sends SIGTERM). The first signal asks the
 /// run to stop (the child's group is stopped, the checkpoint written); a second one kills every
-/// child process group at once and exits with 130.
+/// child process group at once, gives the run a moment to write its checkpoint (so it reads
+/// `cancelled` like after one signal), and exits with 130.
 pub fn signal_token() -> CancelToken {
     let token = CancelToken::new();
     let flag = token.clone();
@@ -77,7 +82,11 @@ pub fn signal_token() -> CancelToken {
             for _ in signals.forever() {
                 if flag.is_cancelled() {
                     orx_core::process::kill_active_groups();
-                    std::process::exit(i32::from(Exit::Interrupted.code()));
+                    std::thread::spawn(|| {
+                        std::thread::sleep(std::time::Duration::from_secs(3));
+                        std::process::exit(i32::from(Exit::Interrupted.code()));
+                    });
+                    continue;
                 }
                 flag.cancel();
             }
@@ -150,6 +159,7 @@ pub fn run(env: &Env, args: RunArgs) -> Outcome {
         pipeline: args.pipeline.clone(),
         base_branch: args.base_branch.clone(),
         run_id: args.run_id.clone(),
+        include_dirty: args.include_dirty,
     };
     // Said once the run (or the dry run) got going, not before an error that stops it.
     let scripted = uses_scripted_default(&req);
@@ -163,6 +173,9 @@ pub fn run(env: &Env, args: RunArgs) -> Outcome {
         }
         code
     };
+    if !args.json {
+        say_what_is_left_out(env, &req);
+    }
     if args.dry_run {
         return print_dry_run(env, &req, args.json).map(warn);
     }
@@ -181,6 +194,59 @@ pub fn run(env: &Env, args: RunArgs) -> Outcome {
         pb.finish_and_clear();
     }
     report(env, outcome?, args.json).map(warn)
+}
+
+/// Before the run starts: uncommitted changes the run leaves out (or takes along), and a
+/// detached HEAD it starts from.
+fn say_what_is_left_out(env: &Env, req: &RunRequest) {
+    let git = orx_core::git::Git::new(&req.dir);
+    // orx's own files (the config, .orx/ prompts and pipelines) are read from the checkout:
+    // they count as they are.
+    let config = req
+        .config
+        .path
+        .as_ref()
+        .and_then(|p| p.strip_prefix(&req.dir).ok())
+        .map(|p| p.display().to_string());
+    let dirty: Vec<String> = git
+        .uncommitted()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| Some(f) != config.as_ref() && !f.starts_with(".orx/"))
+        .collect();
+    if !dirty.is_empty() {
+        let mut shown = dirty.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        if dirty.len() > 5 {
+            shown.push_str(&format!(" and {} more", dirty.len() - 5));
+        }
+        let n = dirty.len();
+        let (s, are, go) = if n == 1 {
+            ("", "is", "goes")
+        } else {
+            ("s", "are", "go")
+        };
+        if req.include_dirty {
+            env.printer.info(&format!(
+                "the checkout's {n} uncommitted change{s} ({shown}) {go} along as the run's \
+                 first commit"
+            ));
+        } else {
+            env.printer.warn(&format!(
+                "{n} uncommitted change{s} in the checkout ({shown}) {are} not in the run: it \
+                 starts from the last commit. Commit them, or pass --include-dirty to take \
+                 them along"
+            ));
+        }
+    }
+    let explicit = req.base_branch.is_some() || req.config.config.git.base_branch.is_some();
+    if !explicit && matches!(git.current_branch(), Ok(None)) {
+        let head = git.head().unwrap_or_default();
+        env.printer.warn(&format!(
+            "HEAD is detached (at {}): the run starts from that commit; pass --base-branch \
+             to start from a branch (`orx apply` lands a run on its base branch)",
+            &head[..head.len().min(10)]
+        ));
+    }
 }
 
 /// Without an orx.yaml, the stages fall to the built-in scripted agent: a run "succeeds" with a
@@ -276,6 +342,7 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Outcome {
         overrides: req.overrides.clone(),
         pipeline: Some(args.pipeline.clone()),
         base_branch: args.base_branch.clone(),
+        include_dirty: args.include_dirty,
     };
     let launcher = crate::driver::OrxDriver::launcher(env.config_flag.clone())?;
     launcher.start(&spec).map_err(|e| match e {
@@ -393,7 +460,7 @@ pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outc
         .unwrap_or_default();
     let status = match o.status {
         RunStatus::Succeeded => p.paint("succeeded", "32"),
-        RunStatus::Cancelled => p.paint("interrupted", "33"),
+        RunStatus::Cancelled => p.paint("cancelled", "33"),
         _ => p.paint("failed", "31"),
     };
     p.result(&format!("\nrun {} {status}{took}", o.run_id));

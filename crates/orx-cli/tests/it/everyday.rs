@@ -75,6 +75,8 @@ fn a_prompt_template_naming_an_unknown_variable_is_refused_before_the_run() {
         ".orx/prompts/plan.md",
         "Plan this.\n{% if context.verify_commands %}gates{% endif %}\nTask: {{ tsk }}\n",
     );
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "prompt"]);
     let out = orx_ok(&repo, &["run", "--dry-run", "t"], 2);
     insta::assert_snapshot!(human(&out, repo.path()), @"
     exit 2
@@ -91,4 +93,76 @@ fn a_prompt_template_naming_an_unknown_variable_is_refused_before_the_run() {
     );
     let out = orx_ok(&repo, &["run", "--dry-run", "a task"], 0);
     assert!(stdout(&out).contains("Task: a task"), "{}", stdout(&out));
+}
+
+#[test]
+fn uncommitted_changes_are_said_left_out_or_taken_along_with_include_dirty() {
+    let repo = repo_with(&[("f", "x\n")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    repo.write("f", "edited\n");
+    repo.write("new.txt", "new\n");
+    let out = orx_ok(&repo, &["run", "t"], 0);
+    let warning = stderr(&out);
+    assert!(
+        warning.contains("2 uncommitted changes in the checkout (f, new.txt) are not in the run"),
+        "{warning}"
+    );
+    let id = repo.single_run();
+    assert_eq!(repo.git(&["show", &format!("orx/{id}:f")]), "x\n");
+
+    let out = orx_ok(&repo, &["run", "--include-dirty", "t2"], 0);
+    assert!(
+        stdout(&out).contains("go along as the run's first commit"),
+        "{}",
+        text(&out)
+    );
+    let id2 = orx_core::run::Store::new(repo.path()).ids().unwrap()[0].clone();
+    let branch = format!("orx/{id2}");
+    assert_eq!(repo.git(&["show", &format!("{branch}:f")]), "edited\n");
+    assert_eq!(repo.git(&["show", &format!("{branch}:new.txt")]), "new\n");
+    let first = repo.git(&[
+        "log",
+        "--reverse",
+        "--format=%s",
+        &format!("main..{branch}"),
+    ]);
+    assert!(
+        first.starts_with("orx: the checkout's uncommitted changes"),
+        "{first}"
+    );
+    // The user's checkout is as it was: its index and files untouched.
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("f")).unwrap(),
+        "edited\n"
+    );
+    assert_eq!(repo.git(&["diff", "--cached", "--name-only"]).trim(), "");
+    assert!(repo.git(&["status", "--porcelain"]).contains("?? new.txt"));
+}
+
+#[test]
+fn a_detached_head_is_said_and_recorded_as_its_commit() {
+    let repo = repo_with(&[("f", "x\n")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    let sha = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    repo.git(&["checkout", "-q", "--detach"]);
+    let out = orx_ok(&repo, &["run", "t"], 0);
+    assert!(
+        stderr(&out).contains(&format!("HEAD is detached (at {})", &sha[..10])),
+        "{}",
+        stderr(&out)
+    );
+    let id = repo.single_run();
+    assert_eq!(repo.meta(&id).base_branch, sha);
+}
+
+#[test]
+fn orx_inside_a_runs_worktree_sees_the_repositorys_runs() {
+    let repo = repo_with(&[("f", "x\n")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let out = repo
+        .orx(bin())
+        .current_dir(repo.path().join(".worktrees").join(&id))
+        .args(["status"])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains(&id), "{}", text(&out));
 }

@@ -22,6 +22,7 @@ fn spec(repo: &TestRepo, id: &str) -> RunSpec {
         overrides: Default::default(),
         pipeline: None,
         base_branch: None,
+        include_dirty: false,
     }
 }
 

@@ -5,7 +5,55 @@ use std::time::{Duration, Instant};
 use orx_core::run::{ItemStatus, RunStatus};
 use orx_testkit::text;
 
-use crate::{bin, orx_ok, repo_with, scenario};
+use crate::{bin, orx_ok, repo_with, scenario, stdout};
+
+#[test]
+fn a_double_ctrl_c_stops_at_once_and_the_run_reads_cancelled_too() {
+    let items = "        - id: W001\n          title: A\n          acceptance: [x]";
+    let implement =
+        "  - when_env: ORX_TEST_LINGER\n    linger_secs: 120\n  - write: { a.txt: x }\n";
+    let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), "");
+    let child = repo
+        .orx(bin())
+        .env("ORX_TEST_LINGER", "1")
+        .args(["run", "t"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let id = loop {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the run never reached implement"
+        );
+        if let Some(id) = repo.run_ids().first().cloned()
+            && std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl"))
+                .is_ok_and(|t| t.contains("\"attempt.started\""))
+        {
+            break id;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    orx_core::run::sys::signal_pid(child.id(), orx_core::run::sys::SIGINT);
+    orx_core::run::sys::signal_pid(child.id(), orx_core::run::sys::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert_eq!(
+        repo.state(&id).status,
+        RunStatus::Cancelled,
+        "{}",
+        text(&out)
+    );
+    let status = orx_ok(&repo, &["status"], 0);
+    assert!(stdout(&status).contains("cancelled"), "{}", text(&status));
+    assert!(
+        !stdout(&status).contains("interrupted"),
+        "{}",
+        text(&status)
+    );
+}
 
 #[test]
 fn ctrl_c_during_an_agent_checkpoints_and_resume_finishes_the_run() {
@@ -46,16 +94,23 @@ fn ctrl_c_during_an_agent_checkpoints_and_resume_finishes_the_run() {
         "{}",
         text(&out)
     );
+    // One word for the cause, wherever it is read: the terminal, the event log, the state.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("run {id} cancelled")),
+        "{}",
+        text(&out)
+    );
     let st = repo.state(&id);
     assert_eq!(st.status, RunStatus::Cancelled);
     assert_eq!(
         (st.items[0].status, st.items[0].attempts),
-        (ItemStatus::Running, 1)
+        (ItemStatus::Pending, 1),
+        "the stopped item is not left running"
     );
     assert_eq!(st.current_stage.as_deref(), Some("implement"));
     assert!(
         repo.run_file(&id, "events.jsonl")
-            .contains("run interrupted; resumable")
+            .contains("run cancelled; resumable")
     );
     let status = orx_ok(&repo, &["status"], 0);
     assert!(

@@ -78,6 +78,14 @@ pub enum PipelineError {
     /// Agent CLIs the run routes stages to are not installed (checked before anything is made).
     #[error("{}", .0.iter().map(|m| format!("the {} CLI (`{}`) is not on PATH; stages routed to it: {}", m.executor, m.program, m.stages.join(", "))).collect::<Vec<_>>().join("; "))]
     AgentsMissing(Vec<crate::agent::MissingAgent>),
+    /// `include_dirty` with a base that is not the checked-out commit.
+    #[error(
+        "the uncommitted changes are on the checked-out commit, but the run would start from {base}"
+    )]
+    DirtyNotOnBase {
+        /// The base branch asked for.
+        base: String,
+    },
     /// No pipeline with this id, and no such file.
     #[error("no pipeline `{id}`")]
     NotFound {

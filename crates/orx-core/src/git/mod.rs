@@ -199,6 +199,55 @@ impl Git {
         }
     }
 
+    /// The checkout's uncommitted changes, as paths: tracked files changed (staged or not) and
+    /// untracked files git does not ignore.
+    pub fn uncommitted(&self) -> Result<Vec<String>> {
+        Ok(self
+            .run(&["status", "--porcelain=v1", "--untracked-files=all"])?
+            .lines()
+            .filter_map(|l| l.get(3..))
+            .map(String::from)
+            .collect())
+    }
+
+    /// A commit of the checkout as it is (tracked changes and untracked files git does not
+    /// ignore) on top of HEAD, made with a private index: the user's index and files are not
+    /// touched. None when nothing is uncommitted.
+    pub fn snapshot_commit(&self, message: &str) -> Result<Option<String>> {
+        let head = self.head()?;
+        let tree = self.with_private_index(|env| {
+            let (ok, out, err) = self.try_run_env(&["write-tree"], env)?;
+            if !ok {
+                return Err(git_error("write-tree", &err));
+            }
+            Ok(out.trim().to_string())
+        })?;
+        if self
+            .run(&["rev-parse", &format!("{head}^{{tree}}")])?
+            .trim()
+            == tree
+        {
+            return Ok(None);
+        }
+        let mut args = vec![];
+        if !self
+            .try_run(&["config", "user.email"])
+            .map(|(ok, out, _)| ok && !out.trim().is_empty())
+            .unwrap_or(false)
+        {
+            args.extend(["-c", "user.name=orx", "-c", "user.email=orx@localhost"]);
+        }
+        args.extend([
+            "commit-tree",
+            tree.as_str(),
+            "-p",
+            head.as_str(),
+            "-m",
+            message,
+        ]);
+        Ok(Some(self.run(&args)?.trim().to_string()))
+    }
+
     /// Runs git; returns (success, stdout, stderr) without turning failure into an error.
     pub fn try_run(&self, args: &[&str]) -> Result<(bool, String, String)> {
         self.try_run_env(args, &[])

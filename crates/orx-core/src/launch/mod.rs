@@ -33,6 +33,8 @@ pub struct RunSpec {
     pub pipeline: Option<String>,
     /// The branch to start from (None: the config's, else the current branch).
     pub base_branch: Option<String>,
+    /// Start from the checkout's uncommitted state (the run's first commit).
+    pub include_dirty: bool,
 }
 
 /// A run to resume.

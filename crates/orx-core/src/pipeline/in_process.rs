@@ -88,6 +88,7 @@ impl Launcher for InProcess {
             pipeline: spec.pipeline.clone().unwrap_or_else(|| "standard".into()),
             base_branch: spec.base_branch.clone(),
             run_id: Some(spec.run_id.clone()),
+            include_dirty: spec.include_dirty,
         };
         crate::launch::refuse_existing(spec)?;
         let ended = self.drive(&spec.run_id, move |cancel| Engine::new(cancel).start(req))?;

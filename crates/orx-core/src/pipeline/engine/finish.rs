@@ -28,6 +28,15 @@ pub(super) fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
     if status == RunStatus::Succeeded {
         state.current_stage = None;
     }
+    if status == RunStatus::Cancelled {
+        // The item being worked on is not running any more: it waits for the resume, which
+        // goes on from its phase.
+        for item in &mut state.items {
+            if item.status == ItemStatus::Running {
+                item.status = ItemStatus::Pending;
+            }
+        }
+    }
     if let Some(base) = cx.cp.state().base_sha.clone()
         && let Ok(patch) = cx.git.diff_since(&base)
     {
@@ -47,7 +56,7 @@ pub(super) fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
         .flatten();
     let message = match (&failure, status) {
         (Some(f), _) => format!("run failed at {}: {}", f.stage, f.message),
-        (None, RunStatus::Cancelled) => "run interrupted; resumable".to_string(),
+        (None, RunStatus::Cancelled) => "run cancelled; resumable".to_string(),
         _ => format!("run {status}"),
     };
     cx.emit(Event::new(

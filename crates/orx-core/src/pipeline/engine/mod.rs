@@ -47,6 +47,8 @@ pub struct RunRequest {
     pub base_branch: Option<String>,
     /// A run id chosen up front (the dashboard, a detached run); None: a new one.
     pub run_id: Option<String>,
+    /// Start from the checkout's uncommitted state: it becomes the run's first commit.
+    pub include_dirty: bool,
 }
 
 /// A resume.

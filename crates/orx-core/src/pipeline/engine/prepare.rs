@@ -25,6 +25,8 @@ struct Plan {
     base_sha: String,
     config: Config,
     id: String,
+    /// With `include_dirty`: the commit of the checkout's uncommitted state, on the base.
+    dirty_commit: Option<String>,
 }
 
 pub(super) fn start(engine: &Engine, req: RunRequest) -> Result<RunOutcome> {
@@ -55,10 +57,15 @@ pub(super) fn start(engine: &Engine, req: RunRequest) -> Result<RunOutcome> {
             stages: plan.def.stages.clone(),
         },
         format!(
-            "run {} started on {branch} from {} ({})",
+            "run {} started on {branch} from {} ({}){}",
             plan.id,
             plan.base_branch,
-            &plan.base_sha[..plan.base_sha.len().min(10)]
+            &plan.base_sha[..plan.base_sha.len().min(10)],
+            if plan.dirty_commit.is_some() {
+                " with the checkout's uncommitted changes as its first commit"
+            } else {
+                ""
+            }
         ),
     ));
     let parts = Parts {
@@ -80,6 +87,13 @@ pub(super) fn start(engine: &Engine, req: RunRequest) -> Result<RunOutcome> {
         events,
     };
     let (mut cx, repo_git) = parts.into_ctx();
+    if let Some(commit) = &plan.dirty_commit {
+        // The run's branch starts at the commit of the checkout's uncommitted state.
+        let made = repo_git.run(&["branch", &format!("orx/{}", plan.id), commit]);
+        if let Err(e) = made {
+            return fail_before_stages(&mut cx, e);
+        }
+    }
     if let Err(e) = prepare_worktree(&mut cx, &repo_git) {
         return fail_before_stages(&mut cx, e);
     }
@@ -93,6 +107,14 @@ fn check(req: &RunRequest) -> Result<Plan> {
     let git = Git::new(&repo);
     let base_branch = base_branch(req, &git)?;
     let base_sha = git.check_base(&base_branch)?;
+    let dirty_commit = if req.include_dirty {
+        if git.head()? != base_sha {
+            return Err(PipelineError::DirtyNotOnBase { base: base_branch }.into());
+        }
+        git.snapshot_commit("orx: the checkout's uncommitted changes at the start of the run")?
+    } else {
+        None
+    };
     let mut config = req.config.config.clone();
     def.apply(&mut config);
     // The repository's own prompt templates are checked before anything is made.
@@ -124,6 +146,7 @@ fn check(req: &RunRequest) -> Result<Plan> {
         base_sha,
         config,
         id,
+        dirty_commit,
     })
 }
 
@@ -142,7 +165,11 @@ pub(super) fn base_branch(req: &RunRequest, git: &Git) -> Result<String> {
         .filter(|b| !b.is_empty());
     Ok(match configured {
         Some(b) => b,
-        None => git.current_branch()?.unwrap_or_else(|| "HEAD".into()),
+        // A detached HEAD: the run starts from its commit, recorded as such.
+        None => match git.current_branch()? {
+            Some(b) => b,
+            None => git.head()?,
+        },
     })
 }
 
