@@ -79,6 +79,35 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
+/// Prints a command-line error as clap words it, with a hint for the mistake newcomers make
+/// most: an unquoted task (`orx run Add a remove method`), and exits.
+pub fn exit_on_parse_error(e: clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let unquoted = e.kind() == ErrorKind::UnknownArgument
+        && std::env::args().nth(1).is_some_and(|a| a == "run")
+        && matches!(e.get(ContextKind::InvalidArg), Some(ContextValue::String(a)) if !a.starts_with('-'));
+    if unquoted {
+        let words: Vec<String> = std::env::args()
+            .skip(2)
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        let rendered = e.render().to_string();
+        eprintln!(
+            "{}",
+            rendered
+                .trim_end()
+                .trim_end_matches("For more information, try '--help'.")
+                .trim_end()
+        );
+        eprintln!(
+            "  hint: the task is one argument: quote it, e.g. orx run \"{}\"",
+            words.join(" ")
+        );
+        std::process::exit(2);
+    }
+    e.exit()
+}
+
 /// Runs the command; returns the exit code.
 pub fn dispatch(cli: Cli, printer: Printer) -> Outcome {
     let dir = match cli.dir {

@@ -18,7 +18,10 @@ use crate::printer::Printer;
 fn main() -> ExitCode {
     // A parent that ignores SIGCHLD would leave orx unable to read any child's exit status.
     orx_core::run::sys::default_sigchld();
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => cli::exit_on_parse_error(e),
+    };
     let printer = Printer::new(cli.quiet, cli.verbose);
     match cli::dispatch(cli, printer) {
         Ok(exit) => exit.into(),

@@ -14,14 +14,14 @@ use clap::Args;
 /// `orx cancel`.
 #[derive(Debug, Args)]
 pub struct CancelArgs {
-    /// The run id.
+    /// The run: its id, `last` (the newest), or a unique start or end of its id.
     pub run_id: String,
 }
 
 /// `orx clean`.
 #[derive(Debug, Args)]
 pub struct CleanArgs {
-    /// A run id, or `all`.
+    /// A run (its id, `last`, or a unique start or end of its id), or `all`.
     pub target: String,
     /// Required with `all`.
     #[arg(long)]

@@ -52,7 +52,10 @@ pub fn init(env: &Env, args: InitArgs) -> Outcome {
             .map(|(k, _)| *k)
             .unwrap_or(ExecutorKind::Fake),
     };
-    let text = TEMPLATE.replace("{{engine}}", engine.name());
+    let proposed = orx_core::context::proposed_gates(&repo);
+    let text = TEMPLATE
+        .replace("{{engine}}", engine.name())
+        .replace("{{gates}}", &gates_yaml(&proposed));
     orx_core::fsutil::atomic_write(&path, text.as_bytes())?;
     Git::new(&repo).ensure_excluded()?;
     let p = &env.printer;
@@ -70,6 +73,54 @@ pub fn init(env: &Env, args: InitArgs) -> Outcome {
             }
         ));
     }
-    p.info("next: edit the gates in orx.yaml, then `orx run \"<task>\"` (or `orx run --dry-run \"<task>\"` first)");
+    let (found_gates, missing): (Vec<_>, Vec<_>) = proposed.iter().partition(|g| g.found);
+    let names = |gs: &[&orx_core::context::ProposedGate]| {
+        gs.iter()
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if proposed.is_empty() {
+        p.warn("no test or lint command found in this project: add your gates to orx.yaml, or an item passes on the agent's word");
+    } else {
+        if !found_gates.is_empty() {
+            p.info(&format!("gates from the project: {}", names(&found_gates)));
+        }
+        if !missing.is_empty() {
+            p.warn(&format!(
+                "written commented out, their program is not on PATH: {} (install, then uncomment)",
+                names(&missing)
+            ));
+        }
+    }
+    p.info("next: check the gates in orx.yaml, then `orx run \"<task>\"` (or `orx run --dry-run \"<task>\"` first)");
     Ok(Exit::Ok)
+}
+
+/// The `gates:` section for the project: each proposed gate, commented out when its program
+/// is not on PATH; examples when nothing was found.
+fn gates_yaml(proposed: &[orx_core::context::ProposedGate]) -> String {
+    if proposed.is_empty() {
+        return "gates: []\n#  - name: pytest\n#    command: pytest\n#    args: [\"-q\"]\n#    timeout: 600\n".into();
+    }
+    let mut out = if proposed.iter().any(|g| g.found) {
+        "gates:\n".to_string()
+    } else {
+        "gates: []\n".to_string()
+    };
+    for g in proposed {
+        let c = if g.found { "" } else { "#" };
+        let note = if g.found {
+            String::new()
+        } else {
+            format!("        # `{}` is not on PATH", g.command)
+        };
+        out.push_str(&format!("{c}  - name: {}{note}\n", g.name));
+        out.push_str(&format!("{c}    command: {}\n", g.command));
+        if !g.args.is_empty() {
+            let args: Vec<String> = g.args.iter().map(|a| format!("{a:?}")).collect();
+            out.push_str(&format!("{c}    args: [{}]\n", args.join(", ")));
+        }
+    }
+    out
 }

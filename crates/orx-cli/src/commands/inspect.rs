@@ -14,7 +14,7 @@ use clap::Args;
 /// `orx status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// A run id for the detailed view.
+    /// A run for the detailed view: its id, `last`, or a unique start or end of its id.
     pub run_id: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
@@ -30,7 +30,7 @@ pub struct StatusArgs {
 /// `orx logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The run id.
+    /// The run: its id, `last` (the newest), or a unique start or end of its id.
     pub run_id: String,
     /// Print the agent and gate logs of this stage (plan, implement, fix, W001, …) instead.
     #[arg(long, value_name = "STAGE")]
@@ -43,7 +43,7 @@ pub struct LogsArgs {
 /// `orx diff`.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The run id.
+    /// The run: its id, `last` (the newest), or a unique start or end of its id.
     pub run_id: String,
     /// Only this item's diff (W001, …).
     #[arg(long, value_name = "ITEM")]
@@ -53,8 +53,28 @@ pub struct DiffArgs {
 /// `orx status`.
 pub fn status(env: &Env, args: StatusArgs) -> Outcome {
     let store = Store::new(&env.root_or_dir());
-    let Some(id) = args.run_id else {
-        return list_runs(env, &store, args.limit, args.json);
+    let id = match args.run_id {
+        Some(id) => id,
+        // `--follow` alone follows the newest run that is running.
+        None if args.follow => {
+            let active = store
+                .ids()?
+                .into_iter()
+                .find(|id| store.summary(id).status == orx_core::protocol::Observed::Running);
+            match active {
+                Some(id) => {
+                    env.printer.info(&format!("following run {id}"));
+                    id
+                }
+                None => {
+                    return Err(CommandError::usage(
+                        "no run is running",
+                        "`orx status --follow RUN` follows a given run; `orx status` lists them",
+                    ));
+                }
+            }
+        }
+        None => return list_runs(env, &store, args.limit, args.json),
     };
     let dir = store.find(&id)?;
     let id = dir.id().to_string();
@@ -315,11 +335,46 @@ pub fn logs(env: &Env, mut args: LogsArgs) -> Outcome {
     Ok(Exit::Ok)
 }
 
+/// The failed items of a run with the diff of their last attempt (artifacts/<item>.diff).
+fn failed_items_diffs(dir: &orx_core::run::RunDir) -> Vec<(String, String)> {
+    let Ok(state) = orx_core::protocol::RunState::load(&dir.state()) else {
+        return Vec::new();
+    };
+    state
+        .items
+        .iter()
+        .filter(|i| i.status == orx_core::protocol::ItemStatus::Failed)
+        .filter_map(|i| {
+            let diff = std::fs::read_to_string(dir.artifact(&format!("{}.diff", i.id))).ok()?;
+            (!diff.trim().is_empty()).then(|| (i.id.clone(), diff))
+        })
+        .collect()
+}
+
 /// `orx diff`.
 pub fn diff(env: &Env, args: DiffArgs) -> Outcome {
     let store = Store::new(&env.root_or_dir());
     let dir = store.find(&args.run_id)?;
-    let text = Store::diff(&dir, args.item.as_deref())?;
+    let mut text = Store::diff(&dir, args.item.as_deref())?;
+    if args.item.is_none() {
+        // A failed item's change was not committed: shown after the run's, marked as such.
+        let failed = failed_items_diffs(&dir);
+        if !failed.is_empty() {
+            if text.is_empty() {
+                env.printer.info("(no committed change)");
+            }
+            for (id, diff) in failed {
+                text.push_str(&format!(
+                    "# orx: {id} failed; the change of its last attempt, not committed \
+                     (orx diff {} --item {id}):\n{diff}",
+                    dir.id()
+                ));
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+            }
+        }
+    }
     if text.is_empty() {
         env.printer.info("(empty diff)");
         return Ok(Exit::Ok);

@@ -28,7 +28,7 @@ pub enum MetricsAction {
     },
     /// One run's totals and its stage records.
     Show {
-        /// The run id.
+        /// The run: its id, `last`, or a unique start or end of its id.
         run_id: String,
         /// Machine-readable output.
         #[arg(long)]
@@ -78,8 +78,8 @@ fn report(env: &Env, store: &Store, json: bool) -> Outcome {
         r.total_cost_usd
     ));
     let rows: Vec<Vec<String>> = r
-        .stages
-        .iter()
+        .stages_in_order()
+        .into_iter()
         .map(|(name, s)| {
             vec![
                 name.clone(),

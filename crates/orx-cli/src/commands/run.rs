@@ -19,8 +19,8 @@ pub struct RunArgs {
     /// The task: text, @path (a file, relative to the current directory), or - (stdin).
     #[arg(value_name = "TASK")]
     pub task: String,
-    /// The executor for every stage (codex, gemini, claude, cursor, copilot, fake).
-    #[arg(long, value_name = "ENGINE")]
+    /// The executor for every stage.
+    #[arg(long, value_name = "ENGINE", value_parser = ENGINES)]
     pub engine: Option<String>,
     /// The model for every stage.
     #[arg(long, value_name = "MODEL")]
@@ -53,10 +53,21 @@ pub struct RunArgs {
     pub json: bool,
 }
 
+/// The engines `--engine` takes (clap completes them and suggests the nearest for a typo).
+pub const ENGINES: [&str; 7] = [
+    "codex",
+    "claude",
+    "gemini",
+    "cursor",
+    "copilot",
+    "claude_code",
+    "fake",
+];
+
 /// `orx resume`.
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
-    /// The run id.
+    /// The run: its id, `last` (the newest), or a unique start or end of its id.
     pub run_id: String,
     /// Restart at this stage (and run every later one again).
     #[arg(long, value_name = "STAGE")]
@@ -100,11 +111,15 @@ fn read_task(task: &str) -> Result<String, CommandError> {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s)?;
         s
-    } else if let Some(path) = task.strip_prefix('@') {
+    } else if let Some(path) = task.strip_prefix('@')
+        && (std::path::Path::new(path).exists() || !path.contains(char::is_whitespace))
+    {
+        // `@file` names a file; a task that merely starts with @ ("@mention …") is text.
         std::fs::read_to_string(path).map_err(|e| {
             CommandError::usage(
                 format!("cannot read the task file `{path}`: {e}"),
-                "give @ a readable UTF-8 text file, or the task as text, or - to read stdin",
+                "give @ a readable UTF-8 text file, the task as text, or - to read stdin (a \
+                 one-word task that starts with @ reads well from stdin)",
             )
         })?
     } else {
@@ -146,8 +161,26 @@ fn overrides(args: &RunArgs) -> Result<Overrides, CommandError> {
     })
 }
 
+/// With `--json`, an error is JSON too, on stdout: what a script reads.
+fn as_json(env: &Env, json: bool, outcome: Outcome) -> Outcome {
+    match outcome {
+        Err(e) if json => {
+            env.printer.json(&serde_json::json!({
+                "error": e.message, "hints": e.hints, "exit_code": e.exit.code(),
+            }));
+            Ok(e.exit)
+        }
+        other => other,
+    }
+}
+
 /// `orx run`.
 pub fn run(env: &Env, args: RunArgs) -> Outcome {
+    let json = args.json;
+    as_json(env, json, run_task(env, args))
+}
+
+fn run_task(env: &Env, args: RunArgs) -> Outcome {
     let task = read_task(&args.task)?;
     let repo = env.repo()?;
     let config = env.config(&repo)?;
@@ -163,13 +196,14 @@ pub fn run(env: &Env, args: RunArgs) -> Outcome {
     };
     // Said once the run (or the dry run) got going, not before an error that stops it.
     let scripted = uses_scripted_default(&req);
+    let ran = if args.dry_run { "would run" } else { "ran" };
     let warn = |code: Exit| {
         if scripted {
-            env.printer.warn(
-                "no orx.yaml here: stages ran with the built-in scripted agent, which makes a \
+            env.printer.warn(&format!(
+                "no orx.yaml here: stages {ran} with the built-in scripted agent, which makes a \
                  placeholder change (no AI). Run `orx init` to write a config for a real agent, \
-                 or pass --engine codex|claude|gemini|cursor|copilot",
-            );
+                 or pass --engine codex|claude|gemini|cursor|copilot"
+            ));
         }
         code
     };
@@ -260,7 +294,12 @@ fn uses_scripted_default(req: &RunRequest) -> bool {
 }
 
 /// `orx resume`.
-pub fn resume(env: &Env, mut args: ResumeArgs) -> Outcome {
+pub fn resume(env: &Env, args: ResumeArgs) -> Outcome {
+    let json = args.json;
+    as_json(env, json, resume_run(env, args))
+}
+
+fn resume_run(env: &Env, mut args: ResumeArgs) -> Outcome {
     let repo = env.repo()?;
     args.run_id = orx_core::run::Store::new(&repo).resolve(&args.run_id)?;
     let config = resume_config(env, &repo, &args.run_id)?;
@@ -443,17 +482,20 @@ pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outc
         RunStatus::Cancelled => Exit::Interrupted,
         _ => Exit::Failed,
     };
+    let metrics: Option<orx_core::metrics::RunTotals> =
+        orx_core::fsutil::read_json(&o.run_dir.join("metrics").join("run.json")).ok();
     if json {
         env.printer.json(&serde_json::json!({
             "run_id": o.run_id, "status": o.status.as_str(), "run_dir": o.run_dir,
             "worktree": o.worktree, "branch": o.branch, "failure": o.failure,
             "items": o.state.items,
+            "duration_secs": metrics.as_ref().map(|m| m.duration_secs),
+            "tokens": metrics.as_ref().map(|m| &m.tokens),
+            "cost_usd": metrics.as_ref().map(|m| m.cost_usd),
         }));
         return Ok(code);
     }
     let p = &env.printer;
-    let metrics: Option<orx_core::metrics::RunTotals> =
-        orx_core::fsutil::read_json(&o.run_dir.join("metrics").join("run.json")).ok();
     let took = metrics
         .as_ref()
         .map(|m| format!(" in {}", duration(m.duration_secs)))

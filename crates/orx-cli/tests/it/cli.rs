@@ -333,7 +333,9 @@ fn init_writes_a_config_that_loads_and_refuses_to_overwrite() {
       claude  not found (claude)
       cursor  not found (cursor-agent)
       copilot  not found (copilot)
-    next: edit the gates in orx.yaml, then `orx run "<task>"` (or `orx run --dry-run "<task>"` first)
+    next: check the gates in orx.yaml, then `orx run "<task>"` (or `orx run --dry-run "<task>"` first)
+    --- stderr
+    warning: no test or lint command found in this project: add your gates to orx.yaml, or an item passes on the agent's word
     "#);
     let exclude = std::fs::read_to_string(repo.path().join(".git/info/exclude")).unwrap();
     assert!(exclude.contains("runs/") && exclude.contains(".worktrees/"));
@@ -577,7 +579,7 @@ fn without_a_config_a_run_says_the_scripted_agent_does_the_work() {
     insta::assert_snapshot!(human(&err, repo.path()), @"
     exit 0
     --- stderr
-    warning: no orx.yaml here: stages ran with the built-in scripted agent, which makes a placeholder change (no AI). Run `orx init` to write a config for a real agent, or pass --engine codex|claude|gemini|cursor|copilot
+    warning: no orx.yaml here: stages would run with the built-in scripted agent, which makes a placeholder change (no AI). Run `orx init` to write a config for a real agent, or pass --engine codex|claude|gemini|cursor|copilot
     ");
     // A real run says it too, and still runs (the scripted agent is the built-in default).
     let out = orx_ok(&repo, &["run", "t"], 0);
@@ -637,7 +639,7 @@ fn a_task_file_that_cannot_be_read_is_a_usage_error_with_the_fix() {
     exit 2
     --- stderr
     error: cannot read the task file `no-such-task.md`: No such file or directory (os error 2)
-      hint: give @ a readable UTF-8 text file, or the task as text, or - to read stdin
+      hint: give @ a readable UTF-8 text file, the task as text, or - to read stdin (a one-word task that starts with @ reads well from stdin)
     ");
     assert!(!repo.path().join("runs").exists());
 }

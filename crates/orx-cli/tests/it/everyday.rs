@@ -166,3 +166,236 @@ fn orx_inside_a_runs_worktree_sees_the_repositorys_runs() {
         .unwrap();
     assert!(stdout(&out).contains(&id), "{}", text(&out));
 }
+
+/// A PATH holding only git and python3, so what init finds does not depend on the machine.
+fn path_with_git_and_python() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for tool in ["git", "python3"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        std::os::unix::fs::symlink(
+            String::from_utf8_lossy(&found.stdout).trim(),
+            dir.path().join(tool),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn init_proposes_the_projects_gates_and_comments_out_missing_programs() {
+    let path = path_with_git_and_python();
+    let repo = TestRepo::new(&[
+        ("calc.py", "def add(a, b):\n    return a + b\n"),
+        ("tests/test_calc.py", "import unittest\n"),
+    ]);
+    let out = repo
+        .orx(bin())
+        .env("PATH", path.path())
+        .args(["init", "--engine", "fake"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("gates from the project: unittest"),
+        "{}",
+        text(&out)
+    );
+    let yaml = std::fs::read_to_string(repo.path().join("orx.yaml")).unwrap();
+    assert!(
+        yaml.contains("gates:\n  - name: unittest\n    command: python3\n    args: [\"-m\", \"unittest\", \"discover\"]\n"),
+        "{yaml}"
+    );
+    orx_ok(&repo, &["run", "--dry-run", "t"], 0);
+
+    let repo = TestRepo::new(&[
+        (
+            "pyproject.toml",
+            "[project]\nname = \"p\"\n\n[tool.ruff]\nline-length = 100\n\n[tool.pytest.ini_options]\n",
+        ),
+        ("p.py", "x = 1\n"),
+    ]);
+    let out = repo
+        .orx(bin())
+        .env("PATH", path.path())
+        .args(["init", "--engine", "fake"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(human(&out, repo.path()), @r#"
+    exit 0
+    --- stdout
+    wrote [REPO]/orx.yaml (engine: fake)
+    runs/ and .worktrees/ are excluded from git (.git/info/exclude)
+    agent CLIs on PATH:
+      codex  not found (codex)
+      gemini  not found (gemini)
+      claude  not found (claude)
+      cursor  not found (cursor-agent)
+      copilot  not found (copilot)
+    next: check the gates in orx.yaml, then `orx run "<task>"` (or `orx run --dry-run "<task>"` first)
+    --- stderr
+    warning: written commented out, their program is not on PATH: ruff, pytest (install, then uncomment)
+    "#);
+    let yaml = std::fs::read_to_string(repo.path().join("orx.yaml")).unwrap();
+    assert!(yaml.contains("gates: []\n#  - name: ruff"), "{yaml}");
+    orx_ok(&repo, &["run", "--dry-run", "t"], 0);
+}
+
+#[test]
+fn messages_a_newcomer_meets_name_the_problem_and_the_fix() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let config = |text: &str| {
+        repo.write("orx.yaml", text);
+        human(&orx(&repo, &["doctor"]), repo.path())
+    };
+    insta::assert_snapshot!(config("engine:\n  type: fake\n timeout: 60\n"), @"
+    exit 2
+    --- stderr
+    error: [REPO]/orx.yaml:3:2: while parsing a block mapping, did not find expected key
+      |
+    3 |  timeout: 60
+      |  ^
+      hint: line 3 is indented by 1 space, the line above by 2: keys of one mapping (and items of one list) start in the same column
+    ");
+    insta::assert_snapshot!(config("engine:\n\ttype: fake\n"), @"
+    exit 2
+    --- stderr
+    error: [REPO]/orx.yaml:2:2: tabs disallowed within this context (block indentation)
+      |
+    2 | 	type: fake
+      |  ^
+      hint: indent with spaces, not tabs
+    ");
+    insta::assert_snapshot!(config("version: \"2.0\"\n"), @r#"
+    exit 2
+    --- stderr
+    error: [REPO]/orx.yaml:1:1: version `2.0` is not a format this orx reads (it reads 1.x)
+      |
+    1 | version: "2.0"
+      | ^
+      hint: write version: "1.0", or leave the key out
+    "#);
+    std::fs::remove_file(repo.path().join("orx.yaml")).unwrap();
+    insta::assert_snapshot!(human(&orx(&repo, &["run", "--engine", "codx", "t"]), repo.path()), @"
+    exit 2
+    --- stderr
+    error: invalid value 'codx' for '--engine <ENGINE>'
+      [possible values: codex, claude, gemini, cursor, copilot, claude_code, fake]
+
+      tip: a similar value exists: 'codex'
+
+    For more information, try '--help'.
+    ");
+    insta::assert_snapshot!(human(&orx(&repo, &["run", "Add", "a", "remove", "method"]), repo.path()), @r#"
+    exit 2
+    --- stderr
+    error: unexpected argument 'a' found
+
+    Usage: orx run [OPTIONS] <TASK>
+      hint: the task is one argument: quote it, e.g. orx run "Add a remove method"
+    "#);
+    // A task that starts with @ but names no file is the task itself.
+    let out = orx_ok(
+        &repo,
+        &["run", "--dry-run", "@mention the owner in the greeting"],
+        0,
+    );
+    assert!(
+        stdout(&out).contains("@mention the owner in the greeting"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("stages would run with the built-in scripted agent"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_diff_of_a_failed_run_shows_the_failed_items_change_marked() {
+    let cfg = "run:\n  max_fix_attempts: 1\ngates:\n  - name: never\n    baseline: ignore\n    command: \"false\"\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), cfg);
+    orx_ok(&repo, &["run", "t"], 1);
+    let out = orx_ok(&repo, &["diff", "last"], 0);
+    let id = repo.single_run();
+    let shown = stdout(&out);
+    assert!(
+        shown.contains(&format!(
+            "# orx: W001 failed; the change of its last attempt, not committed (orx diff {id} --item W001):"
+        )) && shown.contains("+a"),
+        "{}",
+        text(&out)
+    );
+    assert!(!shown.contains("(empty diff)"));
+}
+
+#[test]
+fn run_json_has_the_totals_and_its_errors_are_json_too() {
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    let out = orx_ok(&repo, &["run", "--json", "t"], 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["duration_secs"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["tokens"]["input"].as_u64().is_some(), "{v}");
+    assert!(v["cost_usd"].as_f64().is_some(), "{v}");
+    let out = orx_ok(
+        &repo,
+        &["run", "--json", "--pipeline", "nowhere.yaml", "t"],
+        2,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"], "no pipeline file nowhere.yaml", "{v}");
+    assert_eq!(v["exit_code"], 2);
+    assert!(v["hints"][0].as_str().is_some(), "{v}");
+}
+
+#[test]
+fn status_follow_alone_follows_the_newest_running_run_and_metrics_keep_the_stage_order() {
+    let items = "        - id: W001\n          title: A\n          acceptance: [x]";
+    let implement = "  - linger_secs: 3\n    write: { a.txt: x }\n";
+    let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), "");
+    let out = orx_ok(&repo, &["status", "--follow"], 2);
+    assert!(stderr(&out).contains("no run is running"), "{}", text(&out));
+    let run = repo
+        .orx(bin())
+        .args(["run", "t"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let id = loop {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "the run never started"
+        );
+        if let Some(id) = repo.run_ids().first().cloned()
+            && std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl"))
+                .is_ok_and(|t| t.contains("\"attempt.started\""))
+        {
+            break id;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = orx_ok(&repo, &["status", "--follow"], 0);
+    let shown = text(&out);
+    assert!(shown.contains(&format!("following run {id}")), "{shown}");
+    assert!(shown.contains("run succeeded"), "{shown}");
+    let mut run = run;
+    assert!(run.wait().unwrap().success());
+    let report = stdout(&orx_ok(&repo, &["metrics", "report"], 0));
+    let order: Vec<&str> = ["plan", "spec", "decompose", "implement", "review", "ship"]
+        .into_iter()
+        .filter(|s| report.contains(&format!("\n{s} ")))
+        .collect();
+    let positions: Vec<usize> = order
+        .iter()
+        .map(|s| report.find(&format!("\n{s} ")).unwrap())
+        .collect();
+    assert!(order.len() >= 5, "{report}");
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "stages in pipeline order: {report}"
+    );
+}

@@ -155,7 +155,11 @@ fn from_yaml_error(e: &serde_saphyr::Error, text: &str, file: &str) -> ConfigErr
             duplicate_key(&strip_location(&e.to_string())),
             Some("each key may appear once in a mapping; remove or merge the duplicate".into()),
         ),
-        other => (describe(&strip_location(&other.to_string())), None),
+        other => {
+            let raw = strip_location(&other.to_string());
+            let hint = line.and_then(|l| indentation_hint(&raw, text, l));
+            (describe(&raw), hint)
+        }
     };
     ConfigError {
         file: file.to_string(),
@@ -166,6 +170,38 @@ fn from_yaml_error(e: &serde_saphyr::Error, text: &str, file: &str) -> ConfigErr
         hint,
         unreadable: false,
     }
+}
+
+/// The likely cause of a YAML structure error at `line`: a tab, or an indentation that matches
+/// neither the mapping it follows nor a new one.
+fn indentation_hint(message: &str, text: &str, line: u64) -> Option<String> {
+    if message.contains("tab") {
+        return Some("indent with spaces, not tabs".into());
+    }
+    let structural = [
+        "did not find expected key",
+        "did not find expected '-'",
+        "mapping values are not allowed",
+    ]
+    .iter()
+    .any(|m| message.contains(m));
+    if !structural {
+        return None;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let above = lines[..usize::try_from(line).ok()? - 1]
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
+    Some(format!(
+        "line {line} is indented by {} space{}, the line above by {}: keys of one mapping (and \
+         items of one list) start in the same column",
+        indent(here),
+        if indent(here) == 1 { "" } else { "s" },
+        indent(above)
+    ))
 }
 
 /// Removes serde-saphyr's " at line N, column M" suffix (we print the location ourselves).
@@ -271,7 +307,8 @@ fn problem(needle: &str, message: String, hint: Option<&str>) -> Option<Problem>
 
 /// Checks that span several keys; the location is found by searching the source.
 fn validate(c: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
-    let found = check_gates(c)
+    let found = check_version(c)
+        .or_else(|| check_gates(c))
         .or_else(|| check_guardrails(c))
         .or_else(|| check_knowledge(c))
         .or_else(|| check_fallback(c))
@@ -289,6 +326,20 @@ fn validate(c: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
         hint: p.hint,
         unreadable: false,
     })
+}
+
+/// `version`: this orx reads the 1.x format; another major version is a file for another orx.
+fn check_version(c: &Config) -> Option<Problem> {
+    let v = c.version.as_ref()?.trim().to_string();
+    let major = v.split('.').next().unwrap_or("");
+    if major == "1" {
+        return None;
+    }
+    problem(
+        "version:",
+        format!("version `{v}` is not a format this orx reads (it reads 1.x)"),
+        Some("write version: \"1.0\", or leave the key out"),
+    )
 }
 
 fn check_gates(c: &Config) -> Option<Problem> {

@@ -53,6 +53,7 @@ fn python(root: &Path) -> Option<Ecosystem> {
         && requirements.is_empty()
         && !exists(root, "setup.py")
         && !exists(root, "setup.cfg")
+        && !has_python_tests(root)
     {
         return None;
     }
@@ -95,6 +96,75 @@ fn python(root: &Path) -> Option<Ecosystem> {
         "python3 -m unittest discover".into()
     });
     Some(e)
+}
+
+/// Python test files (`test_*.py`, `*_test.py`) at the root or in `tests/`: a project without a
+/// manifest is still a Python project with tests.
+fn has_python_tests(root: &Path) -> bool {
+    let is_test = |name: &str| {
+        name.ends_with(".py") && (name.starts_with("test_") || name.ends_with("_test.py"))
+    };
+    [root.to_path_buf(), root.join("tests")].iter().any(|dir| {
+        std::fs::read_dir(dir).is_ok_and(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_str().is_some_and(is_test))
+        })
+    })
+}
+
+/// A gate proposed for the project: a verify command as orx.yaml's `gates` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProposedGate {
+    /// The gate's name.
+    pub name: String,
+    /// The program.
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The program is on PATH.
+    pub found: bool,
+}
+
+/// The project's verify commands as gates, in the order they are worth running (formatting and
+/// lint first, tests last within each ecosystem).
+pub fn proposed_gates(root: &Path) -> Vec<ProposedGate> {
+    let mut gates: Vec<ProposedGate> = Vec::new();
+    for command in detect(root).into_iter().flat_map(|e| e.commands) {
+        let words: Vec<String> = command.split_whitespace().map(String::from).collect();
+        let Some((program, args)) = words.split_first() else {
+            continue;
+        };
+        let name = gate_name(program, args);
+        if gates.iter().any(|g| g.name == name) {
+            continue;
+        }
+        gates.push(ProposedGate {
+            name,
+            command: program.clone(),
+            args: args.to_vec(),
+            found: crate::agent::find_program(program).is_some(),
+        });
+    }
+    gates
+}
+
+/// `ruff check .` → ruff, `python3 -m unittest discover` → unittest, `cargo clippy …` →
+/// clippy, `npm run lint` → lint, `go vet ./...` → go-vet.
+fn gate_name(program: &str, args: &[String]) -> String {
+    let first = args.first().map(String::as_str).unwrap_or("");
+    match program {
+        "python3" | "python" if first == "-m" => args.get(1).cloned().unwrap_or_default(),
+        "cargo" => match first {
+            "fmt" => "rustfmt".into(),
+            "test" => "cargo-test".into(),
+            other => other.to_string(),
+        },
+        "npm" | "pnpm" | "yarn" if first == "run" => args.get(1).cloned().unwrap_or_default(),
+        "npm" | "pnpm" | "yarn" => first.to_string(),
+        "npx" => first.to_string(),
+        "go" => format!("go-{first}"),
+        _ => program.to_string(),
+    }
 }
 
 /// The project's facts from pyproject.toml and its requirements files; gives the dependencies.

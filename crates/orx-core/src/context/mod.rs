@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::config::Config;
 use crate::git::Git;
 
-pub use detect::{Ecosystem, detect};
+pub use detect::{Ecosystem, ProposedGate, detect, proposed_gates};
 
 /// Bytes kept per context file.
 pub const BUDGET: usize = 12 * 1024;

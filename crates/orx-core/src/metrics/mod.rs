@@ -9,7 +9,7 @@ use crate::config::Price;
 pub mod report;
 
 pub use crate::protocol::{RunTotals, StageRecord};
-pub use report::{Report, RunInput};
+pub use report::{Report, RunInput, StageStats};
 
 /// The records of metrics/stages.jsonl (lines that do not parse, such as a line cut by a crash,
 /// are skipped).

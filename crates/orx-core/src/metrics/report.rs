@@ -57,6 +57,35 @@ pub struct ModelStats {
     pub cost_usd: f64,
 }
 
+/// The order stages run in (fix right after implement); others after, by name.
+const STAGE_ORDER: [&str; 8] = [
+    "plan",
+    "spec",
+    "decompose",
+    "implement",
+    "fix",
+    "review",
+    "ship",
+    "knowledge_update",
+];
+
+impl Report {
+    /// The stages in the order a pipeline runs them, not by name.
+    pub fn stages_in_order(&self) -> Vec<(&String, &StageStats)> {
+        let mut v: Vec<(&String, &StageStats)> = self.stages.iter().collect();
+        v.sort_by_key(|(name, _)| {
+            (
+                STAGE_ORDER
+                    .iter()
+                    .position(|s| s == name)
+                    .unwrap_or(STAGE_ORDER.len()),
+                (*name).clone(),
+            )
+        });
+        v
+    }
+}
+
 /// `orx metrics report`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {

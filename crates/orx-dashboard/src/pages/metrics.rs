@@ -109,6 +109,8 @@ struct MetricsPage {
     #[serde(flatten)]
     chrome: Chrome,
     r: Report,
+    /// The stages in the order a pipeline runs them.
+    stages: Vec<(String, orx_core::metrics::StageStats)>,
     stage_chart: Markup,
     model_chart: Markup,
 }
@@ -117,8 +119,8 @@ struct MetricsPage {
 pub async fn metrics(State(state): State<Shared>) -> Response {
     let report = report(&state);
     let stage_rows: Vec<(String, f64)> = report
-        .stages
-        .iter()
+        .stages_in_order()
+        .into_iter()
         .map(|(k, v)| (k.clone(), v.p50_secs))
         .collect();
     let model_rows: Vec<(String, f64)> = report
@@ -134,6 +136,11 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
         },
         stage_chart: Markup(svg::bars("p50 time per stage", &stage_rows, view::duration)),
         model_chart: Markup(svg::bars("Cost per model", &model_rows, view::cost)),
+        stages: report
+            .stages_in_order()
+            .into_iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         r: report,
     };
     Html(render("metrics.html", &page)).into_response()
