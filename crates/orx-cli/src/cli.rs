@@ -92,16 +92,18 @@ pub fn exit_on_parse_error(e: clap::Error) -> ! {
             .filter(|a| !a.starts_with('-'))
             .collect();
         let rendered = e.render().to_string();
-        eprintln!(
-            "{}",
-            rendered
-                .trim_end()
-                .trim_end_matches("For more information, try '--help'.")
-                .trim_end()
-        );
-        eprintln!(
-            "  hint: the task is one argument: quote it, e.g. orx run \"{}\"",
-            words.join(" ")
+        let message = rendered
+            .trim_end()
+            .trim_end_matches("For more information, try '--help'.")
+            .trim_end()
+            .trim_start_matches("error: ")
+            .to_string();
+        Printer::new(false, 0).error(
+            &message,
+            &[format!(
+                "the task is one argument: quote it, e.g. orx run \"{}\"",
+                words.join(" ")
+            )],
         );
         std::process::exit(2);
     }
