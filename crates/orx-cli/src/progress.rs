@@ -19,7 +19,7 @@ pub fn listener(printer: Printer) -> Option<(Listener, Option<ProgressBar>)> {
     if printer.tty {
         let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
         pb.set_style(
-            ProgressStyle::with_template("{spinner:.cyan} {msg} [{elapsed}]")
+            ProgressStyle::with_template("{spinner:.cyan} {wide_msg} [{elapsed}]")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         pb.enable_steady_tick(Duration::from_millis(120));
@@ -39,7 +39,20 @@ pub fn listener(printer: Printer) -> Option<(Listener, Option<ProgressBar>)> {
 
 /// Events worth a line of their own.
 fn shown(e: &Event) -> bool {
-    !matches!(e.body, EventBody::AgentStarted | EventBody::GateStarted)
+    !matches!(
+        e.body,
+        EventBody::AgentStarted | EventBody::GateStarted | EventBody::AgentActivity
+    )
+}
+
+/// At most `max` characters of `s`, with an ellipsis when cut.
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 fn on_event_tty(pb: &ProgressBar, stage: &Mutex<String>, printer: Printer, e: &Event) {
@@ -69,6 +82,16 @@ fn on_event_tty(pb: &ProgressBar, stage: &Mutex<String>, printer: Printer, e: &E
                 "{mark} {stage:<17} {:>7}  {note}",
                 duration(*duration_secs)
             ));
+        }
+        EventBody::AgentActivity => {
+            // The agent's latest action, on the line that says which stage and attempt.
+            let s = stage.lock().map(|s| s.clone()).unwrap_or_default();
+            let at = match (&e.item, e.attempt) {
+                (Some(i), Some(a)) => format!("{s} · {i} attempt {a}"),
+                _ => s,
+            };
+            // `wide_msg` cuts the line to the terminal's width.
+            pb.set_message(clip(&format!("{at} · {}", e.message), 240));
         }
         EventBody::AgentStarted
         | EventBody::GateStarted
@@ -107,4 +130,37 @@ fn sanitized(e: &Event) -> Event {
     e.stage = e.stage.as_deref().map(clean);
     e.item = e.item.as_deref().map(clean);
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_line_shows_the_agents_latest_action() {
+        let pb = ProgressBar::hidden();
+        let stage = Mutex::new(String::new());
+        let printer = Printer {
+            quiet: false,
+            verbose: 0,
+            color: false,
+            tty: true,
+        };
+        let started = Event::new(EventBody::StageStarted, "implement started").stage("implement");
+        on_event_tty(&pb, &stage, printer, &started);
+        let act = Event::new(EventBody::AgentActivity, "runs `pytest -q`\u{1b}[2J")
+            .stage("implement")
+            .item("W001")
+            .attempt(2);
+        on_event_tty(&pb, &stage, printer, &act);
+        assert_eq!(
+            pb.message(),
+            "implement · W001 attempt 2 · runs `pytest -q`"
+        );
+        assert!(
+            !shown(&act),
+            "not a line of its own when there is no terminal"
+        );
+        assert_eq!(clip("abcdef", 4), "abc…");
+    }
 }

@@ -32,12 +32,16 @@ pub struct StatusArgs {
 pub struct LogsArgs {
     /// The run: its id, `last` (the newest), or a unique start or end of its id.
     pub run_id: String,
-    /// Print the agent and gate logs of this stage (plan, implement, fix, W001, …) instead.
+    /// Print the agent and gate logs of this stage (plan, implement, fix, W001, …) instead:
+    /// an agent's stream as what it did (files, commands, tools, words).
     #[arg(long, value_name = "STAGE")]
     pub stage: Option<String>,
-    /// Keep printing new events until the run ends.
+    /// Keep printing new events (or, with --stage, new log lines) until the run ends.
     #[arg(long)]
     pub follow: bool,
+    /// With --stage: an agent's stream as the JSON its CLI wrote.
+    #[arg(long, requires = "stage")]
+    pub raw: bool,
 }
 
 /// `orx diff`.
@@ -300,33 +304,11 @@ pub fn logs(env: &Env, mut args: LogsArgs) -> Outcome {
     let dir = store.find(&args.run_id)?;
     args.run_id = dir.id().to_string();
     if let Some(stage) = &args.stage {
-        let mut files: Vec<_> = fs_err::read_dir(dir.root().join("logs"))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                name.starts_with(&format!("agent_{stage}"))
-                    || name.starts_with(&format!("gate_{stage}"))
-                    || name.contains(&format!("_{stage}_"))
-                    || name == stage.as_str()
-                    || name.starts_with(&format!("{stage}."))
-            })
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            return Err(CommandError::usage(
-                format!("no log of `{stage}` in run {}", args.run_id),
-                format!("the logs are in {}", dir.root().join("logs").display()),
-            ));
-        }
-        for f in files {
-            env.printer.result(&format!(
-                "===== {} =====",
-                f.file_name().and_then(|n| n.to_str()).unwrap_or("")
-            ));
-            env.printer.raw(&fs_err::read_to_string(&f)?);
-        }
-        return Ok(Exit::Ok);
+        let shown = super::stage_logs::Shown {
+            raw: args.raw,
+            follow: args.follow,
+        };
+        return super::stage_logs::stage_logs(env, &dir, stage, shown);
     }
     if args.follow {
         return follow(env, &dir, 0);

@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod metrics;
 pub mod pipelines;
 pub mod run;
+pub mod stage_logs;
 
 use std::path::{Path, PathBuf};
 

@@ -399,3 +399,78 @@ fn status_follow_alone_follows_the_newest_running_run_and_metrics_keep_the_stage
         "stages in pipeline order: {report}"
     );
 }
+
+#[test]
+fn the_agents_actions_reach_listeners_as_it_works_but_not_the_event_log() {
+    use orx_core::protocol::{Event, EventBody};
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Event>::new()));
+    let feed = seen.clone();
+    let mut engine = orx_core::pipeline::Engine::new(orx_core::cancel::CancelToken::new());
+    engine.listen(std::sync::Arc::new(move |e: &Event| {
+        if matches!(e.body, EventBody::AgentActivity) {
+            feed.lock().unwrap().push(e.clone());
+        }
+    }));
+    let config = orx_core::config::load_file(&repo.path().join("orx.yaml")).unwrap();
+    let out = engine
+        .start(orx_core::pipeline::RunRequest {
+            dir: repo.path().to_path_buf(),
+            task: "t".into(),
+            config,
+            overrides: Default::default(),
+            pipeline: "standard".into(),
+            base_branch: None,
+            run_id: None,
+            include_dirty: false,
+        })
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().any(|e| e.message == "writes a.txt"
+            && e.stage.as_deref() == Some("implement")
+            && e.item.as_deref() == Some("W001")),
+        "{seen:?}"
+    );
+    let events = std::fs::read_to_string(out.run_dir.join("events.jsonl")).unwrap();
+    assert!(!events.contains("agent.activity"), "not a record");
+}
+
+#[test]
+fn logs_of_a_stage_read_as_what_the_agent_did_and_follow_a_live_one() {
+    let items = "        - id: W001\n          title: A\n          acceptance: [x]";
+    let implement = "  - linger_secs: 2\n    write: { a.txt: x }\n";
+    let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), "");
+    let run = repo
+        .orx(bin())
+        .args(["run", "t"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while repo.run_ids().is_empty() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30), "no run");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = orx_ok(
+        &repo,
+        &["logs", "last", "--stage", "implement", "--follow"],
+        0,
+    );
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("===== agent_implement_W001_1.jsonl =====\n  writes a.txt\n"),
+        "{}",
+        text(&out)
+    );
+    assert!(!shown.contains("{\"type\""), "rendered, not JSON: {shown}");
+    let mut run = run;
+    assert!(run.wait().unwrap().success());
+    let raw = stdout(&orx_ok(
+        &repo,
+        &["logs", "last", "--stage", "implement", "--raw"],
+        0,
+    ));
+    assert!(raw.contains("\"type\":\"tool\""), "{raw}");
+}

@@ -171,14 +171,31 @@ fn call(
     prompt: &str,
     timeout: Duration,
 ) -> AgentOutcome {
+    call_seen(s, repo, mode, prompt, timeout).0
+}
+
+/// [`call`], with what the agent was seen doing as it worked (the progress line's feed).
+fn call_seen(
+    s: &Setup,
+    repo: &TestRepo,
+    mode: AgentMode,
+    prompt: &str,
+    timeout: Duration,
+) -> (AgentOutcome, Vec<String>) {
     let logs = tempfile::tempdir().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let feed = seen.clone();
     let io = AgentIo {
         stdout_log: logs.path().join("out.jsonl"),
         stderr_log: logs.path().join("err.log"),
         cancel: CancelToken::new(),
         redactor: Default::default(),
-
         ledger: None,
+        activity: Some(orx_core::agent::ActivitySink(std::sync::Arc::new(
+            move |a| {
+                feed.lock().unwrap().push(a.to_string());
+            },
+        ))),
     };
     let req = request(
         "implement",
@@ -196,7 +213,8 @@ fn call(
             std::fs::read_to_string(&io.stderr_log).unwrap_or_default()
         );
     }
-    out
+    let seen = seen.lock().unwrap().clone();
+    (out, seen)
 }
 
 /// True while any process carries `mark` in its environment.
@@ -249,8 +267,8 @@ fn contract(kind: ExecutorKind, expected_text_usage: Usage, expected_apply_usage
     assert_eq!(out.text.trim(), "DONE", "{kind}");
     assert_eq!(out.usage, expected_text_usage, "{kind}: text usage");
 
-    // A file written in apply mode.
-    let out = call(
+    // A file written in apply mode, seen as it is written.
+    let (out, seen) = call_seen(
         &s,
         &repo,
         AgentMode::Apply,
@@ -258,6 +276,12 @@ fn contract(kind: ExecutorKind, expected_text_usage: Usage, expected_apply_usage
         Duration::from_secs(120),
     );
     assert!(out.error.is_none(), "{kind}: {:?}", out.error);
+    assert!(
+        // codex writes it with a shell command, the others with their file tools.
+        seen.iter()
+            .any(|a| (a.starts_with("writes") || a.starts_with("runs")) && a.contains("hello.txt")),
+        "{kind}: the activity feed: {seen:?}"
+    );
     assert_eq!(
         std::fs::read_to_string(repo.path().join("hello.txt"))
             .unwrap_or_default()
@@ -314,8 +338,8 @@ fn contract(kind: ExecutorKind, expected_text_usage: Usage, expected_apply_usage
         stderr_log: logs.path().join("e.log"),
         cancel: CancelToken::new(),
         redactor: Default::default(),
-
         ledger: None,
+        activity: None,
     };
     let req = request(
         "plan",
@@ -558,8 +582,8 @@ fn gemini_reasoning_effort_reaches_the_model_without_touching_the_users_settings
         stderr_log: logs.path().join("e.log"),
         cancel: CancelToken::new(),
         redactor: Default::default(),
-
         ledger: None,
+        activity: None,
     };
     let mut req = request(
         "plan",

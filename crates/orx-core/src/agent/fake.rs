@@ -421,7 +421,11 @@ fn finish(
             .open(&io.stdout_log)?,
     );
     for ev in &stream {
-        writeln!(f, "{}", io.redactor.redact(&ev.to_string()))?;
+        let line = io.redactor.redact(&ev.to_string());
+        writeln!(f, "{line}")?;
+        if let Some(a) = &io.activity {
+            a.line(crate::config::ExecutorKind::Fake, &line);
+        }
     }
     f.flush()?;
     drop(f);

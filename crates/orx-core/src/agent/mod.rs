@@ -1,6 +1,7 @@
 //! Agents: one request → one outcome, whatever CLI runs it. Adapters differ only in how they
 //! build a command and parse a stream; routing, retries and logging are shared.
 
+mod activity;
 pub mod cli;
 mod fake;
 mod installed;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use activity::{Activity, ActivitySink, of_any_line, of_line};
 pub use fake::{FakeAgent, Scenario, builtin_scenario, parse_scenario as parse_scenario_text};
 pub use installed::{MissingAgent, binary_for, find_program, missing_agents};
 pub use router::{AgentCall, Router};
@@ -171,6 +173,8 @@ pub struct AgentIo {
     pub redactor: crate::redact::Redactor,
     /// The run's ledger of live process groups (None outside a run).
     pub ledger: Option<crate::process::GroupLedger>,
+    /// Told of each thing the agent does as its stream shows it (None: nobody listens).
+    pub activity: Option<ActivitySink>,
 }
 
 pub use crate::error::RouteError;

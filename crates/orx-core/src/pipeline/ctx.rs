@@ -260,6 +260,7 @@ impl RunCtx {
             cancel: env.cancel.clone(),
             redactor: env.files.redactor().clone(),
             ledger: Some(env.ledger()),
+            activity: Some(self.activity_sink(turn)),
         };
         let req = AgentRequest {
             role: turn.role.to_string(),
@@ -274,6 +275,17 @@ impl RunCtx {
             task: env.task.clone(),
         };
         (req, io)
+    }
+
+    /// The agent's activity as listener-only events of this turn.
+    fn activity_sink(&self, turn: &Turn<'_>) -> crate::agent::ActivitySink {
+        let events = self.events.clone();
+        let template = self.turn_event(turn, EventBody::AgentActivity, String::new());
+        crate::agent::ActivitySink(std::sync::Arc::new(move |a| {
+            let mut e = template.clone();
+            e.message = a.to_string();
+            events.notify(e);
+        }))
     }
 
     fn turn_event(&self, turn: &Turn<'_>, body: EventBody, message: String) -> Event {

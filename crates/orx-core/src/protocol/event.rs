@@ -103,6 +103,10 @@ pub enum EventBody {
     /// An agent was called.
     #[serde(rename = "agent.started")]
     AgentStarted,
+    /// What an agent is doing as it works (its latest tool call, file, command or words):
+    /// given to listeners only, never written to events.jsonl.
+    #[serde(rename = "agent.activity")]
+    AgentActivity,
     /// An agent answered (or failed).
     #[serde(rename = "agent.finished")]
     AgentFinished(AgentCall),
@@ -140,6 +144,7 @@ impl EventBody {
             EventBody::AttemptResumed => "attempt.resumed",
             EventBody::AttemptFailed { .. } => "attempt.failed",
             EventBody::AgentStarted => "agent.started",
+            EventBody::AgentActivity => "agent.activity",
             EventBody::AgentFinished(_) => "agent.finished",
             EventBody::GateStarted => "gate.started",
             EventBody::GateFinished(_) => "gate.finished",

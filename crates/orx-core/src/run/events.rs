@@ -42,6 +42,19 @@ impl EventSink {
         }
     }
 
+    /// Gives `event` to the listeners only, redacted, without writing it (what an agent is
+    /// doing at this moment: worth a glance, not a record).
+    pub fn notify(&self, event: Event) {
+        let event = match &self.files {
+            Some(files) => files.redacted(&event).unwrap_or(event),
+            None => event,
+        };
+        let listeners = self.listeners.lock().map(|l| l.clone()).unwrap_or_default();
+        for l in listeners {
+            l(&event);
+        }
+    }
+
     /// Writes `event` and notifies the listeners. A write failure is reported on the next
     /// checkpoint write rather than aborting the agent call that produced the event.
     pub fn emit(&self, event: Event) {

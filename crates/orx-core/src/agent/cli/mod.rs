@@ -207,7 +207,12 @@ impl Agent for CliAgent {
         let mut parser = parser_for(self.kind);
         let mut stderr_tail: VecDeque<String> = VecDeque::new();
         let res = run(&spec, &io.cancel, &mut |s, l| match s {
-            Stream::Stdout => parser.line(l),
+            Stream::Stdout => {
+                parser.line(l);
+                if let Some(a) = &io.activity {
+                    a.line(self.kind, l);
+                }
+            }
             Stream::Stderr => {
                 if stderr_tail.len() >= 40 {
                     stderr_tail.pop_front();
