@@ -17,9 +17,25 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
-/// The HH:MM:SS of an RFC 3339 time.
+/// An RFC 3339 time (files keep UTC) in the local time zone, formatted with `fmt`.
+fn local(ts: &str, fmt: &str) -> Option<String> {
+    let t: jiff::Timestamp = ts.parse().ok()?;
+    Some(
+        t.to_zoned_datetime(jiff::tz::TimeZone::system())
+            .strftime(fmt)
+            .to_string(),
+    )
+}
+
+/// The local HH:MM:SS of an RFC 3339 time.
 pub fn clock(ts: &str) -> String {
-    ts.get(11..19).unwrap_or(ts).to_string()
+    local(ts, "%H:%M:%S").unwrap_or_else(|| ts.get(11..19).unwrap_or(ts).to_string())
+}
+
+/// The local date and time of an RFC 3339 time, with the zone's abbreviation
+/// ("2026-11-30 12:39:10 CET").
+pub fn local_time(ts: &str) -> String {
+    local(ts, "%Y-%m-%d %H:%M:%S %Z").unwrap_or_else(|| ts.to_string())
 }
 
 /// One event as a readable line.

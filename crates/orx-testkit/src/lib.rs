@@ -93,6 +93,8 @@ impl TestRepo {
             c.env(k, v);
         }
         c.env_remove("ORX_CONFIG").env_remove("ORX_DIR");
+        // Times are shown in the local zone: the same one on every machine.
+        c.env("TZ", "UTC");
         c
     }
 

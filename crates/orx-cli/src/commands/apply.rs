@@ -12,7 +12,7 @@ use crate::command_error::{CommandError, Exit, Outcome, land_hints};
 #[command(group = clap::ArgGroup::new("mode").args(["squash", "merge", "rebase"]))]
 pub struct ApplyArgs {
     /// The run: its id, `last`, or a unique start or end of its id.
-    #[arg(value_name = "RUN")]
+    #[arg(value_name = "RUN", add = crate::complete::runs())]
     pub run_id: String,
     /// One commit on the base branch: the task's summary and the item titles (the default).
     #[arg(long)]

@@ -15,6 +15,7 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     /// The run: its id, `last` (the newest), or a unique start or end of its id.
+    #[arg(add = crate::complete::runs())]
     pub run_id: String,
 }
 
@@ -22,6 +23,7 @@ pub struct CancelArgs {
 #[derive(Debug, Args)]
 pub struct CleanArgs {
     /// A run (its id, `last`, or a unique start or end of its id), or `all`.
+    #[arg(add = crate::complete::runs())]
     pub target: String,
     /// Required with `all`.
     #[arg(long)]

@@ -20,6 +20,19 @@ pub struct DemoArgs {
 /// `orx demo`.
 pub fn demo(env: &Env, args: DemoArgs) -> Outcome {
     let parent = args.into.unwrap_or_else(std::env::temp_dir);
+    // The demo is a repository of its own: inside another one, it would be a nested repository
+    // that the outer one's git sees as a stray folder.
+    if let Ok(outer) = orx_core::git::Git::toplevel(&parent) {
+        return Err(crate::command_error::CommandError::usage(
+            format!(
+                "{} is inside the git repository {}",
+                parent.display(),
+                outer.display()
+            ),
+            "the demo makes a repository of its own: give --into a folder outside any \
+             repository, or leave --into out (a temporary folder)",
+        ));
+    }
     let repo = orx_core::demo::create(&parent)?;
     let p = &env.printer;
     p.info(&format!("demo repository: {}", repo.display()));

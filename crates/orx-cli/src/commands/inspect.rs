@@ -8,13 +8,14 @@ use orx_core::metrics::RunTotals;
 use orx_core::run::{Event, Meta, RunDir, RunLock, RunState, Store};
 
 use super::Env;
-use crate::render::{duration, event_line, table};
+use crate::render::{duration, event_line, local_time, table};
 use clap::Args;
 
 /// `orx status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// A run for the detailed view: its id, `last`, or a unique start or end of its id.
+    #[arg(add = crate::complete::runs())]
     pub run_id: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
@@ -31,10 +32,11 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The run: its id, `last` (the newest), or a unique start or end of its id.
+    #[arg(add = crate::complete::runs())]
     pub run_id: String,
     /// Print the agent and gate logs of this stage (plan, implement, fix, W001, …) instead:
     /// an agent's stream as what it did (files, commands, tools, words).
-    #[arg(long, value_name = "STAGE")]
+    #[arg(long, value_name = "STAGE", add = crate::complete::log_stages())]
     pub stage: Option<String>,
     /// Keep printing new events (or, with --stage, new log lines) until the run ends.
     #[arg(long)]
@@ -48,6 +50,7 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// The run: its id, `last` (the newest), or a unique start or end of its id.
+    #[arg(add = crate::complete::runs())]
     pub run_id: String,
     /// Only this item's diff (W001, …).
     #[arg(long, value_name = "ITEM")]
@@ -104,7 +107,7 @@ pub fn status(env: &Env, args: StatusArgs) -> Outcome {
         meta.branch,
         meta.base_branch,
         &meta.base_sha[..meta.base_sha.len().min(10)],
-        meta.started_at,
+        local_time(&meta.started_at),
         summary
             .duration_secs
             .map(|d| format!(" ({})", duration(d)))
@@ -157,7 +160,7 @@ fn list_runs(env: &Env, store: &Store, limit: usize, json: bool) -> Outcome {
                 r.run_id.clone(),
                 r.status.to_string(),
                 r.stage.clone().unwrap_or_else(|| "-".into()),
-                r.started_at.as_deref().map(started).unwrap_or_default(),
+                r.started_at.as_deref().map(local_time).unwrap_or_default(),
                 r.duration_secs.map(duration).unwrap_or_else(|| "-".into()),
                 r.task.clone(),
             ]
@@ -227,14 +230,6 @@ fn last_failure(f: &orx_core::protocol::Failure) -> String {
         f.item.as_deref().unwrap_or(""),
         f.message,
     )
-}
-
-fn started(ts: &str) -> String {
-    // "2026-11-26T15:04:05Z" → "2026-11-26 15:04:05"
-    match (ts.get(..10), ts.get(11..19)) {
-        (Some(d), Some(t)) => format!("{d} {t}"),
-        _ => ts.to_string(),
-    }
 }
 
 fn secs_between(a: &str, b: &str) -> Option<f64> {

@@ -29,6 +29,7 @@ pub enum MetricsAction {
     /// One run's totals and its stage records.
     Show {
         /// The run: its id, `last`, or a unique start or end of its id.
+        #[arg(add = crate::complete::runs())]
         run_id: String,
         /// Machine-readable output.
         #[arg(long)]

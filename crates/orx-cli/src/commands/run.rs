@@ -27,7 +27,7 @@ pub struct RunArgs {
     pub model: Option<String>,
     /// One role's executor and model, e.g. `--stage review=claude:claude-sonnet-4` or
     /// `--stage plan=:gpt-5` (repeatable; wins over --engine/--model for that role).
-    #[arg(long, value_name = "ROLE=EXECUTOR[:MODEL]")]
+    #[arg(long, value_name = "ROLE=EXECUTOR[:MODEL]", add = crate::complete::role_routes())]
     pub stage: Vec<String>,
     /// The branch to start from (default: git.base_branch, else the current branch).
     #[arg(long, value_name = "BRANCH")]
@@ -37,7 +37,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub include_dirty: bool,
     /// Pipeline id (standard, fast_fix, plan_only, or one in .orx/pipelines/) or a YAML file.
-    #[arg(long, value_name = "ID|FILE", default_value = "standard")]
+    #[arg(long, value_name = "ID|FILE", default_value = "standard", add = crate::complete::pipelines())]
     pub pipeline: String,
     /// Print the routing table, gates and prompts that would be used; touch nothing.
     #[arg(long)]
@@ -68,9 +68,10 @@ pub const ENGINES: [&str; 7] = [
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
     /// The run: its id, `last` (the newest), or a unique start or end of its id.
+    #[arg(add = crate::complete::runs())]
     pub run_id: String,
     /// Restart at this stage (and run every later one again).
-    #[arg(long, value_name = "STAGE")]
+    #[arg(long, value_name = "STAGE", add = crate::complete::stages())]
     pub from: Option<String>,
     /// Print the final result as JSON.
     #[arg(long)]

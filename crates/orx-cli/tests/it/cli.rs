@@ -692,7 +692,7 @@ fn a_failed_run_names_its_last_failure_once() {
     status  failed
     task  t
     branch  orx/[RUN_ID] (from main at [SHA])
-    started  [TIME] ([DUR])
+    started  [TIME] UTC ([DUR])
 
     stages:
       STAGE  STATUS  TIME  NOTE

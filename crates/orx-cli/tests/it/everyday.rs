@@ -474,3 +474,84 @@ fn logs_of_a_stage_read_as_what_the_agent_did_and_follow_a_live_one() {
     ));
     assert!(raw.contains("\"type\":\"tool\""), "{raw}");
 }
+
+#[test]
+fn the_shell_completes_run_ids_engines_pipelines_and_stages() {
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    repo.write(
+        ".orx/pipelines/mine.yaml",
+        "id: careful\nstages: [implement]\n",
+    );
+    orx_ok(&repo, &["run", "Add a"], 0);
+    let id = repo.single_run();
+    // What a shell's completion function asks the binary (fish's form: one candidate a line).
+    let complete = |words: &[&str]| {
+        let out = repo
+            .orx(bin())
+            .env("COMPLETE", "fish")
+            .arg("--")
+            .arg("orx")
+            .args(words)
+            .output()
+            .unwrap();
+        stdout(&out)
+    };
+    let runs = complete(&["diff", &id[..6]]);
+    assert!(runs.contains(&format!("{id}\tAdd a")), "{runs}");
+    assert!(complete(&["apply", "la"]).contains("last\tthe newest run"));
+    assert_eq!(complete(&["run", "--engine", "cod"]).trim(), "codex");
+    let pipelines = complete(&["run", "--pipeline", ""]);
+    assert!(
+        pipelines.contains("standard") && pipelines.contains("careful"),
+        "{pipelines}"
+    );
+    assert!(complete(&["resume", &id, "--from", "rev"]).contains("review"));
+    assert!(complete(&["run", "--stage", "review=cl"]).contains("review=claude"));
+    let script = stdout(&orx_ok(&repo, &["completions", "bash"], 0));
+    assert!(
+        script.contains("COMPLETE=\"bash\"") || script.contains("COMPLETE=bash"),
+        "{script}"
+    );
+}
+
+#[test]
+fn times_are_shown_in_the_local_zone_with_its_name_and_kept_in_utc() {
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let started = repo.meta(&id).started_at;
+    assert!(started.ends_with('Z'), "UTC in the files: {started}");
+    let utc: jiff::Timestamp = started.parse().unwrap();
+    let paris = utc
+        .to_zoned_datetime(jiff::tz::TimeZone::get("Europe/Paris").unwrap())
+        .strftime("%Y-%m-%d %H:%M:%S %Z")
+        .to_string();
+    let out = repo
+        .orx(bin())
+        .env("TZ", "Europe/Paris")
+        .args(["status"])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains(&paris), "{paris} in {}", text(&out));
+    let out = repo.orx(bin()).args(["status", &id]).output().unwrap();
+    assert!(stdout(&out).contains(" UTC"), "{}", text(&out));
+}
+
+#[test]
+fn the_demo_is_not_made_inside_another_repository() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    let inside = repo.path().join("sub");
+    std::fs::create_dir_all(&inside).unwrap();
+    let out = orx_ok(&repo, &["demo", "--into", &inside.display().to_string()], 2);
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 2
+    --- stderr
+    error: [REPO]/sub is inside the git repository [REPO]
+      hint: the demo makes a repository of its own: give --into a folder outside any repository, or leave --into out (a temporary folder)
+    ");
+    assert_eq!(
+        std::fs::read_dir(&inside).unwrap().count(),
+        0,
+        "nothing was made"
+    );
+}

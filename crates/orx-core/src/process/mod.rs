@@ -470,8 +470,13 @@ pub fn capture(
     let mut spec = ProcessSpec::new(program, args.iter().copied());
     spec.cwd = cwd.map(PathBuf::from);
     spec.timeout = Some(timeout);
+    capture_spec(&spec)
+}
+
+/// Runs `spec` to its end (or its timeout); returns (success, stdout, stderr).
+pub fn capture_spec(spec: &ProcessSpec) -> Result<(bool, String, String)> {
     let (mut out, mut err) = (String::new(), String::new());
-    let res = run(&spec, &CancelToken::new(), &mut |s, l| {
+    let res = run(spec, &CancelToken::new(), &mut |s, l| {
         let b = if s == Stream::Stdout {
             &mut out
         } else {
