@@ -8,8 +8,9 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::command_error::{CommandError, Outcome};
 use crate::commands::{self, Env};
 use crate::commands::{
-    ApplyArgs, CancelArgs, CleanArgs, CompletionsArgs, DashboardArgs, DemoArgs, DiffArgs,
-    DoctorArgs, InitArgs, LogsArgs, MetricsArgs, PipelinesArgs, ResumeArgs, RunArgs, StatusArgs,
+    ApplyArgs, ApproveArgs, CancelArgs, CleanArgs, CompletionsArgs, DashboardArgs, DemoArgs,
+    DiffArgs, DoctorArgs, InitArgs, LogsArgs, MetricsArgs, PipelinesArgs, ResumeArgs, RunArgs,
+    StatusArgs,
 };
 use crate::printer::Printer;
 
@@ -47,6 +48,8 @@ pub enum Command {
     Run(RunArgs),
     /// Continue an interrupted, cancelled or failed run from its checkpoint.
     Resume(ResumeArgs),
+    /// Let a waiting run go on: raise the budget it reached (--add-usd, --add-tokens).
+    Approve(ApproveArgs),
     /// List recent runs, or show one run in detail.
     Status(StatusArgs),
     /// Print a run's event log, or one agent/gate log.
@@ -131,6 +134,7 @@ pub fn dispatch(cli: Cli, printer: Printer) -> Outcome {
         Command::Init(a) => commands::init::init(&env, a),
         Command::Run(a) => commands::run::run(&env, a),
         Command::Resume(a) => commands::run::resume(&env, a),
+        Command::Approve(a) => commands::run::approve(&env, a),
         Command::Status(a) => commands::inspect::status(&env, a),
         Command::Logs(a) => commands::inspect::logs(&env, a),
         Command::Diff(a) => commands::inspect::diff(&env, a),

@@ -17,6 +17,8 @@ pub enum Exit {
     Usage,
     /// Interrupted.
     Interrupted,
+    /// The run waits for a person (a budget reached, an approval).
+    Waiting,
 }
 
 impl Exit {
@@ -27,6 +29,7 @@ impl Exit {
             Exit::Failed => 1,
             Exit::Usage => 2,
             Exit::Interrupted => 130,
+            Exit::Waiting => 3,
         }
     }
 }
@@ -141,7 +144,7 @@ fn hints_for(e: &Error) -> Vec<String> {
             "fix the template in .orx/prompts/ (`orx run --dry-run` renders every prompt), or \
              remove it to use the built-in one",
         ),
-        Error::Corrupt { .. } | Error::Cancelled => Vec::new(),
+        Error::Corrupt { .. } | Error::Cancelled | Error::Waiting { .. } => Vec::new(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! The CLI (and later the dashboard) call into this crate; nothing here knows who calls it.
 
 pub mod agent;
+pub mod budget;
 pub mod cancel;
 pub mod config;
 pub mod context;

@@ -140,7 +140,9 @@ pub fn status(env: &Env, args: StatusArgs) -> Outcome {
 
 /// `orx status` without a run id: the table of runs, newest first.
 fn list_runs(env: &Env, store: &Store, limit: usize, json: bool) -> Outcome {
-    let runs = store.list(limit)?;
+    let mut runs = store.list(limit)?;
+    // Runs that wait for a person come first (the sort keeps the newest first among each).
+    runs.sort_by_key(|r| r.status != orx_core::protocol::Observed::Waiting);
     if json {
         env.printer
             .json(&serde_json::to_value(&runs).map_err(std::io::Error::other)?);
@@ -170,6 +172,19 @@ fn list_runs(env: &Env, store: &Store, limit: usize, json: bool) -> Outcome {
         &["RUN", "STATUS", "STAGE", "STARTED", "DURATION", "TASK"],
         &rows,
     ));
+    for r in runs
+        .iter()
+        .filter(|r| r.status == orx_core::protocol::Observed::Waiting)
+    {
+        let what = RunState::load(&store.dir(&r.run_id).state())
+            .ok()
+            .and_then(|s| s.waiting_for)
+            .unwrap_or_default();
+        env.printer.result(&format!(
+            "\nrun {} waits: {what}\n  orx approve {} --add-usd 1   (raises its limit and goes on)",
+            r.run_id, r.run_id
+        ));
+    }
     Ok(Exit::Ok)
 }
 

@@ -53,6 +53,23 @@ pub struct RunArgs {
     pub json: bool,
 }
 
+/// `orx approve`.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The run: its id, `last` (the newest), or a unique start or end of its id.
+    #[arg(add = crate::complete::runs())]
+    pub run_id: String,
+    /// Add this many USD to the run's budget limits (budget.run_usd and budget.day_usd).
+    #[arg(long, value_name = "USD")]
+    pub add_usd: Option<f64>,
+    /// Add this many tokens to the run's token limit (budget.run_tokens).
+    #[arg(long, value_name = "N")]
+    pub add_tokens: Option<u64>,
+    /// Print the final result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// The engines `--engine` takes (clap completes them and suggests the nearest for a typo).
 pub const ENGINES: [&str; 7] = [
     "codex",
@@ -300,7 +317,59 @@ pub fn resume(env: &Env, args: ResumeArgs) -> Outcome {
     as_json(env, json, resume_run(env, args))
 }
 
-fn resume_run(env: &Env, mut args: ResumeArgs) -> Outcome {
+fn resume_run(env: &Env, args: ResumeArgs) -> Outcome {
+    continue_run(env, args, orx_core::protocol::BudgetRaise::default())
+}
+
+/// `orx approve`: a waiting run goes on, with what the person adds to its budget.
+pub fn approve(env: &Env, args: ApproveArgs) -> Outcome {
+    let json = args.json;
+    as_json(env, json, approve_run(env, args))
+}
+
+fn approve_run(env: &Env, args: ApproveArgs) -> Outcome {
+    let repo = env.repo()?;
+    let store = orx_core::run::Store::new(&repo);
+    let dir = store.find(&args.run_id)?;
+    let id = dir.id().to_string();
+    let state = orx_core::protocol::RunState::load(&dir.state())?;
+    if state.status != RunStatus::Waiting {
+        return Err(CommandError::usage(
+            format!(
+                "run {id} is not waiting (status: {})",
+                store.summary(&id).status
+            ),
+            format!("`orx resume {id}` continues a failed, cancelled or interrupted run"),
+        ));
+    }
+    let raise = orx_core::protocol::BudgetRaise {
+        usd: args.add_usd.unwrap_or(0.0),
+        tokens: args.add_tokens.unwrap_or(0),
+    };
+    if state.waiting == Some(orx_core::protocol::WaitReason::Budget) && raise.is_zero() {
+        return Err(CommandError::usage(
+            format!(
+                "run {id} waits because {}",
+                state
+                    .waiting_for
+                    .unwrap_or_else(|| "its budget is reached".into())
+            ),
+            format!("raise its limit to go on: `orx approve {id} --add-usd 1` (or --add-tokens N)"),
+        ));
+    }
+    let resume = ResumeArgs {
+        run_id: id,
+        from: None,
+        json: args.json,
+    };
+    continue_run(env, resume, raise)
+}
+
+fn continue_run(
+    env: &Env,
+    mut args: ResumeArgs,
+    raise: orx_core::protocol::BudgetRaise,
+) -> Outcome {
     let repo = env.repo()?;
     args.run_id = orx_core::run::Store::new(&repo).resolve(&args.run_id)?;
     let config = resume_config(env, &repo, &args.run_id)?;
@@ -315,6 +384,7 @@ fn resume_run(env: &Env, mut args: ResumeArgs) -> Outcome {
         run_id: args.run_id,
         config,
         from: args.from,
+        raise,
     });
     if let Some(pb) = bar {
         pb.finish_and_clear();
@@ -481,6 +551,7 @@ pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outc
     let code = match o.status {
         RunStatus::Succeeded => Exit::Ok,
         RunStatus::Cancelled => Exit::Interrupted,
+        RunStatus::Waiting => Exit::Waiting,
         _ => Exit::Failed,
     };
     let metrics: Option<orx_core::metrics::RunTotals> =
@@ -504,6 +575,7 @@ pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outc
     let status = match o.status {
         RunStatus::Succeeded => p.paint("succeeded", "32"),
         RunStatus::Cancelled => p.paint("cancelled", "33"),
+        RunStatus::Waiting => p.paint("waiting", "33"),
         _ => p.paint("failed", "31"),
     };
     p.result(&format!("\nrun {} {status}{took}", o.run_id));
@@ -539,6 +611,16 @@ pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outc
             o.run_id
         )),
         RunStatus::Cancelled => p.result(&format!("  resume:   {orx} resume {}", o.run_id)),
+        RunStatus::Waiting => {
+            p.result(&format!(
+                "  waits:    {}",
+                o.state.waiting_for.clone().unwrap_or_default()
+            ));
+            p.result(&format!(
+                "  next:     {orx} approve {} --add-usd 1   (raises its limit and goes on)",
+                o.run_id
+            ));
+        }
         _ => {
             if let Some(f) = &o.failure {
                 let items_failed = o.state.items.iter().any(|i| i.status == ItemStatus::Failed);

@@ -13,6 +13,7 @@ mod attacks;
 mod attacks_dashboard;
 mod baseline;
 mod browser;
+mod budget;
 mod cli;
 mod compat;
 mod context;

@@ -195,6 +195,9 @@ fn indentation_hint(message: &str, text: &str, line: u64) -> Option<String> {
         .iter()
         .rev()
         .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
+    if indent(here) == indent(above) {
+        return None;
+    }
     Some(format!(
         "line {line} is indented by {} space{}, the line above by {}: keys of one mapping (and \
          items of one list) start in the same column",

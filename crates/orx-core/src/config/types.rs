@@ -154,6 +154,22 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     /// Commands run in a new worktree before the first agent.
     pub setup: Vec<SetupCommand>,
+    /// Spending limits: the run waits for a person when one is reached.
+    pub budget: BudgetConfig,
+}
+
+/// `budget`: limits checked before every agent call (SPEC §16).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// USD one run may spend.
+    pub run_usd: Option<f64>,
+    /// Tokens (input and output) one run may use.
+    pub run_tokens: Option<u64>,
+    /// USD the repository's runs may spend in a day (local time), together.
+    pub day_usd: Option<f64>,
+    /// Also stop an agent call in flight at the limit (not yet: calls finish, the next waits).
+    pub hard: bool,
 }
 
 /// `engine`: the default executor and model.

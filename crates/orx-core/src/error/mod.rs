@@ -81,8 +81,16 @@ pub enum Error {
         message: String,
     },
     /// The run was cancelled (Ctrl-C, SIGTERM or `orx cancel`).
-    #[error("the run was interrupted")]
+    #[error("the run was cancelled")]
     Cancelled,
+    /// The run pauses for a person (a budget reached, an approval).
+    #[error("the run waits: {what}")]
+    Waiting {
+        /// Why.
+        reason: crate::protocol::WaitReason,
+        /// What it waits for, in words.
+        what: String,
+    },
 }
 
 impl From<crate::config::ConfigError> for Error {

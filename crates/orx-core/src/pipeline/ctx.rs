@@ -212,6 +212,7 @@ impl RunCtx {
     /// held run work). Cancellation becomes `Err(Cancelled)`.
     pub fn call_agent(&mut self, turn: Turn<'_>) -> Result<AgentCall> {
         self.env.check_cancel()?;
+        self.check_budget()?;
         let env = &self.env;
         env.files
             .text(&env.dir.prompt(&turn.prompt_file), &turn.prompt)?;
@@ -325,6 +326,33 @@ impl RunCtx {
     }
 
     /// Adds the call to the stage's totals and tells the listeners how it went.
+    /// Before an agent call: a reached limit of `budget` pauses the run (the checkpoint says
+    /// the run waits; `approve` raises the limit and goes on).
+    fn check_budget(&self) -> Result<()> {
+        let budget = &self.env.config.budget;
+        if budget.run_usd.is_none() && budget.run_tokens.is_none() && budget.day_usd.is_none() {
+            return Ok(());
+        }
+        // Every call of the run, the stage in progress included, is in its event log.
+        let run = crate::budget::run_spend(&self.env.dir.events());
+        let day = if budget.day_usd.is_some() {
+            crate::budget::day_spend(&self.env.repo.join("runs"))
+        } else {
+            0.0
+        };
+        let raise = self.cp.state().budget_raise;
+        match crate::budget::check(budget, &raise, run, day) {
+            None => Ok(()),
+            Some(reached) => {
+                self.emit(Event::warning(reached.to_string()));
+                Err(Error::Waiting {
+                    reason: crate::protocol::WaitReason::Budget,
+                    what: reached.to_string(),
+                })
+            }
+        }
+    }
+
     fn account(&mut self, turn: &Turn<'_>, call: &AgentCall, started: Instant) {
         // The CLI's own figure (claude reports one) wins over the pricing table.
         let cost = call.outcome.cost_usd.unwrap_or_else(|| {
@@ -334,6 +362,14 @@ impl RunCtx {
                 &self.env.config.pricing,
             )
         });
+        let _ = crate::budget::record(
+            &self.env.repo.join("runs"),
+            self.env.dir.id(),
+            crate::budget::Spend {
+                usd: cost,
+                tokens: call.outcome.usage.input + call.outcome.usage.output,
+            },
+        );
         self.totals.usage.add(&call.outcome.usage);
         self.totals.agent_secs += started.elapsed().as_secs_f64();
         self.totals.cost_usd += cost;

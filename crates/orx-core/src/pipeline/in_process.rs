@@ -111,6 +111,7 @@ impl Launcher for InProcess {
             run_id: spec.run_id.clone(),
             config: self.config.clone(),
             from: None,
+            raise: Default::default(),
         };
         self.drive(&spec.run_id, move |cancel| Engine::new(cancel).resume(req))?;
         Ok(())

@@ -15,7 +15,7 @@ pub use event::{AgentCall, Event, EventBody, GateOutcome};
 pub use ids::{BUILTIN_PIPELINES, MAX_ITEM_ID_LEN, is_item_id};
 pub use meta::{Meta, ToolVersions, summarize_task};
 pub use metrics::{RunTotals, StageRecord};
-pub use state::{Failure, ItemState, PROTOCOL_VERSION, RunState, StageState};
+pub use state::{BudgetRaise, Failure, ItemState, PROTOCOL_VERSION, RunState, StageState};
 pub use status::{
     AttemptStatus, FailureCategory, ItemPhase, ItemStatus, Observed, RunStatus, StageStatus,
     WaitReason,

@@ -85,6 +85,12 @@ pub struct RunState {
     /// Why the run waits for a person, when it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<WaitReason>,
+    /// What it waits for, in words (the limit reached, the file to read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
+    /// What people added to the budget's limits for this run (`orx approve --add-usd`).
+    #[serde(default, skip_serializing_if = "BudgetRaise::is_zero")]
+    pub budget_raise: BudgetRaise,
     /// The stage running now (or where it stopped).
     pub current_stage: Option<String>,
     /// Every stage, in order.
@@ -119,6 +125,8 @@ impl RunState {
             pipeline: pipeline.to_string(),
             status: RunStatus::Pending,
             waiting: None,
+            waiting_for: None,
+            budget_raise: BudgetRaise::default(),
             current_stage: None,
             stages: stages
                 .iter()
@@ -166,5 +174,23 @@ impl RunState {
     /// The item `id`.
     pub fn item(&self, id: &str) -> Option<&ItemState> {
         self.items.iter().find(|i| i.id == id)
+    }
+}
+
+/// Raises of a run's budget limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BudgetRaise {
+    /// USD added to `run_usd` and `day_usd` for this run.
+    #[serde(default)]
+    pub usd: f64,
+    /// Tokens added to `run_tokens`.
+    #[serde(default)]
+    pub tokens: u64,
+}
+
+impl BudgetRaise {
+    /// Nothing raised.
+    pub fn is_zero(&self) -> bool {
+        self.usd == 0.0 && self.tokens == 0
     }
 }

@@ -36,6 +36,8 @@ pub enum RunStatus {
     Failed,
     /// Stopped by Ctrl-C, SIGTERM or `orx cancel`; resumable.
     Cancelled,
+    /// Paused for a person (a budget reached, an approval): no process holds it.
+    Waiting,
 }
 
 names!(RunStatus {
@@ -44,6 +46,7 @@ names!(RunStatus {
     Succeeded => "succeeded",
     Failed => "failed",
     Cancelled => "cancelled",
+    Waiting => "waiting",
 });
 
 impl RunStatus {
@@ -78,6 +81,8 @@ pub enum Observed {
     Failed,
     /// Stopped on request; resumable.
     Cancelled,
+    /// Paused for a person: `orx approve` continues it.
+    Waiting,
     /// Its state.json cannot be read.
     Corrupt,
 }
@@ -90,12 +95,14 @@ names!(Observed {
     Succeeded => "succeeded",
     Failed => "failed",
     Cancelled => "cancelled",
+    Waiting => "waiting",
     Corrupt => "corrupt",
 });
 
 impl Observed {
     /// Every status, in the order the dashboard's filter lists them.
-    pub const ALL: [Observed; 8] = [
+    pub const ALL: [Observed; 9] = [
+        Observed::Waiting,
         Observed::Queued,
         Observed::Pending,
         Observed::Running,
@@ -120,6 +127,7 @@ impl Observed {
             RunStatus::Succeeded => Observed::Succeeded,
             RunStatus::Failed => Observed::Failed,
             RunStatus::Cancelled => Observed::Cancelled,
+            RunStatus::Waiting => Observed::Waiting,
         }
     }
 

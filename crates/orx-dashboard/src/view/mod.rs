@@ -169,7 +169,7 @@ impl Toned for Observed {
             Observed::Succeeded => Tone::Ok,
             Observed::Failed | Observed::Corrupt => Tone::Bad,
             Observed::Running => Tone::Live,
-            Observed::Queued | Observed::Pending => Tone::Wait,
+            Observed::Queued | Observed::Pending | Observed::Waiting => Tone::Wait,
             Observed::Interrupted | Observed::Cancelled => Tone::Idle,
         }
     }

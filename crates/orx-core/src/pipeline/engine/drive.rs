@@ -34,6 +34,12 @@ pub(super) fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
         Ok(None) => finish(cx, RunStatus::Succeeded),
         Ok(Some(_)) => finish(cx, RunStatus::Failed),
         Err(Error::Cancelled) => finish(cx, RunStatus::Cancelled),
+        Err(Error::Waiting { reason, what }) => {
+            let state = cx.cp.state_mut();
+            state.waiting = Some(reason);
+            state.waiting_for = Some(what);
+            finish(cx, RunStatus::Waiting)
+        }
         Err(e) => {
             let state = cx.cp.state_mut();
             state.last_failure = Some(Failure {
@@ -113,8 +119,14 @@ fn run_stage(cx: &mut RunCtx, i: usize, stage: &dyn Stage) -> Result<Next> {
         Err(Error::Cancelled) => {
             let s = &mut cx.cp.state_mut().stages[i];
             s.status = StageStatus::Pending;
-            s.note = Some("interrupted".into());
+            s.note = Some("cancelled".into());
             return Err(Error::Cancelled);
+        }
+        Err(e @ Error::Waiting { .. }) => {
+            let s = &mut cx.cp.state_mut().stages[i];
+            s.status = StageStatus::Pending;
+            s.note = Some("waiting".into());
+            return Err(e);
         }
         // orx's own failure inside a stage (a git error, a broken backlog file): the stage fails
         // like any other, with the error recorded for resume.

@@ -28,7 +28,7 @@ pub(super) fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
     if status == RunStatus::Succeeded {
         state.current_stage = None;
     }
-    if status == RunStatus::Cancelled {
+    if matches!(status, RunStatus::Cancelled | RunStatus::Waiting) {
         // The item being worked on is not running any more: it waits for the resume, which
         // goes on from its phase.
         for item in &mut state.items {
@@ -57,6 +57,10 @@ pub(super) fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
     let message = match (&failure, status) {
         (Some(f), _) => format!("run failed at {}: {}", f.stage, f.message),
         (None, RunStatus::Cancelled) => "run cancelled; resumable".to_string(),
+        (None, RunStatus::Waiting) => format!(
+            "run waiting: {}",
+            cx.cp.state().waiting_for.clone().unwrap_or_default()
+        ),
         _ => format!("run {status}"),
     };
     cx.emit(Event::new(

@@ -62,6 +62,8 @@ pub struct ResumeRequest {
     pub config: LoadedConfig,
     /// The stage to run again, and every later one.
     pub from: Option<String>,
+    /// What a person adds to the run's budget limits as it goes on (`approve --add-usd`).
+    pub raise: crate::protocol::BudgetRaise,
 }
 
 /// How a run ended.

@@ -46,6 +46,11 @@ pub(super) fn resume(engine: &Engine, req: ResumeRequest) -> Result<RunOutcome> 
         events.emit(Event::warning(warning));
     }
     prepare_resume(&mut state, &files, req.from.as_deref())?;
+    // A waiting run goes on: with what a person added to its budget, if anything.
+    state.waiting = None;
+    state.waiting_for = None;
+    state.budget_raise.usd += req.raise.usd;
+    state.budget_raise.tokens += req.raise.tokens;
     meta.ended_at = None;
     meta.status = RunStatus::Running;
     files.save_meta(&meta)?;

@@ -47,7 +47,7 @@ impl Stage for KnowledgeUpdate {
         }
         match update(cx, &k) {
             Ok(note) => Ok(StageOutcome::Done(note)),
-            Err(crate::Error::Cancelled) => Err(crate::Error::Cancelled),
+            Err(e @ (crate::Error::Cancelled | crate::Error::Waiting { .. })) => Err(e),
             Err(e) => {
                 // Reported, never fatal.
                 let msg = format!("knowledge update failed: {e}");
