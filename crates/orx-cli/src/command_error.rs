@@ -99,7 +99,6 @@ fn exit_of(e: &Error) -> Exit {
     match e {
         Error::Cancelled => Exit::Interrupted,
         Error::Config(_) | Error::Run(_) | Error::Route(_) | Error::Template { .. } => Exit::Usage,
-        Error::Land(LandError::Conflicts { .. }) => Exit::Failed,
         Error::Land(_) => Exit::Usage,
         Error::Pipeline(p) => match p {
             PipelineError::ItemVanished(_) => Exit::Failed,
@@ -199,7 +198,9 @@ fn run_hints(e: &RunError) -> Vec<String> {
         RunError::Ambiguous { given, .. } => {
             format!("give more of the id than `{given}` (or `last` for the newest run)")
         }
-        RunError::NotFound { .. } => "`orx status` lists the runs of this repository".into(),
+        RunError::NotFound { .. } => "`orx status` lists the runs of this repository; a \
+             shortened id is the start or the end of one"
+            .into(),
         RunError::AlreadyExists { .. } => "leave --run-id out to get a new one".into(),
         RunError::BranchExists { branch, .. } => format!(
             "leave --run-id out to get a new run id, or delete the branch first (git branch -D {branch})"
@@ -262,6 +263,9 @@ fn pipeline_hints(e: &PipelineError) -> Vec<String> {
             "remove executor/model/reasoning_effort/timeout from it".into()
         }
         PipelineError::DuplicateStage { .. } => "list each stage once".into(),
+        PipelineError::GatesCannotStart(_) => {
+            "fix the gates in orx.yaml as said (`orx doctor` checks them); nothing was made".into()
+        }
         PipelineError::DirtyNotOnBase { base } => format!(
             "switch to {base} first (git stash; git switch {base}; git stash pop), or leave \
              --base-branch out"
@@ -275,9 +279,13 @@ fn pipeline_hints(e: &PipelineError) -> Vec<String> {
              repository's"
                 .into()
         }
-        PipelineError::NotFound { .. } => {
-            "built-in pipelines: standard, fast_fix, plan_only; or give a .yaml file".into()
+        PipelineError::NotFound { broken, .. } if !broken.is_empty() => {
+            "fix the pipeline file that does not load (`orx pipelines list` shows the others)"
+                .into()
         }
+        PipelineError::NotFound { .. } => "built-in pipelines: standard, fast_fix, plan_only; \
+             `orx pipelines list` shows the repository's; or give a .yaml file"
+            .into(),
         PipelineError::SetupFailed { .. } => {
             "fix the setup list in orx.yaml, then `orx resume` the run".into()
         }
@@ -302,13 +310,19 @@ pub fn land_hints(e: &LandError, id: &str) -> Vec<String> {
         LandError::WrongBranch { base, .. } => {
             format!("switch to it first (git switch {base}), then apply again")
         }
+        LandError::DetachedBase { sha, .. } => format!(
+            "switch to the branch to land it on, one that contains {} (git switch main), then \
+             apply again",
+            &sha[..sha.len().min(10)]
+        ),
         LandError::Dirty { .. } => {
             "commit or stash them first (git stash), then apply again".to_string()
         }
         LandError::UntrackedInTheWay { .. } => "move or delete them, then apply again".to_string(),
         LandError::Conflicts { base, .. } => format!(
-            "rebase the run branch and resolve by hand (git rebase {base} orx/{id}), or take \
-             the patch (`orx apply {id} --patch > run.patch`, then git apply -3 run.patch)"
+            "rebase the run in its worktree and resolve there (cd .worktrees/{id} && git rebase \
+             {base}), then apply again; or take the patch (`orx apply {id} --patch > run.patch`, \
+             then git apply -3 run.patch)"
         ),
         LandError::BranchGone { .. } => {
             format!("the run's patch is kept in runs/{id}/artifacts/patch.diff: git apply it")

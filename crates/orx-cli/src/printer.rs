@@ -47,6 +47,13 @@ impl Printer {
         }
     }
 
+    /// A note for people on stderr (hidden by -q), where stdout is kept for scripts.
+    pub fn hint(&self, text: &str) {
+        if !self.quiet {
+            err(text);
+        }
+    }
+
     /// A warning on stderr.
     pub fn warn(&self, text: &str) {
         err(&format!("{} {text}", self.paint("warning:", "33")));

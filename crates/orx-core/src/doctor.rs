@@ -123,7 +123,49 @@ pub fn run(repo: &Path, config: &LoadedConfig) -> Vec<Check> {
         );
     }
     checks.extend(gates);
+    checks.extend(prompt_files(repo));
     checks
+}
+
+/// Files in `.orx/prompts/` that replace no template: a misnamed override is silently unused.
+fn prompt_files(repo: &Path) -> Vec<Check> {
+    let dir = repo.join(".orx").join("prompts");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let known: Vec<&str> = crate::prompt::builtin_names().collect();
+    let mut names: Vec<String> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(String::from))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let stem = name.strip_suffix(".md").unwrap_or(&name);
+            if known.contains(&stem) && name.ends_with(".md") {
+                return None;
+            }
+            let near = crate::config::load_nearest(stem, &known)
+                .map(|n| format!("; did you mean {n}.md?"))
+                .unwrap_or_default();
+            Some(
+                Check::new(
+                    format!("prompt {name}"),
+                    CheckStatus::Warn,
+                    format!(".orx/prompts/{name} replaces no template, so it is not used{near}"),
+                )
+                .fix(Fix::Do(format!(
+                    "name it after a stage: {}",
+                    known
+                        .iter()
+                        .map(|k| format!("{k}.md"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            )
+        })
+        .collect()
 }
 
 impl Check {

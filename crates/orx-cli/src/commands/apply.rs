@@ -79,8 +79,9 @@ pub fn apply(env: &Env, args: ApplyArgs) -> Outcome {
     if landed.files.len() > 20 {
         p.info(&format!("  … and {} more", landed.files.len() - 20));
     }
+    let orx = env.orx_command(dir.root());
     p.info(&format!(
-        "next: `orx clean {id} --delete-branch` removes the run's worktree, folder and branch"
+        "next: `{orx} clean {id} --delete-branch` removes the run's worktree, folder and branch"
     ));
     Ok(Exit::Ok)
 }

@@ -127,13 +127,49 @@ pub fn clean(env: &Env, mut args: CleanArgs) -> Outcome {
         removed += 1;
         env.printer.info(&format!("removed {id}"));
     }
-    env.printer.result(&format!(
-        "{removed} run(s) removed{}",
-        if args.delete_branch {
-            " with their branches"
-        } else {
-            "; their orx/<id> branches are kept (--delete-branch removes them)"
+    // Branches of runs whose folders an earlier clean removed: `all --delete-branch` takes
+    // them too (only `orx/<run id>` branches without a run folder or a worktree).
+    let mut orphans = 0;
+    if !single && args.delete_branch {
+        for branch in git
+            .run(&[
+                "for-each-ref",
+                "--format=%(refname:short)",
+                "refs/heads/orx/",
+            ])?
+            .lines()
+        {
+            let Some(id) = branch.strip_prefix("orx/") else {
+                continue;
+            };
+            let gone = orx_core::run::is_valid_run_id(id)
+                && !store.dir(id).root().exists()
+                && !repo.join(".worktrees").join(id).exists();
+            if gone {
+                git.delete_branch(branch)?;
+                orphans += 1;
+            }
         }
-    ));
+    }
+    let kept = if args.delete_branch {
+        " with their branches".to_string()
+    } else if single {
+        format!(
+            "; its branch orx/{} is kept (delete it with git branch -D orx/{}, or pass \
+             --delete-branch)",
+            args.target, args.target
+        )
+    } else {
+        "; their orx/<id> branches are kept (`orx clean all --force --delete-branch` removes \
+         them, also later)"
+            .to_string()
+    };
+    env.printer
+        .result(&format!("{removed} run(s) removed{kept}"));
+    if orphans > 0 {
+        env.printer.result(&format!(
+            "{orphans} branch(es) of runs removed earlier deleted"
+        ));
+    }
     Ok(Exit::Ok)
 }

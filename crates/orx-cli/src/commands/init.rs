@@ -62,7 +62,7 @@ pub fn init(env: &Env, args: InitArgs) -> Outcome {
     p.result(&format!("wrote {} (engine: {engine})", path.display()));
     p.info("runs/ and .worktrees/ are excluded from git (.git/info/exclude)");
     p.info("agent CLIs on PATH:");
-    for (k, ok) in found {
+    for (k, ok) in found.iter().copied() {
         p.info(&format!(
             "  {:<8} {}",
             k.name(),
@@ -71,6 +71,13 @@ pub fn init(env: &Env, args: InitArgs) -> Outcome {
             } else {
                 format!("not found ({})", k.default_binary())
             }
+        ));
+    }
+    if engine != ExecutorKind::Fake && !found.iter().any(|(k, ok)| *k == engine && *ok) {
+        p.warn(&format!(
+            "`{}` is not on PATH: install it before `orx run` ({}), or write another engine",
+            engine.default_binary(),
+            crate::command_error::install_command(engine)
         ));
     }
     let (found_gates, missing): (Vec<_>, Vec<_>) = proposed.iter().partition(|g| g.found);

@@ -61,6 +61,24 @@ fn owning_repo(top: PathBuf) -> PathBuf {
 }
 
 impl Env {
+    /// How to call orx in the commands orx suggests: `orx`, with `--dir <repo>` when the
+    /// current directory is not in the repository that holds `run_dir` (`runs/<id>`).
+    pub fn orx_command(&self, run_dir: &Path) -> String {
+        let Some(repo) = run_dir.parent().and_then(Path::parent) else {
+            return "orx".into();
+        };
+        let here = std::env::current_dir()
+            .ok()
+            .and_then(|d| Git::toplevel(&d).ok())
+            .map(owning_repo);
+        let same = here.is_some_and(|h| h.canonicalize().ok() == repo.canonicalize().ok());
+        if same {
+            "orx".into()
+        } else {
+            format!("orx --dir {}", repo.display())
+        }
+    }
+
     /// The repository root: the git top level of --dir.
     pub fn repo(&self) -> orx_core::Result<PathBuf> {
         Git::toplevel(&self.dir).map(owning_repo)

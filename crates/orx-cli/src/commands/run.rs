@@ -272,10 +272,10 @@ fn say_what_is_left_out(env: &Env, req: &RunRequest) {
             shown.push_str(&format!(" and {} more", dirty.len() - 5));
         }
         let n = dirty.len();
-        let (s, are, go) = if n == 1 {
-            ("", "is", "goes")
+        let (s, are, go, them) = if n == 1 {
+            ("", "is", "goes", "it")
         } else {
-            ("s", "are", "go")
+            ("s", "are", "go", "them")
         };
         if req.include_dirty {
             env.printer.info(&format!(
@@ -285,8 +285,8 @@ fn say_what_is_left_out(env: &Env, req: &RunRequest) {
         } else {
             env.printer.warn(&format!(
                 "{n} uncommitted change{s} in the checkout ({shown}) {are} not in the run: it \
-                 starts from the last commit. Commit them, or pass --include-dirty to take \
-                 them along"
+                 starts from the last commit. Commit {them}, or pass --include-dirty to take \
+                 {them} along"
             ));
         }
     }
@@ -472,6 +472,11 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Outcome {
         env.printer.json(&serde_json::json!({"run_id": id}));
     } else {
         env.printer.result(&id);
+        // On stderr: stdout stays the id alone, for scripts.
+        env.printer.hint(&format!(
+            "it runs in the background: `orx status --follow {id}` watches it, `orx cancel {id}` \
+             stops it"
+        ));
     }
     Ok(Exit::Ok)
 }
@@ -484,7 +489,13 @@ fn print_dry_run(env: &Env, req: &RunRequest, json: bool) -> Outcome {
         return Ok(Exit::Ok);
     }
     let p = &env.printer;
-    p.result(&format!("dry run: nothing was created or changed\n\nrepository:  {}\nbase branch: {}\npipeline:    {} ({})\n", d.repo.display(), d.base_branch, d.pipeline.id, d.pipeline.stages.join(" → ")));
+    let base = if d.base_branch.len() == 40 && d.base_branch.chars().all(|c| c.is_ascii_hexdigit())
+    {
+        format!("{} (a detached HEAD)", &d.base_branch[..10])
+    } else {
+        d.base_branch.clone()
+    };
+    p.result(&format!("dry run: nothing was created or changed\n\nrepository:  {}\nbase branch: {base}\npipeline:    {} ({})\n", d.repo.display(), d.pipeline.id, d.pipeline.stages.join(" → ")));
     let rows: Vec<Vec<String>> = d
         .routing
         .routes
@@ -520,6 +531,15 @@ fn print_dry_run(env: &Env, req: &RunRequest, json: bool) -> Outcome {
         ));
     }
     warn_missing_agents(env, req, &d);
+    for g in req.config.config.gates.iter().filter(|g| g.enabled) {
+        if let Some(problem) = orx_core::gate::CommandProblem::check(g, &d.repo) {
+            env.printer.warn(&format!(
+                "gate `{}` cannot start: {}; the run would not start",
+                g.name,
+                problem.fix(g)
+            ));
+        }
+    }
     Ok(Exit::Ok)
 }
 
@@ -540,9 +560,18 @@ fn warn_missing_agents(env: &Env, req: &RunRequest, d: &orx_core::pipeline::DryR
     }
 }
 
+/// The first error an item's evidence lists (the line after `Errors:`).
+fn first_error(evidence: &str) -> Option<String> {
+    let mut lines = evidence.lines().skip_while(|l| l.trim() != "Errors:");
+    lines.next()?;
+    let line = lines.next()?.trim().strip_prefix("- ")?;
+    Some(crate::term::sanitize(line).chars().take(200).collect())
+}
+
 /// Prints how a run ended and returns its exit code.
 pub(crate) fn report(env: &Env, o: RunOutcome, json: bool) -> Outcome {
-    report_as(env, o, json, "orx")
+    let orx = env.orx_command(&o.run_dir);
+    report_as(env, o, json, &orx)
 }
 
 /// [`report`], with the commands it suggests starting with `orx` (how the user calls orx, and
@@ -624,8 +653,17 @@ pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outc
         _ => {
             if let Some(f) = &o.failure {
                 let items_failed = o.state.items.iter().any(|i| i.status == ItemStatus::Failed);
+                // The first error of the failed item's last attempt, so the cause is in sight.
+                let first_error = o
+                    .state
+                    .items
+                    .iter()
+                    .filter(|i| i.status == ItemStatus::Failed)
+                    .find_map(|i| first_error(i.last_evidence.as_deref()?))
+                    .map(|e| format!("; first error: {e}"))
+                    .unwrap_or_default();
                 p.error(
-                    &format!("the run failed at {}: {}", f.stage, f.message),
+                    &format!("the run failed at {}: {}{first_error}", f.stage, f.message),
                     &[crate::command_error::failure_hint(
                         f.category,
                         &o.run_id,

@@ -31,7 +31,7 @@ pub fn stage_logs(env: &Env, dir: &RunDir, stage: &str, shown: Shown) -> Outcome
         if files.is_empty() && !shown.follow {
             return Err(CommandError::usage(
                 format!("no log of `{stage}` in run {}", dir.id()),
-                format!("the logs are in {}", dir.root().join("logs").display()),
+                format!("this run has logs of: {}", names(dir).join(", ")),
             ));
         }
         for f in &files {
@@ -76,7 +76,10 @@ fn matching(dir: &RunDir, stage: &str) -> orx_core::Result<Vec<PathBuf>> {
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.starts_with(&format!("agent_{stage}"))
+            // `verify` is every gate log; `baseline` the gates on the untouched worktree.
+            (stage == "verify" && name.starts_with("gate_"))
+                || (stage == "baseline" && name.ends_with("_baseline.log"))
+                || name.starts_with(&format!("agent_{stage}"))
                 || name.starts_with(&format!("gate_{stage}"))
                 || name.contains(&format!("_{stage}_"))
                 || name == stage
@@ -85,6 +88,43 @@ fn matching(dir: &RunDir, stage: &str) -> orx_core::Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// The names `--stage` takes in this run: the roles and items its logs belong to, `verify`
+/// for the gates and `baseline` when the baseline ran.
+fn names(dir: &RunDir) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let files = fs_err::read_dir(dir.root().join("logs"))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str().map(String::from))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    for f in &files {
+        if let Some(rest) = f.strip_prefix("agent_")
+            && let Some(role) = ROLES
+                .iter()
+                .filter(|r| rest.starts_with(**r))
+                .max_by_key(|r| r.len())
+        {
+            out.push((*role).to_string());
+        }
+        if f.starts_with("gate_") {
+            out.push("verify".into());
+        }
+        if f.ends_with("_baseline.log") {
+            out.push("baseline".into());
+        }
+        out.extend(
+            f.split(['_', '.'])
+                .filter(|w| orx_core::protocol::is_item_id(w))
+                .map(String::from),
+        );
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Prints the whole lines of `path` from byte `offset` (rendered unless `raw`); returns the

@@ -117,12 +117,12 @@ fn a_conflict_with_the_base_as_it_is_now_is_refused_with_the_files() {
     repo.write("f", "from main\n");
     repo.git(&["commit", "-qam", "main moves on"]);
     let before = head(&repo);
-    let out = orx_ok(&repo, &["apply", &id], 1);
+    let out = orx_ok(&repo, &["apply", &id], 2);
     insta::assert_snapshot!(normalized(&out, &repo), @"
-    exit 1
+    exit 2
     --- stderr
     error: the run's changes conflict with main as it is now, in: f
-      hint: rebase the run branch and resolve by hand (git rebase main orx/[RUN_ID]), or take the patch (`orx apply [RUN_ID] --patch > run.patch`, then git apply -3 run.patch)
+      hint: rebase the run in its worktree and resolve there (cd .worktrees/[RUN_ID] && git rebase main), then apply again; or take the patch (`orx apply [RUN_ID] --patch > run.patch`, then git apply -3 run.patch)
       hint: nothing was changed
     ");
     assert_eq!(head(&repo), before);
@@ -135,6 +135,30 @@ fn a_conflict_with_the_base_as_it_is_now_is_refused_with_the_files() {
             .trim(),
         ""
     );
+}
+
+#[test]
+fn a_run_started_from_a_detached_head_lands_on_a_branch_that_contains_its_start() {
+    let repo = repo_with(&[("f", "x\n")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    repo.git(&["checkout", "-q", "--detach"]);
+    orx_ok(&repo, &["run", "Add a"], 0);
+    let id = repo.single_run();
+    let out = orx_ok(&repo, &["apply", &id], 2);
+    insta::assert_snapshot!(normalized(&out, &repo), @"
+    exit 2
+    --- stderr
+    error: the run started from a detached HEAD at [SHA], and the checkout is on a detached HEAD
+      hint: switch to the branch to land it on, one that contains [SHA] (git switch main), then apply again
+      hint: nothing was changed
+    ");
+    repo.git(&["switch", "-q", "main"]);
+    let out = orx_ok(&repo, &["apply", &id], 0);
+    assert!(
+        stdout(&out).contains(&format!("applied run {id} to main")),
+        "{}",
+        text(&out)
+    );
+    assert!(repo.path().join("a.txt").is_file());
 }
 
 #[test]

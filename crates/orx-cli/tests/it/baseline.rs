@@ -22,17 +22,35 @@ fn prompts(repo: &orx_testkit::TestRepo, id: &str) -> Vec<String> {
 }
 
 #[test]
-fn a_gate_that_cannot_start_stops_the_run_before_any_agent_call_and_resume_goes_on() {
+fn a_gate_that_cannot_start_stops_the_run_before_anything_is_made() {
     let cfg = "gates:\n  - name: tests\n    command: python3 -m unittest\n  - name: lint\n    command: orx-no-such-linter\n";
     let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), cfg);
+    let out = orx_ok(&repo, &["run", "t"], 2);
+    insta::assert_snapshot!(human_stderr(&out, repo.path()), @r#"
+    exit 2
+    --- stderr
+    error: gate `tests` cannot start: `command` is one program; put its arguments in `args`: gates[tests] command: python3, args: ["-m", "unittest"]; gate `lint` cannot start: install `orx-no-such-linter` or fix gates[lint].command
+      hint: fix the gates in orx.yaml as said (`orx doctor` checks them); nothing was made
+    "#);
+    assert!(!repo.path().join("runs").exists(), "no run folder");
+    assert!(!repo.path().join(".worktrees").exists(), "no worktree");
+}
+
+#[test]
+fn a_gate_missing_from_the_worktree_stops_the_run_at_the_baseline_and_resume_goes_on() {
+    // The script is in the checkout but not committed: the run's worktree does not have it.
+    let cfg = "gates:\n  - name: check\n    command: ./check.sh\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), cfg);
+    repo.write("check.sh", "#!/bin/sh\nexit 0\n");
     let out = orx_ok(&repo, &["run", "t"], 1);
     let id = repo.single_run();
-    insta::assert_snapshot!(human_stderr(&out, repo.path()), @r#"
+    insta::assert_snapshot!(human_stderr(&out, repo.path()), @"
     exit 1
     --- stderr
-    error: the run failed at baseline: gate `tests` cannot start: `command` is one program; put its arguments in `args`: gates[tests] command: python3, args: ["-m", "unittest"]; gate `lint` cannot start: install `orx-no-such-linter` or fix gates[lint].command; no agent was called
+    warning: 1 uncommitted change in the checkout (check.sh) is not in the run: it starts from the last commit. Commit it, or pass --include-dirty to take it along
+    error: the run failed at baseline: gate `check` cannot start: there is no file `./check.sh` in the worktree (is it committed?), or fix gates[check].command; no agent was called
       hint: fix the gate in orx.yaml as said (`orx doctor` checks every gate), then `orx resume [RUN_ID]`
-    "#);
+    ");
     assert!(
         prompts(&repo, &id).is_empty(),
         "no agent was called: {:?}",
@@ -52,10 +70,9 @@ fn a_gate_that_cannot_start_stops_the_run_before_any_agent_call_and_resume_goes_
     let fixed = std::fs::read_to_string(repo.path().join("orx.yaml"))
         .unwrap()
         .replace(
-            "command: python3 -m unittest",
-            "command: python3\n    args: [\"-m\", \"unittest\"]",
-        )
-        .replace("command: orx-no-such-linter", "command: \"true\"");
+            "command: ./check.sh",
+            "command: sh\n    args: [\"-c\", \"true\"]",
+        );
     repo.write("orx.yaml", &fixed);
     orx_ok(&repo, &["resume", &id], 0);
     let st = repo.state(&id);
@@ -66,8 +83,8 @@ fn a_gate_that_cannot_start_stops_the_run_before_any_agent_call_and_resume_goes_
             .any(|p| p.starts_with("implement_W001"))
     );
     assert!(
-        repo.run_file(&id, "logs/gate_tests_baseline.log")
-            .contains("# orx: gate `tests` passed")
+        repo.run_file(&id, "logs/gate_check_baseline.log")
+            .contains("# orx: gate `check` passed")
     );
 }
 
@@ -171,9 +188,8 @@ fn a_require_clean_gate_red_on_the_base_stops_the_run_before_any_agent_call() {
 fn an_ignored_gate_does_not_run_on_the_base_but_must_still_be_startable() {
     let cfg = "gates:\n  - name: strict\n    command: orx-no-such-tool\n    baseline: ignore\n";
     let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), cfg);
-    orx_ok(&repo, &["run", "t"], 1);
-    let id = repo.single_run();
-    assert!(prompts(&repo, &id).is_empty());
+    orx_ok(&repo, &["run", "t"], 2);
+    assert!(!repo.path().join("runs").exists());
     let cfg = "gates:\n  - name: strict\n    command: sh\n    args: [\"-c\", \"test -f a.txt\"]\n    baseline: ignore\n";
     let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), cfg);
     orx_ok(&repo, &["run", "t"], 0);

@@ -276,7 +276,7 @@ fn logs_diff_and_clean() {
     exit 0
     --- stdout
     removed [RUN_ID]
-    1 run(s) removed; their orx/<id> branches are kept (--delete-branch removes them)
+    1 run(s) removed; its branch orx/[RUN_ID] is kept (delete it with git branch -D orx/[RUN_ID], or pass --delete-branch)
     ");
     assert!(!worktree.exists() && !repo.run_dir(&id).exists());
     assert!(repo.git(&["worktree", "list"]).lines().count() == 1);
@@ -300,6 +300,29 @@ fn clean_all_with_delete_branch() {
     orx_ok(&repo, &["clean", "all", "--force", "--delete-branch"], 0);
     assert!(repo.run_ids().is_empty());
     assert_eq!(repo.git(&["branch", "--list", &format!("orx/{id}")]), "");
+}
+
+#[test]
+fn branches_kept_by_an_earlier_clean_are_deleted_by_clean_all_with_delete_branch() {
+    let (repo, id) = one_run();
+    repo.git(&["branch", "orx/mine"]);
+    orx_ok(&repo, &["clean", &id], 0);
+    assert!(
+        repo.git(&["branch", "--list", &format!("orx/{id}")])
+            .contains(&id)
+    );
+    let out = orx_ok(&repo, &["clean", "all", "--force", "--delete-branch"], 0);
+    assert!(
+        stdout(&out).contains("1 branch(es) of runs removed earlier deleted"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(repo.git(&["branch", "--list", &format!("orx/{id}")]), "");
+    assert!(
+        repo.git(&["branch", "--list", "orx/mine"])
+            .contains("orx/mine"),
+        "a branch that is not a run's is left alone"
+    );
 }
 
 #[test]
@@ -431,6 +454,7 @@ fn completions_pipelines_and_help() {
                    found
       run  Run a task through the pipeline in a new worktree and branch
       resume  Continue an interrupted, cancelled or failed run from its checkpoint
+      approve  Let a waiting run go on: raise the budget it reached (--add-usd, --add-tokens)
       status  List recent runs, or show one run in detail
       logs  Print a run's event log, or one agent/gate log
       diff  Print a run's patch

@@ -256,7 +256,7 @@ fn messages_a_newcomer_meets_name_the_problem_and_the_fix() {
       |
     3 |  timeout: 60
       |  ^
-      hint: line 3 is indented by 1 space, the line above by 2: keys of one mapping (and items of one list) start in the same column
+      hint: line 3 starts in column 2, the line above in column 3: keys of one mapping (and items of one list) start in the same column
     ");
     insta::assert_snapshot!(config("engine:\n\ttype: fake\n"), @"
     exit 2
@@ -553,5 +553,113 @@ fn the_demo_is_not_made_inside_another_repository() {
         std::fs::read_dir(&inside).unwrap().count(),
         0,
         "nothing was made"
+    );
+}
+
+#[test]
+fn logs_take_the_stage_names_the_run_prints_and_list_them_when_one_is_missing() {
+    let cfg = "gates:\n  - name: ok\n    command: \"true\"\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), cfg);
+    orx_ok(&repo, &["run", "t"], 0);
+    let verify = stdout(&orx_ok(&repo, &["logs", "last", "--stage", "verify"], 0));
+    assert!(
+        verify.contains("===== gate_ok_W001_1.log ====="),
+        "{verify}"
+    );
+    let baseline = stdout(&orx_ok(&repo, &["logs", "last", "--stage", "baseline"], 0));
+    assert!(
+        baseline.contains("===== gate_ok_baseline.log ====="),
+        "{baseline}"
+    );
+    let out = orx_ok(&repo, &["logs", "last", "--stage", "nope"], 2);
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 2
+    --- stderr
+    error: no log of `nope` in run [RUN_ID]
+      hint: this run has logs of: W001, baseline, decompose, implement, knowledge_update, plan, review, spec, verify
+    ");
+}
+
+#[test]
+fn a_pipeline_id_whose_file_does_not_load_says_why() {
+    let repo = TestRepo::new(&[("f", "x")]);
+    repo.write(
+        ".orx/pipelines/bad.yaml",
+        "id: quick\nstages: [ship, implement]\n",
+    );
+    let out = orx_ok(&repo, &["run", "--pipeline", "quick", "x"], 2);
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 2
+    --- stderr
+    error: no pipeline `quick`; [REPO]/.orx/pipelines/bad.yaml:2:10: `ship` must come after `implement`, which it reads
+      hint: fix the pipeline file that does not load (`orx pipelines list` shows the others)
+    ");
+}
+
+#[test]
+fn a_second_newcomer_trial_finds_hints_that_work_from_where_they_are() {
+    // A dry run flags a gate that cannot start, as the real run would refuse it.
+    let repo = TestRepo::new(&[("f", "x")]);
+    repo.write(
+        "orx.yaml",
+        "gates:\n  - name: u\n    command: python3 -m unittest\n",
+    );
+    let out = orx_ok(&repo, &["run", "--dry-run", "t"], 0);
+    assert!(
+        stderr(&out).contains("warning: gate `u` cannot start: `command` is one program"),
+        "{}",
+        text(&out)
+    );
+    // A misnamed prompt override is said unused.
+    repo.write(".orx/prompts/plann.md", "{{ task }}");
+    let doctor = stdout(&orx(&repo, &["doctor"]));
+    assert!(
+        doctor.contains(
+            ".orx/prompts/plann.md replaces no template, so it is not used; did you mean plan.md?"
+        ),
+        "{doctor}"
+    );
+    // A run id's middle is not a shortcut, and the hint says what is.
+    let out = orx_ok(&repo, &["status", "zz"], 2);
+    assert!(
+        stderr(&out).contains("a shortened id is the start or the end of one"),
+        "{}",
+        text(&out)
+    );
+
+    // The commands a finished run suggests work from another folder (with --dir).
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = repo
+        .orx(bin())
+        .current_dir(elsewhere.path())
+        .args(["--dir", &repo.path().display().to_string(), "run", "t"])
+        .output()
+        .unwrap();
+    let next = format!("orx --dir {} diff ", repo.path().display());
+    assert!(stdout(&out).contains(&next), "{}", text(&out));
+    // A detached run says how to watch it, on stderr (stdout is the id alone).
+    let out = orx_ok(&repo, &["run", "--detach", "t2"], 0);
+    assert_eq!(stdout(&out).trim().len(), 24, "{}", text(&out));
+    assert!(
+        stderr(&out).contains("orx status --follow"),
+        "{}",
+        text(&out)
+    );
+    let id = stdout(&out).trim().to_string();
+    orx_ok(&repo, &["status", "--follow", &id], 0);
+}
+
+#[test]
+fn a_failed_run_names_its_first_error_in_the_summary() {
+    let cfg = "run:\n  max_fix_attempts: 1\ngates:\n  - name: never\n    baseline: ignore\n    command: sh\n    args: [\"-c\", \"echo 'src/x.py:3: error: boom' >&2; exit 1\"]\n";
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), cfg);
+    let out = orx_ok(&repo, &["run", "t"], 1);
+    let err = stderr(&out);
+    let shown = err.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+    assert!(
+        shown.ends_with("; first error: src/x.py:3: error: boom"),
+        "{}",
+        text(&out)
     );
 }

@@ -355,7 +355,7 @@ fn a_malformed_pipeline_gets_a_line_and_column() {
     exit 2
     --- stderr
     error: no pipeline `nope`
-      hint: built-in pipelines: standard, fast_fix, plan_only; or give a .yaml file
+      hint: built-in pipelines: standard, fast_fix, plan_only; `orx pipelines list` shows the repository's; or give a .yaml file
     ");
 }
 

@@ -190,7 +190,15 @@ fn indentation_hint(message: &str, text: &str, line: u64) -> Option<String> {
     }
     let lines: Vec<&str> = text.lines().collect();
     let here = lines.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
-    let indent = |l: &str| l.len() - l.trim_start().len();
+    // Where a line's key starts: after its indentation and, for a list item, after "- ".
+    let indent = |l: &str| {
+        let spaces = l.len() - l.trim_start().len();
+        if l.trim_start().starts_with("- ") {
+            spaces + 2
+        } else {
+            spaces
+        }
+    };
     let above = lines[..usize::try_from(line).ok()? - 1]
         .iter()
         .rev()
@@ -199,11 +207,10 @@ fn indentation_hint(message: &str, text: &str, line: u64) -> Option<String> {
         return None;
     }
     Some(format!(
-        "line {line} is indented by {} space{}, the line above by {}: keys of one mapping (and \
-         items of one list) start in the same column",
-        indent(here),
-        if indent(here) == 1 { "" } else { "s" },
-        indent(above)
+        "line {line} starts in column {}, the line above in column {}: keys of one mapping \
+         (and items of one list) start in the same column",
+        indent(here) + 1,
+        indent(above) + 1
     ))
 }
 

@@ -78,6 +78,9 @@ pub enum PipelineError {
     /// Agent CLIs the run routes stages to are not installed (checked before anything is made).
     #[error("{}", .0.iter().map(|m| format!("the {} CLI (`{}`) is not on PATH; stages routed to it: {}", m.executor, m.program, m.stages.join(", "))).collect::<Vec<_>>().join("; "))]
     AgentsMissing(Vec<crate::agent::MissingAgent>),
+    /// Gates whose command cannot start (checked before anything is made).
+    #[error("{}", .0.iter().map(|(name, fix)| format!("gate `{name}` cannot start: {fix}")).collect::<Vec<_>>().join("; "))]
+    GatesCannotStart(Vec<(String, String)>),
     /// `include_dirty` with a base that is not the checked-out commit.
     #[error(
         "the uncommitted changes are on the checked-out commit, but the run would start from {base}"
@@ -87,10 +90,12 @@ pub enum PipelineError {
         base: String,
     },
     /// No pipeline with this id, and no such file.
-    #[error("no pipeline `{id}`")]
+    #[error("no pipeline `{id}`{}", .broken.iter().map(|b| format!("; {b}")).collect::<String>())]
     NotFound {
         /// What was named.
         id: String,
+        /// Why the repository's pipeline files that do not load fail (one may be the one meant).
+        broken: Vec<String>,
     },
     /// A setup command failed.
     #[error("setup command {index} (`{command}`) failed: {how}")]

@@ -190,6 +190,10 @@ impl Finding {
     /// `file:line: message`, as far as it is known.
     pub fn located(&self) -> String {
         match (&self.file, self.line) {
+            // A message that starts with its own location (a compiler's line) is shown as is.
+            (Some(file), Some(line)) if self.message.starts_with(&format!("{file}:{line}")) => {
+                self.message.clone()
+            }
             (Some(file), Some(line)) => format!("{file}:{line}: {}", self.message),
             (Some(file), None) => format!("{file}: {}", self.message),
             _ => self.message.clone(),

@@ -61,6 +61,10 @@ impl CommandProblem {
                         .join(", ")
                 )
             }
+            Self::NotFound { program } if program.contains('/') => format!(
+                "there is no file `{program}` in the worktree (is it committed?), or fix \
+                 gates[{name}].command"
+            ),
             Self::NotFound { program } => {
                 format!("install `{program}` or fix gates[{name}].command")
             }

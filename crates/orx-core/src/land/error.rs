@@ -22,6 +22,15 @@ pub enum LandError {
         /// The checked-out branch (None: detached).
         current: Option<String>,
     },
+    /// The run started from a detached HEAD, and the checkout is on no branch that contains
+    /// that commit.
+    #[error("the run started from a detached HEAD at {}, and the checkout is {}", short(.sha), .current.as_deref().map(|b| format!("on {b}, which does not contain it")).unwrap_or_else(|| "on a detached HEAD".into()))]
+    DetachedBase {
+        /// The commit the run started from.
+        sha: String,
+        /// The checked-out branch (None: detached).
+        current: Option<String>,
+    },
     /// Uncommitted changes in the checkout.
     #[error("the checkout has uncommitted changes: {}", list(.files))]
     Dirty {
@@ -56,6 +65,11 @@ pub enum LandError {
         /// The base branch.
         base: String,
     },
+}
+
+/// The first ten characters of a sha.
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(10)]
 }
 
 /// At most ten names, then how many more.

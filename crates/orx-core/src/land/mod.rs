@@ -63,14 +63,7 @@ pub fn apply(repo: &Path, dir: &RunDir, mode: LandMode) -> Result<Landed> {
         .into());
     }
     let git = Git::new(repo);
-    let current = git.current_branch()?;
-    if current.as_deref() != Some(meta.base_branch.as_str()) {
-        return Err(LandError::WrongBranch {
-            base: meta.base_branch.clone(),
-            current,
-        }
-        .into());
-    }
+    let base = landing_branch(&git, &meta)?;
     let dirty = lines(&git.run(&["status", "--porcelain=v1", "--untracked-files=no"])?)
         .into_iter()
         .map(|l| l.get(3..).unwrap_or("").to_string())
@@ -86,16 +79,16 @@ pub fn apply(repo: &Path, dir: &RunDir, mode: LandMode) -> Result<Landed> {
     {
         return Err(LandError::AlreadyApplied {
             run_id: meta.run_id.clone(),
-            base: meta.base_branch.clone(),
+            base: base.clone(),
         }
         .into());
     }
-    let tree = merged_tree(&git, &head, &branch, None, &meta.base_branch)?;
+    let tree = merged_tree(&git, &head, &branch, None, &base)?;
     if git.run(&["rev-parse", &format!("{head}^{{tree}}")])?.trim() == tree {
         // A squashed earlier apply, or the same change made by hand.
         return Err(LandError::AlreadyApplied {
             run_id: meta.run_id.clone(),
-            base: meta.base_branch.clone(),
+            base: base.clone(),
         }
         .into());
     }
@@ -120,16 +113,45 @@ pub fn apply(repo: &Path, dir: &RunDir, mode: LandMode) -> Result<Landed> {
             )?,
             1,
         ),
-        LandMode::Rebase => replay(&git, &head, &branch, &meta.base_branch)?,
+        LandMode::Rebase => replay(&git, &head, &branch, &base)?,
     };
     git.run(&["merge", "--ff-only", "--quiet", &commit])?;
     let files = lines(&git.run(&["diff", "--name-only", &head, &commit])?);
     Ok(Landed {
-        base: meta.base_branch,
+        base,
         commit,
         commits,
         files,
     })
+}
+
+/// The branch the run lands on: its base branch, checked out. A run started from a detached
+/// HEAD (its base recorded as that commit) lands on the branch checked out now, when that
+/// branch contains the commit.
+fn landing_branch(git: &Git, meta: &Meta) -> Result<String> {
+    let current = git.current_branch()?;
+    let detached_base = meta.base_branch == meta.base_sha;
+    match current {
+        Some(b) if !detached_base && b == meta.base_branch => Ok(b),
+        Some(b)
+            if detached_base
+                && git
+                    .try_run(&["merge-base", "--is-ancestor", &meta.base_sha, "HEAD"])?
+                    .0 =>
+        {
+            Ok(b)
+        }
+        current if detached_base => Err(LandError::DetachedBase {
+            sha: meta.base_sha.clone(),
+            current,
+        }
+        .into()),
+        current => Err(LandError::WrongBranch {
+            base: meta.base_branch.clone(),
+            current,
+        }
+        .into()),
+    }
 }
 
 fn branch_sha(git: &Git, meta: &Meta) -> Result<String> {

@@ -312,18 +312,20 @@ impl PipelineDef {
                 return Self::load(&p);
             }
         }
-        if let Some(def) = Self::in_repo(repo)
-            .into_iter()
-            .filter_map(|(_, d)| d.ok())
-            .find(|d| d.id == id_or_file)
-        {
-            return Ok(def);
+        let mut broken = Vec::new();
+        for (_, def) in Self::in_repo(repo) {
+            match def {
+                Ok(d) if d.id == id_or_file => return Ok(d),
+                Ok(_) => {}
+                Err(e) => broken.push(e.to_string()),
+            }
         }
         if let Some((_, t)) = BUILTIN.iter().find(|(n, _)| *n == id_or_file) {
             return Self::parse(t, id_or_file);
         }
         Err(PipelineError::NotFound {
             id: id_or_file.to_string(),
+            broken,
         }
         .into())
     }

@@ -32,6 +32,28 @@ struct Plan {
 pub(super) fn start(engine: &Engine, req: RunRequest) -> Result<RunOutcome> {
     let plan = check(&req)?;
     let routing = resolve_routing(&plan.config, &req.overrides);
+    // A gate that cannot start is a configuration problem no agent can fix: said before
+    // anything is made (the baseline checks again in the worktree).
+    let verifies = plan
+        .def
+        .stages
+        .iter()
+        .any(|s| crate::pipeline::stage_by_name(s).is_some_and(|st| st.verifies()));
+    if verifies {
+        let broken: Vec<(String, String)> = plan
+            .config
+            .gates
+            .iter()
+            .filter(|g| g.enabled)
+            .filter_map(|g| {
+                let p = crate::gate::CommandProblem::check(g, &plan.repo)?;
+                Some((g.name.clone(), p.fix(g)))
+            })
+            .collect();
+        if !broken.is_empty() {
+            return Err(PipelineError::GatesCannotStart(broken).into());
+        }
+    }
     if engine.fake.is_none() {
         let missing = crate::agent::missing_agents(&plan.config, &routing, &plan.def.stages);
         if !missing.is_empty() {
