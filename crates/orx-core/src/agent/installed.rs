@@ -34,16 +34,7 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// An agent CLI the run routes stages to that is not installed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MissingAgent {
-    /// The executor.
-    pub executor: ExecutorKind,
-    /// The program looked for.
-    pub program: String,
-    /// The stages routed to it.
-    pub stages: Vec<String>,
-}
+pub use crate::error::MissingAgent;
 
 /// The agent CLIs that `stages` (a pipeline's stages; `fix` goes with `implement`) are routed to
 /// and that cannot be found, unless a fallback rule for a crash switches them to an executor

@@ -9,16 +9,17 @@
 //! import the engine through this file.
 
 mod backlog;
+mod land;
 mod pipeline;
 mod route;
 
 use std::path::PathBuf;
 
 pub use crate::git::GitError;
-pub use crate::land::LandError;
 pub use crate::run::RunError;
 pub use backlog::BacklogError;
-pub use pipeline::{PipelineError, StageOrder};
+pub use land::LandError;
+pub use pipeline::{MissingAgent, PipelineError, StageOrder};
 pub use route::RouteError;
 
 /// Result alias for orx-core.
@@ -87,7 +88,7 @@ pub enum Error {
     #[error("the run waits: {what}")]
     Waiting {
         /// Why.
-        reason: crate::protocol::WaitReason,
+        reason: crate::protocol::status::WaitReason,
         /// What it waits for, in words.
         what: String,
     },

@@ -77,7 +77,7 @@ pub enum PipelineError {
     },
     /// Agent CLIs the run routes stages to are not installed (checked before anything is made).
     #[error("{}", .0.iter().map(|m| format!("the {} CLI (`{}`) is not on PATH; stages routed to it: {}", m.executor, m.program, m.stages.join(", "))).collect::<Vec<_>>().join("; "))]
-    AgentsMissing(Vec<crate::agent::MissingAgent>),
+    AgentsMissing(Vec<MissingAgent>),
     /// Gates whose command cannot start (checked before anything is made).
     #[error("{}", .0.iter().map(|(name, fix)| format!("gate `{name}` cannot start: {fix}")).collect::<Vec<_>>().join("; "))]
     GatesCannotStart(Vec<(String, String)>),
@@ -135,4 +135,15 @@ fn at(location: &Option<(u64, u64)>) -> String {
     location
         .map(|(l, c)| format!(":{l}:{c}"))
         .unwrap_or_default()
+}
+
+/// An agent CLI the run routes stages to that is not installed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingAgent {
+    /// The executor.
+    pub executor: crate::config::ExecutorKind,
+    /// The program looked for.
+    pub program: String,
+    /// The stages routed to it.
+    pub stages: Vec<String>,
 }

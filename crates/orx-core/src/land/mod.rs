@@ -3,11 +3,9 @@
 //! (with `git merge-tree`, which touches no working tree); the checkout changes only at the end,
 //! by a fast-forward. Any refusal leaves it exactly as it was.
 
-mod error;
-
 use std::path::Path;
 
-pub use error::LandError;
+pub use crate::error::LandError;
 
 use crate::git::Git;
 use crate::protocol::{Meta, RunState, RunStatus};

@@ -9,7 +9,7 @@ mod ids;
 mod meta;
 mod metrics;
 mod state;
-mod status;
+pub mod status;
 
 pub use event::{AgentCall, Event, EventBody, GateOutcome};
 pub use ids::{BUILTIN_PIPELINES, MAX_ITEM_ID_LEN, is_item_id};

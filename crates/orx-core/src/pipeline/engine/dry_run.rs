@@ -7,8 +7,7 @@ use super::RunRequest;
 use crate::Result;
 use crate::config::{RoutingTable, resolve_routing};
 use crate::git::Git;
-use crate::pipeline::{DryRunEnv, PipelineDef, stage_by_name};
-use crate::prompt::Prompts;
+use crate::pipeline::PipelineDef;
 use crate::redact::Redactor;
 
 /// What `orx run --dry-run` shows.
@@ -39,7 +38,7 @@ pub fn dry_run(req: &RunRequest) -> Result<DryRun> {
     def.apply(&mut config);
     let routing = resolve_routing(&config, &req.overrides);
     let redactor = Redactor::new(req.config.secrets.clone()).with_env();
-    let shown = render_prompts(&repo, &def, &req.config.config, &req.task)?
+    let shown = super::render::render_prompts(&repo, &def, &req.config.config, &req.task)?
         .into_iter()
         .map(|(role, text)| (role, redactor.redact(&text)))
         .collect();
@@ -51,34 +50,6 @@ pub fn dry_run(req: &RunRequest) -> Result<DryRun> {
         routing,
         prompts: shown,
     })
-}
-
-/// Every prompt of `def`'s stages as a dry run shows it: what the run's templates make of the
-/// task and the repository's context. A template that names a variable its stage does not
-/// have is an error here, before a run makes anything.
-pub(super) fn render_prompts(
-    repo: &std::path::Path,
-    def: &PipelineDef,
-    config: &crate::config::Config,
-    task: &str,
-) -> Result<Vec<(String, String)>> {
-    let ctxf = crate::context::build(repo, config);
-    let env = DryRunEnv {
-        task,
-        context: serde_json::json!({
-            "project_map": ctxf.project_map, "tooling_snapshot": ctxf.tooling_snapshot,
-            "verify_commands": ctxf.verify_commands,
-        }),
-        config,
-    };
-    let prompts = Prompts::new(repo);
-    let mut shown = Vec::new();
-    for stage in def.stages.iter().filter_map(|s| stage_by_name(s)) {
-        for (role, ctx) in stage.dry_run(&env) {
-            shown.push((role.to_string(), prompts.render(role, &ctx)?));
-        }
-    }
-    Ok(shown)
 }
 
 /// The enabled gates: (name, command line, required, timeout).

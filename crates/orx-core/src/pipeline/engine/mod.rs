@@ -13,6 +13,7 @@ mod drive;
 mod dry_run;
 mod finish;
 mod prepare;
+mod render;
 mod resume;
 
 use std::path::{Path, PathBuf};

@@ -141,7 +141,7 @@ fn check(req: &RunRequest) -> Result<Plan> {
     def.apply(&mut config);
     // The repository's own prompt templates are checked before anything is made.
     if Prompts::new(&repo).has_overrides() {
-        super::dry_run::render_prompts(&repo, &def, &config, &req.task)?;
+        super::render::render_prompts(&repo, &def, &config, &req.task)?;
     }
     if let Some(id) = &req.run_id
         && !crate::run::is_valid_run_id(id)

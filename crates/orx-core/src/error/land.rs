@@ -1,7 +1,7 @@
 //! What stops a run from landing (re-exported as `land::LandError`). Each refusal changes
 //! nothing in the user's checkout.
 
-use crate::protocol::RunStatus;
+use crate::protocol::status::RunStatus;
 
 /// Why a run is not applied.
 #[derive(Debug, thiserror::Error)]
