@@ -9,8 +9,8 @@ use crate::command_error::{CommandError, Outcome};
 use crate::commands::{self, Env};
 use crate::commands::{
     ApplyArgs, ApproveArgs, CancelArgs, CleanArgs, CompletionsArgs, DashboardArgs, DemoArgs,
-    DiffArgs, DoctorArgs, InitArgs, LogsArgs, MetricsArgs, PipelinesArgs, ResumeArgs, RunArgs,
-    StatusArgs,
+    DiffArgs, DoctorArgs, InitArgs, LogsArgs, MetricsArgs, PipelinesArgs, RejectArgs, ResumeArgs,
+    RunArgs, StatusArgs,
 };
 use crate::printer::Printer;
 
@@ -48,8 +48,10 @@ pub enum Command {
     Run(RunArgs),
     /// Continue an interrupted, cancelled or failed run from its checkpoint.
     Resume(ResumeArgs),
-    /// Let a waiting run go on: raise the budget it reached (--add-usd, --add-tokens).
+    /// Let a waiting run go on: approve its stage, or raise its budget (--add-usd).
     Approve(ApproveArgs),
+    /// Run the stage a run waits on (plan or spec) again, with your feedback.
+    Reject(RejectArgs),
     /// List recent runs, or show one run in detail.
     Status(StatusArgs),
     /// Print a run's event log, or one agent/gate log.
@@ -135,6 +137,7 @@ pub fn dispatch(cli: Cli, printer: Printer) -> Outcome {
         Command::Run(a) => commands::run::run(&env, a),
         Command::Resume(a) => commands::run::resume(&env, a),
         Command::Approve(a) => commands::run::approve(&env, a),
+        Command::Reject(a) => commands::run::reject(&env, a),
         Command::Status(a) => commands::inspect::status(&env, a),
         Command::Logs(a) => commands::inspect::logs(&env, a),
         Command::Diff(a) => commands::inspect::diff(&env, a),

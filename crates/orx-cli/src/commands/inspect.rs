@@ -176,14 +176,20 @@ fn list_runs(env: &Env, store: &Store, limit: usize, json: bool) -> Outcome {
         .iter()
         .filter(|r| r.status == orx_core::protocol::Observed::Waiting)
     {
-        let what = RunState::load(&store.dir(&r.run_id).state())
-            .ok()
-            .and_then(|s| s.waiting_for)
+        let state = RunState::load(&store.dir(&r.run_id).state()).ok();
+        let what = state
+            .as_ref()
+            .and_then(|s| s.waiting_for.clone())
             .unwrap_or_default();
-        env.printer.result(&format!(
-            "\nrun {} waits: {what}\n  orx approve {} --add-usd 1   (raises its limit and goes on)",
-            r.run_id, r.run_id
-        ));
+        let id = &r.run_id;
+        let todo =
+            if state.and_then(|s| s.waiting) == Some(orx_core::protocol::WaitReason::Approval) {
+                format!("orx approve {id}   (or: orx reject {id} \"what to change\")")
+            } else {
+                format!("orx approve {id} --add-usd 1   (raises its limit and goes on)")
+            };
+        env.printer
+            .result(&format!("\nrun {id} waits: {what}\n  {todo}"));
     }
     Ok(Exit::Ok)
 }

@@ -6,7 +6,7 @@ use crate::command_error::{CommandError, Exit, Outcome};
 use orx_core::cancel::CancelToken;
 use orx_core::config::{ExecutorKind, Overrides, StageOverride};
 use orx_core::launch::{LaunchError, Launcher, RunSpec};
-use orx_core::pipeline::{Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
+use orx_core::pipeline::{Decision, Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
 use orx_core::run::{ItemStatus, RunStatus};
 
 use super::Env;
@@ -51,6 +51,16 @@ pub struct RunArgs {
     /// Print the final result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `orx reject`.
+#[derive(Debug, Args)]
+pub struct RejectArgs {
+    /// The run: its id, `last` (the newest), or a unique start or end of its id.
+    #[arg(add = crate::complete::runs())]
+    pub run_id: String,
+    /// What to change: the stage runs again with it in its prompt (kept in decisions.md).
+    pub feedback: String,
 }
 
 /// `orx approve`.
@@ -318,7 +328,52 @@ pub fn resume(env: &Env, args: ResumeArgs) -> Outcome {
 }
 
 fn resume_run(env: &Env, args: ResumeArgs) -> Outcome {
-    continue_run(env, args, orx_core::protocol::BudgetRaise::default())
+    continue_run(env, args, orx_core::protocol::BudgetRaise::default(), None)
+}
+
+/// `orx reject`: the stage that waits for approval runs again, with the feedback.
+pub fn reject(env: &Env, args: RejectArgs) -> Outcome {
+    let repo = env.repo()?;
+    let store = orx_core::run::Store::new(&repo);
+    let dir = store.find(&args.run_id)?;
+    let id = dir.id().to_string();
+    let state = orx_core::protocol::RunState::load(&dir.state())?;
+    let Some(stage) = state
+        .approval
+        .clone()
+        .filter(|_| state.status == RunStatus::Waiting)
+    else {
+        return Err(CommandError::usage(
+            format!("run {id} does not wait for an approval"),
+            format!("`orx status {id}` says what it waits for"),
+        ));
+    };
+    if !matches!(stage.as_str(), "plan" | "spec") {
+        return Err(CommandError::usage(
+            format!("the {stage} stage cannot be run again with feedback"),
+            format!(
+                "approve it (`orx approve {id}`), or change the worktree yourself and `orx resume \
+                 {id} --from {stage}`"
+            ),
+        ));
+    }
+    if args.feedback.trim().is_empty() {
+        return Err(CommandError::usage(
+            "the feedback is empty",
+            format!("say what to change: orx reject {id} \"…\""),
+        ));
+    }
+    let resume = ResumeArgs {
+        run_id: id,
+        from: None,
+        json: false,
+    };
+    continue_run(
+        env,
+        resume,
+        orx_core::protocol::BudgetRaise::default(),
+        Some(Decision::Reject(args.feedback)),
+    )
 }
 
 /// `orx approve`: a waiting run goes on, with what the person adds to its budget.
@@ -346,6 +401,7 @@ fn approve_run(env: &Env, args: ApproveArgs) -> Outcome {
         usd: args.add_usd.unwrap_or(0.0),
         tokens: args.add_tokens.unwrap_or(0),
     };
+    let approval = state.waiting == Some(orx_core::protocol::WaitReason::Approval);
     if state.waiting == Some(orx_core::protocol::WaitReason::Budget) && raise.is_zero() {
         return Err(CommandError::usage(
             format!(
@@ -362,13 +418,14 @@ fn approve_run(env: &Env, args: ApproveArgs) -> Outcome {
         from: None,
         json: args.json,
     };
-    continue_run(env, resume, raise)
+    continue_run(env, resume, raise, approval.then_some(Decision::Approve))
 }
 
 fn continue_run(
     env: &Env,
     mut args: ResumeArgs,
     raise: orx_core::protocol::BudgetRaise,
+    decision: Option<Decision>,
 ) -> Outcome {
     let repo = env.repo()?;
     args.run_id = orx_core::run::Store::new(&repo).resolve(&args.run_id)?;
@@ -385,6 +442,7 @@ fn continue_run(
         config,
         from: args.from,
         raise,
+        decision,
     });
     if let Some(pb) = bar {
         pb.finish_and_clear();
@@ -645,10 +703,17 @@ pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outc
                 "  waits:    {}",
                 o.state.waiting_for.clone().unwrap_or_default()
             ));
-            p.result(&format!(
-                "  next:     {orx} approve {} --add-usd 1   (raises its limit and goes on)",
-                o.run_id
-            ));
+            if o.state.waiting == Some(orx_core::protocol::WaitReason::Approval) {
+                p.result(&format!(
+                    "  next:     {orx} approve {0} · {orx} reject {0} \"what to change\"",
+                    o.run_id
+                ));
+            } else {
+                p.result(&format!(
+                    "  next:     {orx} approve {} --add-usd 1   (raises its limit and goes on)",
+                    o.run_id
+                ));
+            }
         }
         _ => {
             if let Some(f) = &o.failure {

@@ -190,10 +190,30 @@ fn event_streams_nobody_reads_are_dropped_and_cost_bounded_memory() {
         "300 streams nobody reads cost {} MB",
         grown >> 20
     );
-    // Their writes have stalled: the server drops them (and still serves everyone else).
-    wait_for(45, "the stalled streams to be dropped", || {
+    // Their writes have stalled: the server drops them (and still serves everyone else). The
+    // run keeps changing meanwhile, so every stream keeps having something to send: a stream is
+    // found stalled by a write that does not go through (on a busy machine the first 8 s may
+    // not have filled every socket's buffers).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, st, text) = (stop.clone(), st.clone(), text.clone());
+        std::thread::spawn(move || {
+            let mut n = 100_000u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let _ = std::fs::write(
+                    &st,
+                    text.replace("\"updated_at\":\"", &format!("\"updated_at\":\"{n}")),
+                );
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        })
+    };
+    wait_for(60, "the stalled streams to be dropped", || {
         sockets(pid) <= sockets_before + 20
     });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = writer.join();
     assert_eq!(try_get(d.addr, "/", Duration::from_secs(5)), Some(200));
     drop(clients);
 }

@@ -1,5 +1,6 @@
-//! Budgets (SPEC §16): at a limit the run checkpoints and waits for a person, holding no
-//! process; `orx approve --add-usd` raises the limit and goes on.
+//! Keeping people in control (SPEC §16): at a budget limit, or after a stage that needs
+//! approval, the run checkpoints and waits for a person, holding no process; `orx approve`
+//! goes on (raising the limit), `orx reject` runs the stage again with feedback.
 
 use orx_core::protocol::{ItemStatus, RunStatus, WaitReason};
 use orx_testkit::human;
@@ -108,4 +109,106 @@ fn the_day_budget_counts_every_run_of_the_repository() {
             .exists(),
         "no agent was called"
     );
+}
+
+#[test]
+fn a_run_waits_for_approval_after_a_stage_and_resume_alone_does_not_pass_it() {
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        "approvals: [plan]\n",
+    );
+    let out = orx_ok(&repo, &["run", "t"], 3);
+    let id = repo.single_run();
+    let st = repo.state(&id);
+    assert_eq!(
+        (st.status, st.waiting),
+        (RunStatus::Waiting, Some(WaitReason::Approval)),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(st.approval.as_deref(), Some("plan"));
+    assert!(
+        stdout(&out).contains(&format!("orx approve {id} · orx reject {id}")),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !repo.run_dir(&id).join("prompts/spec.md").exists(),
+        "spec waits"
+    );
+    // A plain resume meets the same wait: only a person's approval passes it.
+    orx_ok(&repo, &["resume", &id], 3);
+    assert!(!repo.run_dir(&id).join("prompts/spec.md").exists());
+    let status = stdout(&orx_ok(&repo, &["status"], 0));
+    assert!(
+        status.contains(&format!(
+            "run {id} waits: approval of the plan (context/plan.md)"
+        )),
+        "{status}"
+    );
+    orx_ok(&repo, &["approve", &id], 0);
+    let st = repo.state(&id);
+    assert_eq!(st.status, RunStatus::Succeeded);
+    assert_eq!(st.approved, vec!["plan".to_string()]);
+}
+
+#[test]
+fn reject_runs_the_stage_again_with_the_feedback_and_ship_waits_on_the_final_diff() {
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        "approvals: [spec, ship]\n",
+    );
+    orx_ok(&repo, &["run", "t"], 3);
+    let id = repo.single_run();
+    let out = orx_ok(&repo, &["reject", &id, "Name the edge cases."], 3);
+    let spec_prompt = repo.run_file(&id, "prompts/spec.md");
+    assert!(
+        spec_prompt.contains("# Feedback on your previous answer")
+            && spec_prompt.contains("Name the edge cases."),
+        "{spec_prompt}\n{}",
+        text(&out)
+    );
+    assert!(
+        repo.run_file(&id, "context/decisions.md")
+            .contains("## spec rejected\nName the edge cases.")
+    );
+    assert_eq!(
+        repo.state(&id).approval.as_deref(),
+        Some("spec"),
+        "the new spec waits again"
+    );
+    orx_ok(&repo, &["approve", &id], 3);
+    let st = repo.state(&id);
+    assert_eq!(st.approval.as_deref(), Some("ship"), "{st:?}");
+    assert!(repo.run_file(&id, "artifacts/patch.diff").contains("+a"));
+    assert_eq!(
+        st.stage("ship").unwrap().status,
+        orx_core::protocol::StageStatus::Pending
+    );
+    let out = orx_ok(&repo, &["reject", &id, "no"], 2);
+    assert!(
+        stderr(&out).contains("the ship stage cannot be run again with feedback"),
+        "{}",
+        text(&out)
+    );
+    orx_ok(&repo, &["approve", &id], 0);
+    assert_eq!(repo.state(&id).status, RunStatus::Succeeded);
+}
+
+#[test]
+fn approvals_name_stages() {
+    let repo = orx_testkit::TestRepo::new(&[("f", "x")]);
+    repo.write("orx.yaml", "approvals: [plann]\n");
+    let out = orx_ok(&repo, &["doctor"], 2);
+    insta::assert_snapshot!(human(&out, repo.path()), @"
+    exit 2
+    --- stderr
+    error: [REPO]/orx.yaml:1:13: `plann` in approvals is not a stage; did you mean `plan`?
+      |
+    1 | approvals: [plann]
+      |  ^
+      hint: approvals lists stages: plan, spec, decompose, implement, review, ship, knowledge_update
+    ");
 }

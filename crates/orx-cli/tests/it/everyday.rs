@@ -81,7 +81,7 @@ fn a_prompt_template_naming_an_unknown_variable_is_refused_before_the_run() {
     insta::assert_snapshot!(human(&out, repo.path()), @"
     exit 2
     --- stderr
-    error: prompt template `[REPO]/.orx/prompts/plan.md` failed: line 3: `{{ tsk }}` names a variable this template does not have (it has: context, task)
+    error: prompt template `[REPO]/.orx/prompts/plan.md` failed: line 3: `{{ tsk }}` names a variable this template does not have (it has: context, feedback, task)
       hint: fix the template in .orx/prompts/ (`orx run --dry-run` renders every prompt), or remove it to use the built-in one
     ");
     orx_ok(&repo, &["run", "t"], 2);

@@ -318,6 +318,7 @@ fn problem(needle: &str, message: String, hint: Option<&str>) -> Option<Problem>
 /// Checks that span several keys; the location is found by searching the source.
 fn validate(c: &Config, text: &str, file: &str) -> Result<(), ConfigError> {
     let found = check_version(c)
+        .or_else(|| check_approvals(c))
         .or_else(|| check_gates(c))
         .or_else(|| check_guardrails(c))
         .or_else(|| check_knowledge(c))
@@ -349,6 +350,22 @@ fn check_version(c: &Config) -> Option<Problem> {
         "version:",
         format!("version `{v}` is not a format this orx reads (it reads 1.x)"),
         Some("write version: \"1.0\", or leave the key out"),
+    )
+}
+
+/// `approvals` names stages a pipeline can have.
+fn check_approvals(c: &Config) -> Option<Problem> {
+    let known = crate::pipeline::KNOWN_STAGES;
+    let bad = c.approvals.iter().find(|s| !known.contains(&s.as_str()))?;
+    let near = nearest(bad, &known)
+        .map(|n| format!("; did you mean `{n}`?"))
+        .unwrap_or_default();
+    problem(
+        bad,
+        format!("`{bad}` in approvals is not a stage{near}"),
+        Some(
+            "approvals lists stages: plan, spec, decompose, implement, review, ship, knowledge_update",
+        ),
     )
 }
 

@@ -156,6 +156,8 @@ pub struct Config {
     pub setup: Vec<SetupCommand>,
     /// Spending limits: the run waits for a person when one is reached.
     pub budget: BudgetConfig,
+    /// Stages after which the run waits for a person's approval (`ship`: before it).
+    pub approvals: Vec<String>,
 }
 
 /// `budget`: limits checked before every agent call (SPEC §16).

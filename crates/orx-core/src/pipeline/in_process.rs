@@ -112,6 +112,7 @@ impl Launcher for InProcess {
             config: self.config.clone(),
             from: None,
             raise: Default::default(),
+            decision: None,
         };
         self.drive(&spec.run_id, move |cancel| Engine::new(cancel).resume(req))?;
         Ok(())

@@ -88,6 +88,12 @@ pub struct RunState {
     /// What it waits for, in words (the limit reached, the file to read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
+    /// The stage whose result waits for a person's approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+    /// The stages a person approved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved: Vec<String>,
     /// What people added to the budget's limits for this run (`orx approve --add-usd`).
     #[serde(default, skip_serializing_if = "BudgetRaise::is_zero")]
     pub budget_raise: BudgetRaise,
@@ -126,6 +132,8 @@ impl RunState {
             status: RunStatus::Pending,
             waiting: None,
             waiting_for: None,
+            approval: None,
+            approved: Vec::new(),
             budget_raise: BudgetRaise::default(),
             current_stage: None,
             stages: stages

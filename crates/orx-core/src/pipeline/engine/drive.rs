@@ -83,6 +83,7 @@ fn walk(cx: &mut RunCtx) -> Result<Option<Failure>> {
             continue;
         }
         cx.env.check_cancel()?;
+        await_approval(cx, i)?;
         let name = cx.cp.state().stages[i].name.clone();
         let Some(stage) = stage_by_name(&name) else {
             return Err(RunError::UnknownStage { stage: name }.into());
@@ -94,6 +95,39 @@ fn walk(cx: &mut RunCtx) -> Result<Option<Failure>> {
         }
     }
     Ok(None)
+}
+
+/// Before stage `i`: the stage before it, when `approvals` lists it and it is done, must have
+/// been approved (ship is approved before it runs, on the final diff). Otherwise the run waits.
+fn await_approval(cx: &mut RunCtx, i: usize) -> Result<()> {
+    let approvals = &cx.env.config.approvals;
+    let state = cx.cp.state();
+    let name = &state.stages[i].name;
+    let pending = if name == "ship" && approvals.iter().any(|a| a == "ship") {
+        Some(name.clone())
+    } else {
+        i.checked_sub(1)
+            .map(|p| &state.stages[p])
+            .filter(|p| p.status == StageStatus::Done && p.name != "ship")
+            .filter(|p| approvals.contains(&p.name))
+            .map(|p| p.name.clone())
+    };
+    let Some(stage) = pending.filter(|s| !state.approved.contains(s)) else {
+        return Ok(());
+    };
+    let what = match stage.as_str() {
+        "plan" => "approval of the plan (context/plan.md)".to_string(),
+        "spec" => "approval of the spec (context/spec.md)".to_string(),
+        "decompose" => "approval of the backlog (context/backlog.yaml)".to_string(),
+        "review" => "approval of the review (artifacts/review.md)".to_string(),
+        "ship" => "approval of the final diff before it ships (artifacts/patch.diff)".to_string(),
+        other => format!("approval of the {other} stage's result"),
+    };
+    cx.cp.state_mut().approval = Some(stage);
+    Err(Error::Waiting {
+        reason: crate::protocol::WaitReason::Approval,
+        what,
+    })
 }
 
 /// One stage, from its start mark to its end checkpoint.

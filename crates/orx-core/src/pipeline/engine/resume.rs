@@ -45,7 +45,8 @@ pub(super) fn resume(engine: &Engine, req: ResumeRequest) -> Result<RunOutcome> 
     for warning in make_worktree_whole(&repo_git, &worktree, &meta.branch, state.setup_done)? {
         events.emit(Event::warning(warning));
     }
-    prepare_resume(&mut state, &files, req.from.as_deref())?;
+    let from = decide(&mut state, &files, &req)?;
+    prepare_resume(&mut state, &files, from.as_deref())?;
     // A waiting run goes on: with what a person added to its budget, if anything.
     state.waiting = None;
     state.waiting_for = None;
@@ -80,6 +81,33 @@ pub(super) fn resume(engine: &Engine, req: ResumeRequest) -> Result<RunOutcome> 
         return fail_before_stages(&mut cx, e);
     }
     drive::drive(&mut cx)
+}
+
+/// A person's decision on the stage that waits for approval: approved, it is not asked again;
+/// rejected, its feedback is kept (context/feedback_<stage>.md, and decisions.md) and the stage
+/// runs again from scratch. Returns the stage to run again from.
+fn decide(state: &mut RunState, files: &RunFiles, req: &ResumeRequest) -> Result<Option<String>> {
+    let (Some(decision), Some(stage)) = (&req.decision, state.approval.clone()) else {
+        return Ok(req.from.clone());
+    };
+    state.approval = None;
+    match decision {
+        super::Decision::Approve => {
+            state.approved.push(stage);
+            Ok(req.from.clone())
+        }
+        super::Decision::Reject(feedback) => {
+            files.input(&format!("feedback_{stage}.md"), feedback)?;
+            let mut log = files.read_input("decisions.md").unwrap_or_default();
+            log.push_str(&format!(
+                "\n## {} rejected\n{}\n",
+                stage,
+                feedback.trim_end()
+            ));
+            files.input("decisions.md", &log)?;
+            Ok(Some(stage))
+        }
+    }
 }
 
 /// The resume's first events: the orphans it ended, then that the run resumed.

@@ -20,6 +20,15 @@ fn text_stage(
             saved.len()
         )));
     }
+    // A person's feedback on an earlier answer of this stage (`reject`).
+    let mut ctx = ctx;
+    if let Some(o) = ctx.as_object_mut() {
+        let feedback = cx
+            .env
+            .context_text(&format!("feedback_{role}.md"))
+            .unwrap_or_default();
+        o.insert("feedback".into(), feedback.into());
+    }
     let prompt = cx.env.prompts.render(role, &ctx)?;
     let call = cx.call_agent(Turn {
         role,
@@ -67,7 +76,7 @@ impl Stage for Plan {
     fn dry_run(&self, env: &DryRunEnv<'_>) -> Vec<(&'static str, serde_json::Value)> {
         vec![(
             "plan",
-            serde_json::json!({ "task": env.task, "context": env.context }),
+            serde_json::json!({ "task": env.task, "context": env.context, "feedback": "" }),
         )]
     }
     fn run(&self, cx: &mut RunCtx) -> Result<StageOutcome> {
@@ -91,6 +100,7 @@ impl Stage for Spec {
             "spec",
             serde_json::json!({
                 "task": env.task, "plan": DryRunEnv::placeholder("plan"), "context": env.context,
+                "feedback": "",
             }),
         )]
     }
