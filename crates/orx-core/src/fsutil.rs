@@ -100,6 +100,29 @@ pub fn repair_jsonl_tail(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Calls `each` with every whole line of `path` from byte `offset` (without its newline) and
+/// returns the offset after the last whole one: a line being written is read next time. A file
+/// that does not exist yet has no lines.
+pub fn whole_lines_from(path: &Path, offset: u64, mut each: impl FnMut(&str)) -> Result<u64> {
+    use std::io::{BufRead, Seek};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Ok(offset);
+    };
+    f.seek(std::io::SeekFrom::Start(offset))?;
+    let mut reader = std::io::BufReader::new(f);
+    let mut pos = offset;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line)?;
+        if n == 0 || !line.ends_with('\n') {
+            return Ok(pos);
+        }
+        pos += n as u64;
+        each(line.trim_end_matches(['\n', '\r']));
+    }
+}
+
 /// Appends `value` as one JSON line.
 pub fn append_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let line = serde_json::to_string(value).map_err(std::io::Error::other)?;

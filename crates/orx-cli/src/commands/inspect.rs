@@ -1,6 +1,5 @@
 //! Read-only commands: `orx status`, `orx logs`, `orx diff`.
 
-use std::io::{BufRead, Seek};
 use std::time::Duration;
 
 use crate::command_error::{CommandError, Exit, Outcome};
@@ -292,26 +291,12 @@ fn follow(env: &Env, dir: &RunDir, from: u64) -> Outcome {
 }
 
 fn print_events_from(env: &Env, dir: &RunDir, offset: u64) -> orx_core::Result<u64> {
-    let Ok(mut f) = std::fs::File::open(dir.events()) else {
-        return Ok(offset);
-    };
-    f.seek(std::io::SeekFrom::Start(offset))?;
-    let mut reader = std::io::BufReader::new(f);
-    let mut pos = offset;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = reader.read_line(&mut line)?;
-        // Only whole lines: a line being written is read next time.
-        if n == 0 || !line.ends_with('\n') {
-            return Ok(pos);
-        }
-        pos += n as u64;
+    orx_core::fsutil::whole_lines_from(&dir.events(), offset, |line| {
         match serde_json::from_str::<Event>(line.trim_end()) {
             Ok(e) => env.printer.result(&event_line(&e)),
             Err(_) => env.printer.result(line.trim_end()),
         }
-    }
+    })
 }
 
 /// `orx logs`.

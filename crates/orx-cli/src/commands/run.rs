@@ -348,7 +348,7 @@ pub fn reject(env: &Env, args: RejectArgs) -> Outcome {
             format!("`orx status {id}` says what it waits for"),
         ));
     };
-    if !matches!(stage.as_str(), "plan" | "spec") {
+    if !orx_core::pipeline::stage_by_name(&stage).is_some_and(|s| s.takes_feedback()) {
         return Err(CommandError::usage(
             format!("the {stage} stage cannot be run again with feedback"),
             format!(

@@ -3,7 +3,6 @@
 //! called, what it said); `--raw` prints the JSON as the CLI wrote it.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Seek};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -136,32 +135,19 @@ fn print_from(
     offset: u64,
     raw: bool,
 ) -> orx_core::Result<u64> {
-    let mut f = fs_err::File::open(path)?;
-    f.seek(std::io::SeekFrom::Start(offset))?;
-    let mut reader = std::io::BufReader::new(f);
     let kind = executor_of(dir, path);
-    let agent_stream = !raw && kind.is_some();
-    let mut pos = offset;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = reader.read_line(&mut line)?;
-        if n == 0 || !line.ends_with('\n') {
-            return Ok(pos);
-        }
-        pos += n as u64;
+    orx_core::fsutil::whole_lines_from(path, offset, |line| {
         let text = crate::term::sanitize(line.trim_end()).into_owned();
-        if !agent_stream {
+        let Some(kind) = kind.filter(|_| !raw) else {
             env.printer.result(&text);
-            continue;
-        }
-        let kind = kind.unwrap_or(orx_core::config::ExecutorKind::Fake);
+            return;
+        };
         let activity =
             orx_core::agent::of_line(kind, &text).or_else(|| orx_core::agent::of_any_line(&text));
         if let Some(a) = activity {
             env.printer.result(&format!("  {a}"));
         }
-    }
+    })
 }
 
 /// The executor whose stream an agent log (`agent_<role>….jsonl`) holds: the run's routing of

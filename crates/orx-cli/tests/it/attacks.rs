@@ -476,28 +476,7 @@ fn secrets_never_reach_what_people_read_and_the_run_keeps_its_true_inputs() {
 fn clean_of_a_running_run_is_refused_with_the_driver_named() {
     let implement = "  - when_env: ORX_TEST_LINGER\n    linger_secs: 60\n  - write: { a.txt: x }\n";
     let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, implement, ""), "");
-    let mut child = repo
-        .orx(bin())
-        .env("ORX_TEST_LINGER", "1")
-        .args(["run", "t"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    let id = loop {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the run never reached implement"
-        );
-        if let Some(id) = repo.run_ids().first().cloned()
-            && std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl"))
-                .is_ok_and(|t| t.contains("\"attempt.started\""))
-        {
-            break id;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (mut child, id) = crate::start_until_an_attempt(&repo, &[("ORX_TEST_LINGER", "1")], false);
     let said = stderr_of(&repo, &["clean", &id], 2);
     assert!(
         said.contains("is already being driven by process"),

@@ -329,16 +329,7 @@ fn branches_kept_by_an_earlier_clean_are_deleted_by_clean_all_with_delete_branch
 fn init_writes_a_config_that_loads_and_refuses_to_overwrite() {
     let repo = TestRepo::new(&[("f", "x")]);
     // init lists the agent CLIs on PATH: here a PATH with git alone, so that none is.
-    let only_git = tempfile::tempdir().unwrap();
-    let git = std::process::Command::new("sh")
-        .args(["-c", "command -v git"])
-        .output()
-        .unwrap();
-    std::os::unix::fs::symlink(
-        String::from_utf8_lossy(&git.stdout).trim(),
-        only_git.path().join("git"),
-    )
-    .unwrap();
+    let only_git = crate::path_with(&["git"]);
     let out = repo
         .orx(bin())
         .env("PATH", only_git.path())

@@ -167,26 +167,9 @@ fn orx_inside_a_runs_worktree_sees_the_repositorys_runs() {
     assert!(stdout(&out).contains(&id), "{}", text(&out));
 }
 
-/// A PATH holding only git and python3, so what init finds does not depend on the machine.
-fn path_with_git_and_python() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for tool in ["git", "python3"] {
-        let found = std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .unwrap();
-        std::os::unix::fs::symlink(
-            String::from_utf8_lossy(&found.stdout).trim(),
-            dir.path().join(tool),
-        )
-        .unwrap();
-    }
-    dir
-}
-
 #[test]
 fn init_proposes_the_projects_gates_and_comments_out_missing_programs() {
-    let path = path_with_git_and_python();
+    let path = crate::path_with(&["git", "python3"]);
     let repo = TestRepo::new(&[
         ("calc.py", "def add(a, b):\n    return a + b\n"),
         ("tests/test_calc.py", "import unittest\n"),
@@ -357,27 +340,7 @@ fn status_follow_alone_follows_the_newest_running_run_and_metrics_keep_the_stage
     let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), "");
     let out = orx_ok(&repo, &["status", "--follow"], 2);
     assert!(stderr(&out).contains("no run is running"), "{}", text(&out));
-    let run = repo
-        .orx(bin())
-        .args(["run", "t"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    let id = loop {
-        assert!(
-            t0.elapsed() < std::time::Duration::from_secs(30),
-            "the run never started"
-        );
-        if let Some(id) = repo.run_ids().first().cloned()
-            && std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl"))
-                .is_ok_and(|t| t.contains("\"attempt.started\""))
-        {
-            break id;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let (run, id) = crate::start_until_an_attempt(&repo, &[], false);
     let out = orx_ok(&repo, &["status", "--follow"], 0);
     let shown = text(&out);
     assert!(shown.contains(&format!("following run {id}")), "{shown}");

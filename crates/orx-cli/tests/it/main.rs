@@ -63,6 +63,64 @@ pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// Starts `orx run t` in `repo` with `env` (stdout and stderr piped when `piped`, else
+/// discarded) and waits until the run's first item attempt has started: the child and the
+/// run id.
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is handed to the caller, who waits for it"
+)]
+pub fn start_until_an_attempt(
+    repo: &TestRepo,
+    env: &[(&str, &str)],
+    piped: bool,
+) -> (std::process::Child, String) {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let out = || if piped { Stdio::piped() } else { Stdio::null() };
+    let mut child = repo
+        .orx(bin())
+        .envs(env.iter().copied())
+        .args(["run", "t"])
+        .stdout(out())
+        .stderr(out())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        if t0.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run never reached an item attempt");
+        }
+        if let Some(id) = repo.run_ids().first().cloned()
+            && std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl"))
+                .is_ok_and(|t| t.contains("\"attempt.started\""))
+        {
+            return (child, id);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A PATH holding only `tools` (links to the machine's), so what orx finds on PATH does not
+/// depend on the machine.
+pub fn path_with(tools: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for tool in tools {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        std::os::unix::fs::symlink(
+            String::from_utf8_lossy(&found.stdout).trim(),
+            dir.path().join(tool),
+        )
+        .unwrap();
+    }
+    dir
+}
+
 /// stderr as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()

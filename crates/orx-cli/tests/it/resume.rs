@@ -13,28 +13,7 @@ fn a_double_ctrl_c_stops_at_once_and_the_run_reads_cancelled_too() {
     let implement =
         "  - when_env: ORX_TEST_LINGER\n    linger_secs: 120\n  - write: { a.txt: x }\n";
     let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), "");
-    let child = repo
-        .orx(bin())
-        .env("ORX_TEST_LINGER", "1")
-        .args(["run", "t"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    let id = loop {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the run never reached implement"
-        );
-        if let Some(id) = repo.run_ids().first().cloned()
-            && std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl"))
-                .is_ok_and(|t| t.contains("\"attempt.started\""))
-        {
-            break id;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (child, id) = crate::start_until_an_attempt(&repo, &[("ORX_TEST_LINGER", "1")], true);
     std::thread::sleep(Duration::from_millis(300));
     orx_core::run::sys::signal_pid(child.id(), orx_core::run::sys::SIGINT);
     orx_core::run::sys::signal_pid(child.id(), orx_core::run::sys::SIGINT);
@@ -62,28 +41,7 @@ fn ctrl_c_during_an_agent_checkpoints_and_resume_finishes_the_run() {
     let implement =
         "  - when_env: ORX_TEST_LINGER\n    linger_secs: 120\n  - write: { a.txt: x }\n";
     let repo = repo_with(&[("f", "x")], &scenario(items, implement, ""), "");
-    let child = repo
-        .orx(bin())
-        .env("ORX_TEST_LINGER", "1")
-        .args(["run", "t"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    let id = loop {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the run never reached implement"
-        );
-        if let Some(id) = repo.run_ids().first().cloned()
-            && std::fs::read_to_string(repo.run_dir(&id).join("events.jsonl"))
-                .is_ok_and(|t| t.contains("\"attempt.started\""))
-        {
-            break id;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (child, id) = crate::start_until_an_attempt(&repo, &[("ORX_TEST_LINGER", "1")], true);
     std::thread::sleep(Duration::from_millis(300));
     // Ctrl-C.
     orx_core::run::sys::signal_pid(child.id(), orx_core::run::sys::SIGINT);

@@ -219,7 +219,15 @@ fn run_once(
         Err(Error::Spawn { program, source }) => {
             let msg = format!("could not start `{program}`: {source}");
             let _ = crate::fsutil::append_line(log, &msg);
-            return Ok(not_started(gate, parser, (ctx.cwd, log), msg));
+            let fix = CommandProblem::check(gate, ctx.cwd)
+                .unwrap_or(CommandProblem::CannotStart)
+                .fix(gate);
+            return Ok(GateResult::cannot_start(
+                gate,
+                format!("{msg}; {fix}"),
+                msg,
+                log,
+            ));
         }
         Err(e) => return Err(e),
     };
@@ -306,37 +314,30 @@ fn shown_command(gate: &GateConfig, args: &[String], ctx: &GateRun<'_>) -> Strin
     }
 }
 
-/// A gate whose command could not start: failed, with the reason as its one finding.
-fn not_started(
-    gate: &GateConfig,
-    parser: ParserKind,
-    (cwd, log): (&Path, &Path),
-    msg: String,
-) -> GateResult {
-    GateResult {
-        name: gate.name.clone(),
-        required: gate.required,
-        passed: false,
-        exit_code: None,
-        timed_out: false,
-        duration_secs: 0.0,
-        fix_ran: false,
-        parser: parser_name(parser).into(),
-        findings: vec![Finding {
-            file: None,
-            line: None,
-            message: format!(
-                "{msg}; {}",
-                CommandProblem::check(gate, cwd)
-                    .unwrap_or(CommandProblem::CannotStart)
-                    .fix(gate)
-            ),
-        }],
-        counts: None,
-        tail: msg,
-        log: log.to_path_buf(),
-        cannot_start: true,
-        against_base: None,
+impl GateResult {
+    /// A gate whose command cannot start: failed, with `finding` (what to change) as its one
+    /// finding and `tail` as what its log says.
+    pub fn cannot_start(gate: &GateConfig, finding: String, tail: String, log: &Path) -> Self {
+        GateResult {
+            name: gate.name.clone(),
+            required: gate.required,
+            passed: false,
+            exit_code: None,
+            timed_out: false,
+            duration_secs: 0.0,
+            fix_ran: false,
+            parser: parser_name(parser_for(gate)).into(),
+            findings: vec![Finding {
+                file: None,
+                line: None,
+                message: finding,
+            }],
+            counts: None,
+            tail,
+            log: log.to_path_buf(),
+            cannot_start: true,
+            against_base: None,
+        }
     }
 }
 

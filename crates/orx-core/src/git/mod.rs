@@ -173,16 +173,7 @@ impl Git {
 
     /// Runs git with `args`; returns stdout, or an error with stderr.
     pub fn run(&self, args: &[&str]) -> Result<String> {
-        let (ok, out, err) = self.try_run(args)?;
-        if ok {
-            Ok(out)
-        } else {
-            Err(GitError::Command {
-                command: args.join(" "),
-                message: err.trim().to_string(),
-            }
-            .into())
-        }
+        self.run_with_env(args, &[])
     }
 
     /// [`Git::run`] with extra environment variables (a replayed commit's author).

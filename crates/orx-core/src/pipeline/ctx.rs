@@ -325,7 +325,6 @@ impl RunCtx {
         Ok(())
     }
 
-    /// Adds the call to the stage's totals and tells the listeners how it went.
     /// Before an agent call: a reached limit of `budget` pauses the run (the checkpoint says
     /// the run waits; `approve` raises the limit and goes on).
     fn check_budget(&self) -> Result<()> {
@@ -353,6 +352,8 @@ impl RunCtx {
         }
     }
 
+    /// Adds the call to the stage's totals and the day's ledger, and tells the listeners how it
+    /// went.
     fn account(&mut self, turn: &Turn<'_>, call: &AgentCall, started: Instant) {
         // The CLI's own figure (claude reports one) wins over the pricing table.
         let cost = call.outcome.cost_usd.unwrap_or_else(|| {

@@ -1,6 +1,8 @@
 //! Running the configured gates in a run's worktree: for an item's attempt, and once for the
 //! baseline (SPEC §13) on the untouched worktree before the first agent edits.
 
+use std::path::Path;
+
 use crate::Result;
 use crate::config::{BaselineMode, GateConfig};
 use crate::gate::baseline::{Baseline, BaselineStop};
@@ -140,7 +142,12 @@ pub(crate) fn ensure_baseline(cx: &mut RunCtx) -> Result<Option<Failure>> {
         .iter()
         .filter_map(|g| {
             let problem = CommandProblem::check(g, &cx.env.worktree)?;
-            Some(cannot_start(g, &problem))
+            Some(GateResult::cannot_start(
+                g,
+                problem.fix(g),
+                String::new(),
+                Path::new(""),
+            ))
         })
         .collect();
     let results = if cannot.is_empty() {
@@ -179,30 +186,6 @@ pub(crate) fn ensure_baseline(cx: &mut RunCtx) -> Result<Option<Failure>> {
         }
     }
     Ok(failure)
-}
-
-/// A gate whose command cannot start, found before anything ran.
-fn cannot_start(gate: &GateConfig, problem: &CommandProblem) -> GateResult {
-    GateResult {
-        name: gate.name.clone(),
-        required: gate.required,
-        passed: false,
-        exit_code: None,
-        timed_out: false,
-        duration_secs: 0.0,
-        fix_ran: false,
-        parser: crate::gate::parser_name(crate::gate::parser_for(gate)).into(),
-        findings: vec![Finding {
-            file: None,
-            line: None,
-            message: problem.fix(gate),
-        }],
-        counts: None,
-        tail: String::new(),
-        log: Default::default(),
-        cannot_start: true,
-        against_base: None,
-    }
 }
 
 /// The failure that stops the run.

@@ -98,32 +98,28 @@ fn walk(cx: &mut RunCtx) -> Result<Option<Failure>> {
 }
 
 /// Before stage `i`: the stage before it, when `approvals` lists it and it is done, must have
-/// been approved (ship is approved before it runs, on the final diff). Otherwise the run waits.
+/// been approved (a stage approved before it runs, ship, is approved on what the run made so
+/// far). Otherwise the run waits.
 fn await_approval(cx: &mut RunCtx, i: usize) -> Result<()> {
     let approvals = &cx.env.config.approvals;
     let state = cx.cp.state();
-    let name = &state.stages[i].name;
-    let pending = if name == "ship" && approvals.iter().any(|a| a == "ship") {
-        Some(name.clone())
-    } else {
-        i.checked_sub(1)
-            .map(|p| &state.stages[p])
-            .filter(|p| p.status == StageStatus::Done && p.name != "ship")
-            .filter(|p| approvals.contains(&p.name))
-            .map(|p| p.name.clone())
-    };
-    let Some(stage) = pending.filter(|s| !state.approved.contains(s)) else {
+    let listed = |name: &str| approvals.iter().any(|a| a == name);
+    let this = &state.stages[i];
+    let before = stage_by_name(&this.name).filter(|s| s.approved_before() && listed(s.name()));
+    let after = i.checked_sub(1).and_then(|p| {
+        let prev = &state.stages[p];
+        stage_by_name(&prev.name).filter(|s| {
+            !s.approved_before() && prev.status == StageStatus::Done && listed(s.name())
+        })
+    });
+    let Some(stage) = before
+        .or(after)
+        .filter(|s| !state.approved.iter().any(|a| a == s.name()))
+    else {
         return Ok(());
     };
-    let what = match stage.as_str() {
-        "plan" => "approval of the plan (context/plan.md)".to_string(),
-        "spec" => "approval of the spec (context/spec.md)".to_string(),
-        "decompose" => "approval of the backlog (context/backlog.yaml)".to_string(),
-        "review" => "approval of the review (artifacts/review.md)".to_string(),
-        "ship" => "approval of the final diff before it ships (artifacts/patch.diff)".to_string(),
-        other => format!("approval of the {other} stage's result"),
-    };
-    cx.cp.state_mut().approval = Some(stage);
+    let what = format!("approval of {}", stage.for_approval());
+    cx.cp.state_mut().approval = Some(stage.name().to_string());
     Err(Error::Waiting {
         reason: crate::protocol::WaitReason::Approval,
         what,

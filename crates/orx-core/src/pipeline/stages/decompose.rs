@@ -16,6 +16,10 @@ impl Stage for Decompose {
         "decompose"
     }
 
+    fn for_approval(&self) -> &'static str {
+        "the backlog (context/backlog.yaml)"
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &[backlog_run::FILE]
     }

@@ -18,6 +18,10 @@ impl Stage for Implement {
         "implement"
     }
 
+    fn for_approval(&self) -> &'static str {
+        "the items' changes (artifacts/patch.diff)"
+    }
+
     fn records_itself(&self) -> bool {
         true
     }

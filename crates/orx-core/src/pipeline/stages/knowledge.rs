@@ -18,6 +18,10 @@ impl Stage for KnowledgeUpdate {
         "knowledge_update"
     }
 
+    fn for_approval(&self) -> &'static str {
+        "the knowledge update (artifacts/knowledge.diff)"
+    }
+
     fn dry_run(&self, env: &DryRunEnv<'_>) -> Vec<(&'static str, serde_json::Value)> {
         let k = &env.config.knowledge;
         let files: Vec<serde_json::Value> = k

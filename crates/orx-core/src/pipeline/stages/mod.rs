@@ -84,6 +84,21 @@ pub trait Stage {
         false
     }
 
+    /// What a person reads to approve this stage (`approvals`), in words with its file.
+    fn for_approval(&self) -> &'static str {
+        "the stage's result"
+    }
+
+    /// Approved before it runs, on what the run made so far (ship), instead of after.
+    fn approved_before(&self) -> bool {
+        false
+    }
+
+    /// A rejection with feedback runs this stage again with the feedback in its prompt.
+    fn takes_feedback(&self) -> bool {
+        false
+    }
+
     /// The stage writes its own metrics records (one per item attempt) instead of one for the
     /// whole stage.
     fn records_itself(&self) -> bool {

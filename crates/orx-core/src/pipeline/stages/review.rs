@@ -42,6 +42,10 @@ impl Stage for Review {
         "review"
     }
 
+    fn for_approval(&self) -> &'static str {
+        "the review (artifacts/review.md)"
+    }
+
     /// Running review again from scratch gives it its loops back.
     fn reset(&self, state: &mut RunState) {
         state.review_loops = 0;

@@ -18,6 +18,13 @@ impl Stage for Ship {
         "ship"
     }
 
+    fn for_approval(&self) -> &'static str {
+        "the final diff before it ships (artifacts/patch.diff)"
+    }
+    fn approved_before(&self) -> bool {
+        true
+    }
+
     fn run(&self, cx: &mut RunCtx) -> Result<StageOutcome> {
         let mut notes = Vec::new();
         if cx.env.config.git.auto_commit {

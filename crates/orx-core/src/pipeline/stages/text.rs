@@ -70,6 +70,12 @@ impl Stage for Plan {
     fn name(&self) -> &'static str {
         "plan"
     }
+    fn for_approval(&self) -> &'static str {
+        "the plan (context/plan.md)"
+    }
+    fn takes_feedback(&self) -> bool {
+        true
+    }
     fn outputs(&self) -> &'static [&'static str] {
         &["plan.md"]
     }
@@ -91,6 +97,12 @@ pub struct Spec;
 impl Stage for Spec {
     fn name(&self) -> &'static str {
         "spec"
+    }
+    fn for_approval(&self) -> &'static str {
+        "the spec (context/spec.md)"
+    }
+    fn takes_feedback(&self) -> bool {
+        true
     }
     fn outputs(&self) -> &'static [&'static str] {
         &["spec.md"]
