@@ -57,31 +57,21 @@ pub struct ModelStats {
     pub cost_usd: f64,
 }
 
-/// The order stages run in (fix right after implement); others after, by name.
-const STAGE_ORDER: [&str; 8] = [
-    "plan",
-    "spec",
-    "decompose",
-    "implement",
-    "fix",
-    "review",
-    "ship",
-    "knowledge_update",
-];
-
 impl Report {
     /// The stages in the order a pipeline runs them, not by name.
     pub fn stages_in_order(&self) -> Vec<(&String, &StageStats)> {
         let mut v: Vec<(&String, &StageStats)> = self.stages.iter().collect();
-        v.sort_by_key(|(name, _)| {
-            (
-                STAGE_ORDER
-                    .iter()
-                    .position(|s| s == name)
-                    .unwrap_or(STAGE_ORDER.len()),
-                (*name).clone(),
-            )
-        });
+        // The roles in the order they run (fix right after implement); ship, which calls no
+        // agent, right after review; anything else after, by name.
+        let roles = crate::config::ROLES;
+        let rank = |name: &str| {
+            let at = |r: &str| roles.iter().position(|x| *x == r).unwrap_or(roles.len());
+            match name {
+                "ship" => at("review") * 2 + 1,
+                n => at(n) * 2,
+            }
+        };
+        v.sort_by_key(|(name, _)| (rank(name), (*name).clone()));
         v
     }
 }
