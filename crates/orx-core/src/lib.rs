@@ -19,6 +19,7 @@ pub mod knowledge;
 pub mod land;
 pub mod launch;
 pub mod metrics;
+pub mod notify;
 pub mod pipeline;
 pub mod process;
 pub mod prompt;

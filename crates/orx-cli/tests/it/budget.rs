@@ -212,3 +212,127 @@ fn approvals_name_stages() {
       hint: approvals lists stages: plan, spec, decompose, implement, review, ship, knowledge_update
     ");
 }
+
+/// A loopback HTTP receiver: answers each request with `status` (None: never answers), and
+/// hands back the bodies it received when dropped… or when asked.
+struct Receiver {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    fn start(status: Option<u16>) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/hooks/secret-path-1234",
+            listener.local_addr().unwrap()
+        );
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        std::thread::spawn(move || {
+            // Bounded: at most 10 connections, and the test process ends it.
+            for stream in listener.incoming().take(10) {
+                let Ok(mut stream) = stream else { break };
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = reader.read_exact(&mut body);
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+                match status {
+                    Some(code) => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        );
+                    }
+                    // Never answers: the connection stays open until the test ends.
+                    None => std::mem::forget(stream),
+                }
+            }
+        });
+        Receiver { url, bodies }
+    }
+
+    fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn notifiers_are_told_how_a_run_ended_as_json_slack_or_on_a_commands_stdin() {
+    let json = Receiver::start(Some(200));
+    let slack = Receiver::start(Some(200));
+    let only_failures = Receiver::start(Some(200));
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    let told = repo.aux.path().join("told.json");
+    let cfg = std::fs::read_to_string(repo.path().join("orx.yaml")).unwrap()
+        + &format!(
+            "notify:\n  - webhook: {}\n  - {{ webhook: {}, format: slack, on: [succeeded] }}\n  - {{ webhook: {}, on: [failed] }}\n  - command: [sh, -c, \"cat > {}\"]\n",
+            json.url,
+            slack.url,
+            only_failures.url,
+            told.display()
+        );
+    repo.write("orx.yaml", &cfg);
+    repo.git(&["commit", "-qam", "notify"]);
+    orx_ok(&repo, &["run", "Add a"], 0);
+    let id = repo.single_run();
+    let got: serde_json::Value = serde_json::from_str(&json.bodies()[0]).unwrap();
+    assert_eq!(
+        (got["event"].as_str(), got["run_id"].as_str()),
+        (Some("succeeded"), Some(id.as_str()))
+    );
+    assert_eq!(got["task"], "Add a");
+    let s: serde_json::Value = serde_json::from_str(&slack.bodies()[0]).unwrap();
+    assert_eq!(s["text"], format!("orx run {id} succeeded: Add a"));
+    assert!(only_failures.bodies().is_empty(), "not told of a success");
+    let by_command: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&told).unwrap()).unwrap();
+    assert_eq!(by_command["event"], "succeeded");
+    let log = repo.run_file(&id, "logs/notify.log");
+    assert!(
+        log.contains("told (try 1)") && !log.contains("secret-path"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_notifier_that_fails_or_hangs_is_retried_logged_and_bounded() {
+    let failing = Receiver::start(Some(500));
+    let hanging = Receiver::start(None);
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), "");
+    let cfg = std::fs::read_to_string(repo.path().join("orx.yaml")).unwrap()
+        + &format!(
+            "notify:\n  - webhook: {}\n  - webhook: {}\n",
+            failing.url, hanging.url
+        );
+    repo.write("orx.yaml", &cfg);
+    repo.git(&["commit", "-qam", "notify"]);
+    let t0 = std::time::Instant::now();
+    orx_ok(&repo, &["run", "t"], 0);
+    let took = t0.elapsed();
+    let id = repo.single_run();
+    assert_eq!(failing.bodies().len(), 3, "tried, then twice more");
+    let log = repo.run_file(&id, "logs/notify.log");
+    assert!(log.contains("try 3 of 3 failed"), "{log}");
+    assert!(!log.contains("secret-path"), "{log}");
+    // Three tries of the hanging one, each cut at its timeout: the run is delayed by no more.
+    assert!(
+        took < std::time::Duration::from_secs(3 * 6 + 10),
+        "{took:?}"
+    );
+    assert_eq!(repo.state(&id).status, RunStatus::Succeeded);
+}

@@ -158,6 +158,49 @@ pub struct Config {
     pub budget: BudgetConfig,
     /// Stages after which the run waits for a person's approval (`ship`: before it).
     pub approvals: Vec<String>,
+    /// Who is told when a run ends or waits.
+    pub notify: Vec<NotifyConfig>,
+}
+
+/// `notify[]`: one notifier (SPEC §16).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The events it is told of (default: every one).
+    pub on: Vec<NotifyEvent>,
+    /// A URL the event is POSTed to.
+    pub webhook: Option<IString>,
+    /// The webhook's body: orx's JSON event, or Slack's `{"text": …}`.
+    pub format: NotifyFormat,
+    /// A command that gets the event (JSON) on its standard input.
+    pub command: Option<Vec<IString>>,
+    /// A desktop notification (`notify-send`, when present).
+    pub desktop: bool,
+}
+
+/// What a notifier is told of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    /// The run succeeded.
+    Succeeded,
+    /// The run failed.
+    Failed,
+    /// The run waits for a person (a budget, an approval).
+    Waiting,
+    /// The run was cancelled.
+    Cancelled,
+}
+
+/// `notify[].format`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyFormat {
+    /// orx's JSON event.
+    #[default]
+    Json,
+    /// Slack's incoming-webhook body.
+    Slack,
 }
 
 /// `budget`: limits checked before every agent call (SPEC §16).

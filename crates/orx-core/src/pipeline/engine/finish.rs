@@ -63,6 +63,12 @@ pub(super) fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
         ),
         _ => format!("run {status}"),
     };
+    notify(
+        cx,
+        status,
+        &totals,
+        failure.as_ref().map(|f| f.message.clone()),
+    );
     cx.emit(Event::new(
         EventBody::RunFinished {
             status,
@@ -81,6 +87,39 @@ pub(super) fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
         failure: failure.map(|f| files.redacted(&f)).transpose()?,
         state: files.redacted(cx.cp.state())?,
     })
+}
+
+/// Tells the configured notifiers how the run ended (or that it waits), after its final
+/// checkpoint: a notifier that hangs or fails costs at most its bounded tries, never the run.
+fn notify(cx: &RunCtx, status: RunStatus, totals: &RunTotals, failure: Option<String>) {
+    let notifiers = &cx.env.config.notify;
+    if notifiers.is_empty() {
+        return;
+    }
+    let event = match status {
+        RunStatus::Succeeded => crate::config::NotifyEvent::Succeeded,
+        RunStatus::Failed => crate::config::NotifyEvent::Failed,
+        RunStatus::Waiting => crate::config::NotifyEvent::Waiting,
+        RunStatus::Cancelled => crate::config::NotifyEvent::Cancelled,
+        RunStatus::Pending | RunStatus::Running => return,
+    };
+    let state = cx.cp.state();
+    let notice = crate::notify::Notice {
+        event: crate::notify::event_name(event),
+        run_id: state.run_id.clone(),
+        task: cx.cp.meta().task_summary.clone(),
+        branch: state.branch.clone().unwrap_or_default(),
+        detail: failure.or_else(|| state.waiting_for.clone()),
+        cost_usd: totals.cost_usd,
+        duration_secs: totals.duration_secs,
+    };
+    crate::notify::send(
+        notifiers,
+        event,
+        &notice,
+        &cx.env.dir.log("notify.log"),
+        cx.env.files.redactor(),
+    );
 }
 
 /// The run's totals: its stage records summed, its length, its items.
