@@ -330,12 +330,7 @@ fn init_writes_a_config_that_loads_and_refuses_to_overwrite() {
     let repo = TestRepo::new(&[("f", "x")]);
     // init lists the agent CLIs on PATH: here a PATH with git alone, so that none is.
     let only_git = crate::path_with(&["git"]);
-    let out = repo
-        .orx(bin())
-        .env("PATH", only_git.path())
-        .args(["init", "--engine", "fake"])
-        .output()
-        .unwrap();
+    let out = crate::init_with_path(&repo, only_git.path());
     insta::assert_snapshot!(human(&out, repo.path()), @r#"
     exit 0
     --- stdout

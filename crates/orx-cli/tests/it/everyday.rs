@@ -174,12 +174,7 @@ fn init_proposes_the_projects_gates_and_comments_out_missing_programs() {
         ("calc.py", "def add(a, b):\n    return a + b\n"),
         ("tests/test_calc.py", "import unittest\n"),
     ]);
-    let out = repo
-        .orx(bin())
-        .env("PATH", path.path())
-        .args(["init", "--engine", "fake"])
-        .output()
-        .unwrap();
+    let out = crate::init_with_path(&repo, path.path());
     assert!(
         stdout(&out).contains("gates from the project: unittest"),
         "{}",
@@ -199,12 +194,7 @@ fn init_proposes_the_projects_gates_and_comments_out_missing_programs() {
         ),
         ("p.py", "x = 1\n"),
     ]);
-    let out = repo
-        .orx(bin())
-        .env("PATH", path.path())
-        .args(["init", "--engine", "fake"])
-        .output()
-        .unwrap();
+    let out = crate::init_with_path(&repo, path.path());
     insta::assert_snapshot!(human(&out, repo.path()), @r#"
     exit 0
     --- stdout

@@ -121,6 +121,15 @@ pub fn path_with(tools: &[&str]) -> tempfile::TempDir {
     dir
 }
 
+/// `orx init --engine fake` in `repo` with `path` as the whole PATH.
+pub fn init_with_path(repo: &TestRepo, path: &Path) -> Output {
+    repo.orx(bin())
+        .env("PATH", path)
+        .args(["init", "--engine", "fake"])
+        .output()
+        .unwrap()
+}
+
 /// stderr as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
