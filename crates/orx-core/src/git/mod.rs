@@ -33,9 +33,12 @@ fn is_transient_worktree_error(message: &str) -> bool {
 }
 
 /// A failure of `git worktree add` because an earlier add of the same path was killed: git left
-/// the path registered and locked ("is a missing but locked worktree").
+/// the path registered (and locked, when git was still "initializing") with no folder.
 fn is_abandoned_worktree_error(message: &str) -> bool {
+    // "locked": git was killed while it made the worktree ("initializing"); "registered": it was
+    // killed after registering the worktree and before (or while) filling its folder.
     message.contains("missing but locked worktree")
+        || message.contains("missing but already registered worktree")
 }
 
 /// A git runner bound to one directory.

@@ -351,3 +351,39 @@ fn a_worktree_is_added_on_a_new_branch_or_on_the_branch_that_already_exists() {
         Some("orx/r2")
     );
 }
+
+/// A driver killed inside `git worktree add` leaves the path registered with no folder, locked
+/// (git was still "initializing") or not; adding the run's worktree again clears that and works.
+#[test]
+fn a_worktree_left_registered_without_its_folder_is_added_again() {
+    for locked in [true, false] {
+        let (dir, git, base) = repo(&[("a.txt", b"one\n")]);
+        let wt = dir.path().join(".worktrees/r1");
+        git.worktree_add(&wt, "orx/r1", &base).unwrap();
+        if locked {
+            git.run(&[
+                "worktree",
+                "lock",
+                "--reason",
+                "initializing",
+                &wt.display().to_string(),
+            ])
+            .unwrap();
+        }
+        std::fs::remove_dir_all(&wt).unwrap();
+        let again = git.run(&[
+            "worktree",
+            "add",
+            "--quiet",
+            &wt.display().to_string(),
+            "orx/r1",
+        ]);
+        assert!(again.is_err(), "git refuses a registered path: {again:?}");
+        git.worktree_add(&wt, "orx/r1", &base).unwrap();
+        assert_eq!(
+            std::fs::read(wt.join("a.txt")).unwrap(),
+            b"one\n",
+            "locked: {locked}"
+        );
+    }
+}
