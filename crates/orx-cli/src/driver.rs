@@ -79,12 +79,30 @@ impl DriverCommand for OrxDriver {
     }
 
     fn resume_args(&self, spec: &ResumeSpec) -> Vec<OsString> {
+        use orx_core::protocol::Continue;
         let mut a = self.common(&spec.repo);
-        a.extend([
-            "--quiet".into(),
-            "resume".into(),
-            spec.run_id.clone().into(),
-        ]);
+        a.push("--quiet".into());
+        match &spec.how {
+            None => a.extend(["resume".into(), spec.run_id.clone().into()]),
+            Some(Continue::Approve(raise)) => {
+                a.extend(["approve".into(), spec.run_id.clone().into()]);
+                if raise.usd > 0.0 {
+                    a.extend(["--add-usd".into(), raise.usd.to_string().into()]);
+                }
+                if raise.tokens > 0 {
+                    a.extend(["--add-tokens".into(), raise.tokens.to_string().into()]);
+                }
+            }
+            Some(Continue::Reject(feedback)) => {
+                // After `--`: feedback that starts with a dash is text, not a flag.
+                a.extend([
+                    "reject".into(),
+                    spec.run_id.clone().into(),
+                    "--".into(),
+                    feedback.into(),
+                ]);
+            }
+        }
         a
     }
 

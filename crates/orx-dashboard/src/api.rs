@@ -269,3 +269,117 @@ pub async fn resume(State(state): State<Shared>, Path(id): Path<String>) -> Resp
         Err(e) => refused(e),
     }
 }
+
+/// What `POST /api/runs/{id}/approve` may send: what to add to the run's budget.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    /// Dollars added to the run's limits.
+    #[serde(default)]
+    pub add_usd: Option<f64>,
+    /// Tokens added to its token limit.
+    #[serde(default)]
+    pub add_tokens: Option<u64>,
+}
+
+/// What `POST /api/runs/{id}/reject` sends.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    /// What the stage should change.
+    pub feedback: String,
+}
+
+/// The raise a form asks for: empty fields add nothing; anything else must be a number that is
+/// not negative (dollars) or a whole number (tokens).
+pub fn raise_of(
+    usd: Option<&str>,
+    tokens: Option<&str>,
+) -> Result<orx_core::protocol::BudgetRaise, Refusal> {
+    let bad = |field: &str, v: &str, fix: &str| Refusal {
+        status: 422,
+        message: format!(
+            "{field} must be {fix}, not `{}`",
+            v.chars().take(20).collect::<String>()
+        ),
+        fix: "leave it empty to add nothing".into(),
+    };
+    let usd = match usd.map(str::trim).filter(|v| !v.is_empty()) {
+        None => 0.0,
+        Some(v) => match v.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => x,
+            _ => return Err(bad("add_usd", v, "dollars, like 1.50")),
+        },
+    };
+    let tokens = match tokens.map(str::trim).filter(|v| !v.is_empty()) {
+        None => 0,
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| bad("add_tokens", v, "a whole number of tokens"))?,
+    };
+    Ok(orx_core::protocol::BudgetRaise { usd, tokens })
+}
+
+/// `POST /api/runs/{id}/approve`: a waiting run goes on, with what the body adds to its budget.
+pub async fn approve(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    // An empty body approves without adding to the budget.
+    let body: ApproveBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ApproveBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                return refused(Refusal {
+                    status: 400,
+                    message: format!("the body is not an approval: {e}"),
+                    fix: r#"send {"add_usd": 1.5, "add_tokens": 10000} (both optional)"#.into(),
+                });
+            }
+        }
+    };
+    let raise = match raise_of(
+        body.add_usd.map(|v| v.to_string()).as_deref(),
+        body.add_tokens.map(|v| v.to_string()).as_deref(),
+    ) {
+        Ok(r) => r,
+        Err(e) => return refused(e),
+    };
+    continue_waiting(&state, &id, orx_core::protocol::Continue::Approve(raise))
+}
+
+/// `POST /api/runs/{id}/reject`: the stage that waits for approval runs again with the feedback.
+pub async fn reject(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Json(body): Json<RejectBody>,
+) -> Response {
+    continue_waiting(
+        &state,
+        &id,
+        orx_core::protocol::Continue::Reject(body.feedback),
+    )
+}
+
+fn continue_waiting(state: &Shared, id: &str, how: orx_core::protocol::Continue) -> Response {
+    let Some(run) = pages::load_run(state, id) else {
+        return no_run(id);
+    };
+    let Some(run_state) = run.state.as_ref() else {
+        return no_run(id);
+    };
+    match state.queue.continue_waiting(id, run_state, how) {
+        Ok(()) => {
+            state.live.notify(id);
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "run_id": id, "result": "continuing" })),
+            )
+                .into_response()
+        }
+        Err(e) => refused(e),
+    }
+}

@@ -38,6 +38,8 @@ pub struct RunRow {
     pub tokens: u64,
     /// Cost in USD.
     pub cost_usd: f64,
+    /// What a waiting run waits for, in words.
+    pub waiting_for: Option<String>,
 }
 
 impl RunRow {
@@ -269,6 +271,17 @@ impl RunIndex {
             .collect()
     }
 
+    /// The runs that wait for a person, newest first.
+    pub fn waiting(&self) -> Vec<RunRow> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner
+            .rows
+            .iter()
+            .filter(|e| e.row.status == Observed::Waiting)
+            .map(|e| e.row.clone())
+            .collect()
+    }
+
     /// How many runs there are.
     pub fn len(&self) -> usize {
         self.inner
@@ -347,6 +360,7 @@ fn row_differs(a: &RunRow, b: &RunRow) -> bool {
         || a.tokens != b.tokens
         || a.failure != b.failure
         || a.cost_usd != b.cost_usd
+        || a.waiting_for != b.waiting_for
 }
 
 fn read_entry(store: &Store, dir: &RunDir, stamp: Option<SystemTime>) -> Entry {
@@ -380,6 +394,10 @@ fn read_entry(store: &Store, dir: &RunDir, stamp: Option<SystemTime>) -> Entry {
             .map(|m| m.tokens.input.saturating_add(m.tokens.output))
             .unwrap_or(0),
         cost_usd: metrics.as_ref().map(|m| m.cost_usd).unwrap_or(0.0),
+        waiting_for: state
+            .as_ref()
+            .filter(|_| summary.status == Observed::Waiting)
+            .map(|s| s.waiting_for.clone().unwrap_or_default()),
         task: summary.task,
     };
     Entry {

@@ -93,6 +93,8 @@ pub fn app(state: Shared) -> Router {
         .route("/runs/{id}/metrics", get(api::run_metrics))
         .route("/runs/{id}/cancel", post(api::cancel))
         .route("/runs/{id}/resume", post(api::resume))
+        .route("/runs/{id}/approve", post(api::approve))
+        .route("/runs/{id}/reject", post(api::reject))
         .route("/metrics", get(api::metrics))
         .fallback(api::not_found);
     Router::new()
@@ -108,6 +110,8 @@ pub fn app(state: Shared) -> Router {
         .route("/runs/{id}/search", get(pages::search))
         .route("/runs/{id}/cancel", post(pages::cancel))
         .route("/runs/{id}/resume", post(pages::resume))
+        .route("/runs/{id}/approve", post(pages::approve))
+        .route("/runs/{id}/reject", post(pages::reject))
         .route("/metrics", get(pages::metrics))
         .route("/events/runs", get(live::runs_events))
         .route("/events/runs/{id}", get(live::run_events))

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use orx_core::config::{ExecutorKind, Overrides, StageOverride};
 use orx_core::launch::{LaunchError, Launcher, ResumeSpec, RunSpec};
+use orx_core::protocol::Continue;
 use orx_core::run::Store;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -418,10 +419,58 @@ impl RunQueue {
                 "wait for the run to stop, or cancel it first",
             ));
         }
+        self.launch_resume(id, None)
+    }
+
+    /// Continues a run that waits, as a person decided on its page: approved (with what they
+    /// add to its budget) or its stage rejected with feedback; refused, with what to do
+    /// instead, when the run does not wait for that.
+    pub fn continue_waiting(
+        &self,
+        id: &str,
+        state: &orx_core::protocol::RunState,
+        how: Continue,
+    ) -> Result<(), Refusal> {
+        use orx_core::protocol::Refusal as Why;
+        state.decide(&how).map_err(|why| match why {
+            Why::NotWaiting(status) => refusal(
+                409,
+                format!("run {id} does not wait for a person (status: {status})"),
+                "reload the page: it shows what the run can do now",
+            ),
+            Why::NeedsRaise { why } => refusal(
+                422,
+                format!(
+                    "run {id} waits because {}",
+                    why.unwrap_or_else(|| "its budget is reached".into())
+                ),
+                "add dollars or tokens to its budget, then approve",
+            ),
+            Why::NoApproval => refusal(
+                409,
+                format!("run {id} waits for its budget, not for an approval"),
+                "raise its budget to go on",
+            ),
+            Why::NoFeedback { stage } => refusal(
+                422,
+                format!("the {stage} stage cannot be run again with feedback"),
+                "approve it, or change the worktree yourself and resume the run",
+            ),
+            Why::EmptyFeedback => refusal(
+                422,
+                "the feedback is empty",
+                "say what the agent should change",
+            ),
+        })?;
+        self.launch_resume(id, Some(how))
+    }
+
+    fn launch_resume(&self, id: &str, how: Option<Continue>) -> Result<(), Refusal> {
         let spec = ResumeSpec {
             repo: self.repo.clone(),
             run_id: id.to_string(),
             log: Some(self.store.dir(id).log("dashboard_resume.log")),
+            how,
         };
         self.launcher.resume(&spec).map_err(|e| {
             refusal(

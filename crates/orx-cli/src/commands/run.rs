@@ -6,7 +6,8 @@ use crate::command_error::{CommandError, Exit, Outcome};
 use orx_core::cancel::CancelToken;
 use orx_core::config::{ExecutorKind, Overrides, StageOverride};
 use orx_core::launch::{LaunchError, Launcher, RunSpec};
-use orx_core::pipeline::{Decision, Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
+use orx_core::pipeline::{Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
+use orx_core::protocol::Decision;
 use orx_core::run::{ItemStatus, RunStatus};
 
 use super::Env;
@@ -333,92 +334,79 @@ fn resume_run(env: &Env, args: ResumeArgs) -> Outcome {
 
 /// `orx reject`: the stage that waits for approval runs again, with the feedback.
 pub fn reject(env: &Env, args: RejectArgs) -> Outcome {
-    let repo = env.repo()?;
-    let store = orx_core::run::Store::new(&repo);
-    let dir = store.find(&args.run_id)?;
-    let id = dir.id().to_string();
-    let state = orx_core::protocol::RunState::load(&dir.state())?;
-    let Some(stage) = state
-        .approval
-        .clone()
-        .filter(|_| state.status == RunStatus::Waiting)
-    else {
-        return Err(CommandError::usage(
-            format!("run {id} does not wait for an approval"),
-            format!("`orx status {id}` says what it waits for"),
-        ));
-    };
-    if !orx_core::pipeline::stage_by_name(&stage).is_some_and(|s| s.takes_feedback()) {
-        return Err(CommandError::usage(
-            format!("the {stage} stage cannot be run again with feedback"),
-            format!(
-                "approve it (`orx approve {id}`), or change the worktree yourself and `orx resume \
-                 {id} --from {stage}`"
-            ),
-        ));
-    }
-    if args.feedback.trim().is_empty() {
-        return Err(CommandError::usage(
-            "the feedback is empty",
-            format!("say what to change: orx reject {id} \"…\""),
-        ));
-    }
-    let resume = ResumeArgs {
-        run_id: id,
-        from: None,
-        json: false,
-    };
-    continue_run(
-        env,
-        resume,
-        orx_core::protocol::BudgetRaise::default(),
-        Some(Decision::Reject(args.feedback)),
-    )
+    let how = orx_core::protocol::Continue::Reject(args.feedback);
+    continue_waiting(env, &args.run_id, how, false)
 }
 
 /// `orx approve`: a waiting run goes on, with what the person adds to its budget.
 pub fn approve(env: &Env, args: ApproveArgs) -> Outcome {
     let json = args.json;
-    as_json(env, json, approve_run(env, args))
+    let how = orx_core::protocol::Continue::Approve(orx_core::protocol::BudgetRaise {
+        usd: args.add_usd.unwrap_or(0.0),
+        tokens: args.add_tokens.unwrap_or(0),
+    });
+    as_json(env, json, continue_waiting(env, &args.run_id, how, json))
 }
 
-fn approve_run(env: &Env, args: ApproveArgs) -> Outcome {
+/// A waiting run continued as a person decided (approve, raise, reject): refused, with the
+/// command to type instead, when the run does not wait for that.
+fn continue_waiting(
+    env: &Env,
+    run_id: &str,
+    how: orx_core::protocol::Continue,
+    json: bool,
+) -> Outcome {
+    use orx_core::protocol::{Continue, Refusal};
     let repo = env.repo()?;
     let store = orx_core::run::Store::new(&repo);
-    let dir = store.find(&args.run_id)?;
+    let dir = store.find(run_id)?;
     let id = dir.id().to_string();
     let state = orx_core::protocol::RunState::load(&dir.state())?;
-    if state.status != RunStatus::Waiting {
-        return Err(CommandError::usage(
+    let decision = state.decide(&how).map_err(|r| match r {
+        Refusal::NotWaiting(_) if matches!(how, Continue::Reject(_)) => CommandError::usage(
+            format!("run {id} does not wait for an approval"),
+            format!("`orx status {id}` says what it waits for"),
+        ),
+        Refusal::NotWaiting(_) => CommandError::usage(
             format!(
                 "run {id} is not waiting (status: {})",
                 store.summary(&id).status
             ),
             format!("`orx resume {id}` continues a failed, cancelled or interrupted run"),
-        ));
-    }
-    let raise = orx_core::protocol::BudgetRaise {
-        usd: args.add_usd.unwrap_or(0.0),
-        tokens: args.add_tokens.unwrap_or(0),
-    };
-    let approval = state.waiting == Some(orx_core::protocol::WaitReason::Approval);
-    if state.waiting == Some(orx_core::protocol::WaitReason::Budget) && raise.is_zero() {
-        return Err(CommandError::usage(
+        ),
+        Refusal::NeedsRaise { why } => CommandError::usage(
             format!(
                 "run {id} waits because {}",
-                state
-                    .waiting_for
-                    .unwrap_or_else(|| "its budget is reached".into())
+                why.unwrap_or_else(|| "its budget is reached".into())
             ),
             format!("raise its limit to go on: `orx approve {id} --add-usd 1` (or --add-tokens N)"),
-        ));
-    }
+        ),
+        Refusal::NoApproval => CommandError::usage(
+            format!("run {id} does not wait for an approval"),
+            format!("`orx status {id}` says what it waits for"),
+        ),
+        Refusal::NoFeedback { stage } => CommandError::usage(
+            format!("the {stage} stage cannot be run again with feedback"),
+            format!(
+                "approve it (`orx approve {id}`), or change the worktree yourself and `orx resume \
+                 {id} --from {stage}`"
+            ),
+        ),
+        Refusal::EmptyFeedback => CommandError::usage(
+            "the feedback is empty",
+            format!("say what to change: orx reject {id} \"…\""),
+        ),
+    })?;
+    let raise = match how {
+        Continue::Approve(raise) => raise,
+        Continue::Reject(_) => orx_core::protocol::BudgetRaise::default(),
+    };
     let resume = ResumeArgs {
         run_id: id,
         from: None,
-        json: args.json,
+        json,
     };
-    continue_run(env, resume, raise, approval.then_some(Decision::Approve))
+    continue_run(env, resume, raise, decision)
 }
 
 fn continue_run(

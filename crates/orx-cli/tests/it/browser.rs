@@ -407,3 +407,120 @@ fn cancel_on_the_run_page_stops_the_run_after_a_confirmation() {
     });
     assert_eq!(repo.state(&id).status.as_str(), "cancelled");
 }
+
+/// SPEC §16 on the dashboard: a run waiting for approval is listed first; on its page Reject
+/// with feedback runs the stage again (the feedback in its prompt), Approve lets it go on; a run
+/// at its budget shows the bar full and Raise continues it to the end.
+#[test]
+fn a_waiting_run_is_approved_rejected_with_feedback_or_given_more_budget_on_its_page() {
+    use orx_core::protocol::RunStatus;
+    let repo = super::repo_with(
+        &[("f", "x")],
+        &super::scenario(super::ONE_ITEM, super::WRITE_A, ""),
+        "approvals: [plan]\n",
+    );
+    super::orx_ok(&repo, &["run", "t"], 3);
+    let id = repo.single_run();
+    let d = Dash::start(&repo, &[]);
+    let base = format!("http://{}", d.addr);
+    let feedback = "Keep the plan to three steps.";
+    runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/")).await.unwrap();
+        let listed = text(c, "#waiting-runs").await;
+        assert!(
+            listed.contains(&id) && listed.contains("approval of the plan"),
+            "{listed}"
+        );
+        c.goto(&format!("{base}/runs/{id}")).await.unwrap();
+        let panel = text(c, "#waiting").await;
+        assert!(
+            panel.contains("Waiting for your approval of the plan stage")
+                && panel.contains("the plan (context/plan.md)"),
+            "{panel}"
+        );
+        shot(c, "waiting-for-approval").await;
+        // An empty feedback is refused in the page (the browser's own check is bypassed).
+        c.execute(
+            "document.getElementById('feedback').removeAttribute('required')",
+            vec![],
+        )
+        .await
+        .unwrap();
+        click(c, "reject").await;
+        until(10, "the refusal", || async {
+            text(c, "[role=alert]")
+                .await
+                .contains("the feedback is empty")
+        })
+        .await;
+        c.find(Locator::Id("feedback"))
+            .await
+            .unwrap()
+            .send_keys(feedback)
+            .await
+            .unwrap();
+        click(c, "reject").await;
+        until(30, "the plan to run again and wait", || async {
+            repo.run_file(&id, "prompts/plan.md").contains(feedback)
+                && repo.state(&id).status == RunStatus::Waiting
+                && orx_core::run::RunLock::live_holder(&repo.run_dir(&id).join("lock")).is_none()
+        })
+        .await;
+        c.refresh().await.unwrap();
+        click(c, "approve").await;
+        until(30, "the run to succeed", || async {
+            text(c, "#run-status").await == "succeeded"
+        })
+        .await;
+        assert!(count(c, "#waiting").await == 0, "the panel is gone");
+        shot(c, "approved").await;
+    });
+    let st = repo.state(&id);
+    assert_eq!(st.status, RunStatus::Succeeded);
+    assert_eq!(st.approved, ["plan"]);
+    assert!(
+        repo.run_file(&id, "context/decisions.md")
+            .contains(&format!("## plan rejected\n{feedback}"))
+    );
+
+    // The budget: the bar is full, Raise with dollars continues.
+    let repo = super::budget::priced_repo("budget:\n  run_usd: 2.5\n");
+    super::orx_ok(&repo, &["run", "t"], 3);
+    let id = repo.single_run();
+    let d = Dash::start(&repo, &[]);
+    let base = format!("http://{}", d.addr);
+    runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/runs/{id}")).await.unwrap();
+        let meter = c.find(Locator::Css(".budget .meter")).await.unwrap();
+        assert_eq!(
+            meter.attr("aria-valuenow").await.unwrap().as_deref(),
+            Some("100")
+        );
+        let bar = text(c, ".budget").await;
+        assert!(bar.contains("of $2.50"), "{bar}");
+        assert!(
+            text(c, "#waiting")
+                .await
+                .contains("the run's budget is reached")
+        );
+        shot(c, "waiting-for-budget").await;
+        c.find(Locator::Id("add-usd"))
+            .await
+            .unwrap()
+            .send_keys("1000")
+            .await
+            .unwrap();
+        click(c, "raise").await;
+        until(30, "the run to succeed", || async {
+            text(c, "#run-status").await == "succeeded"
+        })
+        .await;
+    });
+    let st = repo.state(&id);
+    assert_eq!(st.status, RunStatus::Succeeded);
+    assert_eq!(st.budget_raise.usd, 1000.0);
+}

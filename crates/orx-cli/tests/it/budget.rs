@@ -11,7 +11,7 @@ use super::*;
 /// call costs about a dollar.
 const PRICED: &str = "  model: m\npricing:\n  m: { input: 5000, output: 5000 }\n";
 
-fn priced_repo(budget: &str) -> orx_testkit::TestRepo {
+pub(super) fn priced_repo(budget: &str) -> orx_testkit::TestRepo {
     let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, ""), budget);
     // The model goes under `engine:`, which repo_with writes first.
     let cfg = std::fs::read_to_string(repo.path().join("orx.yaml"))

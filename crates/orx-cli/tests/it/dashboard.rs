@@ -844,3 +844,56 @@ fn the_dashboard_answers_200_requests_a_second_while_four_runs_stream_logs() {
             .all(|id| d.get(&format!("/api/runs/{id}")).json()["summary"]["status"] == "succeeded")
     });
 }
+
+/// The API continues a waiting run as a person decided, and refuses what does not fit the wait
+/// with the reason and the fix; nothing is started by a refused request.
+#[test]
+fn the_api_approves_a_waiting_run_with_more_budget_and_refuses_what_does_not_fit() {
+    use orx_core::protocol::RunStatus;
+    let repo = super::budget::priced_repo("budget:\n  run_usd: 2.5\n");
+    orx_ok(&repo, &["run", "t"], 3);
+    let id = repo.single_run();
+    let d = Dash::start(&repo, &[]);
+    let approve = format!("/api/runs/{id}/approve");
+    let r = d.post(&approve, "");
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains("the run's budget is reached") && r.body.contains("add dollars or tokens"),
+        "{}",
+        r.body
+    );
+    let r = d.post(&approve, r#"{"add_usd": -1}"#);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("add_usd must be dollars"), "{}", r.body);
+    let r = d.post(&format!("/api/runs/{id}/reject"), r#"{"feedback": "x"}"#);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("waits for its budget"), "{}", r.body);
+    let r = http::send(d.addr, &Request::post(&approve, r#"{"add_usd": 5}"#));
+    assert_eq!(r.status, 403, "no CSRF token: {}", r.body);
+    assert_eq!(repo.state(&id).status, RunStatus::Waiting);
+    assert!(!repo.run_dir(&id).join("logs/dashboard_resume.log").exists());
+    // The page's form: a field that is not a number is said in the page.
+    let r = http::send(
+        d.addr,
+        &Request::post(&format!("/runs/{id}/approve"), "add_usd=lots&add_tokens=")
+            .header("X-Orx-Csrf", d.csrf())
+            .header("Content-Type", "application/x-www-form-urlencoded"),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("role=\"alert\">add_usd must be dollars, like 1.50, not `lots`"),
+        "{}",
+        r.body
+    );
+
+    let r = d.post(&approve, r#"{"add_usd": 1000}"#);
+    assert_eq!(r.status, 202, "{}", r.body);
+    wait_for(30, "the run to succeed", || {
+        repo.state(&id).status == RunStatus::Succeeded
+    });
+    assert_eq!(repo.state(&id).budget_raise.usd, 1000.0);
+    let r = d.post(&approve, r#"{"add_usd": 1}"#);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("does not wait for a person"), "{}", r.body);
+}

@@ -60,6 +60,7 @@ fn in_process_launcher_starts_cancels_and_resumes_a_run() {
         repo: repo.path().to_path_buf(),
         run_id: id.clone(),
         log: None,
+        how: None,
     };
     let twice = launcher.resume(&resume);
     assert!(

@@ -217,6 +217,18 @@ pub struct BudgetConfig {
     pub hard: bool,
 }
 
+impl BudgetConfig {
+    /// The limits, as a run's state records them (None: no limit set).
+    pub fn limits(&self) -> Option<crate::protocol::BudgetLimits> {
+        let l = crate::protocol::BudgetLimits {
+            run_usd: self.run_usd,
+            run_tokens: self.run_tokens,
+            day_usd: self.day_usd,
+        };
+        (!l.is_empty()).then_some(l)
+    }
+}
+
 /// `engine`: the default executor and model.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

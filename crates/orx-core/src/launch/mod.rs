@@ -46,6 +46,8 @@ pub struct ResumeSpec {
     pub run_id: String,
     /// Where a detached resume's output goes (None: discarded).
     pub log: Option<PathBuf>,
+    /// For a run that waits: what a person decided (None: a plain resume).
+    pub how: Option<crate::protocol::Continue>,
 }
 
 /// Why a launcher could not do what it was asked.

@@ -111,8 +111,19 @@ impl Launcher for InProcess {
             run_id: spec.run_id.clone(),
             config: self.config.clone(),
             from: None,
-            raise: Default::default(),
-            decision: None,
+            raise: match &spec.how {
+                Some(crate::protocol::Continue::Approve(raise)) => *raise,
+                _ => Default::default(),
+            },
+            decision: match &spec.how {
+                Some(crate::protocol::Continue::Approve(_)) => {
+                    Some(crate::protocol::Decision::Approve)
+                }
+                Some(crate::protocol::Continue::Reject(f)) => {
+                    Some(crate::protocol::Decision::Reject(f.clone()))
+                }
+                None => None,
+            },
         };
         self.drive(&spec.run_id, move |cancel| Engine::new(cancel).resume(req))?;
         Ok(())

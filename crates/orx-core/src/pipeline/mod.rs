@@ -14,7 +14,7 @@ mod verify;
 
 pub use ctx::{Checkpoint, RunCtx, RunEnv, StageTotals, Turn};
 pub use def::{KNOWN_STAGES, PipelineDef};
-pub use engine::{Decision, DryRun, Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
+pub use engine::{DryRun, Engine, ResumeRequest, RunOutcome, RunRequest, dry_run};
 pub use error::{PipelineError, StageOrder};
 pub use in_process::InProcess;
 pub use stages::{DryRunEnv, Stage, StageOutcome, stage_by_name};

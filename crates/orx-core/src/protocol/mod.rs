@@ -10,16 +10,20 @@ mod meta;
 mod metrics;
 mod state;
 pub mod status;
+mod waiting;
 
 pub use event::{AgentCall, Event, EventBody, GateOutcome};
 pub use ids::{BUILTIN_PIPELINES, MAX_ITEM_ID_LEN, is_item_id};
 pub use meta::{Meta, ToolVersions, summarize_task};
 pub use metrics::{RunTotals, StageRecord};
-pub use state::{BudgetRaise, Failure, ItemState, PROTOCOL_VERSION, RunState, StageState};
+pub use state::{
+    BudgetLimits, BudgetRaise, Failure, ItemState, PROTOCOL_VERSION, RunState, StageState,
+};
 pub use status::{
     AttemptStatus, FailureCategory, ItemPhase, ItemStatus, Observed, RunStatus, StageStatus,
     WaitReason,
 };
+pub use waiting::{Continue, Decision, Refusal};
 
 /// The current time as RFC 3339 (UTC).
 pub fn now_rfc3339() -> String {

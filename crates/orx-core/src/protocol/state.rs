@@ -91,9 +91,15 @@ pub struct RunState {
     /// The stage whose result waits for a person's approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// Whether the stage waiting for approval can run again with a person's feedback.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rejectable: bool,
     /// The stages a person approved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approved: Vec<String>,
+    /// The budget's limits the run was driven with last (for readers: a bar of what is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetLimits>,
     /// What people added to the budget's limits for this run (`orx approve --add-usd`).
     #[serde(default, skip_serializing_if = "BudgetRaise::is_zero")]
     pub budget_raise: BudgetRaise,
@@ -133,7 +139,9 @@ impl RunState {
             waiting: None,
             waiting_for: None,
             approval: None,
+            rejectable: false,
             approved: Vec::new(),
+            budget: None,
             budget_raise: BudgetRaise::default(),
             current_stage: None,
             stages: stages
@@ -182,6 +190,27 @@ impl RunState {
     /// The item `id`.
     pub fn item(&self, id: &str) -> Option<&ItemState> {
         self.items.iter().find(|i| i.id == id)
+    }
+}
+
+/// A budget's limits, as a run's state records them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BudgetLimits {
+    /// USD one run may spend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_usd: Option<f64>,
+    /// Tokens one run may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_tokens: Option<u64>,
+    /// USD the repository's runs may spend in a day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_usd: Option<f64>,
+}
+
+impl BudgetLimits {
+    /// No limit at all.
+    pub fn is_empty(&self) -> bool {
+        self.run_usd.is_none() && self.run_tokens.is_none() && self.day_usd.is_none()
     }
 }
 

@@ -11,13 +11,15 @@ mod overview;
 mod run_header;
 mod runs;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use orx_core::metrics::RunTotals;
-use orx_core::protocol::{FailureCategory, Observed};
+use orx_core::protocol::{Continue, FailureCategory, Observed};
 use orx_core::run::{Meta, RunState, Store};
 use serde::{Deserialize, Serialize};
 
@@ -142,6 +144,7 @@ fn queued_run(id: &str, q: Queued) -> RunData {
             failure: q.error.as_ref().map(|_| FailureCategory::StartFailed),
             tokens: 0,
             cost_usd: 0.0,
+            waiting_for: None,
         },
         meta: None,
         state: None,
@@ -344,6 +347,66 @@ pub async fn resume(State(state): State<Shared>, Path(id): Path<String>) -> Resp
     }
     state.live.notify(&id);
     action_result(&state, &id, "resuming")
+}
+
+/// `POST /runs/{id}/approve`: a waiting run goes on, with what the form adds to its budget.
+pub async fn approve(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let raise = match crate::api::raise_of(
+        form.get("add_usd").map(String::as_str),
+        form.get("add_tokens").map(String::as_str),
+    ) {
+        Ok(r) => r,
+        Err(e) => return action_refused(&state, &id, &e),
+    };
+    continue_waiting(&state, &id, Continue::Approve(raise))
+}
+
+/// `POST /runs/{id}/reject`: the stage that waits for approval runs again, with the feedback.
+pub async fn reject(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let feedback = form.get("feedback").cloned().unwrap_or_default();
+    continue_waiting(&state, &id, Continue::Reject(feedback))
+}
+
+fn continue_waiting(state: &Shared, id: &str, how: Continue) -> Response {
+    let Some(run) = load_run(state, id) else {
+        return missing_run(id);
+    };
+    let Some(run_state) = run.state.as_ref() else {
+        return missing_run(id);
+    };
+    let said = match &how {
+        Continue::Approve(_) => "approved; the run goes on",
+        Continue::Reject(_) => "rejected; the stage runs again with your feedback",
+    };
+    match state.queue.continue_waiting(id, run_state, how) {
+        Ok(()) => {
+            state.live.notify(id);
+            action_result(state, id, said)
+        }
+        Err(e) => action_refused(state, id, &e),
+    }
+}
+
+/// The header again, with why the action was refused: htmx swaps what a 200 carries, so the
+/// person sees it in the page.
+fn action_refused(state: &Shared, id: &str, e: &Refusal) -> Response {
+    let header = load_run(state, id)
+        .map(|r| run_header::html(state, &r))
+        .unwrap_or_default();
+    Html(format!(
+        "{header}<p class=\"error\" role=\"alert\">{}<br><small>{}</small></p>",
+        escape(&e.message),
+        escape(&e.fix)
+    ))
+    .into_response()
 }
 
 fn action_result(state: &Shared, id: &str, msg: &str) -> Response {

@@ -1,7 +1,7 @@
 //! The run page's header: status, task, branch, timing, cost and the cancel and resume
 //! buttons. The run's live stream redraws it.
 
-use orx_core::protocol::Observed;
+use orx_core::protocol::{Observed, RunState, RunStatus, WaitReason};
 use serde::Serialize;
 
 use super::RunData;
@@ -23,7 +23,64 @@ struct HeaderView<'a> {
     can_cancel: bool,
     can_resume: bool,
     queue_error: Option<String>,
+    waiting: Option<WaitingView>,
+    budget: Vec<BudgetBar>,
     csrf: &'a str,
+}
+
+/// What a waiting run waits for, and what the page offers to continue it.
+#[derive(Serialize)]
+struct WaitingView {
+    /// `approval` or `budget`.
+    reason: WaitReason,
+    /// In words: the limit reached, or what to read.
+    what: String,
+    /// The stage whose result waits for approval.
+    stage: Option<String>,
+    /// Whether that stage can run again with feedback.
+    rejectable: bool,
+}
+
+/// One limit of the run's budget and how much of it is used.
+#[derive(Serialize)]
+struct BudgetBar {
+    label: &'static str,
+    used: String,
+    limit: String,
+    /// 0–100.
+    percent: u32,
+    over: bool,
+}
+
+/// The bars of the run's limits (with what people added to them).
+fn budget_bars(state: &RunState, tokens: u64, cost_usd: f64) -> Vec<BudgetBar> {
+    let Some(limits) = state.budget else {
+        return Vec::new();
+    };
+    let raise = state.budget_raise;
+    let bar = |label, used: f64, limit: f64, shown: &dyn Fn(f64) -> String| {
+        let ratio = if limit > 0.0 { used / limit } else { 1.0 };
+        BudgetBar {
+            label,
+            used: shown(used),
+            limit: shown(limit),
+            percent: (ratio.clamp(0.0, 1.0) * 100.0).round() as u32,
+            over: ratio >= 1.0,
+        }
+    };
+    let mut bars = Vec::new();
+    if let Some(usd) = limits.run_usd {
+        bars.push(bar("Budget", cost_usd, usd + raise.usd, &|v| {
+            format!("${v:.2}")
+        }));
+    }
+    if let Some(t) = limits.run_tokens {
+        let limit = t.saturating_add(raise.tokens) as f64;
+        bars.push(bar("Token budget", tokens as f64, limit, &|v| {
+            crate::view::tokens(v as u64)
+        }));
+    }
+    bars
 }
 
 /// The header of `run`.
@@ -49,6 +106,21 @@ pub(super) fn html(state: &Shared, run: &RunData) -> String {
             .queued
             .as_ref()
             .and_then(|q| q.error.as_deref().map(crate::redact)),
+        waiting: st.filter(|x| x.status == RunStatus::Waiting).and_then(|x| {
+            Some(WaitingView {
+                reason: x.waiting?,
+                what: x
+                    .waiting_for
+                    .as_deref()
+                    .map(|w| w.strip_prefix("approval of ").unwrap_or(w).to_string())
+                    .unwrap_or_default(),
+                stage: x.approval.clone(),
+                rejectable: x.rejectable,
+            })
+        }),
+        budget: st
+            .map(|x| budget_bars(x, s.tokens, s.cost_usd))
+            .unwrap_or_default(),
         csrf: &state.csrf,
     };
     render("run_header.html", &view)

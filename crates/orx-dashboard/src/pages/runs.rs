@@ -24,6 +24,7 @@ pub(super) struct RowView<'a> {
     duration: Option<String>,
     task: &'a str,
     failure: Option<FailureCategory>,
+    waiting_for: Option<&'a str>,
     tokens: String,
     cost: String,
     active: bool,
@@ -42,6 +43,7 @@ impl<'a> RowView<'a> {
             duration: r.duration_secs.map(view::duration),
             task: &r.task,
             failure: r.failure,
+            waiting_for: r.waiting_for.as_deref(),
             tokens: view::tokens(r.tokens),
             cost: view::cost(r.cost_usd),
             active: r.is_active(),
@@ -61,6 +63,7 @@ struct QueueView<'a> {
 /// The live block: active runs, the queue and a page of recent runs.
 #[derive(Serialize)]
 struct TablesView<'a> {
+    waiting: Vec<RowView<'a>>,
     active: Vec<RowView<'a>>,
     queue: Vec<QueueView<'a>>,
     rows: Vec<RowView<'a>>,
@@ -79,12 +82,13 @@ struct RunsPage<'a> {
     #[serde(flatten)]
     chrome: Chrome,
     filter: &'a Filter,
-    statuses: [Observed; 6],
+    statuses: [Observed; 7],
     live: Markup,
 }
 
 /// The statuses the filter offers, most asked for first.
-const FILTERS: [Observed; 6] = [
+const FILTERS: [Observed; 7] = [
+    Observed::Waiting,
     Observed::Running,
     Observed::Succeeded,
     Observed::Failed,
@@ -118,6 +122,7 @@ pub fn runs_fragment(state: &Shared, filter: &Filter) -> String {
     let page = state.index.page(filter);
     let pages = page.total.div_ceil(page.per_page).max(1);
     let active_rows = state.index.active();
+    let waiting_rows = state.index.waiting();
     let queued = state.queue.entries();
     let queue = queued
         .iter()
@@ -135,6 +140,7 @@ pub fn runs_fragment(state: &Shared, filter: &Filter) -> String {
         })
     };
     let view = TablesView {
+        waiting: waiting_rows.iter().map(RowView::new).collect(),
         active: active_rows.iter().map(RowView::new).collect(),
         queue,
         rows: page.runs.iter().map(RowView::new).collect(),

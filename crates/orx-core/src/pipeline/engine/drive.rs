@@ -119,7 +119,9 @@ fn await_approval(cx: &mut RunCtx, i: usize) -> Result<()> {
         return Ok(());
     };
     let what = format!("approval of {}", stage.for_approval());
-    cx.cp.state_mut().approval = Some(stage.name().to_string());
+    let state = cx.cp.state_mut();
+    state.approval = Some(stage.name().to_string());
+    state.rejectable = stage.takes_feedback();
     Err(Error::Waiting {
         reason: crate::protocol::WaitReason::Approval,
         what,

@@ -66,16 +66,7 @@ pub struct ResumeRequest {
     /// What a person adds to the run's budget limits as it goes on (`approve --add-usd`).
     pub raise: crate::protocol::BudgetRaise,
     /// A person's decision on the stage whose result waits for approval.
-    pub decision: Option<Decision>,
-}
-
-/// A person's decision on a stage's result that waits for approval.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// Go on.
-    Approve,
-    /// Run the stage again with this feedback in its prompt.
-    Reject(String),
+    pub decision: Option<crate::protocol::Decision>,
 }
 
 /// How a run ended.

@@ -243,6 +243,7 @@ fn state(plan: &Plan, worktree: &std::path::Path) -> RunState {
     state.branch = Some(format!("orx/{}", plan.id));
     state.worktree = Some(worktree.display().to_string());
     state.status = RunStatus::Running;
+    state.budget = plan.config.budget.limits();
     state
 }
 

@@ -50,6 +50,7 @@ pub(super) fn resume(engine: &Engine, req: ResumeRequest) -> Result<RunOutcome> 
     // A waiting run goes on: with what a person added to its budget, if anything.
     state.waiting = None;
     state.waiting_for = None;
+    state.budget = req.config.config.budget.limits();
     state.budget_raise.usd += req.raise.usd;
     state.budget_raise.tokens += req.raise.tokens;
     meta.ended_at = None;
@@ -91,12 +92,13 @@ fn decide(state: &mut RunState, files: &RunFiles, req: &ResumeRequest) -> Result
         return Ok(req.from.clone());
     };
     state.approval = None;
+    state.rejectable = false;
     match decision {
-        super::Decision::Approve => {
+        crate::protocol::Decision::Approve => {
             state.approved.push(stage);
             Ok(req.from.clone())
         }
-        super::Decision::Reject(feedback) => {
+        crate::protocol::Decision::Reject(feedback) => {
             files.input(&format!("feedback_{stage}.md"), feedback)?;
             let mut log = files.read_input("decisions.md").unwrap_or_default();
             log.push_str(&format!(
