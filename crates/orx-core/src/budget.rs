@@ -152,6 +152,130 @@ pub fn day_spend(runs_root: &Path) -> f64 {
         .sum()
 }
 
+/// A call in flight, counted against the day's budget at `usd` by the other runs until its
+/// real cost is in the ledger; the reservation goes when this is dropped (after the record).
+#[derive(Debug)]
+pub struct Reservation {
+    path: PathBuf,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A reservation as its file holds it.
+#[derive(Debug, Serialize, Deserialize)]
+struct Held {
+    pid: u32,
+    usd: f64,
+}
+
+/// What `reserve_day` decided.
+#[derive(Debug)]
+pub enum DayCheck {
+    /// The call may start; its reservation counts until it is dropped.
+    Go(Reservation),
+    /// Today's spending reached the limit.
+    Reached(f64),
+    /// Today's spending with the other runs' calls in flight would reach the limit: try again
+    /// once they have ended (their real cost may leave room).
+    Busy,
+}
+
+/// Before a call of `run_id`, under the ledger's lock: today's spending and the calls other
+/// runs have in flight (each at its estimate) against `allowed`. Room left: the call is
+/// reserved at `estimate` (a call of unknown cost is reserved as infinite: no other run starts
+/// one while it is in flight). Reservations of processes that died are dropped.
+pub fn reserve_day(
+    runs_root: &Path,
+    run_id: &str,
+    allowed: f64,
+    estimate: Option<f64>,
+) -> crate::Result<DayCheck> {
+    let dir = runs_root.join(".ledger").join("inflight");
+    fs_err::create_dir_all(&dir)?;
+    let guard = fs_err::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(runs_root.join(".ledger").join(".lock"))?;
+    guard.file().lock()?;
+    let spent = day_spend(runs_root);
+    if spent >= allowed {
+        return Ok(DayCheck::Reached(spent));
+    }
+    let mut in_flight = 0.0;
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        let path = entry.path();
+        if path.file_stem().is_some_and(|s| s == run_id) {
+            continue;
+        }
+        let held = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Held>(&t).ok());
+        match held {
+            Some(h) if crate::run::sys::pid_alive(h.pid) => in_flight += h.usd,
+            // A driver killed during its call: its reservation is stale.
+            _ => {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    if in_flight > 0.0 && spent + in_flight >= allowed {
+        return Ok(DayCheck::Busy);
+    }
+    let path = dir.join(format!("{run_id}.json"));
+    let held = Held {
+        pid: std::process::id(),
+        usd: estimate.unwrap_or(f64::MAX),
+    };
+    crate::fsutil::atomic_write_json(&path, &held)?;
+    Ok(DayCheck::Go(Reservation { path }))
+}
+
+/// What one agent call spent on average in this repository's recent days.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct PerCall {
+    /// USD per call (0 when no model of those calls had a price).
+    pub usd: f64,
+    /// Tokens per call.
+    pub tokens: u64,
+    /// The calls averaged.
+    pub calls: u64,
+}
+
+/// The average call of the last `days` day ledgers that exist, if any call was recorded.
+pub fn per_call(runs_root: &Path, days: usize) -> Option<PerCall> {
+    let dir = runs_root.join(".ledger");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    let (mut usd, mut tokens, mut calls) = (0.0, 0u64, 0u64);
+    for f in files.iter().rev().take(days) {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        for e in text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
+        {
+            usd += e.usd;
+            tokens = tokens.saturating_add(e.tokens);
+            calls += 1;
+        }
+    }
+    (calls > 0).then(|| PerCall {
+        usd: usd / calls as f64,
+        tokens: tokens / calls,
+        calls,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,11 +322,87 @@ mod tests {
     }
 
     #[test]
+    fn a_call_in_flight_counts_for_other_runs_until_it_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        record(
+            root,
+            "a",
+            Spend {
+                usd: 1.0,
+                tokens: 1,
+            },
+        )
+        .unwrap();
+        let go = |d: DayCheck| match d {
+            DayCheck::Go(r) => r,
+            other => panic!("{other:?}"),
+        };
+        // Room for half a dollar: a's call reserved at 0.75 leaves b none.
+        let a = go(reserve_day(root, "a", 1.5, Some(0.75)).unwrap());
+        assert!(matches!(
+            reserve_day(root, "b", 1.5, Some(0.75)).unwrap(),
+            DayCheck::Busy
+        ));
+        assert!(matches!(
+            reserve_day(root, "b", 3.0, Some(0.75)).unwrap(),
+            DayCheck::Go(_)
+        ));
+        // Recorded, then released: b sees the real total.
+        record(
+            root,
+            "a",
+            Spend {
+                usd: 1.25,
+                tokens: 1,
+            },
+        )
+        .unwrap();
+        drop(a);
+        assert!(matches!(
+            reserve_day(root, "b", 2.0, Some(0.75)).unwrap(),
+            DayCheck::Reached(x) if x == 2.25
+        ));
+        // A call of unknown cost holds the others until it ends; a dead driver's does not.
+        let c = go(reserve_day(root, "c", 9.0, None).unwrap());
+        assert!(matches!(
+            reserve_day(root, "d", 9.0, Some(0.1)).unwrap(),
+            DayCheck::Busy
+        ));
+        let held = root.join(".ledger/inflight/c.json");
+        std::fs::write(&held, r#"{"pid": 4194303, "usd": 1e300}"#).unwrap();
+        assert!(matches!(
+            reserve_day(root, "d", 9.0, Some(0.1)).unwrap(),
+            DayCheck::Go(_)
+        ));
+        assert!(!held.exists(), "the stale reservation is gone");
+        drop(c);
+    }
+
+    #[test]
     fn the_day_ledger_sums_every_runs_calls() {
         let dir = tempfile::tempdir().unwrap();
         for (run, usd) in [("a", 0.25), ("b", 0.5), ("a", 0.125)] {
             record(dir.path(), run, Spend { usd, tokens: 10 }).unwrap();
         }
         assert_eq!(day_spend(dir.path()), 0.875);
+        // An older day counts in the average of a call, not in today's spending.
+        let old = dir.path().join(".ledger/2020-01-01.jsonl");
+        std::fs::write(
+            &old,
+            "{\"run_id\":\"z\",\"usd\":1.125,\"tokens\":50}\nnot json\n",
+        )
+        .unwrap();
+        assert_eq!(day_spend(dir.path()), 0.875);
+        assert_eq!(
+            per_call(dir.path(), 30),
+            Some(PerCall {
+                usd: 0.5,
+                tokens: 20,
+                calls: 4
+            })
+        );
+        assert_eq!(per_call(dir.path(), 1).map(|p| p.calls), Some(3));
+        assert_eq!(per_call(&dir.path().join("none"), 30), None);
     }
 }

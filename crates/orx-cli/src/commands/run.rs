@@ -570,6 +570,7 @@ fn print_dry_run(env: &Env, req: &RunRequest, json: bool) -> Outcome {
             if *required { "required" } else { "optional" }
         ));
     }
+    p.result(&spending(&d));
     for (role, prompt) in &d.prompts {
         p.result(&format!(
             "\n===== prompt: {role} =====\n{}",
@@ -587,6 +588,55 @@ fn print_dry_run(env: &Env, req: &RunRequest, json: bool) -> Outcome {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// The dry run's budget, agent calls and what they may cost, from this repository's past calls.
+fn spending(d: &orx_core::pipeline::DryRun) -> String {
+    let mut out = String::from("\nbudget:  ");
+    match &d.budget {
+        None => out.push_str("no limit (set `budget:` in orx.yaml to pause a run at a limit)"),
+        Some(b) => {
+            let mut parts = Vec::new();
+            if let Some(usd) = b.run_usd {
+                parts.push(format!("${usd:.2} per run"));
+            }
+            if let Some(t) = b.run_tokens {
+                parts.push(format!("{t} tokens per run"));
+            }
+            if let Some(usd) = b.day_usd {
+                parts.push(format!(
+                    "${usd:.2} per day (${:.2} spent today)",
+                    d.spent_today
+                ));
+            }
+            out.push_str(&parts.join(" · "));
+        }
+    }
+    let c = d.calls;
+    out.push_str(&format!(
+        "\ncalls:   {} to {} agent calls (1 to {} backlog items, every fix attempt and review \
+         loop at most; retries of transient errors not counted)",
+        c.least, c.most, c.max_items
+    ));
+    out.push_str("\ncost:    ");
+    match d.per_call {
+        Some(pc) if pc.usd > 0.0 => out.push_str(&format!(
+            "about ${:.2} to ${:.2} (${:.4} and {} tokens per call on average over this \
+             repository's last {} calls)",
+            pc.usd * f64::from(c.least),
+            pc.usd * f64::from(c.most),
+            pc.usd,
+            pc.tokens,
+            pc.calls
+        )),
+        Some(pc) => out.push_str(&format!(
+            "unknown: no price for the models of this repository's last {} calls ({} tokens \
+             per call on average); set `pricing` in orx.yaml",
+            pc.calls, pc.tokens
+        )),
+        None => out.push_str("unknown until a first run here records what its calls cost"),
+    }
+    out
 }
 
 /// An agent CLI the run needs but PATH does not have: the real run refuses to start. Said now,

@@ -336,3 +336,120 @@ fn a_notifier_that_fails_or_hangs_is_retried_logged_and_bounded() {
     );
     assert_eq!(repo.state(&id).status, RunStatus::Succeeded);
 }
+
+/// `orx run --dry-run` shows the budget, the range of agent calls the pipeline makes, and what
+/// they may cost from the repository's past calls.
+#[test]
+fn a_dry_run_shows_the_budget_the_calls_and_their_likely_cost() {
+    let repo =
+        priced_repo("budget:\n  run_usd: 2.5\n  day_usd: 20\nrun:\n  max_backlog_items: 4\n");
+    let spending = |out: &std::process::Output| {
+        let s = stdout(out);
+        let from = s.find("\nbudget:").expect("a budget line");
+        let to = s.find("\n===== prompt").unwrap_or(s.len());
+        s[from..to].trim().to_string()
+    };
+    let first = orx_ok(&repo, &["run", "--dry-run", "t"], 0);
+    // plan, spec, decompose (one more if its backlog does not parse), one item with its
+    // fixes (3 attempts), review (two loops of an item and a review), knowledge update.
+    insta::assert_snapshot!(spending(&first), @"
+    budget:  $2.50 per run · $20.00 per day ($0.00 spent today)
+    calls:   6 to 26 agent calls (1 to 4 backlog items, every fix attempt and review loop at most; retries of transient errors not counted)
+    cost:    unknown until a first run here records what its calls cost
+    ");
+    orx_ok(&repo, &["run", "t"], 3);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&orx_ok(
+        &repo,
+        &["run", "--dry-run", "--json", "t"],
+        0,
+    )))
+    .unwrap();
+    let per_call = &json["per_call"];
+    let calls = per_call["calls"].as_u64().unwrap();
+    let usd = per_call["usd"].as_f64().unwrap();
+    let spent = json["spent_today"].as_f64().unwrap();
+    assert!(calls >= 3, "{json}");
+    assert!((usd * calls as f64 - spent).abs() < 1e-6, "{json}");
+    let text = spending(&orx_ok(&repo, &["run", "--dry-run", "t"], 0));
+    assert!(
+        text.contains(&format!("(${spent:.2} spent today)"))
+            && text.contains(&format!(
+                "about ${:.2} to ${:.2} (${usd:.4} and",
+                usd * json["calls"]["least"].as_f64().unwrap(),
+                usd * json["calls"]["most"].as_f64().unwrap()
+            ))
+            && text.contains(&format!("last {calls} calls")),
+        "{text}"
+    );
+}
+
+/// Two runs at once share the day's budget: a call in flight counts for the other run (at the
+/// average cost of a call here) until its cost is recorded, so with room for less than one
+/// call only one of them makes it, and both then wait at `day_usd`.
+#[test]
+fn two_runs_at_once_share_the_day_budget_without_both_crossing_it() {
+    let repo = priced_repo("");
+    orx_ok(&repo, &["run", "history"], 0);
+    let ledger_lines = |repo: &orx_testkit::TestRepo| -> usize {
+        std::fs::read_dir(repo.path().join("runs/.ledger"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap().lines().count())
+            .sum()
+    };
+    let before = ledger_lines(&repo);
+    let spent: f64 = serde_json::from_str::<serde_json::Value>(
+        &repo.run_file(&repo.single_run(), "metrics/run.json"),
+    )
+    .unwrap()["cost_usd"]
+        .as_f64()
+        .unwrap();
+    let per_call = spent / before as f64;
+    // Room for half a call today; each plan takes a second, so the two runs' first calls would
+    // overlap.
+    let cfg = std::fs::read_to_string(repo.path().join("orx.yaml")).unwrap()
+        + &format!("budget:\n  day_usd: {}\n", spent + per_call / 2.0);
+    repo.write("orx.yaml", &cfg);
+    let sc = repo.aux.path().join("scenario.yaml");
+    let slow = std::fs::read_to_string(&sc).unwrap().replace(
+        "plan:\n  - text: \"the plan\"",
+        "plan:\n  - text: \"the plan\"\n    sleep_ms: 1000",
+    );
+    std::fs::write(&sc, slow).unwrap();
+    let spawn = |task: &str| {
+        repo.orx(bin())
+            .args(["run", task])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("first"), spawn("second"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(a.status.code(), Some(3), "{}", text(&a));
+    assert_eq!(b.status.code(), Some(3), "{}", text(&b));
+    assert_eq!(
+        ledger_lines(&repo) - before,
+        1,
+        "one call in all: the other run waited for it, then saw the day's budget reached"
+    );
+    for id in repo.run_ids().iter().skip(1) {
+        let st = repo.state(id);
+        assert_eq!(st.waiting, Some(WaitReason::Budget), "{st:?}");
+        assert!(
+            st.waiting_for
+                .as_deref()
+                .unwrap_or("")
+                .contains("(budget.day_usd)"),
+            "{st:?}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(repo.path().join("runs/.ledger/inflight"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "no reservation is left behind"
+    );
+}

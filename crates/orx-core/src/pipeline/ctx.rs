@@ -212,7 +212,7 @@ impl RunCtx {
     /// held run work). Cancellation becomes `Err(Cancelled)`.
     pub fn call_agent(&mut self, turn: Turn<'_>) -> Result<AgentCall> {
         self.env.check_cancel()?;
-        self.check_budget()?;
+        let reservation = self.check_budget()?;
         let env = &self.env;
         env.files
             .text(&env.dir.prompt(&turn.prompt_file), &turn.prompt)?;
@@ -233,6 +233,8 @@ impl RunCtx {
             self.undo_text_edits(turn.role, &before)?;
         }
         self.account(&turn, &call, started);
+        // The call's cost is in the day's ledger: its reservation goes.
+        drop(reservation);
         if call
             .outcome
             .error
@@ -327,28 +329,67 @@ impl RunCtx {
 
     /// Before an agent call: a reached limit of `budget` pauses the run (the checkpoint says
     /// the run waits; `approve` raises the limit and goes on).
-    fn check_budget(&self) -> Result<()> {
+    /// Before a call: the run's limits, then the day's, which concurrent runs share. The day's
+    /// check reserves the call (at the average cost of a call here) so that other runs count
+    /// it while it is in flight; the reservation is held until the call's cost is recorded.
+    fn check_budget(&self) -> Result<Option<crate::budget::Reservation>> {
+        use crate::budget::DayCheck;
         let budget = &self.env.config.budget;
         if budget.run_usd.is_none() && budget.run_tokens.is_none() && budget.day_usd.is_none() {
-            return Ok(());
+            return Ok(None);
         }
         // Every call of the run, the stage in progress included, is in its event log.
         let run = crate::budget::run_spend(&self.env.dir.events());
-        let day = if budget.day_usd.is_some() {
-            crate::budget::day_spend(&self.env.repo.join("runs"))
-        } else {
-            0.0
-        };
         let raise = self.cp.state().budget_raise;
-        match crate::budget::check(budget, &raise, run, day) {
-            None => Ok(()),
-            Some(reached) => {
-                self.emit(Event::warning(reached.to_string()));
-                Err(Error::Waiting {
-                    reason: crate::protocol::WaitReason::Budget,
-                    what: reached.to_string(),
-                })
+        if let Some(reached) = crate::budget::check(budget, &raise, run, 0.0) {
+            return Err(self.budget_reached(&reached));
+        }
+        let Some(day_usd) = budget.day_usd else {
+            return Ok(None);
+        };
+        let runs = self.env.repo.join("runs");
+        let estimate = crate::budget::per_call(&runs, 30).map(|p| p.usd);
+        let mut said = false;
+        loop {
+            match crate::budget::reserve_day(
+                &runs,
+                self.env.dir.id(),
+                day_usd + raise.usd,
+                estimate,
+            )? {
+                DayCheck::Go(r) => return Ok(Some(r)),
+                DayCheck::Reached(day) => {
+                    let reached = crate::budget::check(budget, &raise, run, day).unwrap_or(
+                        crate::budget::Reached {
+                            limit: crate::budget::Limit::DayUsd,
+                            used: day,
+                            allowed: day_usd + raise.usd,
+                        },
+                    );
+                    return Err(self.budget_reached(&reached));
+                }
+                DayCheck::Busy => {
+                    if !said {
+                        said = true;
+                        self.emit(Event::warning(
+                            "today's budget is nearly reached: waiting for the calls other runs \
+                             have in flight to end (budget.day_usd)",
+                        ));
+                    }
+                    if self.env.cancel.is_cancelled() {
+                        return Err(Error::Cancelled);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
             }
+        }
+    }
+
+    fn budget_reached(&self, reached: &crate::budget::Reached) -> Error {
+        self.emit(Event::warning(reached.to_string()));
+        Error::Waiting {
+            reason: crate::protocol::WaitReason::Budget,
+            what: reached.to_string(),
         }
     }
 

@@ -16,6 +16,11 @@ impl Stage for Decompose {
         "decompose"
     }
 
+    fn calls(&self, _config: &crate::config::Config, _items: u32) -> (u32, u32) {
+        // A backlog that does not parse is asked for once more.
+        (1, 2)
+    }
+
     fn for_approval(&self) -> &'static str {
         "the backlog (context/backlog.yaml)"
     }

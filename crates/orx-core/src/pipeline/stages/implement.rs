@@ -18,6 +18,12 @@ impl Stage for Implement {
         "implement"
     }
 
+    fn calls(&self, config: &crate::config::Config, items: u32) -> (u32, u32) {
+        // Each item: its implement call, then up to its fixes.
+        let attempts = config.run.max_fix_attempts.get() as u32;
+        (items, items * attempts)
+    }
+
     fn for_approval(&self) -> &'static str {
         "the items' changes (artifacts/patch.diff)"
     }

@@ -18,6 +18,12 @@ impl Stage for KnowledgeUpdate {
         "knowledge_update"
     }
 
+    fn calls(&self, config: &crate::config::Config, _items: u32) -> (u32, u32) {
+        let k = &config.knowledge;
+        let on = u32::from(k.enabled && k.mode != KnowledgeMode::Off);
+        (on, on)
+    }
+
     fn for_approval(&self) -> &'static str {
         "the knowledge update (artifacts/knowledge.diff)"
     }

@@ -105,6 +105,12 @@ pub trait Stage {
         false
     }
 
+    /// The agent calls the stage makes in a run of `items` backlog items, at least and at most
+    /// (retries of transient errors not counted): one by default.
+    fn calls(&self, _config: &crate::config::Config, _items: u32) -> (u32, u32) {
+        (1, 1)
+    }
+
     /// The prompts a dry run shows: the role and the template's input.
     fn dry_run(&self, _env: &DryRunEnv<'_>) -> Vec<(&'static str, serde_json::Value)> {
         Vec::new()

@@ -42,6 +42,13 @@ impl Stage for Review {
         "review"
     }
 
+    fn calls(&self, config: &crate::config::Config, _items: u32) -> (u32, u32) {
+        // Each loop: an item for the changes asked (implement and its fixes), then a review.
+        let loops = config.run.max_review_loops.get() as u32;
+        let attempts = config.run.max_fix_attempts.get() as u32;
+        (1, 1 + loops * (attempts + 1))
+    }
+
     fn for_approval(&self) -> &'static str {
         "the review (artifacts/review.md)"
     }

@@ -18,6 +18,10 @@ impl Stage for Ship {
         "ship"
     }
 
+    fn calls(&self, _config: &crate::config::Config, _items: u32) -> (u32, u32) {
+        (0, 0)
+    }
+
     fn for_approval(&self) -> &'static str {
         "the final diff before it ships (artifacts/patch.diff)"
     }
