@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # orx benchmarks: prints figures, never fails a test run. BENCHMARKS.md records the results.
 # Needs hyperfine, wrk and strace (Debian packages: apt-get install hyperfine wrk strace), GNU time.
-# Usage: scripts/bench.sh [cli|overhead|stream|parsers|dashboard|wrk|all]
+# Usage: scripts/bench.sh [cli|overhead|stream|parsers|dashboard|wrk|sessions|all]
+# sessions: a fix attempt with and without session reuse, through the real codex and claude
+# (target/agent-clis, installed by .ci/run) against the mock model server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
@@ -158,4 +160,11 @@ if [[ $what == wrk || $what == dashboard || $what == all ]]; then
   done
   echo "dashboard RSS after the load: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$dash/status)"
   kill "$dash"
+fi
+
+if [[ $what == sessions || $what == all ]]; then
+  echo "== fix attempts with and without session reuse (real codex and claude, mock model server)"
+  export ORX_AGENT_BIN_DIR="${ORX_AGENT_BIN_DIR:-$PWD/target/agent-clis/node_modules/.bin}"
+  cargo test -q -p orx-cli --test it real_agents::a_fix_continues -- --nocapture 2>&1 |
+    grep -E "^session reuse" || echo "the agent CLIs are not installed (bash .ci/run installs them)"
 fi

@@ -59,6 +59,7 @@ fn write_run(runs: &Path, n: usize) -> String {
             commit: Some("abc".into()),
             phase: None,
             last_evidence: None,
+            session: None,
         })
         .collect();
     st.base_sha = Some("0123456789abcdef".into());

@@ -27,6 +27,64 @@ pub struct Script {
     pub tool_usage: (u64, u64),
     /// Usage of the final turn: (input, output, cached).
     pub final_usage: (u64, u64, u64),
+    /// Write files through the shell tool (claude's Bash) rather than its file tool: claude's
+    /// Write refuses to replace a file the session has not read.
+    pub shell_writes: bool,
+    /// Report input tokens from the request's size (a token per four bytes) instead of the
+    /// fixed figures, so what a CLI sends shows in its usage.
+    pub usage_from_size: bool,
+}
+
+/// The part of a model request that is the current turn: from its last user message on (the
+/// prompt and what followed it). A CLI that continues a session sends the earlier turns before
+/// it; the mock answers the current one, as a model would.
+pub fn current_turn(body: &str) -> String {
+    let Ok(req) = serde_json::from_str::<Value>(body) else {
+        return body.to_string();
+    };
+    // A text the CLI adds on its own (claude's reminders beside a tool's result) is no prompt.
+    let said = |t: &Value| {
+        t.as_str()
+            .is_some_and(|t| !t.trim_start().starts_with("<system-reminder>"))
+    };
+    let is_prompt = |m: &Value| {
+        let user = m["role"] == "user";
+        let content = &m["content"];
+        let parts = &m["parts"];
+        let text = said(content)
+            || content.as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|b| (b["type"] == "text" || b["type"] == "input_text") && said(&b["text"]))
+            })
+            || parts
+                .as_array()
+                .is_some_and(|p| p.iter().any(|x| said(&x["text"])));
+        user && text
+    };
+    for key in ["input", "messages", "contents"] {
+        if let Some(items) = req[key].as_array()
+            && let Some(i) = items.iter().rposition(is_prompt)
+        {
+            return Value::Array(items[i..].to_vec()).to_string();
+        }
+    }
+    body.to_string()
+}
+
+/// An id for a tool call, a message or a response, unique in this process: a continued session holds earlier calls, and a
+/// CLI takes a repeated id for a call already answered.
+fn tool_id() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    NEXT.fetch_add(1, Ordering::SeqCst)
+}
+
+/// Input tokens of a request: the script's figure, or the body's size when asked.
+fn input_tokens(script: &Script, body: &str, fixed: u64) -> u64 {
+    if script.usage_from_size {
+        (body.len() as u64).div_ceil(4)
+    } else {
+        fixed
+    }
 }
 
 /// One request the mock received.
@@ -243,11 +301,15 @@ fn write_for<'a>(script: &'a Script, body: &str) -> Option<&'a (String, String, 
 /// OpenAI Responses API: a function call (exec_command) first when a write is scripted, the
 /// answer once the request carries the tool's output.
 fn responses(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> std::io::Result<()> {
-    let done_tool = body.contains("\"function_call_output\"");
+    let turn = current_turn(body);
+    let done_tool = turn.contains("\"function_call_output\"");
     start_sse(out)?;
     let model = req.get("model").cloned().unwrap_or(Value::Null);
-    let (item, usage) = match write_for(script, body).filter(|_| !done_tool) {
+    let tool_in = input_tokens(script, body, script.tool_usage.0);
+    let final_in = input_tokens(script, body, script.final_usage.0);
+    let (item, usage) = match write_for(script, &turn).filter(|_| !done_tool) {
         Some((_, name, content)) => {
+            let id = tool_id();
             let cmd = format!("printf '%s' '{}' > '{}'", content.replace('\'', ""), name);
             let tools: Vec<String> = req["tools"]
                 .as_array()
@@ -265,23 +327,25 @@ fn responses(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> s
                 ("shell", json!({"command": ["bash", "-lc", cmd]}))
             };
             (
-                json!({"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": tool, "arguments": args.to_string(), "status": "completed"}),
-                json!({"input_tokens": script.tool_usage.0, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": script.tool_usage.1, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": script.tool_usage.0 + script.tool_usage.1}),
+                json!({"type": "function_call", "id": format!("fc_{id}"), "call_id": format!("call_{id}"), "name": tool, "arguments": args.to_string(), "status": "completed"}),
+                json!({"input_tokens": tool_in, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": script.tool_usage.1, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": tool_in + script.tool_usage.1}),
             )
         }
         None => {
-            let text = answer_for(script, body);
-            let (i, o, c) = script.final_usage;
+            let text = answer_for(script, &turn);
+            let (_, o, c) = script.final_usage;
+            let i = final_in;
             (
-                json!({"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": text, "annotations": []}]}),
+                json!({"type": "message", "id": format!("msg_{}", tool_id()), "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": text, "annotations": []}]}),
                 json!({"input_tokens": i, "input_tokens_details": {"cached_tokens": c}, "output_tokens": o, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": i + o}),
             )
         }
     };
+    let resp = format!("resp_{}", tool_id());
     sse(
         out,
         Some("response.created"),
-        &json!({"type": "response.created", "response": {"id": "resp_1", "status": "in_progress", "model": model}}),
+        &json!({"type": "response.created", "response": {"id": resp, "status": "in_progress", "model": model}}),
     )?;
     sse(
         out,
@@ -291,7 +355,7 @@ fn responses(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> s
     sse(
         out,
         Some("response.completed"),
-        &json!({"type": "response.completed", "response": {"id": "resp_1", "status": "completed", "model": model, "output": [item], "usage": usage}}),
+        &json!({"type": "response.completed", "response": {"id": resp, "status": "completed", "model": model, "output": [item], "usage": usage}}),
     )
 }
 
@@ -299,11 +363,18 @@ fn responses(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> s
 /// system prompt names) when a write is scripted, the answer after the tool result. Answers a
 /// non-streaming request with plain JSON (claude retries that way after a failed stream).
 fn messages(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> std::io::Result<()> {
-    let last_is_tool_result = req["messages"]
-        .as_array()
-        .and_then(|m| m.last())
-        .map(|m| m["content"].to_string().contains("\"tool_result\""))
-        .unwrap_or(false);
+    // The tool's result of this turn: a message after the prompt's (a continued session may
+    // send the prompt in one message with the previous turn's tool result).
+    let turn_len = serde_json::from_str::<Value>(&current_turn(body))
+        .ok()
+        .and_then(|t| t.as_array().map(Vec::len))
+        .unwrap_or(1);
+    let last_is_tool_result = turn_len > 1
+        && req["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .map(|m| m["content"].to_string().contains("\"tool_result\""))
+            .unwrap_or(false);
     // The working directory as the CLI states it in its system prompt (claude: "Primary working
     // directory", copilot: "Current working directory", claude --bare: "CWD").
     let system = req["system"].to_string();
@@ -326,15 +397,17 @@ fn messages(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> st
                 .collect()
         })
         .unwrap_or_default();
-    let write = write_for(script, body).filter(|_| !last_is_tool_result && !tools.is_empty());
+    let turn = current_turn(body);
+    let write = write_for(script, &turn).filter(|_| !last_is_tool_result && !tools.is_empty());
     let (block, stop, (inp, outp, cached)) = match write {
         Some((_, name, content)) => {
-            let (tool, input) = if tools.iter().any(|t| t == "Write") {
+            let shell = script.shell_writes && tools.iter().any(|t| t == "Bash");
+            let (tool, input) = if !shell && tools.iter().any(|t| t == "Write") {
                 (
                     "Write",
                     json!({"file_path": format!("{cwd}/{name}"), "content": content}),
                 )
-            } else if tools.iter().any(|t| t == "create") {
+            } else if !shell && tools.iter().any(|t| t == "create") {
                 (
                     "create",
                     json!({"path": format!("{cwd}/{name}"), "file_text": content}),
@@ -346,33 +419,43 @@ fn messages(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> st
                 )
             };
             (
-                json!({"type": "tool_use", "id": "toolu_1", "name": tool, "input": input}),
+                json!({"type": "tool_use", "id": format!("toolu_{}", tool_id()), "name": tool, "input": input}),
                 "tool_use",
-                (script.tool_usage.0, script.tool_usage.1, 0),
+                (
+                    input_tokens(script, body, script.tool_usage.0),
+                    script.tool_usage.1,
+                    0,
+                ),
             )
         }
         None => (
-            json!({"type": "text", "text": answer_for(script, body)}),
+            json!({"type": "text", "text": answer_for(script, &turn)}),
             "end_turn",
-            script.final_usage,
+            (
+                input_tokens(script, body, script.final_usage.0),
+                script.final_usage.1,
+                script.final_usage.2,
+            ),
         ),
     };
     let model = req.get("model").cloned().unwrap_or(json!("mock"));
+    // Claude joins the entries of one message id: each answer is a message of its own.
+    let msg_id = format!("msg_{}", tool_id());
     if req.get("stream").and_then(|s| s.as_bool()) != Some(true) {
         return respond_json(
             out,
             200,
-            &json!({"id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [block], "stop_reason": stop, "usage": {"input_tokens": inp, "output_tokens": outp, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}}),
+            &json!({"id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [block], "stop_reason": stop, "usage": {"input_tokens": inp, "output_tokens": outp, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}}),
         );
     }
     start_sse(out)?;
     sse(
         out,
         Some("message_start"),
-        &json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null, "usage": {"input_tokens": inp, "output_tokens": 1, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}}}),
+        &json!({"type": "message_start", "message": {"id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null, "usage": {"input_tokens": inp, "output_tokens": 1, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}}}),
     )?;
     let start_block = if block["type"] == "tool_use" {
-        json!({"type": "tool_use", "id": "toolu_1", "name": block["name"], "input": {}})
+        json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}})
     } else {
         json!({"type": "text", "text": ""})
     };
@@ -407,10 +490,11 @@ fn messages(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> st
 /// Gemini streamGenerateContent (SSE `data:` lines): a write_file call when a write is scripted,
 /// the answer (in two chunks) once a functionResponse came back.
 fn generate(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> std::io::Result<()> {
-    let done_tool = body.contains("\"functionResponse\"");
+    let turn = current_turn(body);
+    let done_tool = turn.contains("\"functionResponse\"");
     let _ = req;
     start_sse(out)?;
-    match write_for(script, body).filter(|_| !done_tool) {
+    match write_for(script, &turn).filter(|_| !done_tool) {
         Some((_, name, content)) => sse(
             out,
             None,
@@ -418,7 +502,7 @@ fn generate(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> st
                     "usageMetadata": {"promptTokenCount": script.tool_usage.0, "candidatesTokenCount": script.tool_usage.1, "totalTokenCount": script.tool_usage.0 + script.tool_usage.1}}),
         ),
         None => {
-            let text = answer_for(script, body);
+            let text = answer_for(script, &turn);
             let cut = text
                 .char_indices()
                 .nth(2)

@@ -151,11 +151,14 @@ fn a_new_failure_next_to_an_old_one_goes_to_the_fix_with_only_the_new_one() {
         evidence.contains("(1 failure already there before the run is left out"),
         "{evidence}"
     );
-    let fix = repo.run_file(&id, "prompts/fix_W001_2.md");
+    // The fix continues the implement call's session, whose prompt listed them.
+    let implement = repo.run_file(&id, "prompts/implement_W001_1.md");
     assert!(
-        fix.contains("# Failures that were there before this run"),
-        "{fix}"
+        implement.contains("# Failures that were there before this run"),
+        "{implement}"
     );
+    let fix = repo.run_file(&id, "prompts/fix_W001_2.md");
+    assert!(fix.contains("your earlier turns in this session"), "{fix}");
 }
 
 #[test]

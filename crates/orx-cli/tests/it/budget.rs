@@ -453,3 +453,102 @@ fn two_runs_at_once_share_the_day_budget_without_both_crossing_it() {
         "no reservation is left behind"
     );
 }
+
+/// A repository whose item fails its gate on the implement attempt and passes after a fix;
+/// `fix` is the fix step's extra fields, `config` more of orx.yaml.
+fn fix_repo(fix: &str, config: &str) -> orx_testkit::TestRepo {
+    let implement = format!(
+        "  - item: W001\n    attempt: 1\n    write: {{ a.txt: \"bad\\n\" }}\nfix:\n  - item: W001\n    write: {{ a.txt: \"good\\n\" }}\n{fix}"
+    );
+    let gates = "gates:\n  - name: good\n    command: grep\n    args: [\"-q\", \"good\", \"a.txt\"]\n    baseline: ignore\n";
+    repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, &implement, ""),
+        &format!("{gates}{config}"),
+    )
+}
+
+/// The `resumed` session id in the first line of an agent log, and the session it reported.
+fn sessions(log: &str) -> (Option<String>, Option<String>) {
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let resumed = lines
+        .first()
+        .and_then(|l| l["resumed"].as_str().map(String::from));
+    let own = lines
+        .iter()
+        .find_map(|l| l["session_id"].as_str().map(String::from));
+    (resumed, own)
+}
+
+/// A fix continues the implement call's agent session with a prompt of only the new evidence;
+/// `run.reuse_sessions: false` sends the whole fix prompt to a fresh session.
+#[test]
+fn a_fix_continues_the_agent_session_with_only_the_new_evidence() {
+    let repo = fix_repo("", "");
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let implement = repo.run_file(&id, "logs/agent_implement_W001_1.jsonl");
+    let fix = repo.run_file(&id, "logs/agent_fix_W001_2.jsonl");
+    let (_, implement_session) = sessions(&implement);
+    let (resumed, _) = sessions(&fix);
+    assert!(implement_session.is_some(), "{implement}");
+    assert_eq!(resumed, implement_session, "{fix}");
+    let short = repo.run_file(&id, "prompts/fix_W001_2.md");
+    assert!(
+        short.contains("did not pass verification")
+            && short.contains("your earlier turns in this session")
+            && short.contains("# Evidence of the failure")
+            && !short.contains("Objective:"),
+        "{short}"
+    );
+
+    let repo = fix_repo("", "run:\n  reuse_sessions: false\n");
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let (resumed, _) = sessions(&repo.run_file(&id, "logs/agent_fix_W001_2.jsonl"));
+    assert_eq!(resumed, None);
+    let full = repo.run_file(&id, "prompts/fix_W001_2.md");
+    assert!(
+        full.contains("You are the fix agent of orx") && full.contains("Objective:"),
+        "{full}"
+    );
+    assert!(
+        full.len() > short.len(),
+        "the resumed prompt is the shorter: {} vs {} bytes",
+        short.len(),
+        full.len()
+    );
+}
+
+/// A session the agent cannot continue (expired, refused) falls back to a fresh call with the
+/// full prompt, said in the events; the refused call's prompt and log are kept beside.
+#[test]
+fn a_session_that_cannot_be_continued_falls_back_to_a_fresh_call() {
+    let repo = fix_repo("    refuse_resume: true\n", "");
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    let events = repo.run_file(&id, "events.jsonl");
+    assert!(
+        events.contains("W001 attempt 2: could not continue the fake session fake-")
+            && events.contains("calling the agent afresh with the full fix prompt"),
+        "{events}"
+    );
+    assert!(
+        repo.run_file(&id, "prompts/fix_W001_2.resumed.md")
+            .contains("your earlier turns in this session")
+    );
+    assert!(
+        repo.run_file(&id, "logs/agent_fix_W001_2.resumed.jsonl")
+            .contains("no session found with id fake-")
+    );
+    assert!(
+        repo.run_file(&id, "prompts/fix_W001_2.md")
+            .contains("You are the fix agent of orx")
+    );
+    let (resumed, _) = sessions(&repo.run_file(&id, "logs/agent_fix_W001_2.jsonl"));
+    assert_eq!(resumed, None, "the fresh call starts a new session");
+    assert_eq!(repo.state(&id).items[0].status, ItemStatus::Passed);
+}

@@ -71,6 +71,7 @@ fn dry_run_prints_routing_gates_and_prompts_and_touches_nothing() {
             "===== prompt: decompose =====",
             "===== prompt: implement =====",
             "===== prompt: fix =====",
+            "===== prompt: fix_resumed =====",
             "===== prompt: review =====",
             "===== prompt: knowledge_update ====="
         ]

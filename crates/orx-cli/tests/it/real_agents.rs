@@ -149,6 +149,7 @@ fn request(
         timeout,
         cwd: cwd.to_path_buf(),
         task: prompt.into(),
+        resume: None,
     }
 }
 
@@ -612,4 +613,155 @@ fn gemini_reasoning_effort_reaches_the_model_without_touching_the_users_settings
         std::fs::read_to_string(home.join(".gemini/settings.json")).unwrap(),
         user_settings
     );
+}
+
+/// What a fix attempt sent, as the mock saw it and as orx accounted it.
+#[derive(Debug)]
+struct FixFigures {
+    /// Model requests of the fix call.
+    requests: usize,
+    /// Their bytes.
+    bytes: usize,
+    /// The fix call's input tokens (the mock counts a token per four bytes).
+    input_tokens: u64,
+    /// The prompt orx gave the CLI.
+    prompt_bytes: usize,
+    /// The run's input tokens.
+    run_input_tokens: u64,
+}
+
+/// A run whose item fails its gate once and is fixed, with `run.reuse_sessions: reuse`, driven
+/// through the real CLI of `kind` against the mock (sessions kept: no `--ephemeral`).
+fn fix_with_sessions(kind: ExecutorKind, reuse: bool) -> Option<FixFigures> {
+    let backlog = "items:\n  - id: W001\n    title: Write the greeting\n    acceptance: [greeting.txt says hello]\n";
+    let mock = MockServer::start(Script {
+        answers: vec![
+            (
+                "decomposition agent of orx".into(),
+                format!("```yaml\n{backlog}```"),
+            ),
+            (
+                "review agent of orx".into(),
+                "The greeting is there.\n\nVERDICT: APPROVED".into(),
+            ),
+        ],
+        default_answer: "Done.".into(),
+        writes: vec![
+            (
+                "implementation agent of orx".into(),
+                "greeting.txt".into(),
+                "helo".into(),
+            ),
+            (
+                "did not pass verification".into(),
+                "greeting.txt".into(),
+                "hello".into(),
+            ),
+        ],
+        tool_usage: (0, 10),
+        final_usage: (0, 20, 0),
+        usage_from_size: true,
+        shell_writes: true,
+        ..Default::default()
+    });
+    let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
+    let mut s = setup(kind, &mock, &mark)?;
+    s.extra_args.retain(|a| a != "--ephemeral");
+    let repo = TestRepo::new(&[("README.md", "x\n")]);
+    let config = format!(
+        "gates:\n  - name: greeting\n    command: sh\n    args: [\"-c\", \"grep -qx hello greeting.txt\"]\n    baseline: ignore\nknowledge:\n  mode: off\nrun:\n  reuse_sessions: {reuse}\n"
+    );
+    repo.write("orx.yaml", &orx_yaml(&s, &config));
+    let out = repo
+        .orx(crate::bin())
+        .args(["run", "Write a greeting"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{kind}: {}", text(&out));
+    let id = repo.single_run();
+    let fix: Vec<_> = mock
+        .seen()
+        .into_iter()
+        .filter(|r| {
+            let turn = orx_testkit::mock::current_turn(&r.body);
+            turn.contains("did not pass verification") || turn.contains("fix agent of orx")
+        })
+        .collect();
+    assert!(!fix.is_empty(), "{kind}: no fix request reached the mock");
+    // Continued, the fix's requests carry the implement call's turns; afresh, they do not.
+    let history = fix
+        .iter()
+        .all(|r| r.body.contains("implementation agent of orx"));
+    assert_eq!(
+        history, reuse,
+        "{kind}: the fix requests and the earlier turns"
+    );
+    let events = repo.run_file(&id, "events.jsonl");
+    assert!(
+        !events.contains("could not continue"),
+        "{kind}: the session was continued: {events}"
+    );
+    let fix_tokens = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["kind"] == "agent.finished" && e["stage"] == "fix")
+        .map(|e| e["data"]["tokens"]["input"].as_u64().unwrap_or(0))
+        .sum();
+    // The mock counts a token per four bytes of each request: the fix call's usage is its own
+    // requests' (codex reports a continued thread's usage from its start; orx takes off what
+    // came before).
+    let bytes: usize = fix.iter().map(|r| r.body.len()).sum();
+    let (least, most) = ((bytes / 4) as u64, (bytes / 4 + fix.len()) as u64);
+    assert!(
+        (least..=most).contains(&fix_tokens),
+        "{kind}: fix input tokens {fix_tokens}, requests of {bytes} bytes"
+    );
+    let run: serde_json::Value =
+        serde_json::from_str(&repo.run_file(&id, "metrics/run.json")).unwrap();
+    Some(FixFigures {
+        requests: fix.len(),
+        bytes,
+        input_tokens: fix_tokens,
+        prompt_bytes: repo.run_file(&id, "prompts/fix_W001_2.md").len(),
+        run_input_tokens: run["tokens"]["input"].as_u64().unwrap_or(0),
+    })
+}
+
+/// SPEC §16 session reuse, with the real CLI: the fix continues the implement call's session
+/// (its requests carry the earlier turns) with a shorter prompt; the figures of both ways go to
+/// BENCHMARKS.md (`scripts/bench.sh sessions`).
+fn session_reuse(kind: ExecutorKind) {
+    let Some(reused) = fix_with_sessions(kind, true) else {
+        return;
+    };
+    let fresh = fix_with_sessions(kind, false).unwrap();
+    println!(
+        "session reuse {kind}: fix attempt continued: {} requests, {} bytes, {} input tokens, \
+         prompt {} bytes, run {} input tokens; afresh: {} requests, {} bytes, {} input tokens, \
+         prompt {} bytes, run {} input tokens",
+        reused.requests,
+        reused.bytes,
+        reused.input_tokens,
+        reused.prompt_bytes,
+        reused.run_input_tokens,
+        fresh.requests,
+        fresh.bytes,
+        fresh.input_tokens,
+        fresh.prompt_bytes,
+        fresh.run_input_tokens
+    );
+    assert!(
+        reused.prompt_bytes < fresh.prompt_bytes,
+        "{kind}: {reused:?} vs {fresh:?}"
+    );
+}
+
+#[test]
+fn a_fix_continues_the_codex_session() {
+    session_reuse(ExecutorKind::Codex);
+}
+
+#[test]
+fn a_fix_continues_the_claude_session() {
+    session_reuse(ExecutorKind::Claude);
 }

@@ -70,6 +70,9 @@ pub struct Step {
     /// Extra lines written to the stream log (for volume tests).
     #[serde(default)]
     pub stream_lines: u64,
+    /// Refuse to continue an earlier session (as a CLI whose session expired does).
+    #[serde(default)]
+    pub refuse_resume: bool,
 }
 
 /// A simulated failure.
@@ -210,12 +213,23 @@ impl Agent for FakeAgent {
         "fake"
     }
 
+    fn resumes(&self) -> bool {
+        true
+    }
+
     fn run(&self, req: &AgentRequest, io: &AgentIo) -> Result<AgentOutcome> {
         let started = Instant::now();
         let mut stream = Vec::<serde_json::Value>::new();
-        stream.push(serde_json::json!({"type": "start", "role": req.role, "item": req.item, "attempt": req.attempt, "model": req.model}));
+        let resumed = req
+            .resume
+            .as_ref()
+            .filter(|s| s.executor == crate::config::ExecutorKind::Fake);
+        let session = resumed
+            .map(|s| s.id.clone())
+            .unwrap_or_else(|| format!("fake-{}", crate::run::new_run_id()));
+        stream.push(serde_json::json!({"type": "start", "role": req.role, "item": req.item, "attempt": req.attempt, "model": req.model, "session_id": session, "resumed": resumed.map(|s| &s.id)}));
         let mut outcome = AgentOutcome {
-            session_id: Some(format!("fake-{}", crate::run::new_run_id())),
+            session_id: Some(session),
             ..Default::default()
         };
         outcome.error = self.play(req, io, started, &mut stream, &mut outcome)?;
@@ -254,6 +268,15 @@ impl FakeAgent {
         };
         if let Some(e) = wait(step, req, io, started) {
             return Ok(Some(e));
+        }
+        if let Some(session) = req.resume.as_ref().filter(|_| step.refuse_resume) {
+            outcome.exit_code = Some(1);
+            outcome.session_id = None;
+            let message = format!("no session found with id {}", session.id);
+            stream.push(
+                serde_json::json!({"type": "error", "kind": "bad_request", "message": message}),
+            );
+            return Ok(stopped(ErrorKind::BadRequest, message));
         }
         if let Some(e) = linger(step, req, io, stream)? {
             return Ok(Some(e));

@@ -53,6 +53,21 @@ pub struct AgentRequest {
     pub cwd: PathBuf,
     /// The task (for scripted agents' templates).
     pub task: String,
+    /// An earlier call's session to continue (an adapter of another CLI, or one that cannot
+    /// resume, ignores it).
+    pub resume: Option<Session>,
+}
+
+/// An agent session: the CLI that holds it and its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// The CLI.
+    pub executor: crate::config::ExecutorKind,
+    /// Its session or thread id.
+    pub id: String,
+    /// The usage the CLI reported for the session so far (codex reports a continued thread's
+    /// usage from its start: what came before is taken off).
+    pub reported: Usage,
 }
 
 /// Token usage, normalised across CLIs.
@@ -71,6 +86,16 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// What is left of `self` once `other` is taken off (never below zero).
+    pub fn minus(&self, other: &Usage) -> Usage {
+        Usage {
+            input: self.input.saturating_sub(other.input),
+            cached_input: self.cached_input.saturating_sub(other.cached_input),
+            output: self.output.saturating_sub(other.output),
+            reasoning: self.reasoning.saturating_sub(other.reasoning),
+        }
+    }
+
     /// Adds `other`.
     pub fn add(&mut self, other: &Usage) {
         self.input = self.input.saturating_add(other.input);
@@ -186,4 +211,8 @@ pub trait Agent: Send + Sync {
     /// Runs one request to its outcome. `Err` is for orx's own failures (cannot write a log);
     /// the agent's failures are `Ok` with `error` set.
     fn run(&self, req: &AgentRequest, io: &AgentIo) -> Result<AgentOutcome>;
+    /// Whether it continues a session it made (`AgentRequest::resume`).
+    fn resumes(&self) -> bool {
+        false
+    }
 }

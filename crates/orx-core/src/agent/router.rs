@@ -124,6 +124,11 @@ impl Router {
             .ok_or_else(|| RouteError::NoRoute(role.to_string()).into())
     }
 
+    /// Whether `kind`'s agent continues its own sessions.
+    pub fn resumes(&self, kind: ExecutorKind) -> bool {
+        self.agent(kind).is_some_and(|a| a.resumes())
+    }
+
     fn agent(&self, kind: ExecutorKind) -> Option<Arc<dyn Agent>> {
         match kind {
             ExecutorKind::Fake => Some(self.fake.clone()),

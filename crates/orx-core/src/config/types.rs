@@ -571,6 +571,9 @@ pub struct RunConfig {
     pub per_item_verify: VerifyMode,
     /// Retries of transient agent errors.
     pub retry: RetryConfig,
+    /// A fix continues the agent session of the item's previous call, when its CLI can, and
+    /// sends only the new evidence.
+    pub reuse_sessions: bool,
 }
 
 impl Default for RunConfig {
@@ -582,6 +585,7 @@ impl Default for RunConfig {
             max_review_loops: Ranged(2),
             per_item_verify: VerifyMode::Full,
             retry: RetryConfig::default(),
+            reuse_sessions: true,
         }
     }
 }

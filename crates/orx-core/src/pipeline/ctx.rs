@@ -161,6 +161,8 @@ pub struct Turn<'a> {
     pub item: Option<&'a str>,
     /// The attempt (item attempt, or try of a text stage).
     pub attempt: u32,
+    /// The agent session to continue (a fix after its implement call).
+    pub resume: Option<crate::agent::Session>,
 }
 
 /// Everything a stage may use.
@@ -205,6 +207,54 @@ impl RunCtx {
         self.env
             .files
             .append_json(&self.env.dir.stage_metrics(), rec)
+    }
+
+    /// The session `saved` as the agent routed for `role` can continue it: None when another
+    /// executor is routed there now or it cannot resume.
+    pub fn session_for(
+        &self,
+        role: &str,
+        saved: &crate::protocol::SessionRef,
+    ) -> Result<Option<crate::agent::Session>> {
+        let Some(executor) = crate::config::ExecutorKind::parse(&saved.executor) else {
+            return Ok(None);
+        };
+        let route = self.router.route(role)?;
+        Ok(
+            (route.executor == executor && self.router.resumes(executor)).then(|| {
+                crate::agent::Session {
+                    executor,
+                    id: saved.id.clone(),
+                    reported: saved.reported,
+                }
+            }),
+        )
+    }
+
+    /// Keeps a turn's prompt and logs under `<name>.<tag>` so the next call of the same turn
+    /// does not overwrite them (a resumed call that failed, before its fresh call).
+    pub fn set_aside(
+        &self,
+        turn_prompt_file: &str,
+        role: &str,
+        item: &str,
+        attempt: u32,
+        tag: &str,
+    ) {
+        let env = &self.env;
+        let suffix = RunDir::suffix(Some(item), Some(attempt));
+        let tagged = |name: &str| match name.split_once('.') {
+            Some((stem, ext)) => format!("{stem}.{tag}.{ext}"),
+            None => format!("{name}.{tag}"),
+        };
+        let prompt = env.dir.prompt(turn_prompt_file);
+        let _ = std::fs::rename(&prompt, env.dir.prompt(&tagged(turn_prompt_file)));
+        for name in [
+            format!("agent_{role}{suffix}.jsonl"),
+            format!("agent_{role}{suffix}.stderr.log"),
+        ] {
+            let _ = std::fs::rename(env.dir.log(&name), env.dir.log(&tagged(&name)));
+        }
     }
 
     /// Saves the prompt, calls the routed agent, logs its stream, and accounts its usage.
@@ -276,6 +326,7 @@ impl RunCtx {
             timeout: std::time::Duration::from_secs(600),
             cwd: env.worktree.clone(),
             task: env.task.clone(),
+            resume: turn.resume.clone(),
         };
         (req, io)
     }

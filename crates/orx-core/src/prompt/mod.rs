@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
-const BUILTIN: [(&str, &str); 7] = [
+const BUILTIN: [(&str, &str); 8] = [
     ("plan", include_str!("templates/plan.md")),
     ("spec", include_str!("templates/spec.md")),
     ("decompose", include_str!("templates/decompose.md")),
     ("implement", include_str!("templates/implement.md")),
     ("fix", include_str!("templates/fix.md")),
+    // A fix that continues the implement call's agent session: only the new evidence.
+    ("fix_resumed", include_str!("templates/fix_resumed.md")),
     ("review", include_str!("templates/review.md")),
     (
         "knowledge_update",

@@ -17,7 +17,8 @@ pub use ids::{BUILTIN_PIPELINES, MAX_ITEM_ID_LEN, is_item_id};
 pub use meta::{Meta, ToolVersions, summarize_task};
 pub use metrics::{RunTotals, StageRecord};
 pub use state::{
-    BudgetLimits, BudgetRaise, Failure, ItemState, PROTOCOL_VERSION, RunState, StageState,
+    BudgetLimits, BudgetRaise, Failure, ItemState, PROTOCOL_VERSION, RunState, SessionRef,
+    StageState,
 };
 pub use status::{
     AttemptStatus, FailureCategory, ItemPhase, ItemStatus, Observed, RunStatus, StageStatus,

@@ -52,6 +52,21 @@ pub struct ItemState {
     pub phase: Option<ItemPhase>,
     /// The evidence of the last failed attempt, handed to the next fix.
     pub last_evidence: Option<String>,
+    /// The agent session of the item's last call, which its next fix may continue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionRef>,
+}
+
+/// An agent session as the checkpoint keeps it: the executor's name and the session's id.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+pub struct SessionRef {
+    /// The executor (codex, claude, …).
+    pub executor: String,
+    /// The session or thread id the CLI gave.
+    pub id: String,
+    /// The usage the session used so far, in all its calls.
+    #[serde(default)]
+    pub reported: crate::agent::Usage,
 }
 
 /// Why a run or item failed: data, worded by each reader.

@@ -88,6 +88,21 @@ pub struct CliAgent {
     pub apply_mode_args: Option<Vec<String>>,
 }
 
+/// Whether orx continues `kind`'s sessions: codex (`exec resume <id>`) and claude
+/// (`--resume <id>`), each checked against the real CLI. Gemini resumes only "latest" or an
+/// index, copilot and cursor are not checked: their fixes start afresh.
+pub fn resumes(kind: ExecutorKind) -> bool {
+    matches!(kind, ExecutorKind::Codex | ExecutorKind::Claude)
+}
+
+/// The session of `req` that `kind` continues, if any.
+fn session_to_resume(kind: ExecutorKind, req: &AgentRequest) -> Option<&str> {
+    req.resume
+        .as_ref()
+        .filter(|s| s.executor == kind && resumes(kind))
+        .map(|s| s.id.as_str())
+}
+
 /// The flags each CLI gets for a mode (orx's defaults; orx.yaml may replace them).
 pub fn default_mode_args(kind: ExecutorKind, mode: AgentMode) -> Vec<String> {
     let v: &[&str] = match (kind, mode) {
@@ -153,6 +168,16 @@ impl CliAgent {
             .extend(custom.unwrap_or_else(|| default_mode_args(self.kind, req.mode)));
         let extra = without_repeats(&inv.args, &self.extra_args);
         inv.args.extend(extra);
+        if let Some(id) = session_to_resume(self.kind, req) {
+            match self.kind {
+                // `codex exec [options] resume <id> -`: exec's options stay before `resume`.
+                ExecutorKind::Codex => {
+                    inv.trailing
+                        .splice(0..0, ["resume".to_string(), id.to_string()]);
+                }
+                _ => inv.args.extend(["--resume".to_string(), id.to_string()]),
+            }
+        }
         let trailing = std::mem::take(&mut inv.trailing);
         inv.args.extend(trailing);
         if let Some(key) = self.api_key.as_ref().filter(|k| !k.is_empty()) {
@@ -198,6 +223,10 @@ impl Agent for CliAgent {
         self.kind.name()
     }
 
+    fn resumes(&self) -> bool {
+        resumes(self.kind)
+    }
+
     fn run(&self, req: &AgentRequest, io: &AgentIo) -> Result<AgentOutcome> {
         let started = Instant::now();
         let scratch = Scratch {
@@ -240,6 +269,16 @@ impl Agent for CliAgent {
         let mut p = parser.finish();
         if self.kind == ExecutorKind::Copilot {
             copilot::read_usage(&scratch.path("usage.json"), &mut p);
+        }
+        // Codex counts a continued thread's usage from its start (checked against the real
+        // CLI): this call's is what it adds.
+        if self.kind == ExecutorKind::Codex
+            && let Some(s) = req
+                .resume
+                .as_ref()
+                .filter(|_| session_to_resume(self.kind, req).is_some())
+        {
+            p.usage = p.usage.minus(&s.reported);
         }
         let stderr_text = Vec::from(stderr_tail).join("\n");
         let mut error = self.ending(req, out.termination, &p, &stderr_text);

@@ -32,6 +32,7 @@ pub fn install(cp: &mut Checkpoint, items: &[Item]) -> Result<()> {
                 commit: None,
                 phase: None,
                 last_evidence: None,
+                session: None,
             });
         }
     }

@@ -111,6 +111,7 @@ fn ask(
         },
         item: None,
         attempt,
+        resume: None,
     })
 }
 

@@ -80,6 +80,16 @@ impl Stage for Implement {
                     "baseline": DryRunEnv::placeholder("failures already on the base, if any,"),
                 }),
             ),
+            (
+                // A fix that continues the agent's session (run.reuse_sessions).
+                "fix_resumed",
+                serde_json::json!({
+                    "task": env.task, "spec": spec, "item": DryRunEnv::sample_item(),
+                    "attempt": 2, "max_attempts": max, "context": env.context,
+                    "evidence": DryRunEnv::placeholder("failure evidence"),
+                    "baseline": DryRunEnv::placeholder("failures already on the base, if any,"),
+                }),
+            ),
         ]
     }
 

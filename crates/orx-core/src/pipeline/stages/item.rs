@@ -209,19 +209,92 @@ impl Attempt {
                 .map(|b| b.describe(&cx.env.config.gates))
                 .unwrap_or_default(),
         });
-        let prompt = cx.env.prompts.render(self.role, &ctx)?;
-        let call = cx.call_agent(Turn {
-            role: self.role,
-            mode: AgentMode::Apply,
-            prompt,
-            prompt_file: format!("{}_{}_{}.md", self.role, self.id, self.number),
-            item: Some(&self.id),
-            attempt: self.number,
-        })?;
+        let prompt_file = format!("{}_{}_{}.md", self.role, self.id, self.number);
+        let mut call = None;
+        if let Some(session) = self.session_to_continue(cx)? {
+            // The agent's session holds the task, the spec and its own earlier turns: the
+            // prompt carries only the new evidence.
+            let resumed = cx.call_agent(Turn {
+                role: self.role,
+                mode: AgentMode::Apply,
+                prompt: cx.env.prompts.render("fix_resumed", &ctx)?,
+                prompt_file: prompt_file.clone(),
+                item: Some(&self.id),
+                attempt: self.number,
+                resume: Some(session.clone()),
+            })?;
+            match &resumed.outcome.error {
+                // A session that cannot be continued (expired, refused): a fresh call with the
+                // full prompt. A timeout is the attempt's own failure.
+                Some(e) if e.kind != crate::agent::ErrorKind::Timeout => {
+                    cx.emit(self.event(
+                        EventBody::Warning,
+                        format!(
+                            "{} attempt {}: could not continue the {} session {} ({}: {}); \
+                             calling the agent afresh with the full fix prompt",
+                            self.id,
+                            self.number,
+                            session.executor,
+                            session.id,
+                            e.kind.as_str(),
+                            crate::fsutil::truncate(&e.message, 200)
+                        ),
+                    ));
+                    cx.set_aside(&prompt_file, self.role, &self.id, self.number, "resumed");
+                }
+                _ => call = Some(resumed),
+            }
+        }
+        let call = match call {
+            Some(c) => c,
+            None => cx.call_agent(Turn {
+                role: self.role,
+                mode: AgentMode::Apply,
+                prompt: cx.env.prompts.render(self.role, &ctx)?,
+                prompt_file,
+                item: Some(&self.id),
+                attempt: self.number,
+                resume: None,
+            })?,
+        };
+        // The session a later fix may continue: that of a call that went well, with what it
+        // used in all its calls.
+        let before = cx.cp.state().item(&self.id).and_then(|i| i.session.clone());
+        let session = call
+            .outcome
+            .session_id
+            .clone()
+            .filter(|_| call.outcome.error.is_none())
+            .map(|id| {
+                let mut reported = call.outcome.usage;
+                if let Some(b) = before.filter(|b| b.id == id) {
+                    reported.add(&b.reported);
+                }
+                crate::protocol::SessionRef {
+                    executor: call.route.executor.name().to_string(),
+                    id,
+                    reported,
+                }
+            });
+        if let Some(s) = cx.cp.state_mut().item_mut(&self.id) {
+            s.session = session;
+        }
         Ok(call.outcome.error.as_ref().map(|e| Verdict::Failed {
             category: FailureCategory::AgentError,
             evidence: format!("## The agent failed\n{}: {}\n", e.kind.as_str(), e.message),
         }))
+    }
+
+    /// The session a fix continues (`run.reuse_sessions`): the item's last call's, when the
+    /// agent routed for the fix made it and can resume it.
+    fn session_to_continue(&self, cx: &RunCtx) -> Result<Option<crate::agent::Session>> {
+        if self.role != "fix" || !cx.env.config.run.reuse_sessions {
+            return Ok(None);
+        }
+        match cx.cp.state().item(&self.id).and_then(|i| i.session.clone()) {
+            Some(saved) => cx.session_for(self.role, &saved),
+            None => Ok(None),
+        }
     }
 
     /// The agent is done: commits it made itself are folded back into the index (the item gets

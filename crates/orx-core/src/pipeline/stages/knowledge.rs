@@ -98,6 +98,7 @@ fn update(cx: &mut RunCtx, k: &crate::config::KnowledgeConfig) -> Result<String>
         prompt_file: "knowledge_update.md".into(),
         item: None,
         attempt: 1,
+        resume: None,
     })?;
     if let Some(e) = &call.outcome.error {
         restore(cx, &head)?;

@@ -147,6 +147,7 @@ fn ask(
             },
             item: None,
             attempt: round,
+            resume: None,
         })?;
         if let Some(e) = &call.outcome.error {
             return Ok(Err(failure(

@@ -37,6 +37,7 @@ fn text_stage(
         prompt_file: format!("{role}.md"),
         item: None,
         attempt: 1,
+        resume: None,
     })?;
     if let Some(e) = &call.outcome.error {
         return Ok(StageOutcome::Failed(failure(
