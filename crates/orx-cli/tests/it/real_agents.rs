@@ -765,3 +765,81 @@ fn a_fix_continues_the_codex_session() {
 fn a_fix_continues_the_claude_session() {
     session_reuse(ExecutorKind::Claude);
 }
+
+/// SPEC §16 budgets with the real CLI: the run pauses at its token budget (what the CLI
+/// reported), exits holding nothing, and `orx approve --add-tokens` finishes it.
+fn budget_pauses_and_approve_finishes(kind: ExecutorKind) {
+    let backlog = "items:\n  - id: W001\n    title: Write the greeting\n    acceptance: [greeting.txt says hello]\n";
+    let mock = MockServer::start(Script {
+        answers: vec![
+            (
+                "decomposition agent of orx".into(),
+                format!("```yaml\n{backlog}```"),
+            ),
+            (
+                "review agent of orx".into(),
+                "Fine.\n\nVERDICT: APPROVED".into(),
+            ),
+        ],
+        default_answer: "A short plan.".into(),
+        writes: vec![(
+            "implementation agent of orx".into(),
+            "greeting.txt".into(),
+            "hello".into(),
+        )],
+        tool_usage: (100, 10),
+        final_usage: (123, 45, 20),
+        ..Default::default()
+    });
+    let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
+    let Some(s) = setup(kind, &mock, &mark) else {
+        return;
+    };
+    let repo = TestRepo::new(&[("README.md", "x\n")]);
+    // Each text call reports about 170 tokens: after the plan and the spec, the decomposition
+    // waits.
+    let config = "knowledge:\n  mode: off\nbudget:\n  run_tokens: 300\n";
+    repo.write("orx.yaml", &orx_yaml(&s, config));
+    let out = repo
+        .orx(crate::bin())
+        .args(["run", "Write a greeting"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{kind}: {}", text(&out));
+    let id = repo.single_run();
+    let st = repo.state(&id);
+    assert_eq!(
+        st.waiting,
+        Some(orx_core::protocol::WaitReason::Budget),
+        "{kind}: {st:?}"
+    );
+    assert!(
+        st.waiting_for
+            .as_deref()
+            .unwrap_or("")
+            .contains(" tokens of 300 (budget.run_tokens)"),
+        "{kind}: {st:?}"
+    );
+    assert!(!repo.run_dir(&id).join("prompts/decompose.md").exists());
+    let out = repo
+        .orx(crate::bin())
+        .args(["approve", &id, "--add-tokens", "100000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{kind}: {}", text(&out));
+    assert_eq!(
+        repo.git(&["show", &format!("orx/{id}:greeting.txt")])
+            .trim(),
+        "hello"
+    );
+}
+
+#[test]
+fn a_codex_run_pauses_at_its_budget_and_approve_finishes_it() {
+    budget_pauses_and_approve_finishes(ExecutorKind::Codex);
+}
+
+#[test]
+fn a_claude_run_pauses_at_its_budget_and_approve_finishes_it() {
+    budget_pauses_and_approve_finishes(ExecutorKind::Claude);
+}

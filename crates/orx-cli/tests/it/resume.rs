@@ -667,3 +667,133 @@ fn a_run_started_with_another_config_resumes_with_it() {
         text(&out)
     );
 }
+
+/// SIGKILL while a person's decision is carried out: `orx approve` of a run waiting for
+/// approval (after plan) or for its budget (before its first call), killed at seeded instants
+/// of its work. Nothing is lost: every file parses, and `orx approve` (while the run still
+/// waits) or `orx resume` (once the decision was recorded) ends it as an uninterrupted approve
+/// does, the approval not asked again.
+#[test]
+fn a_sigkill_while_approving_loses_nothing() {
+    let waiting_repo = |budget: bool| {
+        let repo = crash_repo();
+        let extra = if budget {
+            "budget:\n  run_tokens: 1\n"
+        } else {
+            "approvals: [plan]\n"
+        };
+        let cfg = std::fs::read_to_string(repo.path().join("orx.yaml")).unwrap() + extra;
+        repo.write("orx.yaml", &cfg);
+        repo.git(&["commit", "-qam", "waits"]);
+        orx_ok(&repo, &["run", "Add a and b"], 3);
+        repo
+    };
+    let approve_args = |budget: bool, id: &str| -> Vec<String> {
+        let mut a = vec!["approve".to_string(), id.to_string()];
+        if budget {
+            a.extend(["--add-tokens".into(), "100000000".into()]);
+        }
+        a
+    };
+    let mut expected = Vec::new();
+    let mut spans = Vec::new();
+    for budget in [false, true] {
+        let repo = waiting_repo(budget);
+        let id = repo.single_run();
+        let t = Instant::now();
+        orx_ok(
+            &repo,
+            &approve_args(budget, &id)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            0,
+        );
+        spans.push(t.elapsed().as_millis() as u64);
+        let outcome = full_outcome(&repo, &id);
+        expected.push(outcome);
+    }
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    // Two rounds die exactly after the resume's first checkpoint (where a raise was once lost),
+    // then seeded instants.
+    let count = 10u64;
+    let (mut killed, mut again, mut resumed) = (0, 0, 0);
+    for i in 0..count {
+        let budget = i % 2 == 1;
+        let span = spans[usize::from(budget)];
+        let at = if i < 2 {
+            span * 10
+        } else {
+            rng.next() % (span * 11 / 10).max(1)
+        };
+        let when = if i < 2 {
+            format!("round {i}, killed after the resume's first checkpoint (budget: {budget})")
+        } else {
+            format!("instant {i} at {at} ms of {span} (budget: {budget})")
+        };
+        let repo = waiting_repo(budget);
+        let id = repo.single_run();
+        let mut cmd = repo.orx(bin());
+        if i < 2 {
+            cmd.env("ORX_FAULT", "resume:after_checkpoint");
+        }
+        let mut child = cmd
+            .args(approve_args(budget, &id))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        if i < 2 {
+            let _ = child.wait();
+        }
+        std::thread::sleep(Duration::from_millis(if i < 2 { 0 } else { at }));
+        if i < 2 || child.try_wait().unwrap().is_none() {
+            killed += 1;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_run_files_parse(&repo, &id, &when);
+        let st = repo.state(&id);
+        if st.status == RunStatus::Waiting {
+            again += 1;
+            let out = repo
+                .orx(bin())
+                .args(approve_args(budget, &id))
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{when}: approve again\n{}",
+                text(&out)
+            );
+        } else if st.status != RunStatus::Succeeded {
+            resumed += 1;
+            let before = repo.run_file(&id, "state.json");
+            let out = repo.orx(bin()).args(["resume", &id]).output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{when}: resume\n{}\nstate before: {before}",
+                text(&out)
+            );
+        }
+        assert_run_files_parse(&repo, &id, &when);
+        assert_eq!(
+            full_outcome(&repo, &id),
+            expected[usize::from(budget)],
+            "{when}"
+        );
+        if !budget {
+            assert_eq!(repo.state(&id).approved, ["plan"], "{when}");
+        }
+    }
+    println!(
+        "approve killed: {count} instants, {killed} inside its work; {again} approved again while \
+         still waiting, {resumed} resumed after the decision was recorded"
+    );
+    assert!(
+        killed * 2 >= count,
+        "most instants must land inside the approve"
+    );
+}

@@ -46,13 +46,15 @@ pub(super) fn resume(engine: &Engine, req: ResumeRequest) -> Result<RunOutcome> 
         events.emit(Event::warning(warning));
     }
     let from = decide(&mut state, &files, &req)?;
-    prepare_resume(&mut state, &files, from.as_deref())?;
-    // A waiting run goes on: with what a person added to its budget, if anything.
+    // A waiting run goes on: with what a person added to its budget, if anything. Set before
+    // the checkpoint below is written: a resume killed after it must not lose the raise.
     state.waiting = None;
     state.waiting_for = None;
     state.budget = req.config.config.budget.limits();
     state.budget_raise.usd += req.raise.usd;
     state.budget_raise.tokens += req.raise.tokens;
+    prepare_resume(&mut state, &files, from.as_deref())?;
+    crate::fault::point("resume:after_checkpoint");
     meta.ended_at = None;
     meta.status = RunStatus::Running;
     files.save_meta(&meta)?;
