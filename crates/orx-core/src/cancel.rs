@@ -3,9 +3,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A cheap, clonable flag: once cancelled, every holder sees it.
+/// A cheap, clonable flag: once cancelled, every holder sees it. A child token is cancelled
+/// with its parent, and may be cancelled alone (one agent call stopped, the run going on).
 #[derive(Clone, Debug, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken {
+    flag: Arc<AtomicBool>,
+    parent: Option<Arc<AtomicBool>>,
+}
 
 impl CancelToken {
     /// A fresh, not-cancelled token.
@@ -15,21 +19,49 @@ impl CancelToken {
 
     /// A token that shares an existing flag (e.g. one registered with a signal handler).
     pub fn from_flag(flag: Arc<AtomicBool>) -> Self {
-        Self(flag)
+        Self { flag, parent: None }
+    }
+
+    /// A token cancelled when this one is, or on its own.
+    pub fn child(&self) -> Self {
+        Self {
+            flag: Arc::new(AtomicBool::new(false)),
+            parent: Some(self.flag.clone()),
+        }
     }
 
     /// Requests cancellation.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
     }
 
-    /// True once cancellation was requested.
+    /// True once cancellation was requested (of this token or of its parent).
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.flag.load(Ordering::SeqCst)
+            || self
+                .parent
+                .as_ref()
+                .is_some_and(|p| p.load(Ordering::SeqCst))
     }
 
-    /// The shared flag, for registering with a signal handler.
+    /// The token's own flag, for registering with a signal handler.
     pub fn flag(&self) -> Arc<AtomicBool> {
-        self.0.clone()
+        self.flag.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_is_cancelled_with_its_parent_or_alone() {
+        let run = CancelToken::new();
+        let call = run.child();
+        call.cancel();
+        assert!(call.is_cancelled() && !run.is_cancelled());
+        let next = run.child();
+        run.cancel();
+        assert!(next.is_cancelled());
     }
 }

@@ -552,3 +552,63 @@ fn a_session_that_cannot_be_continued_falls_back_to_a_fresh_call() {
     assert_eq!(resumed, None, "the fresh call starts a new session");
     assert_eq!(repo.state(&id).items[0].status, ItemStatus::Passed);
 }
+
+/// `budget.hard`: the call in flight is stopped once its usage reaches the limit (the scripted
+/// agent shows its prompt's tokens at once, then thinks for a minute), the run waits at its
+/// budget, and `orx approve` finishes it.
+#[test]
+fn a_hard_budget_stops_the_call_in_flight() {
+    // What the plan, spec and decompose calls cost, from a run without a limit.
+    let probe = priced_repo("");
+    orx_ok(&probe, &["run", "t"], 0);
+    let before: f64 = probe
+        .run_file(&probe.single_run(), "events.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| {
+            e["kind"] == "agent.finished"
+                && ["plan", "spec", "decompose"].contains(&e["stage"].as_str().unwrap_or(""))
+        })
+        .map(|e| e["data"]["cost_usd"].as_f64().unwrap())
+        .sum();
+    let repo = priced_repo(&format!(
+        "budget:\n  run_usd: {}\n  hard: true\n",
+        before + 0.01
+    ));
+    let sc = repo.aux.path().join("scenario.yaml");
+    let slow = std::fs::read_to_string(&sc).unwrap().replace(
+        "implement:\n  - write:",
+        "implement:\n  - sleep_ms: 60000\n    write:",
+    );
+    assert!(slow.contains("sleep_ms: 60000"), "{slow}");
+    std::fs::write(&sc, slow).unwrap();
+    let out = orx_ok(&repo, &["run", "t"], 3);
+    let id = repo.single_run();
+    let st = repo.state(&id);
+    assert_eq!(st.waiting, Some(WaitReason::Budget), "{}", text(&out));
+    let events = repo.run_file(&id, "events.jsonl");
+    assert!(
+        events.contains("implement: the agent call was stopped at the limit (budget.hard)"),
+        "{events}"
+    );
+    assert!(
+        !repo
+            .path()
+            .join(".worktrees")
+            .join(&id)
+            .join("a.txt")
+            .exists(),
+        "the call was stopped before it wrote"
+    );
+    // The stopped call's prompt tokens are spent and counted.
+    let spent = orx_core::budget::run_spend(&repo.run_dir(&id).join("events.jsonl"));
+    assert!(spent.usd > before + 0.01, "{spent:?}");
+    // A person raises the limit: the call runs again, without stopping.
+    let sc_fast = std::fs::read_to_string(&sc)
+        .unwrap()
+        .replace("  - sleep_ms: 60000\n    write:", "  - write:");
+    assert!(!sc_fast.contains("sleep_ms"), "{sc_fast}");
+    std::fs::write(&sc, sc_fast).unwrap();
+    orx_ok(&repo, &["approve", &id, "--add-usd", "1000"], 0);
+    assert_eq!(repo.state(&id).items[0].status, ItemStatus::Passed);
+}

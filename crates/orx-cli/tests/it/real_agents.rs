@@ -197,6 +197,7 @@ fn call_seen(
                 feed.lock().unwrap().push(a.to_string());
             },
         ))),
+        meter: None,
     };
     let req = request(
         "implement",
@@ -341,6 +342,7 @@ fn contract(kind: ExecutorKind, expected_text_usage: Usage, expected_apply_usage
         redactor: Default::default(),
         ledger: None,
         activity: None,
+        meter: None,
     };
     let req = request(
         "plan",
@@ -585,6 +587,7 @@ fn gemini_reasoning_effort_reaches_the_model_without_touching_the_users_settings
         redactor: Default::default(),
         ledger: None,
         activity: None,
+        meter: None,
     };
     let mut req = request(
         "plan",
@@ -842,4 +845,70 @@ fn a_codex_run_pauses_at_its_budget_and_approve_finishes_it() {
 #[test]
 fn a_claude_run_pauses_at_its_budget_and_approve_finishes_it() {
     budget_pauses_and_approve_finishes(ExecutorKind::Claude);
+}
+
+/// `budget.hard` with the real claude, which shows its usage with each message: the implement
+/// call is stopped at its first message, once the run's tokens reach the limit, and the run waits
+/// at its budget; `orx approve --add-tokens` finishes it.
+#[test]
+fn a_hard_budget_stops_a_claude_call_at_its_first_message() {
+    let backlog = "items:\n  - id: W001\n    title: Write the greeting\n    acceptance: [greeting.txt says hello]\n";
+    let mock = MockServer::start(Script {
+        answers: vec![
+            (
+                "decomposition agent of orx".into(),
+                format!("```yaml\n{backlog}```"),
+            ),
+            (
+                "review agent of orx".into(),
+                "Fine.\n\nVERDICT: APPROVED".into(),
+            ),
+        ],
+        default_answer: "A short plan.".into(),
+        writes: vec![(
+            "implementation agent of orx".into(),
+            "greeting.txt".into(),
+            "hello".into(),
+        )],
+        tool_usage: (100, 10),
+        final_usage: (123, 45, 20),
+        ..Default::default()
+    });
+    let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
+    let Some(s) = setup(ExecutorKind::Claude, &mock, &mark) else {
+        return;
+    };
+    let repo = TestRepo::new(&[("README.md", "x\n")]);
+    // Plan, spec and decompose report 188 tokens each (564); the implement call's first message
+    // shows 101 more.
+    let config = "knowledge:\n  mode: off\nbudget:\n  run_tokens: 600\n  hard: true\n";
+    repo.write("orx.yaml", &orx_yaml(&s, config));
+    let out = repo
+        .orx(crate::bin())
+        .args(["run", "Write a greeting"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let id = repo.single_run();
+    let events = repo.run_file(&id, "events.jsonl");
+    assert!(
+        events.contains("implement: the agent call was stopped at the limit (budget.hard)"),
+        "{events}"
+    );
+    let st = repo.state(&id);
+    assert_eq!(st.waiting, Some(orx_core::protocol::WaitReason::Budget));
+    // The stopped call's tokens, from its messages, are counted.
+    let spent = orx_core::budget::run_spend(&repo.run_dir(&id).join("events.jsonl"));
+    assert!(spent.tokens >= 600, "{spent:?}");
+    let out = repo
+        .orx(crate::bin())
+        .args(["approve", &id, "--add-tokens", "100000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        repo.git(&["show", &format!("orx/{id}:greeting.txt")])
+            .trim(),
+        "hello"
+    );
 }

@@ -266,6 +266,11 @@ impl FakeAgent {
                 ),
             ));
         };
+        // The prompt is read at once: its tokens are spent even if the call is stopped.
+        outcome.usage.input = (req.prompt.len() as u64).div_ceil(4);
+        if let Some(m) = &io.meter {
+            (m.0)(&outcome.usage);
+        }
         if let Some(e) = wait(step, req, io, started) {
             return Ok(Some(e));
         }

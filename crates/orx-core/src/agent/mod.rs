@@ -200,6 +200,19 @@ pub struct AgentIo {
     pub ledger: Option<crate::process::GroupLedger>,
     /// Told of each thing the agent does as its stream shows it (None: nobody listens).
     pub activity: Option<ActivitySink>,
+    /// Told of the call's usage so far, each time its stream shows more (None: nobody
+    /// listens).
+    pub meter: Option<Meter>,
+}
+
+/// Where a caller hears of a call's usage while it runs (the budget's hard limit).
+#[derive(Clone)]
+pub struct Meter(pub std::sync::Arc<dyn Fn(&Usage) + Send + Sync>);
+
+impl std::fmt::Debug for Meter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Meter")
+    }
 }
 
 pub use crate::error::RouteError;

@@ -213,7 +213,8 @@ pub struct BudgetConfig {
     pub run_tokens: Option<u64>,
     /// USD the repository's runs may spend in a day (local time), together.
     pub day_usd: Option<f64>,
-    /// Also stop an agent call in flight at the limit (not yet: calls finish, the next waits).
+    /// Also stop an agent call in flight once its usage, as its stream shows it, reaches a
+    /// limit (claude shows usage with each message; codex, gemini and copilot only at the end).
     pub hard: bool,
 }
 

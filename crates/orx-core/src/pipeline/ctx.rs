@@ -266,7 +266,8 @@ impl RunCtx {
         let env = &self.env;
         env.files
             .text(&env.dir.prompt(&turn.prompt_file), &turn.prompt)?;
-        let (req, io) = self.request(&turn);
+        let (req, mut io) = self.request(&turn);
+        let hard = self.hard_limit(&turn, &mut io)?;
         let started = Instant::now();
         self.emit(self.turn_event(
             &turn,
@@ -285,6 +286,25 @@ impl RunCtx {
         self.account(&turn, &call, started);
         // The call's cost is in the day's ledger: its reservation goes.
         drop(reservation);
+        // A call that finished before the stop landed keeps its result: the next call waits.
+        let cut = call
+            .outcome
+            .error
+            .as_ref()
+            .is_some_and(|e| e.kind == ErrorKind::Cancelled)
+            && !self.env.cancel.is_cancelled();
+        let stopped = hard.and_then(|h| h.lock().ok().and_then(|mut r| r.take()));
+        if let Some(reached) = stopped.filter(|_| cut) {
+            self.emit(self.turn_event(
+                &turn,
+                EventBody::Warning,
+                format!(
+                    "{}: the agent call was stopped at the limit (budget.hard)",
+                    turn.role
+                ),
+            ));
+            return Err(self.budget_reached(&reached));
+        }
         if call
             .outcome
             .error
@@ -295,6 +315,49 @@ impl RunCtx {
             return Err(Error::Cancelled);
         }
         Ok(call)
+    }
+
+    /// With `budget.hard`, the call runs under a token of its own, stopped by a meter of its
+    /// usage once the run's or the day's spending with it reaches a limit. Gives where the
+    /// meter leaves the limit it reached.
+    #[allow(clippy::type_complexity)]
+    fn hard_limit(
+        &self,
+        turn: &Turn<'_>,
+        io: &mut AgentIo,
+    ) -> Result<Option<std::sync::Arc<std::sync::Mutex<Option<crate::budget::Reached>>>>> {
+        let budget = self.env.config.budget.clone();
+        if !budget.hard || budget.limits().is_none() {
+            return Ok(None);
+        }
+        let run = crate::budget::run_spend(&self.env.dir.events());
+        let day = if budget.day_usd.is_some() {
+            crate::budget::day_spend(&self.env.repo.join("runs"))
+        } else {
+            0.0
+        };
+        let raise = self.cp.state().budget_raise;
+        let model = self.router.route(turn.role)?.model;
+        let pricing = self.env.config.pricing.clone();
+        let call = self.env.cancel.child();
+        io.cancel = call.clone();
+        let reached = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let seen = reached.clone();
+        io.meter = Some(crate::agent::Meter(std::sync::Arc::new(move |u| {
+            let usd = crate::metrics::cost(model.as_deref(), u, &pricing);
+            let now = crate::budget::Spend {
+                usd: run.usd + usd,
+                tokens: run.tokens + u.input + u.output,
+            };
+            if let Some(r) = crate::budget::check(&budget, &raise, now, day + usd)
+                && let Ok(mut slot) = seen.lock()
+                && slot.is_none()
+            {
+                *slot = Some(r);
+                call.cancel();
+            }
+        })));
+        Ok(Some(reached))
     }
 
     fn request(&self, turn: &Turn<'_>) -> (AgentRequest, AgentIo) {
@@ -314,6 +377,7 @@ impl RunCtx {
             redactor: env.files.redactor().clone(),
             ledger: Some(env.ledger()),
             activity: Some(self.activity_sink(turn)),
+            meter: None,
         };
         let req = AgentRequest {
             role: turn.role.to_string(),

@@ -3,7 +3,7 @@
 //! and the permission denials.
 
 use super::{Invocation, Parsed, StreamParser, classify, json, running_as_root, u};
-use crate::agent::{AgentError, AgentMode, AgentRequest};
+use crate::agent::{AgentError, AgentMode, AgentRequest, Usage};
 
 pub(super) fn invocation(req: &AgentRequest) -> Invocation {
     let mut args: Vec<String> = ["-p", "--output-format", "stream-json", "--verbose"]
@@ -38,6 +38,24 @@ pub(super) fn invocation(req: &AgentRequest) -> Invocation {
 #[derive(Default)]
 pub(super) struct Parser {
     p: Parsed,
+    /// Usage of each model response so far, by message id (one response's blocks come as
+    /// several events with the same id and usage).
+    messages: std::collections::BTreeMap<String, Usage>,
+    /// The `result` event came: its usage is the call's.
+    ended: bool,
+}
+
+/// A Messages API usage, normalised (input includes cache reads and writes).
+fn usage_of(us: &serde_json::Value) -> Usage {
+    let cache_read = u(us, "cache_read_input_tokens");
+    Usage {
+        input: u(us, "input_tokens")
+            .saturating_add(cache_read)
+            .saturating_add(u(us, "cache_creation_input_tokens")),
+        cached_input: cache_read,
+        output: u(us, "output_tokens"),
+        reasoning: 0,
+    }
 }
 
 impl StreamParser for Parser {
@@ -50,6 +68,10 @@ impl StreamParser for Parser {
                 }
             }
             "assistant" => {
+                let id = v["message"]["id"].as_str().unwrap_or("").to_string();
+                if v["message"].get("usage").is_some() {
+                    self.messages.insert(id, usage_of(&v["message"]["usage"]));
+                }
                 if let Some(content) = v["message"].get("content").and_then(|c| c.as_array()) {
                     for c in content {
                         match c.get("type").and_then(|t| t.as_str()) {
@@ -70,13 +92,8 @@ impl StreamParser for Parser {
                 if let Some(r) = v.get("result").and_then(|r| r.as_str()) {
                     self.p.text = r.to_string();
                 }
-                let us = &v["usage"];
-                let cache_read = u(us, "cache_read_input_tokens");
-                self.p.usage.input = u(us, "input_tokens")
-                    .saturating_add(cache_read)
-                    .saturating_add(u(us, "cache_creation_input_tokens"));
-                self.p.usage.cached_input = cache_read;
-                self.p.usage.output = u(us, "output_tokens");
+                self.p.usage = usage_of(&v["usage"]);
+                self.ended = true;
                 self.p.cost_usd = v.get("total_cost_usd").and_then(|c| c.as_f64());
                 if let Some(s) = v.get("session_id").and_then(|s| s.as_str()) {
                     self.p.session_id = Some(s.to_string());
@@ -114,7 +131,23 @@ impl StreamParser for Parser {
         }
     }
 
+    fn spent(&self) -> Usage {
+        if self.ended {
+            return self.p.usage;
+        }
+        let mut total = Usage::default();
+        for u in self.messages.values() {
+            total.add(u);
+        }
+        total
+    }
+
     fn finish(&mut self) -> Parsed {
+        // A call stopped before its result (killed, cancelled, timed out) still spent what
+        // its messages showed.
+        if !self.ended {
+            self.p.usage = self.spent();
+        }
         std::mem::take(&mut self.p)
     }
 }

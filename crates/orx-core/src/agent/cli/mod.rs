@@ -54,6 +54,11 @@ pub struct Parsed {
 pub trait StreamParser: Send {
     /// One line of stdout.
     fn line(&mut self, line: &str);
+    /// The usage the stream showed so far (most CLIs show it only at the end; claude with each
+    /// message).
+    fn spent(&self) -> Usage {
+        Usage::default()
+    }
     /// The result once the stream ended.
     fn finish(&mut self) -> Parsed;
 }
@@ -235,11 +240,19 @@ impl Agent for CliAgent {
         let spec = self.spec(req, io, self.invocation(req, &scratch)?);
         let mut parser = parser_for(self.kind);
         let mut stderr_tail: VecDeque<String> = VecDeque::new();
+        let mut metered = Usage::default();
         let res = run(&spec, &io.cancel, &mut |s, l| match s {
             Stream::Stdout => {
                 parser.line(l);
                 if let Some(a) = &io.activity {
                     a.line(self.kind, l);
+                }
+                if let Some(m) = &io.meter {
+                    let now = parser.spent();
+                    if now != metered {
+                        metered = now;
+                        (m.0)(&now);
+                    }
                 }
             }
             Stream::Stderr => {

@@ -296,3 +296,27 @@ fn extra_args_orx_already_passes_are_passed_once() {
     );
     assert_eq!(super::without_repeats(&args, &[]), Vec::<String>::new());
 }
+
+/// Claude shows each response's usage with its message (several events per message id): a call
+/// stopped before its `result` still counts what its messages showed, each message once.
+#[test]
+fn a_claude_call_stopped_before_its_result_counts_its_messages() {
+    let message = |id: &str, input: u64, output: u64| {
+        format!(
+            r#"{{"type":"assistant","message":{{"id":"{id}","content":[{{"type":"text","text":"x"}}],"usage":{{"input_tokens":{input},"cache_read_input_tokens":5,"output_tokens":{output}}}}}}}"#
+        )
+    };
+    let mut p = parser_for(ExecutorKind::Claude);
+    p.line(&message("m1", 100, 1));
+    assert_eq!(p.spent(), usage(105, 5, 1));
+    // The same message again (its next block): counted once, with its latest figures.
+    p.line(&message("m1", 100, 10));
+    p.line(&message("m2", 200, 3));
+    assert_eq!(p.spent(), usage(310, 10, 13));
+    assert_eq!(p.finish().usage, usage(310, 10, 13));
+    // With its result, the result's usage is the call's.
+    let mut p = parser_for(ExecutorKind::Claude);
+    p.line(&message("m1", 100, 1));
+    p.line(r#"{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":7,"output_tokens":2}}"#);
+    assert_eq!(p.finish().usage, usage(7, 0, 2));
+}
