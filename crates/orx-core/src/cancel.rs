@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct CancelToken {
     flag: Arc<AtomicBool>,
     parent: Option<Arc<AtomicBool>>,
+    /// Set with the flag when the cause is the driver's terminal going away (SIGHUP): the run
+    /// is interrupted, not cancelled by a person.
+    hangup: Arc<AtomicBool>,
 }
 
 impl CancelToken {
@@ -19,7 +22,11 @@ impl CancelToken {
 
     /// A token that shares an existing flag (e.g. one registered with a signal handler).
     pub fn from_flag(flag: Arc<AtomicBool>) -> Self {
-        Self { flag, parent: None }
+        Self {
+            flag,
+            parent: None,
+            hangup: Arc::default(),
+        }
     }
 
     /// A token cancelled when this one is, or on its own.
@@ -27,12 +34,24 @@ impl CancelToken {
         Self {
             flag: Arc::new(AtomicBool::new(false)),
             parent: Some(self.flag.clone()),
+            hangup: self.hangup.clone(),
         }
     }
 
     /// Requests cancellation.
     pub fn cancel(&self) {
         self.flag.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops everything because the driver's terminal went away.
+    pub fn hang_up(&self) {
+        self.hangup.store(true, Ordering::SeqCst);
+        self.cancel();
+    }
+
+    /// True when the stop came from [`CancelToken::hang_up`].
+    pub fn hung_up(&self) -> bool {
+        self.hangup.load(Ordering::SeqCst)
     }
 
     /// True once cancellation was requested (of this token or of its parent).
@@ -61,7 +80,7 @@ mod tests {
         call.cancel();
         assert!(call.is_cancelled() && !run.is_cancelled());
         let next = run.child();
-        run.cancel();
-        assert!(next.is_cancelled());
+        run.hang_up();
+        assert!(next.is_cancelled() && next.hung_up() && run.hung_up());
     }
 }

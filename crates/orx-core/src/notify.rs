@@ -21,7 +21,7 @@ const TRIES: u32 = 3;
 /// What notifiers are told: orx's JSON event.
 #[derive(Clone, Debug, Serialize)]
 pub struct Notice {
-    /// `succeeded`, `failed`, `waiting` or `cancelled`.
+    /// `succeeded`, `failed`, `waiting`, `cancelled` or `interrupted`.
     pub event: &'static str,
     /// The run.
     pub run_id: String,
@@ -55,6 +55,7 @@ pub fn event_name(e: NotifyEvent) -> &'static str {
         NotifyEvent::Failed => "failed",
         NotifyEvent::Waiting => "waiting",
         NotifyEvent::Cancelled => "cancelled",
+        NotifyEvent::Interrupted => "interrupted",
     }
 }
 

@@ -117,9 +117,15 @@ pub fn signal_token() -> CancelToken {
     if let Ok(mut signals) = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
     ]) {
         std::thread::spawn(move || {
-            for _ in signals.forever() {
+            for signal in signals.forever() {
+                // The terminal went away: the run is interrupted (resumable), not cancelled.
+                if signal == signal_hook::consts::SIGHUP && !flag.is_cancelled() {
+                    flag.hang_up();
+                    continue;
+                }
                 if flag.is_cancelled() {
                     orx_core::process::kill_active_groups();
                     std::thread::spawn(|| {
@@ -675,7 +681,8 @@ pub(crate) fn report(env: &Env, o: RunOutcome, json: bool) -> Outcome {
 pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outcome {
     let code = match o.status {
         RunStatus::Succeeded => Exit::Ok,
-        RunStatus::Cancelled => Exit::Interrupted,
+        // Running: the driver stopped without ending the run (its terminal closed).
+        RunStatus::Cancelled | RunStatus::Running => Exit::Interrupted,
         RunStatus::Waiting => Exit::Waiting,
         _ => Exit::Failed,
     };
@@ -683,7 +690,9 @@ pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outc
         orx_core::fsutil::read_json(&o.run_dir.join("metrics").join("run.json")).ok();
     if json {
         env.printer.json(&serde_json::json!({
-            "run_id": o.run_id, "status": o.status.as_str(), "run_dir": o.run_dir,
+            "run_id": o.run_id,
+            "status": if o.status == RunStatus::Running { "interrupted" } else { o.status.as_str() },
+            "run_dir": o.run_dir,
             "worktree": o.worktree, "branch": o.branch, "failure": o.failure,
             "items": o.state.items,
             "duration_secs": metrics.as_ref().map(|m| m.duration_secs),
@@ -701,6 +710,7 @@ pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outc
         RunStatus::Succeeded => p.paint("succeeded", "32"),
         RunStatus::Cancelled => p.paint("cancelled", "33"),
         RunStatus::Waiting => p.paint("waiting", "33"),
+        RunStatus::Running => p.paint("interrupted", "33"),
         _ => p.paint("failed", "31"),
     };
     p.result(&format!("\nrun {} {status}{took}", o.run_id));
@@ -735,7 +745,9 @@ pub(crate) fn report_as(env: &Env, o: RunOutcome, json: bool, orx: &str) -> Outc
             "  next:     {orx} diff {0} · {orx} apply {0} · {orx} status {0}",
             o.run_id
         )),
-        RunStatus::Cancelled => p.result(&format!("  resume:   {orx} resume {}", o.run_id)),
+        RunStatus::Cancelled | RunStatus::Running => {
+            p.result(&format!("  resume:   {orx} resume {}", o.run_id))
+        }
         RunStatus::Waiting => {
             p.result(&format!(
                 "  waits:    {}",

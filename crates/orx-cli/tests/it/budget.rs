@@ -612,3 +612,68 @@ fn a_hard_budget_stops_the_call_in_flight() {
     orx_ok(&repo, &["approve", &id, "--add-usd", "1000"], 0);
     assert_eq!(repo.state(&id).items[0].status, ItemStatus::Passed);
 }
+
+/// The terminal closes under a run (SIGHUP): the agent is stopped, the run is left resumable
+/// and reads `interrupted`, the notifiers are told `interrupted`, and `orx resume` finishes it.
+#[test]
+fn a_run_whose_terminal_closes_is_interrupted_and_notified() {
+    let slow_plan = "plan:\n  - when_env: ORX_TEST_SLOW\n    text: \"the plan\"\n    sleep_ms: 60000\n  - text: \"the plan\"";
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A, "").replace("plan:\n  - text: \"the plan\"", slow_plan),
+        "",
+    );
+    let told = repo.aux.path().join("told.jsonl");
+    let cfg = std::fs::read_to_string(repo.path().join("orx.yaml")).unwrap()
+        + &format!(
+            "notify:\n  - {{ command: [sh, -c, \"cat >> {}; echo >> {}\"], on: [interrupted] }}\n",
+            told.display(),
+            told.display()
+        );
+    repo.write("orx.yaml", &cfg);
+    repo.git(&["commit", "-qam", "notify"]);
+    let child = repo
+        .orx(bin())
+        .env("ORX_TEST_SLOW", "1")
+        .args(["run", "Add a"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !repo
+        .run_ids()
+        .first()
+        .map(|id| {
+            repo.run_file(id, "events.jsonl")
+                .contains("plan: calling the agent")
+        })
+        .unwrap_or(false)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the plan never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let id = repo.single_run();
+    assert_eq!(repo.state(&id).status, RunStatus::Running, "left resumable");
+    let status = stdout(&orx_ok(&repo, &["status", &id], 0));
+    assert!(status.contains("interrupted"), "{status}");
+    let told = std::fs::read_to_string(&told).unwrap();
+    let event: serde_json::Value = serde_json::from_str(told.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (event["event"].as_str(), event["run_id"].as_str()),
+        (Some("interrupted"), Some(id.as_str()))
+    );
+    assert_eq!(event["detail"], "its terminal closed (SIGHUP)");
+    orx_ok(&repo, &["resume", &id], 0);
+    assert_eq!(repo.state(&id).status, RunStatus::Succeeded);
+}

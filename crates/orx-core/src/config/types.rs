@@ -190,6 +190,8 @@ pub enum NotifyEvent {
     Waiting,
     /// The run was cancelled.
     Cancelled,
+    /// The run's driver stopped without ending it (its terminal closed); `resume` continues it.
+    Interrupted,
 }
 
 /// `notify[].format`.

@@ -33,6 +33,7 @@ pub(super) fn drive(cx: &mut RunCtx) -> Result<RunOutcome> {
     }) {
         Ok(None) => finish(cx, RunStatus::Succeeded),
         Ok(Some(_)) => finish(cx, RunStatus::Failed),
+        Err(Error::Cancelled) if cx.env.cancel.hung_up() => super::finish::interrupted(cx),
         Err(Error::Cancelled) => finish(cx, RunStatus::Cancelled),
         Err(Error::Waiting { reason, what }) => {
             let state = cx.cp.state_mut();

@@ -89,13 +89,44 @@ pub(super) fn finish(cx: &mut RunCtx, status: RunStatus) -> Result<RunOutcome> {
     })
 }
 
+/// Ends the driver, not the run: its terminal went away (SIGHUP). The checkpoint is written as
+/// a cancel's is (the item being worked on back to pending) but the status stays `running`, so
+/// once this process is gone readers see the run `interrupted`, and a resume continues it. The
+/// notifiers are told `interrupted`.
+pub(super) fn interrupted(cx: &mut RunCtx) -> Result<RunOutcome> {
+    let state = cx.cp.state_mut();
+    for item in &mut state.items {
+        if item.status == ItemStatus::Running {
+            item.status = ItemStatus::Pending;
+        }
+    }
+    cx.cp.save()?;
+    let totals = totals(cx, RunStatus::Running);
+    let reason = "its terminal closed (SIGHUP)".to_string();
+    notify_event(
+        cx,
+        crate::config::NotifyEvent::Interrupted,
+        &totals,
+        Some(reason.clone()),
+    );
+    cx.emit(Event::warning(format!(
+        "run interrupted: {reason}; resumable"
+    )));
+    let files = &cx.env.files;
+    Ok(RunOutcome {
+        run_id: cx.env.dir.id().to_string(),
+        status: RunStatus::Running,
+        run_dir: cx.env.dir.root().to_path_buf(),
+        worktree: cx.env.worktree.clone(),
+        branch: cx.cp.state().branch.clone().unwrap_or_default(),
+        failure: None,
+        state: files.redacted(cx.cp.state())?,
+    })
+}
+
 /// Tells the configured notifiers how the run ended (or that it waits), after its final
 /// checkpoint: a notifier that hangs or fails costs at most its bounded tries, never the run.
 fn notify(cx: &RunCtx, status: RunStatus, totals: &RunTotals, failure: Option<String>) {
-    let notifiers = &cx.env.config.notify;
-    if notifiers.is_empty() {
-        return;
-    }
     let event = match status {
         RunStatus::Succeeded => crate::config::NotifyEvent::Succeeded,
         RunStatus::Failed => crate::config::NotifyEvent::Failed,
@@ -103,6 +134,19 @@ fn notify(cx: &RunCtx, status: RunStatus, totals: &RunTotals, failure: Option<St
         RunStatus::Cancelled => crate::config::NotifyEvent::Cancelled,
         RunStatus::Pending | RunStatus::Running => return,
     };
+    notify_event(cx, event, totals, failure);
+}
+
+fn notify_event(
+    cx: &RunCtx,
+    event: crate::config::NotifyEvent,
+    totals: &RunTotals,
+    failure: Option<String>,
+) {
+    let notifiers = &cx.env.config.notify;
+    if notifiers.is_empty() {
+        return;
+    }
     let state = cx.cp.state();
     let notice = crate::notify::Notice {
         event: crate::notify::event_name(event),

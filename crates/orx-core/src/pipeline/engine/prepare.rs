@@ -337,6 +337,9 @@ fn run_setup(cx: &mut RunCtx) -> Result<()> {
 /// Records a failure that happened before the first stage and ends the run as failed.
 pub(super) fn fail_before_stages(cx: &mut RunCtx, e: Error) -> Result<RunOutcome> {
     if matches!(e, Error::Cancelled) {
+        if cx.env.cancel.hung_up() {
+            return finish::interrupted(cx);
+        }
         return finish::finish(cx, RunStatus::Cancelled);
     }
     cx.cp.state_mut().last_failure = Some(Failure {
