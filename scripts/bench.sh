@@ -2,7 +2,7 @@
 # orx benchmarks: prints figures, never fails a test run. BENCHMARKS.md records the results.
 # Needs hyperfine, wrk and strace (Debian packages: apt-get install hyperfine wrk strace), GNU time.
 # Usage: scripts/bench.sh [cli|overhead|stream|parsers|dashboard|wrk|sessions|all]
-# sessions: a fix attempt with and without session reuse, through the real codex and claude
+# sessions: a fix attempt with and without session reuse, through the real codex, claude and gemini
 # (target/agent-clis, installed by .ci/run) against the mock model server.
 set -euo pipefail
 cd "$(dirname "$0")/.."

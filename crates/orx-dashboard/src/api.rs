@@ -290,36 +290,6 @@ pub struct RejectBody {
     pub feedback: String,
 }
 
-/// The raise a form asks for: empty fields add nothing; anything else must be a number that is
-/// not negative (dollars) or a whole number (tokens).
-pub fn raise_of(
-    usd: Option<&str>,
-    tokens: Option<&str>,
-) -> Result<orx_core::protocol::BudgetRaise, Refusal> {
-    let bad = |field: &str, v: &str, fix: &str| Refusal {
-        status: 422,
-        message: format!(
-            "{field} must be {fix}, not `{}`",
-            v.chars().take(20).collect::<String>()
-        ),
-        fix: "leave it empty to add nothing".into(),
-    };
-    let usd = match usd.map(str::trim).filter(|v| !v.is_empty()) {
-        None => 0.0,
-        Some(v) => match v.parse::<f64>() {
-            Ok(x) if x.is_finite() && x >= 0.0 => x,
-            _ => return Err(bad("add_usd", v, "dollars, like 1.50")),
-        },
-    };
-    let tokens = match tokens.map(str::trim).filter(|v| !v.is_empty()) {
-        None => 0,
-        Some(v) => v
-            .parse::<u64>()
-            .map_err(|_| bad("add_tokens", v, "a whole number of tokens"))?,
-    };
-    Ok(orx_core::protocol::BudgetRaise { usd, tokens })
-}
-
 /// `POST /api/runs/{id}/approve`: a waiting run goes on, with what the body adds to its budget.
 pub async fn approve(
     State(state): State<Shared>,
@@ -341,7 +311,7 @@ pub async fn approve(
             }
         }
     };
-    let raise = match raise_of(
+    let raise = match crate::queue::raise_of(
         body.add_usd.map(|v| v.to_string()).as_deref(),
         body.add_tokens.map(|v| v.to_string()).as_deref(),
     ) {

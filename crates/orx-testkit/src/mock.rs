@@ -499,7 +499,7 @@ fn generate(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> st
             out,
             None,
             &json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "write_file", "args": {"file_path": name, "content": content}}}]}, "finishReason": "STOP", "index": 0}],
-                    "usageMetadata": {"promptTokenCount": script.tool_usage.0, "candidatesTokenCount": script.tool_usage.1, "totalTokenCount": script.tool_usage.0 + script.tool_usage.1}}),
+                    "usageMetadata": {"promptTokenCount": input_tokens(script, body, script.tool_usage.0), "candidatesTokenCount": script.tool_usage.1, "totalTokenCount": input_tokens(script, body, script.tool_usage.0) + script.tool_usage.1}}),
         ),
         None => {
             let text = answer_for(script, &turn);
@@ -508,7 +508,8 @@ fn generate(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> st
                 .nth(2)
                 .map(|(i, _)| i)
                 .unwrap_or(text.len());
-            let (i, o, c) = script.final_usage;
+            let (_, o, c) = script.final_usage;
+            let i = input_tokens(script, body, script.final_usage.0);
             sse(
                 out,
                 None,

@@ -31,6 +31,19 @@ pub(super) fn priced_repo(budget: &str) -> orx_testkit::TestRepo {
     repo
 }
 
+/// Asserts that run `id` waits at its budget, for the limit named `limit` (`budget.day_usd`, …).
+fn assert_waits_at(repo: &orx_testkit::TestRepo, id: &str, limit: &str) {
+    let st = repo.state(id);
+    assert_eq!(st.waiting, Some(WaitReason::Budget), "{st:?}");
+    assert!(
+        st.waiting_for
+            .as_deref()
+            .unwrap_or("")
+            .contains(&format!("({limit})")),
+        "{st:?}"
+    );
+}
+
 #[test]
 fn a_run_at_its_budget_waits_holding_nothing_and_approve_raises_it_and_finishes() {
     let repo = priced_repo("budget:\n  run_usd: 2.5\n");
@@ -38,19 +51,12 @@ fn a_run_at_its_budget_waits_holding_nothing_and_approve_raises_it_and_finishes(
     let id = repo.single_run();
     let st = repo.state(&id);
     assert_eq!(st.status, RunStatus::Waiting, "{}", text(&out));
-    assert_eq!(st.waiting, Some(WaitReason::Budget));
     assert!(
         stdout(&out).contains(&format!("next:     orx approve {id} --add-usd 1")),
         "{}",
         text(&out)
     );
-    assert!(
-        st.waiting_for
-            .as_deref()
-            .unwrap_or("")
-            .contains("(budget.run_usd)"),
-        "{st:?}"
-    );
+    assert_waits_at(&repo, &id, "budget.run_usd");
     // Nothing holds the run while it waits.
     assert!(orx_core::run::RunLock::live_holder(&repo.run_dir(&id).join("lock")).is_none());
     let status = stdout(&orx_ok(&repo, &["status"], 0));
@@ -93,14 +99,7 @@ fn the_day_budget_counts_every_run_of_the_repository() {
     repo.write("orx.yaml", &cfg);
     orx_ok(&repo, &["run", "second"], 3);
     let second = repo.run_ids().last().unwrap().clone();
-    let st = repo.state(&second);
-    assert!(
-        st.waiting_for
-            .as_deref()
-            .unwrap_or("")
-            .contains("(budget.day_usd)"),
-        "{st:?}"
-    );
+    assert_waits_at(&repo, &second, "budget.day_usd");
     assert!(
         !repo
             .run_dir(&second)
@@ -435,15 +434,7 @@ fn two_runs_at_once_share_the_day_budget_without_both_crossing_it() {
         "one call in all: the other run waited for it, then saw the day's budget reached"
     );
     for id in repo.run_ids().iter().skip(1) {
-        let st = repo.state(id);
-        assert_eq!(st.waiting, Some(WaitReason::Budget), "{st:?}");
-        assert!(
-            st.waiting_for
-                .as_deref()
-                .unwrap_or("")
-                .contains("(budget.day_usd)"),
-            "{st:?}"
-        );
+        assert_waits_at(&repo, id, "budget.day_usd");
     }
     assert!(
         std::fs::read_dir(repo.path().join("runs/.ledger/inflight"))
@@ -584,8 +575,8 @@ fn a_hard_budget_stops_the_call_in_flight() {
     std::fs::write(&sc, slow).unwrap();
     let out = orx_ok(&repo, &["run", "t"], 3);
     let id = repo.single_run();
-    let st = repo.state(&id);
-    assert_eq!(st.waiting, Some(WaitReason::Budget), "{}", text(&out));
+    assert_eq!(repo.state(&id).status, RunStatus::Waiting, "{}", text(&out));
+    assert_waits_at(&repo, &id, "budget.run_usd");
     let events = repo.run_file(&id, "events.jsonl");
     assert!(
         events.contains("implement: the agent call was stopped at the limit (budget.hard)"),

@@ -496,9 +496,11 @@ fn orx_yaml(s: &Setup, extra: &str) -> String {
     )
 }
 
-fn whole_run(kind: ExecutorKind) {
+/// The mock's script for a one-item run that writes greeting.txt: a backlog for the
+/// decomposition, an approval for the review, a write for the implementation.
+fn greeting_script() -> Script {
     let backlog = "items:\n  - id: W001\n    title: Write the greeting\n    acceptance: [greeting.txt says hello]\n";
-    let mock = MockServer::start(Script {
+    Script {
         answers: vec![
             (
                 "decomposition agent of orx".into(),
@@ -518,7 +520,11 @@ fn whole_run(kind: ExecutorKind) {
         tool_usage: (100, 10),
         final_usage: (123, 45, 20),
         ..Default::default()
-    });
+    }
+}
+
+fn whole_run(kind: ExecutorKind) {
+    let mock = MockServer::start(greeting_script());
     let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
     let Some(mut s) = setup(kind, &mock, &mark) else {
         return;
@@ -636,19 +642,13 @@ struct FixFigures {
 /// A run whose item fails its gate once and is fixed, with `run.reuse_sessions: reuse`, driven
 /// through the real CLI of `kind` against the mock (sessions kept: no `--ephemeral`).
 fn fix_with_sessions(kind: ExecutorKind, reuse: bool) -> Option<FixFigures> {
-    let backlog = "items:\n  - id: W001\n    title: Write the greeting\n    acceptance: [greeting.txt says hello]\n";
+    fix_with(kind, reuse, false)
+}
+
+/// [`fix_with_sessions`]; `lost`: the CLI keeps no session (codex `--ephemeral`), so the fix
+/// falls back to a fresh call.
+fn fix_with(kind: ExecutorKind, reuse: bool, lost: bool) -> Option<FixFigures> {
     let mock = MockServer::start(Script {
-        answers: vec![
-            (
-                "decomposition agent of orx".into(),
-                format!("```yaml\n{backlog}```"),
-            ),
-            (
-                "review agent of orx".into(),
-                "The greeting is there.\n\nVERDICT: APPROVED".into(),
-            ),
-        ],
-        default_answer: "Done.".into(),
         writes: vec![
             (
                 "implementation agent of orx".into(),
@@ -665,11 +665,13 @@ fn fix_with_sessions(kind: ExecutorKind, reuse: bool) -> Option<FixFigures> {
         final_usage: (0, 20, 0),
         usage_from_size: true,
         shell_writes: true,
-        ..Default::default()
+        ..greeting_script()
     });
     let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
     let mut s = setup(kind, &mock, &mark)?;
-    s.extra_args.retain(|a| a != "--ephemeral");
+    if !lost {
+        s.extra_args.retain(|a| a != "--ephemeral");
+    }
     let repo = TestRepo::new(&[("README.md", "x\n")]);
     let config = format!(
         "gates:\n  - name: greeting\n    command: sh\n    args: [\"-c\", \"grep -qx hello greeting.txt\"]\n    baseline: ignore\nknowledge:\n  mode: off\nrun:\n  reuse_sessions: {reuse}\n"
@@ -696,13 +698,15 @@ fn fix_with_sessions(kind: ExecutorKind, reuse: bool) -> Option<FixFigures> {
         .iter()
         .all(|r| r.body.contains("implementation agent of orx"));
     assert_eq!(
-        history, reuse,
+        history,
+        reuse && !lost,
         "{kind}: the fix requests and the earlier turns"
     );
     let events = repo.run_file(&id, "events.jsonl");
-    assert!(
-        !events.contains("could not continue"),
-        "{kind}: the session was continued: {events}"
+    assert_eq!(
+        events.contains("could not continue the"),
+        lost,
+        "{kind}: the session continued, or the fallback said so: {events}"
     );
     let fix_tokens = events
         .lines()
@@ -769,39 +773,37 @@ fn a_fix_continues_the_claude_session() {
     session_reuse(ExecutorKind::Claude);
 }
 
+/// A session the CLI did not keep (codex `--ephemeral`): the fix falls back to a fresh call
+/// with the full prompt, said in the events, and the item passes.
+#[test]
+fn a_codex_session_that_was_not_kept_falls_back_to_a_fresh_fix() {
+    fix_with(ExecutorKind::Codex, true, true);
+}
+
+#[test]
+fn a_fix_continues_the_gemini_session() {
+    session_reuse(ExecutorKind::Gemini);
+}
+
 /// SPEC §16 budgets with the real CLI: the run pauses at its token budget (what the CLI
-/// reported), exits holding nothing, and `orx approve --add-tokens` finishes it.
-fn budget_pauses_and_approve_finishes(kind: ExecutorKind) {
-    let backlog = "items:\n  - id: W001\n    title: Write the greeting\n    acceptance: [greeting.txt says hello]\n";
-    let mock = MockServer::start(Script {
-        answers: vec![
-            (
-                "decomposition agent of orx".into(),
-                format!("```yaml\n{backlog}```"),
-            ),
-            (
-                "review agent of orx".into(),
-                "Fine.\n\nVERDICT: APPROVED".into(),
-            ),
-        ],
-        default_answer: "A short plan.".into(),
-        writes: vec![(
-            "implementation agent of orx".into(),
-            "greeting.txt".into(),
-            "hello".into(),
-        )],
-        tool_usage: (100, 10),
-        final_usage: (123, 45, 20),
-        ..Default::default()
-    });
+/// reported), exits holding nothing, and `orx approve --add-tokens` finishes it. With `hard`
+/// (claude, which shows its usage with each message), the implement call is stopped at its
+/// first message, once the run's tokens reach the limit.
+fn budget_pauses_and_approve_finishes(kind: ExecutorKind, hard: bool) {
+    let mock = MockServer::start(greeting_script());
     let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
     let Some(s) = setup(kind, &mock, &mark) else {
         return;
     };
     let repo = TestRepo::new(&[("README.md", "x\n")]);
-    // Each text call reports about 170 tokens: after the plan and the spec, the decomposition
-    // waits.
-    let config = "knowledge:\n  mode: off\nbudget:\n  run_tokens: 300\n";
+    // Each text call reports about 170 tokens (claude 188): after the plan and the spec, the
+    // decomposition waits; with `hard`, plan, spec and decompose use 564 and the implement
+    // call's first message shows 101 more.
+    let config = if hard {
+        "knowledge:\n  mode: off\nbudget:\n  run_tokens: 600\n  hard: true\n"
+    } else {
+        "knowledge:\n  mode: off\nbudget:\n  run_tokens: 300\n"
+    };
     repo.write("orx.yaml", &orx_yaml(&s, config));
     let out = repo
         .orx(crate::bin())
@@ -816,14 +818,26 @@ fn budget_pauses_and_approve_finishes(kind: ExecutorKind) {
         Some(orx_core::protocol::WaitReason::Budget),
         "{kind}: {st:?}"
     );
+    let limit = if hard { 600 } else { 300 };
     assert!(
         st.waiting_for
             .as_deref()
             .unwrap_or("")
-            .contains(" tokens of 300 (budget.run_tokens)"),
+            .contains(&format!(" tokens of {limit} (budget.run_tokens)")),
         "{kind}: {st:?}"
     );
-    assert!(!repo.run_dir(&id).join("prompts/decompose.md").exists());
+    let events = repo.run_file(&id, "events.jsonl");
+    if hard {
+        assert!(
+            events.contains("implement: the agent call was stopped at the limit (budget.hard)"),
+            "{events}"
+        );
+        // The stopped call's tokens, from its messages, are counted.
+        let spent = orx_core::budget::run_spend(&repo.run_dir(&id).join("events.jsonl"));
+        assert!(spent.tokens >= 600, "{spent:?}");
+    } else {
+        assert!(!repo.run_dir(&id).join("prompts/decompose.md").exists());
+    }
     let out = repo
         .orx(crate::bin())
         .args(["approve", &id, "--add-tokens", "100000"])
@@ -839,76 +853,15 @@ fn budget_pauses_and_approve_finishes(kind: ExecutorKind) {
 
 #[test]
 fn a_codex_run_pauses_at_its_budget_and_approve_finishes_it() {
-    budget_pauses_and_approve_finishes(ExecutorKind::Codex);
+    budget_pauses_and_approve_finishes(ExecutorKind::Codex, false);
 }
 
 #[test]
 fn a_claude_run_pauses_at_its_budget_and_approve_finishes_it() {
-    budget_pauses_and_approve_finishes(ExecutorKind::Claude);
+    budget_pauses_and_approve_finishes(ExecutorKind::Claude, false);
 }
 
-/// `budget.hard` with the real claude, which shows its usage with each message: the implement
-/// call is stopped at its first message, once the run's tokens reach the limit, and the run waits
-/// at its budget; `orx approve --add-tokens` finishes it.
 #[test]
 fn a_hard_budget_stops_a_claude_call_at_its_first_message() {
-    let backlog = "items:\n  - id: W001\n    title: Write the greeting\n    acceptance: [greeting.txt says hello]\n";
-    let mock = MockServer::start(Script {
-        answers: vec![
-            (
-                "decomposition agent of orx".into(),
-                format!("```yaml\n{backlog}```"),
-            ),
-            (
-                "review agent of orx".into(),
-                "Fine.\n\nVERDICT: APPROVED".into(),
-            ),
-        ],
-        default_answer: "A short plan.".into(),
-        writes: vec![(
-            "implementation agent of orx".into(),
-            "greeting.txt".into(),
-            "hello".into(),
-        )],
-        tool_usage: (100, 10),
-        final_usage: (123, 45, 20),
-        ..Default::default()
-    });
-    let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
-    let Some(s) = setup(ExecutorKind::Claude, &mock, &mark) else {
-        return;
-    };
-    let repo = TestRepo::new(&[("README.md", "x\n")]);
-    // Plan, spec and decompose report 188 tokens each (564); the implement call's first message
-    // shows 101 more.
-    let config = "knowledge:\n  mode: off\nbudget:\n  run_tokens: 600\n  hard: true\n";
-    repo.write("orx.yaml", &orx_yaml(&s, config));
-    let out = repo
-        .orx(crate::bin())
-        .args(["run", "Write a greeting"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    let id = repo.single_run();
-    let events = repo.run_file(&id, "events.jsonl");
-    assert!(
-        events.contains("implement: the agent call was stopped at the limit (budget.hard)"),
-        "{events}"
-    );
-    let st = repo.state(&id);
-    assert_eq!(st.waiting, Some(orx_core::protocol::WaitReason::Budget));
-    // The stopped call's tokens, from its messages, are counted.
-    let spent = orx_core::budget::run_spend(&repo.run_dir(&id).join("events.jsonl"));
-    assert!(spent.tokens >= 600, "{spent:?}");
-    let out = repo
-        .orx(crate::bin())
-        .args(["approve", &id, "--add-tokens", "100000"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(
-        repo.git(&["show", &format!("orx/{id}:greeting.txt")])
-            .trim(),
-        "hello"
-    );
+    budget_pauses_and_approve_finishes(ExecutorKind::Claude, true);
 }

@@ -355,7 +355,7 @@ pub async fn approve(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let raise = match crate::api::raise_of(
+    let raise = match crate::queue::raise_of(
         form.get("add_usd").map(String::as_str),
         form.get("add_tokens").map(String::as_str),
     ) {

@@ -93,11 +93,14 @@ pub struct CliAgent {
     pub apply_mode_args: Option<Vec<String>>,
 }
 
-/// Whether orx continues `kind`'s sessions: codex (`exec resume <id>`) and claude
-/// (`--resume <id>`), each checked against the real CLI. Gemini resumes only "latest" or an
-/// index, copilot and cursor are not checked: their fixes start afresh.
+/// Whether orx continues `kind`'s sessions: codex (`exec resume <id>`), claude and gemini
+/// (`--resume <id>`), each checked against the real CLI. Copilot and cursor are not checked:
+/// their fixes start afresh.
 pub fn resumes(kind: ExecutorKind) -> bool {
-    matches!(kind, ExecutorKind::Codex | ExecutorKind::Claude)
+    matches!(
+        kind,
+        ExecutorKind::Codex | ExecutorKind::Claude | ExecutorKind::Gemini
+    )
 }
 
 /// The session of `req` that `kind` continues, if any.

@@ -62,6 +62,12 @@ impl Stage for Implement {
     fn dry_run(&self, env: &DryRunEnv<'_>) -> Vec<(&'static str, serde_json::Value)> {
         let max = env.config.run.max_fix_attempts.get();
         let spec = DryRunEnv::placeholder("spec");
+        let fix = serde_json::json!({
+            "task": env.task, "spec": spec, "item": DryRunEnv::sample_item(),
+            "attempt": 2, "max_attempts": max, "context": env.context,
+            "evidence": DryRunEnv::placeholder("failure evidence"),
+            "baseline": DryRunEnv::placeholder("failures already on the base, if any,"),
+        });
         vec![
             (
                 "implement",
@@ -71,25 +77,9 @@ impl Stage for Implement {
                     "baseline": DryRunEnv::placeholder("failures already on the base, if any,"),
                 }),
             ),
-            (
-                "fix",
-                serde_json::json!({
-                    "task": env.task, "spec": spec, "item": DryRunEnv::sample_item(),
-                    "attempt": 2, "max_attempts": max, "context": env.context,
-                    "evidence": DryRunEnv::placeholder("failure evidence"),
-                    "baseline": DryRunEnv::placeholder("failures already on the base, if any,"),
-                }),
-            ),
-            (
-                // A fix that continues the agent's session (run.reuse_sessions).
-                "fix_resumed",
-                serde_json::json!({
-                    "task": env.task, "spec": spec, "item": DryRunEnv::sample_item(),
-                    "attempt": 2, "max_attempts": max, "context": env.context,
-                    "evidence": DryRunEnv::placeholder("failure evidence"),
-                    "baseline": DryRunEnv::placeholder("failures already on the base, if any,"),
-                }),
-            ),
+            ("fix", fix.clone()),
+            // A fix that continues the agent's session (run.reuse_sessions).
+            ("fix_resumed", fix),
         ]
     }
 
