@@ -50,7 +50,7 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Let a waiting run go on: approve its stage, or raise its budget (--add-usd).
     Approve(ApproveArgs),
-    /// Run the stage a run waits on (plan or spec) again, with your feedback.
+    /// Run the stage a run waits on (plan, spec or decompose) again, with your feedback.
     Reject(RejectArgs),
     /// List recent runs, or show one run in detail.
     Status(StatusArgs),

@@ -212,15 +212,14 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
             .click()
             .await
             .unwrap();
-        until(10, "W001's diff", || async {
+        // The tab may be swapped once more after the first lines show: read it until it holds.
+        until(10, "W001's diff with its added line", || async {
             count(c, "details.file[data-file='a.txt'] .da").await > 0
+                && text(c, "details.file[data-file='a.txt']")
+                    .await
+                    .contains("+a")
         })
         .await;
-        assert!(
-            text(c, "details.file[data-file='a.txt']")
-                .await
-                .contains("+a")
-        );
         shot(c, "diff").await;
 
         // Logs: the event log.

@@ -668,3 +668,29 @@ fn a_run_whose_terminal_closes_is_interrupted_and_notified() {
     orx_ok(&repo, &["resume", &id], 0);
     assert_eq!(repo.state(&id).status, RunStatus::Succeeded);
 }
+
+/// The backlog waits for approval too, and a rejection asks for a new one with the feedback.
+#[test]
+fn a_rejected_backlog_is_made_again_with_the_feedback() {
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        "approvals: [decompose]\n",
+    );
+    orx_ok(&repo, &["run", "t"], 3);
+    let id = repo.single_run();
+    assert_eq!(repo.state(&id).approval.as_deref(), Some("decompose"));
+    orx_ok(&repo, &["reject", &id, "One item per file."], 3);
+    let prompt = repo.run_file(&id, "prompts/decompose.md");
+    assert!(
+        prompt.contains("# Feedback on your previous answer")
+            && prompt.contains("One item per file."),
+        "{prompt}"
+    );
+    assert!(
+        repo.run_file(&id, "context/decisions.md")
+            .contains("## decompose rejected\nOne item per file.")
+    );
+    orx_ok(&repo, &["approve", &id], 0);
+    assert_eq!(repo.state(&id).items[0].status, ItemStatus::Passed);
+}

@@ -442,7 +442,7 @@ fn completions_pipelines_and_help() {
       run  Run a task through the pipeline in a new worktree and branch
       resume  Continue an interrupted, cancelled or failed run from its checkpoint
       approve  Let a waiting run go on: approve its stage, or raise its budget (--add-usd)
-      reject  Run the stage a run waits on (plan or spec) again, with your feedback
+      reject  Run the stage a run waits on (plan, spec or decompose) again, with your feedback
       status  List recent runs, or show one run in detail
       logs  Print a run's event log, or one agent/gate log
       diff  Print a run's patch

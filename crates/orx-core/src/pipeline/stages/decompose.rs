@@ -25,6 +25,10 @@ impl Stage for Decompose {
         "the backlog (context/backlog.yaml)"
     }
 
+    fn takes_feedback(&self) -> bool {
+        true
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &[backlog_run::FILE]
     }
@@ -39,7 +43,7 @@ impl Stage for Decompose {
             "decompose",
             serde_json::json!({
                 "task": env.task, "spec": DryRunEnv::placeholder("spec"), "context": env.context,
-                "max_items": env.config.run.max_backlog_items.get(),
+                "max_items": env.config.run.max_backlog_items.get(), "feedback": "",
             }),
         )]
     }
@@ -98,6 +102,8 @@ fn ask(
         "max_items": cx.env.config.run.max_backlog_items.get(),
         "previous_error": previous_error,
         "context": cx.env.repo_context(),
+        // A person's feedback on an earlier backlog (`reject`).
+        "feedback": cx.env.context_text("feedback_decompose.md").unwrap_or_default(),
     });
     let prompt = cx.env.prompts.render("decompose", &ctx)?;
     cx.call_agent(Turn {
