@@ -165,6 +165,9 @@ pub struct Turn<'a> {
     pub resume: Option<crate::agent::Session>,
 }
 
+/// Where a call's meter leaves the limit that stopped it (`budget.hard`).
+type HardStop = std::sync::Arc<std::sync::Mutex<Option<crate::budget::Reached>>>;
+
 /// Everything a stage may use.
 #[derive(Debug)]
 pub struct RunCtx {
@@ -320,12 +323,7 @@ impl RunCtx {
     /// With `budget.hard`, the call runs under a token of its own, stopped by a meter of its
     /// usage once the run's or the day's spending with it reaches a limit. Gives where the
     /// meter leaves the limit it reached.
-    #[allow(clippy::type_complexity)]
-    fn hard_limit(
-        &self,
-        turn: &Turn<'_>,
-        io: &mut AgentIo,
-    ) -> Result<Option<std::sync::Arc<std::sync::Mutex<Option<crate::budget::Reached>>>>> {
+    fn hard_limit(&self, turn: &Turn<'_>, io: &mut AgentIo) -> Result<Option<HardStop>> {
         let budget = self.env.config.budget.clone();
         if !budget.hard || budget.limits().is_none() {
             return Ok(None);

@@ -210,42 +210,7 @@ impl Attempt {
                 .unwrap_or_default(),
         });
         let prompt_file = format!("{}_{}_{}.md", self.role, self.id, self.number);
-        let mut call = None;
-        if let Some(session) = self.session_to_continue(cx)? {
-            // The agent's session holds the task, the spec and its own earlier turns: the
-            // prompt carries only the new evidence.
-            let resumed = cx.call_agent(Turn {
-                role: self.role,
-                mode: AgentMode::Apply,
-                prompt: cx.env.prompts.render("fix_resumed", &ctx)?,
-                prompt_file: prompt_file.clone(),
-                item: Some(&self.id),
-                attempt: self.number,
-                resume: Some(session.clone()),
-            })?;
-            match &resumed.outcome.error {
-                // A session that cannot be continued (expired, refused): a fresh call with the
-                // full prompt. A timeout is the attempt's own failure.
-                Some(e) if e.kind != crate::agent::ErrorKind::Timeout => {
-                    cx.emit(self.event(
-                        EventBody::Warning,
-                        format!(
-                            "{} attempt {}: could not continue the {} session {} ({}: {}); \
-                             calling the agent afresh with the full fix prompt",
-                            self.id,
-                            self.number,
-                            session.executor,
-                            session.id,
-                            e.kind.as_str(),
-                            crate::fsutil::truncate(&e.message, 200)
-                        ),
-                    ));
-                    cx.set_aside(&prompt_file, self.role, &self.id, self.number, "resumed");
-                }
-                _ => call = Some(resumed),
-            }
-        }
-        let call = match call {
+        let call = match self.continue_session(cx, &ctx, &prompt_file)? {
             Some(c) => c,
             None => cx.call_agent(Turn {
                 role: self.role,
@@ -257,8 +222,63 @@ impl Attempt {
                 resume: None,
             })?,
         };
-        // The session a later fix may continue: that of a call that went well, with what it
-        // used in all its calls.
+        self.remember_session(cx, &call);
+        Ok(call.outcome.error.as_ref().map(|e| Verdict::Failed {
+            category: FailureCategory::AgentError,
+            evidence: format!("## The agent failed\n{}: {}\n", e.kind.as_str(), e.message),
+        }))
+    }
+
+    /// A fix in the session of the item's last call, with only the new evidence (the session
+    /// holds the task, the spec and the agent's earlier turns). None when there is no session to
+    /// continue, or it could not be continued (expired, refused): then the caller makes a fresh
+    /// call with the full prompt. A timeout is the attempt's own failure.
+    fn continue_session(
+        &self,
+        cx: &mut RunCtx,
+        ctx: &serde_json::Value,
+        prompt_file: &str,
+    ) -> Result<Option<crate::agent::AgentCall>> {
+        let Some(session) = self.session_to_continue(cx)? else {
+            return Ok(None);
+        };
+        let call = cx.call_agent(Turn {
+            role: self.role,
+            mode: AgentMode::Apply,
+            prompt: cx.env.prompts.render("fix_resumed", ctx)?,
+            prompt_file: prompt_file.to_string(),
+            item: Some(&self.id),
+            attempt: self.number,
+            resume: Some(session.clone()),
+        })?;
+        let Some(e) = call
+            .outcome
+            .error
+            .as_ref()
+            .filter(|e| e.kind != crate::agent::ErrorKind::Timeout)
+        else {
+            return Ok(Some(call));
+        };
+        cx.emit(self.event(
+            EventBody::Warning,
+            format!(
+                "{} attempt {}: could not continue the {} session {} ({}: {}); calling the \
+                 agent afresh with the full fix prompt",
+                self.id,
+                self.number,
+                session.executor,
+                session.id,
+                e.kind.as_str(),
+                crate::fsutil::truncate(&e.message, 200)
+            ),
+        ));
+        cx.set_aside(prompt_file, self.role, &self.id, self.number, "resumed");
+        Ok(None)
+    }
+
+    /// The session a later fix may continue: that of a call that went well, with what it used
+    /// in all its calls.
+    fn remember_session(&self, cx: &mut RunCtx, call: &crate::agent::AgentCall) {
         let before = cx.cp.state().item(&self.id).and_then(|i| i.session.clone());
         let session = call
             .outcome
@@ -279,10 +299,6 @@ impl Attempt {
         if let Some(s) = cx.cp.state_mut().item_mut(&self.id) {
             s.session = session;
         }
-        Ok(call.outcome.error.as_ref().map(|e| Verdict::Failed {
-            category: FailureCategory::AgentError,
-            evidence: format!("## The agent failed\n{}: {}\n", e.kind.as_str(), e.message),
-        }))
     }
 
     /// The session a fix continues (`run.reuse_sessions`): the item's last call's, when the
