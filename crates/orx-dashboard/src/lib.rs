@@ -117,6 +117,7 @@ pub fn app(state: Shared) -> Router {
         .route("/events/runs/{id}", get(live::run_events))
         .route("/events/runs/{id}/log", get(live::log_events))
         .route("/assets/{name}", get(pages::asset))
+        .route("/favicon.ico", get(pages::favicon))
         .nest("/api", api)
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -523,3 +523,105 @@ fn a_waiting_run_is_approved_rejected_with_feedback_or_given_more_budget_on_its_
     assert_eq!(st.status, RunStatus::Succeeded);
     assert_eq!(st.budget_raise.usd, 1000.0);
 }
+
+/// Every view has its address (issue 15, point 1): the clicked tab is the highlighted one
+/// (`aria-selected`), the URL names the tab, the item and the file, and Back and reload land on
+/// the same view with the right tab highlighted.
+#[test]
+fn each_view_has_its_url_and_back_and_reload_land_on_it() {
+    let (repo, id) = repo_with_a_run();
+    let d = Dash::start(&repo, &[]);
+    let base = format!("http://{}", d.addr);
+    runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        let selected = || async {
+            match c.find(Locator::Css("#tabs [aria-selected=true]")).await {
+                Ok(e) => e.attr("id").await.unwrap_or_default().unwrap_or_default(),
+                Err(_) => String::new(),
+            }
+        };
+        let url = || async { c.current_url().await.unwrap().to_string() };
+        c.goto(&format!("{base}/runs/{id}")).await.unwrap();
+        assert_eq!(selected().await, "tab-overview");
+        assert_eq!(
+            count(c, "#tabs[role=tablist] [role=tab]").await,
+            5,
+            "tabs with their roles"
+        );
+        click(c, "tab-diff").await;
+        until(10, "the Diff tab to be the highlighted one", || async {
+            selected().await == "tab-diff" && url().await.ends_with("?tab=diff")
+        })
+        .await;
+        // An item's diff: its own address, the Diff tab still highlighted.
+        c.find(Locator::LinkText("W001"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(10, "W001's diff and its address", || async {
+            url().await.ends_with("?tab=diff&item=W001") && selected().await == "tab-diff"
+        })
+        .await;
+        click(c, "tab-logs").await;
+        until(10, "the Logs tab", || async {
+            selected().await == "tab-logs" && url().await.contains("?tab=logs")
+        })
+        .await;
+        // Back: the item's diff again, with Diff highlighted.
+        c.back().await.unwrap();
+        until(10, "Back to W001's diff", || async {
+            url().await.ends_with("?tab=diff&item=W001")
+                && selected().await == "tab-diff"
+                && count(c, "details.file[data-file='a.txt']").await > 0
+        })
+        .await;
+        // Reload: the same view, served whole.
+        c.refresh().await.unwrap();
+        until(10, "the reloaded page on W001's diff", || async {
+            selected().await == "tab-diff" && count(c, "details.file[data-file='a.txt']").await > 0
+        })
+        .await;
+        // A log chosen from the list: its address holds the file.
+        click(c, "tab-logs").await;
+        until(10, "the log picker", || async {
+            count(c, "#log-select").await > 0
+        })
+        .await;
+        // Chosen as a person does (the picker's change event), again until htmx has wired the
+        // freshly swapped form.
+        until(10, "the log's address", || async {
+            let _ = c
+                .execute(
+                    "const s = document.getElementById('log-select');
+                     if (s && !location.search.includes('path=')) {
+                       s.value = [...s.options].map(o => o.value).find(v => v.includes('gate_')) || s.value;
+                       s.dispatchEvent(new Event('change', { bubbles: true }));
+                     }",
+                    vec![],
+                )
+                .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            url().await.contains("?tab=logs&path=logs/gate_")
+        })
+        .await;
+        let shared = url().await;
+        c.goto(&format!("{base}/")).await.unwrap();
+        c.goto(&shared).await.unwrap();
+        until(10, "the shared link to open that log", || async {
+            selected().await == "tab-logs"
+                && c.find(Locator::Id("log-select"))
+                    .await
+                    .unwrap()
+                    .prop("value")
+                    .await
+                    .unwrap()
+                    .unwrap_or_default()
+                    .starts_with("logs/gate_")
+        })
+        .await;
+        shot(c, "view-urls").await;
+    });
+}

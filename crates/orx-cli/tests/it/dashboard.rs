@@ -190,6 +190,9 @@ fn every_page_and_api_endpoint_answers_with_the_runs_data() {
         ("/assets/sse.min.js", "EventSource"),
         ("/assets/app.js", "data-since"),
         ("/assets/app.css", "--accent"),
+        // Browsers ask for the icon on their own.
+        ("/favicon.ico", "<svg"),
+        ("/", "rel=\"icon\""),
     ] {
         let r = d.get(target);
         assert_eq!(r.status, 200, "{target}: {}", r.body);

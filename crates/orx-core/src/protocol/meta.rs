@@ -73,15 +73,44 @@ impl Meta {
 
 /// The task's first non-empty line, shortened to `max` characters.
 pub fn summarize_task(task: &str, max: usize) -> String {
+    // Plain text: a Markdown heading, quote or list mark and inline emphasis are not the title.
+    let plain = |l: &str| -> String {
+        let l = l.trim_start_matches('#').trim_start();
+        let l = ["> ", "- ", "* ", "+ "]
+            .iter()
+            .find_map(|m| l.strip_prefix(m))
+            .unwrap_or(l);
+        l.replace("**", "").replace('`', "").trim().to_string()
+    };
     let first = task
         .lines()
-        .map(str::trim)
+        .map(plain)
         .find(|l| !l.is_empty())
-        .unwrap_or("");
+        .unwrap_or_default();
+    let first = first.as_str();
     if first.chars().count() <= max {
         first.to_string()
     } else {
         let cut: String = first.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summarize_task;
+
+    #[test]
+    fn a_task_title_is_its_first_line_as_plain_text() {
+        assert_eq!(
+            summarize_task("# Add a statistics module\n\nWith mean and median.", 80),
+            "Add a statistics module"
+        );
+        assert_eq!(
+            summarize_task("\n\n- **Fix** the `add` function", 80),
+            "Fix the add function"
+        );
+        assert_eq!(summarize_task("##\n> Quote first", 80), "Quote first");
+        assert_eq!(summarize_task("abcdef", 4), "abc…");
     }
 }

@@ -125,6 +125,7 @@ pub async fn preview(
     State(state): State<Shared>,
     Path(id): Path<String>,
     Query(q): Query<RunQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     if load_run(&state, &id).is_none() {
         return missing_run(&id);
@@ -137,7 +138,19 @@ pub async fn preview(
             "add ?path=…",
         );
     };
-    Html(preview_html(&state, &id, &path)).into_response()
+    let url = super::view_url(
+        &id,
+        super::Tab::Artifacts,
+        &RunQuery {
+            path: Some(path.clone()),
+            ..Default::default()
+        },
+    );
+    super::with_view_url(
+        Html(preview_html(&state, &id, &path)).into_response(),
+        &headers,
+        &url,
+    )
 }
 
 /// Query of the artifact search.

@@ -272,7 +272,7 @@ struct RunPage {
     chrome: Chrome,
     id: String,
     tab: Tab,
-    tabs: [Tab; 5],
+    nav: Markup,
     header: Markup,
     body: Markup,
 }
@@ -292,6 +292,7 @@ pub async fn run(
         .and_then(Tab::parse)
         .unwrap_or(Tab::Overview);
     let header = Markup(run_header::html(&state, &run));
+    let nav = Markup(tabs_nav(&id, tab, false));
     let body = Markup(tab_html_blocking(&state, run, tab, q).await);
     let page = RunPage {
         chrome: Chrome {
@@ -301,18 +302,56 @@ pub async fn run(
         },
         id,
         tab,
-        tabs: Tab::ALL,
+        nav,
         header,
         body,
     };
     Html(render("run.html", &page)).into_response()
 }
 
-/// `GET /runs/{id}/tab/{tab}`.
+/// The tabs of run `id`'s page with `tab` selected; `oob`: to replace the page's own (when a
+/// view is swapped in by htmx), so the highlighted tab is always the shown one.
+fn tabs_nav(id: &str, tab: Tab, oob: bool) -> String {
+    render(
+        "tabs_nav.html",
+        &serde_json::json!({ "id": id, "tab": tab, "tabs": Tab::ALL, "oob": oob }),
+    )
+}
+
+/// The address of a view of run `id`: its tab, file and item, as a page that a reload, Back or
+/// a shared link opens on that view.
+pub(crate) fn view_url(id: &str, tab: Tab, q: &RunQuery) -> String {
+    let mut url = format!("/runs/{id}?tab={}", tab.as_str());
+    if let Some(p) = q.path.as_deref().filter(|p| !p.is_empty()) {
+        url.push_str(&format!("&path={}", crate::view::url_encode(p)));
+    }
+    if let Some(i) = q.item.as_deref().filter(|i| !i.is_empty()) {
+        url.push_str(&format!("&item={}", crate::view::url_encode(i)));
+    }
+    url
+}
+
+/// A view swapped in by htmx: its address goes to the browser's history (the page's URL
+/// follows the view), unless the browser is restoring that history itself.
+pub(crate) fn with_view_url(
+    mut response: Response,
+    headers: &axum::http::HeaderMap,
+    url: &str,
+) -> Response {
+    let swapped =
+        headers.contains_key("hx-request") && !headers.contains_key("hx-history-restore-request");
+    if swapped && let Ok(v) = axum::http::HeaderValue::from_str(url) {
+        response.headers_mut().insert("hx-push-url", v);
+    }
+    response
+}
+
+/// `GET /runs/{id}/tab/{tab}`: the view, the tabs with it highlighted, and its address.
 pub async fn tab(
     State(state): State<Shared>,
     Path((id, tab)): Path<(String, String)>,
     Query(q): Query<RunQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     let Some(run) = load_run(&state, &id) else {
         return missing_run(&id);
@@ -320,7 +359,10 @@ pub async fn tab(
     let Some(tab) = Tab::parse(&tab) else {
         return not_found().await;
     };
-    Html(tab_html_blocking(&state, run, tab, q).await).into_response()
+    let url = view_url(&id, tab, &q);
+    let body = tab_html_blocking(&state, run, tab, q).await;
+    let html = format!("{body}{}", tabs_nav(&id, tab, true));
+    with_view_url(Html(html).into_response(), &headers, &url)
 }
 
 /// `POST /runs/{id}/cancel`: the new header.
@@ -420,6 +462,11 @@ fn action_result(state: &Shared, id: &str, msg: &str) -> Response {
     .into_response()
 }
 
+/// `GET /favicon.ico`: the icon browsers ask for on their own (an SVG).
+pub async fn favicon() -> Response {
+    asset(Path("favicon.svg".to_string())).await
+}
+
 /// `GET /assets/{name}`: the compiled-in static files.
 pub async fn asset(Path(name): Path<String>) -> Response {
     let (body, mime): (&'static [u8], &str) = match name.as_str() {
@@ -439,6 +486,7 @@ pub async fn asset(Path(name): Path<String>) -> Response {
             include_bytes!("../../assets/app.css"),
             "text/css; charset=utf-8",
         ),
+        "favicon.svg" => (include_bytes!("../../assets/favicon.svg"), "image/svg+xml"),
         _ => return not_found().await,
     };
     (

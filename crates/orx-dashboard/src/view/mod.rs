@@ -31,7 +31,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 13] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("runs.html", include_str!("../../templates/runs.html")),
     (
@@ -40,6 +40,10 @@ const TEMPLATES: [(&str, &str); 12] = [
     ),
     ("new_run.html", include_str!("../../templates/new_run.html")),
     ("run.html", include_str!("../../templates/run.html")),
+    (
+        "tabs_nav.html",
+        include_str!("../../templates/tabs_nav.html"),
+    ),
     (
         "run_header.html",
         include_str!("../../templates/run_header.html"),
