@@ -176,6 +176,8 @@ fn every_page_and_api_endpoint_answers_with_the_runs_data() {
         (&*format!("/runs/{id}/tab/diff"), "a.txt"),
         (&*format!("/runs/{id}/tab/diff?item=W001"), "+a"),
         (&*format!("/runs/{id}/tab/logs"), "run.started"),
+        // The log picker is grouped by the part of the run (the item's logs together).
+        (&*format!("/runs/{id}/tab/logs"), "<optgroup label=\"W001\">"),
         (&*format!("/runs/{id}/tab/metrics"), "<svg"),
         (
             &*format!("/runs/{id}/preview?path=context/backlog.yaml"),

@@ -15,13 +15,76 @@ const SHOWN: u64 = 256 * 1024;
 #[derive(Serialize)]
 struct LogsView<'a> {
     id: &'a str,
-    logs: Vec<String>,
+    groups: Vec<LogGroup>,
     selected: String,
     selected_q: String,
     content: Markup,
     offset: u64,
     error: Option<String>,
     live: bool,
+}
+
+/// The logs of one part of the run: the run itself, a stage, the baseline, or an item.
+#[derive(Debug, PartialEq, Serialize)]
+struct LogGroup {
+    name: String,
+    logs: Vec<String>,
+}
+
+/// Where a log belongs in the picker: an item's (`…_W001_2…`), the baseline's, a stage's agent,
+/// or the run's own (events, setup, notifications).
+fn group_of(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if let Some(item) = name
+        .split(['_', '.'])
+        .find(|p| orx_core::protocol::is_item_id(p))
+    {
+        return item.to_string();
+    }
+    if name.contains("_baseline") {
+        return "baseline".into();
+    }
+    match name.strip_prefix("agent_") {
+        Some(rest) => rest
+            .split('.')
+            .next()
+            .unwrap_or(rest)
+            .trim_end_matches(|c: char| c == '_' || c.is_ascii_digit())
+            .to_string(),
+        None => "run".into(),
+    }
+}
+
+/// The picker's groups, in the order a run makes them; empty logs are left out (but the one
+/// shown stays).
+fn grouped(paths: Vec<(String, u64)>, selected: &str) -> Vec<LogGroup> {
+    let order = |g: &str| match g {
+        "run" => (0, String::new()),
+        "plan" => (1, String::new()),
+        "spec" => (2, String::new()),
+        "decompose" => (3, String::new()),
+        "baseline" => (4, String::new()),
+        g if orx_core::protocol::is_item_id(g) => (5, g.to_string()),
+        "review" => (6, String::new()),
+        "knowledge_update" => (7, String::new()),
+        g => (8, g.to_string()),
+    };
+    let mut groups: Vec<LogGroup> = Vec::new();
+    for (path, size) in paths {
+        if size == 0 && path != selected {
+            continue;
+        }
+        let name = group_of(&path);
+        match groups.iter_mut().find(|g| g.name == name) {
+            Some(g) => g.logs.push(path),
+            None => groups.push(LogGroup {
+                name,
+                logs: vec![path],
+            }),
+        }
+    }
+    groups.sort_by_key(|g| order(&g.name));
+    groups
 }
 
 /// The lines of a log chunk as HTML rows.
@@ -39,12 +102,12 @@ pub fn log_lines(text: &str) -> String {
 pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
     let id = &run.summary.run_id;
     let dir = state.index.dir(id);
-    let mut logs: Vec<String> = files::list(dir.root())
+    let mut logs: Vec<(String, u64)> = files::list(dir.root())
         .into_iter()
-        .map(|f| f.path)
-        .filter(|p| p.starts_with("logs/"))
+        .filter(|f| f.path.starts_with("logs/"))
+        .map(|f| (f.path, f.size))
         .collect();
-    logs.insert(0, "events.jsonl".into());
+    logs.insert(0, ("events.jsonl".into(), u64::MAX));
     let selected = q
         .path
         .clone()
@@ -56,7 +119,7 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
     };
     let view = LogsView {
         id,
-        logs,
+        groups: grouped(logs, &selected),
         selected_q: url_encode(&selected),
         selected,
         content: Markup(content),
@@ -79,4 +142,44 @@ fn tail(root: &std::path::Path, rel: &str) -> Result<(String, u64), String> {
         _ => text.as_str(),
     };
     Ok((log_lines(text), next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_are_grouped_by_stage_and_item_and_empty_ones_left_out() {
+        let logs = [
+            ("events.jsonl", 10),
+            ("logs/agent_fix_W001_2.jsonl", 5),
+            ("logs/agent_fix_W001_2.stderr.log", 0),
+            ("logs/agent_implement_W001_1.jsonl", 5),
+            ("logs/agent_plan.jsonl", 5),
+            ("logs/agent_plan.stderr.log", 0),
+            ("logs/agent_review_2.jsonl", 5),
+            ("logs/gate_tests_W001_1.log", 5),
+            ("logs/gate_tests_baseline.log", 5),
+            ("logs/notify.log", 5),
+        ]
+        .map(|(p, s)| (p.to_string(), s))
+        .to_vec();
+        let groups = grouped(logs, "logs/agent_plan.stderr.log");
+        let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["run", "plan", "baseline", "W001", "review"]);
+        assert_eq!(groups[0].logs, ["events.jsonl", "logs/notify.log"]);
+        // The empty stderr log of the plan stays because it is the one shown.
+        assert_eq!(
+            groups[1].logs,
+            ["logs/agent_plan.jsonl", "logs/agent_plan.stderr.log"]
+        );
+        assert_eq!(
+            groups[3].logs,
+            [
+                "logs/agent_fix_W001_2.jsonl",
+                "logs/agent_implement_W001_1.jsonl",
+                "logs/gate_tests_W001_1.log"
+            ]
+        );
+    }
 }
