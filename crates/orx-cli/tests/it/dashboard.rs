@@ -177,7 +177,10 @@ fn every_page_and_api_endpoint_answers_with_the_runs_data() {
         (&*format!("/runs/{id}/tab/diff?item=W001"), "+a"),
         (&*format!("/runs/{id}/tab/logs"), "run.started"),
         // The log picker is grouped by the part of the run (the item's logs together).
-        (&*format!("/runs/{id}/tab/logs"), "<optgroup label=\"W001\">"),
+        (
+            &*format!("/runs/{id}/tab/logs"),
+            "<optgroup label=\"W001\">",
+        ),
         (&*format!("/runs/{id}/tab/metrics"), "<svg"),
         (
             &*format!("/runs/{id}/preview?path=context/backlog.yaml"),
@@ -192,6 +195,15 @@ fn every_page_and_api_endpoint_answers_with_the_runs_data() {
         ("/assets/sse.min.js", "EventSource"),
         ("/assets/app.js", "data-since"),
         ("/assets/app.css", "--accent"),
+        // The scripted agent's tokens have no price: not "$0.0000" as if free.
+        (
+            &*format!("/runs/{id}"),
+            "— <small class=\"muted\">no price known: set <code>pricing</code>",
+        ),
+        (
+            "/runs/table?status=succeeded",
+            "title=\"no price is known for the model",
+        ),
         // Browsers ask for the icon on their own.
         ("/favicon.ico", "<svg"),
         ("/", "rel=\"icon\""),

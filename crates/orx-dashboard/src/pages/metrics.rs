@@ -59,7 +59,7 @@ fn usage_rows(sums: &BTreeMap<String, Sum>) -> Vec<UsageRow> {
             name: name.clone(),
             input: view::tokens(*i),
             output: view::tokens(*o),
-            cost: view::cost(*c),
+            cost: view::cost_of(*c, i.saturating_add(*o)),
         })
         .collect()
 }

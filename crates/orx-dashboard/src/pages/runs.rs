@@ -45,7 +45,7 @@ impl<'a> RowView<'a> {
             failure: r.failure,
             waiting_for: r.waiting_for.as_deref(),
             tokens: view::tokens(r.tokens),
-            cost: view::cost(r.cost_usd),
+            cost: view::cost_of(r.cost_usd, r.tokens),
             active: r.is_active(),
         }
     }

@@ -108,6 +108,18 @@ pub fn tokens(n: u64) -> String {
     }
 }
 
+/// What a cell says when tokens were used and no price is known for their model.
+pub const NO_PRICE: &str = "—";
+
+/// `$0.0123`; `—` for tokens used at no known price (not free: `pricing` lacks the model).
+pub fn cost_of(usd: f64, tokens: u64) -> String {
+    if usd == 0.0 && tokens > 0 {
+        NO_PRICE.to_string()
+    } else {
+        cost(usd)
+    }
+}
+
 /// `$0.0123`.
 pub fn cost(usd: f64) -> String {
     format!("${usd:.4}")
@@ -228,6 +240,13 @@ pub fn url_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_at_no_known_price_are_not_shown_as_free() {
+        assert_eq!(cost_of(0.0, 1200), NO_PRICE);
+        assert_eq!(cost_of(0.0, 0), "$0.0000");
+        assert_eq!(cost_of(0.01234, 1200), "$0.0123");
+    }
 
     #[test]
     fn every_template_compiles() {
