@@ -625,3 +625,49 @@ fn each_view_has_its_url_and_back_and_reload_land_on_it() {
         shot(c, "view-urls").await;
     });
 }
+
+/// Why a run failed, at a glance (issue 15, point 2): the bar names the stage, the item, the
+/// attempt and the category with the first finding, and its links open the gate's log and the
+/// attempt's diff; the overview shows no "Last error" for a run that succeeded.
+#[test]
+fn a_failed_runs_page_says_why_at_the_top_and_links_to_the_gate_log() {
+    let gates = "gates:\n  - name: lint\n    command: sh\n    args: [\"-c\", \"echo 'src/app.py:3:1: E999 SyntaxError: invalid syntax'; exit 1\"]\n    baseline: ignore\n";
+    let repo = super::repo_with(
+        &[("f", "x")],
+        &super::scenario(super::ONE_ITEM, super::WRITE_A, ""),
+        gates,
+    );
+    super::orx_ok(&repo, &["run", "t"], 1);
+    let id = repo.single_run();
+    let d = Dash::start(&repo, &[]);
+    let base = format!("http://{}", d.addr);
+    runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/runs/{id}")).await.unwrap();
+        let bar = text(c, "#failure").await;
+        assert!(
+            bar.contains("Failed at implement · W001, attempt 3")
+                && bar.contains("gate_failed")
+                && bar.contains("src/app.py:3:1: E999 SyntaxError: invalid syntax"),
+            "{bar}"
+        );
+        shot(c, "failure-bar").await;
+        click(c, "failure-log").await;
+        until(10, "the gate's log", || async {
+            text(c, "#log").await.contains("E999 SyntaxError")
+                && c.current_url()
+                    .await
+                    .unwrap()
+                    .as_str()
+                    .contains("path=logs/gate_lint_W001_3.log")
+        })
+        .await;
+        c.back().await.unwrap();
+        click(c, "failure-diff").await;
+        until(10, "the attempt's diff", || async {
+            count(c, "details.file[data-file='a.txt']").await > 0
+        })
+        .await;
+    });
+}

@@ -447,7 +447,7 @@ fn two_runs_at_once_share_the_day_budget_without_both_crossing_it() {
 
 /// A repository whose item fails its gate on the implement attempt and passes after a fix;
 /// `fix` is the fix step's extra fields, `config` more of orx.yaml.
-fn fix_repo(fix: &str, config: &str) -> orx_testkit::TestRepo {
+pub(super) fn fix_repo(fix: &str, config: &str) -> orx_testkit::TestRepo {
     let implement = format!(
         "  - item: W001\n    attempt: 1\n    write: {{ a.txt: \"bad\\n\" }}\nfix:\n  - item: W001\n    write: {{ a.txt: \"good\\n\" }}\n{fix}"
     );

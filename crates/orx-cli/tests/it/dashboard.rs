@@ -914,3 +914,24 @@ fn the_api_approves_a_waiting_run_with_more_budget_and_refuses_what_does_not_fit
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("does not wait for a person"), "{}", r.body);
 }
+
+/// A failure that a later attempt fixed is history: a succeeded run's page shows no failure
+/// bar and no "Last error" card.
+#[test]
+fn a_succeeded_run_shows_no_error_for_a_failure_it_fixed() {
+    let repo = super::budget::fix_repo("", "");
+    orx_ok(&repo, &["run", "t"], 0);
+    let id = repo.single_run();
+    assert!(
+        repo.state(&id).last_failure.is_some(),
+        "the first attempt's failure is in the checkpoint"
+    );
+    let d = Dash::start(&repo, &[]);
+    let page = d.get(&format!("/runs/{id}"));
+    assert_eq!(page.status, 200);
+    assert!(
+        !page.body.contains("id=\"failure\"") && !page.body.contains("Last error"),
+        "{}",
+        page.body
+    );
+}

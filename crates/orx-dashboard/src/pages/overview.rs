@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use orx_core::metrics::StageRecord;
+use orx_core::protocol::Observed;
 use orx_core::protocol::{
     AttemptStatus, Failure, FailureCategory, ItemPhase, ItemState, ItemStatus, RunState,
     StageState, StageStatus,
@@ -136,9 +137,11 @@ pub(super) fn html(state: &Shared, run: &RunData) -> String {
         ),
         None => (Vec::new(), Vec::new()),
     };
+    // A failure a later attempt fixed is history, not the run's error.
     let failure = run
         .state
         .as_ref()
+        .filter(|_| run.summary.status == Observed::Failed)
         .and_then(|s| s.last_failure.clone())
         .map(|mut f| {
             f.message = crate::redact(&f.message);

@@ -25,7 +25,68 @@ struct HeaderView<'a> {
     queue_error: Option<String>,
     waiting: Option<WaitingView>,
     budget: Vec<BudgetBar>,
+    failed: Option<FailView>,
     csrf: &'a str,
+}
+
+/// Why a failed run failed, at the top of its page: where, the first finding, and the views
+/// that show the rest.
+#[derive(Serialize)]
+struct FailView {
+    stage: String,
+    item: Option<String>,
+    attempt: Option<u32>,
+    category: String,
+    /// The first finding of the evidence (file:line and message), else the failure's message.
+    finding: String,
+    evidence_url: Option<String>,
+    diff_url: Option<String>,
+    log_url: Option<String>,
+}
+
+/// The failure bar of a failed run.
+fn failed(id: &str, state: &RunState) -> Option<FailView> {
+    let f = state.last_failure.as_ref()?;
+    let item = f.item.clone();
+    let item_state = item.as_deref().and_then(|i| state.item(i));
+    let evidence = item_state
+        .and_then(|i| i.last_evidence.as_deref())
+        .unwrap_or("");
+    let finding = evidence
+        .lines()
+        .find_map(|l| l.strip_prefix("- "))
+        .map(str::to_string)
+        .unwrap_or_else(|| f.message.lines().next().unwrap_or("").to_string());
+    // The gate named by the evidence ("## Gate `tests` failed …"), whose log holds the rest.
+    let gate = evidence.lines().find_map(|l| {
+        l.strip_prefix("## Gate `")?
+            .split('`')
+            .next()
+            .map(str::to_string)
+    });
+    let attempt = item_state.map(|i| i.attempts);
+    let view = |q: String| Some(format!("/runs/{id}?{q}"));
+    Some(FailView {
+        stage: f.stage.clone(),
+        attempt,
+        category: f.category.as_str().to_string(),
+        finding: crate::redact(&finding),
+        evidence_url: f
+            .evidence
+            .as_ref()
+            .and_then(|e| view(format!("tab=artifacts&path={}", crate::view::url_encode(e)))),
+        diff_url: item
+            .as_ref()
+            .and_then(|i| view(format!("tab=diff&item={i}"))),
+        log_url: match (&gate, &item, attempt) {
+            (Some(g), Some(i), Some(a)) => view(format!(
+                "tab=logs&path={}",
+                crate::view::url_encode(&format!("logs/gate_{g}_{i}_{a}.log"))
+            )),
+            _ => None,
+        },
+        item,
+    })
 }
 
 /// What a waiting run waits for, and what the page offers to continue it.
@@ -121,6 +182,9 @@ pub(super) fn html(state: &Shared, run: &RunData) -> String {
         budget: st
             .map(|x| budget_bars(x, s.tokens, s.cost_usd))
             .unwrap_or_default(),
+        failed: st
+            .filter(|_| s.status == Observed::Failed)
+            .and_then(|x| failed(&s.run_id, x)),
         csrf: &state.csrf,
     };
     render("run_header.html", &view)
