@@ -257,12 +257,12 @@ pub async fn resume(State(state): State<Shared>, Path(id): Path<String>) -> Resp
     let Some(run) = pages::load_run(&state, &id) else {
         return no_run(&id);
     };
-    match state.queue.resume(&id, run.summary.status) {
-        Ok(()) => {
+    match state.queue.resume(&state, &id, run.summary.status) {
+        Ok(how) => {
             state.live.notify(&id);
             (
                 StatusCode::ACCEPTED,
-                Json(json!({ "run_id": id, "result": "resuming" })),
+                Json(json!({ "run_id": id, "result": continued(how, "resuming") })),
             )
                 .into_response()
         }
@@ -341,15 +341,23 @@ fn continue_waiting(state: &Shared, id: &str, how: orx_core::protocol::Continue)
     let Some(run_state) = run.state.as_ref() else {
         return no_run(id);
     };
-    match state.queue.continue_waiting(id, run_state, how) {
-        Ok(()) => {
+    match state.queue.continue_waiting(state, id, run_state, how) {
+        Ok(how) => {
             state.live.notify(id);
             (
                 StatusCode::ACCEPTED,
-                Json(json!({ "run_id": id, "result": "continuing" })),
+                Json(json!({ "run_id": id, "result": continued(how, "continuing") })),
             )
                 .into_response()
         }
         Err(e) => refused(e),
+    }
+}
+
+/// What the API says of a continued run: `doing` now, or `queued` for a free slot.
+fn continued(how: crate::queue::Continued, doing: &'static str) -> &'static str {
+    match how {
+        crate::queue::Continued::Started => doing,
+        crate::queue::Continued::Queued => "queued",
     }
 }

@@ -56,6 +56,68 @@ pub struct Queued {
     /// Why starting it failed, once it did.
     #[serde(default)]
     pub error: Option<String>,
+    /// Set when the entry continues an existing run instead of starting one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<QueuedResume>,
+}
+
+/// How a queued entry continues its run: a plain resume, or a person's decision on a waiting
+/// run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum QueuedResume {
+    /// `orx resume`.
+    Resume,
+    /// `orx approve`, with what it adds to the budget.
+    Approve {
+        /// Dollars.
+        add_usd: f64,
+        /// Tokens.
+        add_tokens: u64,
+    },
+    /// `orx reject`, with the feedback.
+    Reject {
+        /// What to change.
+        feedback: String,
+    },
+}
+
+impl QueuedResume {
+    fn of(how: Option<&Continue>) -> Self {
+        match how {
+            None => QueuedResume::Resume,
+            Some(Continue::Approve(r)) => QueuedResume::Approve {
+                add_usd: r.usd,
+                add_tokens: r.tokens,
+            },
+            Some(Continue::Reject(f)) => QueuedResume::Reject {
+                feedback: f.clone(),
+            },
+        }
+    }
+
+    fn how(&self) -> Option<Continue> {
+        match self {
+            QueuedResume::Resume => None,
+            QueuedResume::Approve {
+                add_usd,
+                add_tokens,
+            } => Some(Continue::Approve(orx_core::protocol::BudgetRaise {
+                usd: *add_usd,
+                tokens: *add_tokens,
+            })),
+            QueuedResume::Reject { feedback } => Some(Continue::Reject(feedback.clone())),
+        }
+    }
+}
+
+/// What a request to continue a run did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Continued {
+    /// Its driver was started.
+    Started,
+    /// It waits in the queue for a free slot.
+    Queued,
 }
 
 /// A refused request: what is wrong and how to fix it.
@@ -117,7 +179,14 @@ pub struct RunQueue {
     max: usize,
     wake: Notify,
     /// Runs started here and not yet seen running by the index (they count against the limit).
-    starting: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// With the status each had when it was started (a resumed run shows that one until its
+    /// driver runs).
+    starting: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            (std::time::Instant, Option<orx_core::protocol::Observed>),
+        >,
+    >,
 }
 
 fn optional(v: &Option<String>) -> Option<&str> {
@@ -289,6 +358,7 @@ impl RunQueue {
             queued_at: orx_core::run::now_rfc3339(),
             request: req,
             error: None,
+            resume: None,
         };
         let io = |e: orx_core::Error| {
             refusal(
@@ -353,12 +423,12 @@ impl RunQueue {
     /// Runs this dashboard started that the index has not yet seen running (forgotten after 60 s).
     fn pending_starts(&self, state: &crate::AppState) -> usize {
         let mut map = self.starting.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|id, at| {
+        map.retain(|id, (at, before)| {
             at.elapsed() < Duration::from_secs(60)
-                && state
-                    .index
-                    .row(id)
-                    .is_none_or(|r| r.status == orx_core::protocol::Observed::Interrupted)
+                && state.index.row(id).is_none_or(|r| {
+                    r.status == orx_core::protocol::Observed::Interrupted
+                        || Some(r.status) == *before
+                })
         });
         map.len()
     }
@@ -441,7 +511,12 @@ impl RunQueue {
 
     /// Resumes a run in the background through the launcher (its output in
     /// `logs/dashboard_resume.log`).
-    pub fn resume(&self, id: &str, status: orx_core::protocol::Observed) -> Result<(), Refusal> {
+    pub fn resume(
+        &self,
+        state: &crate::AppState,
+        id: &str,
+        status: orx_core::protocol::Observed,
+    ) -> Result<Continued, Refusal> {
         if !status.is_resumable() {
             return Err(refusal(
                 409,
@@ -449,7 +524,65 @@ impl RunQueue {
                 "wait for the run to stop, or cancel it first",
             ));
         }
-        self.launch_resume(id, None)
+        self.resume_or_queue(state, id, None)
+    }
+
+    /// Runs driven now, and starts not yet seen running.
+    fn busy(&self, state: &crate::AppState) -> usize {
+        state.index.active().len() + self.pending_starts(state)
+    }
+
+    /// Continues run `id` now when fewer than `max_concurrent_runs` run, else queues it (the
+    /// limit holds for resumes as for starts).
+    fn resume_or_queue(
+        &self,
+        state: &crate::AppState,
+        id: &str,
+        how: Option<Continue>,
+    ) -> Result<Continued, Refusal> {
+        if self.queued(id).is_some() {
+            return Err(refusal(
+                409,
+                format!("run {id} is already queued"),
+                "it goes on when a slot is free; cancel removes it from the queue",
+            ));
+        }
+        if self.busy(state) < self.max {
+            self.launch_resume(id, how)?;
+            self.mark_starting(state, id);
+            return Ok(Continued::Started);
+        }
+        let task = state.index.row(id).map(|r| r.task).unwrap_or_default();
+        let q = Queued {
+            run_id: id.to_string(),
+            queued_at: orx_core::run::now_rfc3339(),
+            request: StartRequest {
+                task,
+                ..Default::default()
+            },
+            error: None,
+            resume: Some(QueuedResume::of(how.as_ref())),
+        };
+        let io = |e: orx_core::Error| {
+            refusal(
+                500,
+                format!("could not queue the resume: {e}"),
+                format!("check that {} is writable", self.queue_dir.display()),
+            )
+        };
+        fs_err::create_dir_all(&self.queue_dir).map_err(|e| io(e.into()))?;
+        orx_core::fsutil::atomic_write_json(&self.entry(id), &q).map_err(io)?;
+        self.wake.notify_one();
+        Ok(Continued::Queued)
+    }
+
+    /// Counts `id` against the limit until the index sees its status change.
+    fn mark_starting(&self, state: &crate::AppState, id: &str) {
+        let seen = state.index.row(id).map(|r| r.status);
+        self.starting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), (std::time::Instant::now(), seen));
     }
 
     /// Continues a run that waits, as a person decided on its page: approved (with what they
@@ -457,10 +590,11 @@ impl RunQueue {
     /// instead, when the run does not wait for that.
     pub fn continue_waiting(
         &self,
+        app: &crate::AppState,
         id: &str,
         state: &orx_core::protocol::RunState,
         how: Continue,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Continued, Refusal> {
         use orx_core::protocol::Refusal as Why;
         state.decide(&how).map_err(|why| match why {
             Why::NotWaiting(status) => refusal(
@@ -492,7 +626,7 @@ impl RunQueue {
                 "say what the agent should change",
             ),
         })?;
-        self.launch_resume(id, Some(how))
+        self.resume_or_queue(app, id, Some(how))
     }
 
     fn launch_resume(&self, id: &str, how: Option<Continue>) -> Result<(), Refusal> {
@@ -529,14 +663,28 @@ pub async fn dispatch_once(state: &Shared) {
         }
         let id = q.run_id.clone();
         let exists = state.index.dir(&id).state().exists();
-        if !exists {
-            let running = state.index.active().len() + l.pending_starts(state);
-            if running >= l.max {
-                break;
-            }
+        if (!exists || q.resume.is_some()) && l.busy(state) >= l.max {
+            break;
         }
         // Claim the entry: a cancel now waits, and a second dispatcher would not find it.
         if std::fs::rename(l.entry(&id), l.claimed(&id)).is_err() {
+            continue;
+        }
+        if let Some(how) = &q.resume {
+            let resumed = l.launch_resume(&id, how.how());
+            if resumed.is_ok() {
+                l.mark_starting(state, &id);
+            }
+            let _ = std::fs::remove_file(l.claimed(&id));
+            if let Err(e) = resumed {
+                let failed = Queued {
+                    error: Some(e.message),
+                    ..q.clone()
+                };
+                let _ = orx_core::fsutil::atomic_write_json(&l.entry(&id), &failed);
+            }
+            state.index.touch(&id);
+            state.live.notify(&id);
             continue;
         }
         let result = if exists { Ok(()) } else { l.start(&q).await };
@@ -546,7 +694,7 @@ pub async fn dispatch_once(state: &Shared) {
                 l.starting
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(id.clone(), std::time::Instant::now());
+                    .insert(id.clone(), (std::time::Instant::now(), None));
                 let _ = std::fs::remove_file(l.claimed(&id));
             }
             Ok(()) => {

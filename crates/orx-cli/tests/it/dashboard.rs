@@ -935,3 +935,55 @@ fn a_succeeded_run_shows_no_error_for_a_failure_it_fixed() {
         page.body
     );
 }
+
+/// The queue's limit holds for runs continued from the dashboard too (issue 15, point 6): with
+/// one run at once and one running, approving a waiting run queues it; it goes on when the
+/// running one ends.
+#[test]
+fn a_continued_run_waits_in_the_queue_while_the_limit_is_reached() {
+    use orx_core::protocol::RunStatus;
+    let slow_plan = "plan:\n  - when_env: ORX_TEST_SLOW\n    text: \"the plan\"\n    sleep_ms: 60000\n  - text: \"the plan\"";
+    let repo = repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, "").replace("plan:\n  - text: \"the plan\"", slow_plan),
+        "approvals: [plan]\n",
+    );
+    // B waits for the approval of its plan.
+    orx_ok(&repo, &["run", "b"], 3);
+    let b = repo.single_run();
+    // The dashboard's runs play the slow plan: A holds the only slot.
+    let mut cmd = repo.orx(bin());
+    cmd.env("ORX_TEST_SLOW", "1")
+        .args(["dashboard", "--port", "0", "--max-concurrent-runs", "1"]);
+    let d = Dash::spawn(cmd);
+    let a = d.post("/api/runs", r#"{"task": "a"}"#).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for(30, "A to run", || {
+        repo.run_dir(&a).join("state.json").exists() && repo.state(&a).status == RunStatus::Running
+    });
+    let r = d.post(&format!("/api/runs/{b}/approve"), "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.json()["result"], "queued", "{}", r.body);
+    let again = d.post(&format!("/api/runs/{b}/approve"), "");
+    assert_eq!(again.status, 409, "queued once: {}", again.body);
+    assert!(
+        d.get("/api/runs").json()["queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["run_id"] == b.as_str()),
+        "B is in the queue"
+    );
+    // While A runs, B stays waiting (the dispatcher looks twice a second).
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(repo.state(&b).status, RunStatus::Waiting);
+    // A ends: B goes on, approved, and finishes.
+    assert_eq!(d.post(&format!("/api/runs/{a}/cancel"), "").status, 200);
+    wait_for(60, "B to finish once A ended", || {
+        repo.state(&b).status == RunStatus::Succeeded
+    });
+    assert_eq!(repo.state(&b).approved, ["plan"]);
+    assert_eq!(repo.state(&a).status, RunStatus::Cancelled);
+}

@@ -384,11 +384,12 @@ pub async fn resume(State(state): State<Shared>, Path(id): Path<String>) -> Resp
     let Some(run) = load_run(&state, &id) else {
         return missing_run(&id);
     };
-    if let Err(e) = state.queue.resume(&id, run.summary.status) {
-        return refused(e);
-    }
+    let said = match state.queue.resume(&state, &id, run.summary.status) {
+        Ok(how) => queued_or(&state, how, "resuming"),
+        Err(e) => return refused(e),
+    };
     state.live.notify(&id);
-    action_result(&state, &id, "resuming")
+    action_result(&state, &id, &said)
 }
 
 /// `POST /runs/{id}/approve`: a waiting run goes on, with what the form adds to its budget.
@@ -428,12 +429,23 @@ fn continue_waiting(state: &Shared, id: &str, how: Continue) -> Response {
         Continue::Approve(_) => "approved; the run goes on",
         Continue::Reject(_) => "rejected; the stage runs again with your feedback",
     };
-    match state.queue.continue_waiting(id, run_state, how) {
-        Ok(()) => {
+    match state.queue.continue_waiting(state, id, run_state, how) {
+        Ok(how) => {
             state.live.notify(id);
-            action_result(state, id, said)
+            action_result(state, id, &queued_or(state, how, said))
         }
         Err(e) => action_refused(state, id, &e),
+    }
+}
+
+/// What the page says of a continued run: `doing`, or that it waits for a free slot.
+fn queued_or(state: &Shared, how: crate::queue::Continued, doing: &str) -> String {
+    match how {
+        crate::queue::Continued::Started => doing.to_string(),
+        crate::queue::Continued::Queued => format!(
+            "queued: at most {} run(s) at once; it goes on when one ends",
+            state.queue.max()
+        ),
     }
 }
 
