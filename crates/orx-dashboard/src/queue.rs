@@ -360,17 +360,23 @@ impl RunQueue {
             error: None,
             resume: None,
         };
+        self.put(&q)?;
+        Ok(id)
+    }
+
+    /// Writes queue entry `q` and wakes the dispatcher.
+    fn put(&self, q: &Queued) -> Result<(), Refusal> {
         let io = |e: orx_core::Error| {
             refusal(
                 500,
-                format!("could not queue the run: {e}"),
+                format!("could not queue run {}: {e}", q.run_id),
                 format!("check that {} is writable", self.queue_dir.display()),
             )
         };
         fs_err::create_dir_all(&self.queue_dir).map_err(|e| io(e.into()))?;
-        orx_core::fsutil::atomic_write_json(&self.entry(&id), &q).map_err(io)?;
+        orx_core::fsutil::atomic_write_json(&self.entry(&q.run_id), q).map_err(io)?;
         self.wake.notify_one();
-        Ok(id)
+        Ok(())
     }
 
     fn entry(&self, id: &str) -> PathBuf {
@@ -563,16 +569,7 @@ impl RunQueue {
             error: None,
             resume: Some(QueuedResume::of(how.as_ref())),
         };
-        let io = |e: orx_core::Error| {
-            refusal(
-                500,
-                format!("could not queue the resume: {e}"),
-                format!("check that {} is writable", self.queue_dir.display()),
-            )
-        };
-        fs_err::create_dir_all(&self.queue_dir).map_err(|e| io(e.into()))?;
-        orx_core::fsutil::atomic_write_json(&self.entry(id), &q).map_err(io)?;
-        self.wake.notify_one();
+        self.put(&q)?;
         Ok(Continued::Queued)
     }
 
