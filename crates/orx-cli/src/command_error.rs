@@ -3,6 +3,7 @@
 
 use orx_core::Error;
 use orx_core::error::{GitError, PipelineError, RunError};
+use orx_core::git::github::GitHubError;
 use orx_core::land::LandError;
 use orx_core::protocol::FailureCategory;
 
@@ -108,6 +109,11 @@ fn exit_of(e: &Error) -> Exit {
             GitError::Command { .. } | GitError::WorktreeLost { .. } => Exit::Failed,
             _ => Exit::Usage,
         },
+        Error::GitHub(g) => match g {
+            GitHubError::Call { .. } => Exit::Failed,
+            GitHubError::Cancelled => Exit::Interrupted,
+            _ => Exit::Usage,
+        },
         _ => Exit::Failed,
     }
 }
@@ -127,6 +133,7 @@ fn hints_for(e: &Error) -> Vec<String> {
             hints
         }
         Error::Git(g) => git_hints(g),
+        Error::GitHub(g) => github_hints(g),
         Error::Run(r) => run_hints(r),
         Error::Pipeline(p) => pipeline_hints(p),
         Error::Land(l) => land_hints(l, "RUN"),
@@ -185,6 +192,33 @@ fn git_hints(e: &GitError) -> Vec<String> {
             "`orx resume` puts the worktree's .git file back (or recreates the worktree from the \
              run branch) and continues"
         }
+    };
+    vec![hint.to_string()]
+}
+
+fn github_hints(e: &GitHubError) -> Vec<String> {
+    let hint = match e {
+        GitHubError::NotInstalled => {
+            "install the GitHub CLI (Debian and Ubuntu: `apt-get install gh`), then `gh auth login`"
+        }
+        GitHubError::NotLoggedIn { .. } => {
+            "run `gh auth login` (or set GH_TOKEN to a token that can read the repository)"
+        }
+        GitHubError::NoGitHubRemote { .. } => {
+            "add the GitHub repository as the remote (`git remote add origin \
+             git@github.com:OWNER/NAME.git`, or set git.remote in orx.yaml), set GH_REPO=OWNER/NAME, \
+             or pass the issue's URL"
+        }
+        GitHubError::BadIssue { .. } => {
+            "give --issue a number (12 or #12) or the issue's URL \
+             (https://github.com/OWNER/NAME/issues/12)"
+        }
+        GitHubError::NotFound { .. } => {
+            "check the number (`gh issue list` shows the open ones) and that the remote is the \
+             issue's repository, or pass the issue's URL"
+        }
+        GitHubError::Call { .. } => "see what gh said above; `gh auth status` checks the login",
+        GitHubError::Cancelled => return Vec::new(),
     };
     vec![hint.to_string()]
 }

@@ -75,6 +75,9 @@ impl DriverCommand for OrxDriver {
         if spec.include_dirty {
             a.push("--include-dirty".into());
         }
+        if let Some(issue) = &spec.issue {
+            flag_json(&mut a, "--linked-issue", issue);
+        }
         a
     }
 
@@ -111,4 +114,10 @@ impl DriverCommand for OrxDriver {
         a.extend(["cancel".into(), run_id.into()]);
         a
     }
+}
+
+/// `--flag=JSON` for a value the driver reads back whole.
+fn flag_json(a: &mut Vec<OsString>, name: &str, value: &impl serde::Serialize) {
+    let json = serde_json::to_string(value).unwrap_or_default();
+    a.push(format!("{name}={json}").into());
 }

@@ -88,6 +88,7 @@ fn write_run(runs: &Path, n: usize) -> String {
         ended_at: Some("2026-11-26T10:00:42Z".into()),
         status: st.status,
         pr_url: None,
+        issue: None,
     };
     files.save_meta(&meta).unwrap();
     let records: Vec<StageRecord> = STAGES

@@ -430,9 +430,12 @@ impl RunQueue {
     fn pending_starts(&self, state: &crate::AppState) -> usize {
         let mut map = self.starting.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|id, (at, before)| {
+            // Held until the index sees the run running (or ended): a run just created reads
+            // `pending`, and one resumed still reads `interrupted` or its old status, for a while.
             at.elapsed() < Duration::from_secs(60)
                 && state.index.row(id).is_none_or(|r| {
-                    r.status == orx_core::protocol::Observed::Interrupted
+                    use orx_core::protocol::Observed as O;
+                    matches!(r.status, O::Queued | O::Pending | O::Interrupted)
                         || Some(r.status) == *before
                 })
         });
@@ -463,6 +466,7 @@ impl RunQueue {
             pipeline,
             base_branch: optional(&r.base_branch).map(str::to_string),
             include_dirty: false,
+            issue: None,
         })
     }
 

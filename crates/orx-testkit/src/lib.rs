@@ -7,8 +7,10 @@
     clippy::print_stderr
 )]
 
+pub mod github;
 pub mod http;
 pub mod mock;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,7 +2,7 @@
 //! (codex) and the Anthropic Messages API (claude; copilot in BYOK mode) for the real CLIs.
 //! It stops when dropped, after a bounded lifetime, or after a bounded number of requests.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -160,48 +160,8 @@ fn handle(
     count: &AtomicUsize,
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_string();
-    let path = parts.next().unwrap_or("").to_string();
-    let mut length = 0usize;
-    let mut chunked = false;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
-            break;
-        }
-        let lower = h.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-            chunked = true;
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size)?;
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 {
-                let mut end = String::new();
-                let _ = reader.read_line(&mut end);
-                break;
-            }
-            let mut chunk = vec![0; n + 2];
-            reader.read_exact(&mut chunk)?;
-            body.extend_from_slice(&chunk[..n]);
-        }
-    } else {
-        body.resize(length, 0);
-        reader.read_exact(&mut body)?;
-    }
-    let body = String::from_utf8_lossy(&body).to_string();
+    let req = crate::serve::read_request(&stream)?;
+    let (method, path, body) = (req.method, req.target, req.body);
     if let Ok(mut s) = seen.lock() {
         s.push(Seen {
             path: format!("{method} {path}"),
@@ -258,13 +218,7 @@ fn handle(
 }
 
 fn respond_json(out: &mut TcpStream, status: u16, v: &Value) -> std::io::Result<()> {
-    let body = v.to_string();
-    write!(
-        out,
-        "HTTP/1.1 {status} Mock\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    out.flush()
+    crate::serve::respond(out, status, "application/json", &v.to_string())
 }
 
 fn start_sse(out: &mut TcpStream) -> std::io::Result<()> {

@@ -50,6 +50,7 @@ pub fn demo(env: &Env, args: DemoArgs) -> Outcome {
         base_branch: None,
         run_id: None,
         include_dirty: false,
+        issue: None,
     });
     if let Some(pb) = bar {
         pb.finish_and_clear();

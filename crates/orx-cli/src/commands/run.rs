@@ -17,9 +17,18 @@ use clap::Args;
 /// `orx run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The task: text, @path (a file, relative to the current directory), or - (stdin).
-    #[arg(value_name = "TASK")]
-    pub task: String,
+    /// The task: text, @path (a file, relative to the current directory), or - (stdin). With
+    /// --issue, what to add to the issue (optional).
+    #[arg(value_name = "TASK", required_unless_present = "issue")]
+    pub task: Option<String>,
+    /// Work on a GitHub issue: its number in this repository's GitHub remote (git.remote) or
+    /// its URL. The task is the issue's title, body, labels and comments, read with `gh`; the
+    /// pull request the run opens says `Closes #N`.
+    #[arg(long, value_name = "N|URL")]
+    pub issue: Option<String>,
+    /// The issue a detached run's task came from (set by orx for its own driver).
+    #[arg(long, hide = true, value_name = "JSON", conflicts_with = "issue")]
+    pub linked_issue: Option<String>,
     /// The executor for every stage.
     #[arg(long, value_name = "ENGINE", value_parser = ENGINES)]
     pub engine: Option<String>,
@@ -141,6 +150,23 @@ pub fn signal_token() -> CancelToken {
     token
 }
 
+/// The GitHub issue `given` names (a number in the repository's GitHub remote, or a URL), read
+/// with gh before anything is made.
+fn read_issue(
+    repo: &std::path::Path,
+    config: &orx_core::config::LoadedConfig,
+    given: &str,
+) -> Result<orx_core::git::github::Issue, CommandError> {
+    use orx_core::git::github::{GitHub, IssueRef};
+    let wanted = IssueRef::parse(given).map_err(orx_core::Error::from)?;
+    let remote = config.config.git.remote.to_string();
+    let (hub, number) = match wanted {
+        IssueRef::Number(n) => (GitHub::of_checkout(repo, &remote)?, n),
+        IssueRef::Url(at, n) => (GitHub::new(at, repo), n),
+    };
+    Ok(hub.issue(number).map_err(orx_core::Error::from)?)
+}
+
 fn read_task(task: &str) -> Result<String, CommandError> {
     let text = if task == "-" {
         let mut s = String::new();
@@ -216,9 +242,25 @@ pub fn run(env: &Env, args: RunArgs) -> Outcome {
 }
 
 fn run_task(env: &Env, args: RunArgs) -> Outcome {
-    let task = read_task(&args.task)?;
+    let given = args.task.as_deref().map(read_task).transpose()?;
     let repo = env.repo()?;
     let config = env.config(&repo)?;
+    let (task, issue) = match (&args.issue, &args.linked_issue) {
+        (Some(issue), _) => {
+            let issue = read_issue(&repo, &config, issue)?;
+            (issue.task(given.as_deref()), Some((&issue).into()))
+        }
+        (None, Some(json)) => (
+            given.unwrap_or_default(),
+            Some(serde_json::from_str(json).map_err(|e| {
+                CommandError::usage(
+                    format!("--linked-issue is not an issue link: {e}"),
+                    "leave it out: orx sets it for its own driver",
+                )
+            })?),
+        ),
+        (None, None) => (given.unwrap_or_default(), None),
+    };
     let req = RunRequest {
         dir: repo.clone(),
         task,
@@ -228,6 +270,7 @@ fn run_task(env: &Env, args: RunArgs) -> Outcome {
         base_branch: args.base_branch.clone(),
         run_id: args.run_id.clone(),
         include_dirty: args.include_dirty,
+        issue,
     };
     // Said once the run (or the dry run) got going, not before an error that stops it.
     let scripted = uses_scripted_default(&req);
@@ -505,6 +548,7 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Outcome {
         pipeline: Some(args.pipeline.clone()),
         base_branch: args.base_branch.clone(),
         include_dirty: args.include_dirty,
+        issue: req.issue.clone(),
     };
     let launcher = crate::driver::OrxDriver::launcher(env.config_flag.clone())?;
     launcher.start(&spec).map_err(|e| match e {

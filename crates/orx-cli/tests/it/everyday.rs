@@ -265,7 +265,7 @@ fn messages_a_newcomer_meets_name_the_problem_and_the_fix() {
     --- stderr
     error: unexpected argument 'a' found
 
-    Usage: orx run [OPTIONS] <TASK>
+    Usage: orx run [OPTIONS] [TASK]
       hint: the task is one argument: quote it, e.g. orx run "Add a remove method"
     "#);
     // A task that starts with @ but names no file is the task itself.
@@ -376,6 +376,7 @@ fn the_agents_actions_reach_listeners_as_it_works_but_not_the_event_log() {
             base_branch: None,
             run_id: None,
             include_dirty: false,
+            issue: None,
         })
         .unwrap();
     let seen = seen.lock().unwrap();

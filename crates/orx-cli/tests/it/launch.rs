@@ -23,6 +23,7 @@ fn spec(repo: &TestRepo, id: &str) -> RunSpec {
         pipeline: None,
         base_branch: None,
         include_dirty: false,
+        issue: None,
     }
 }
 

@@ -20,6 +20,7 @@ mod context;
 mod dashboard;
 mod disk;
 mod everyday;
+mod github;
 mod launch;
 mod pipeline;
 mod real_agents;
@@ -171,4 +172,20 @@ knowledge_update:
     text: updated
 {extra}"#
     )
+}
+
+/// A folder for PATH holding links to git, sh and python3 only: no gh, whatever is installed
+/// beside them.
+pub fn path_without_gh() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for tool in ["git", "sh", "python3"] {
+        let found = std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(tool))
+                .find(|p| p.is_file())
+        });
+        let found = found.unwrap_or_else(|| panic!("{tool} is not on PATH"));
+        std::os::unix::fs::symlink(found, dir.path().join(tool)).unwrap();
+    }
+    dir
 }

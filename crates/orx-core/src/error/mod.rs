@@ -37,6 +37,9 @@ pub enum Error {
     /// Git failed, or the repository cannot be used.
     #[error(transparent)]
     Git(#[from] GitError),
+    /// GitHub (through gh) cannot be reached or refused.
+    #[error(transparent)]
+    GitHub(#[from] crate::git::github::GitHubError),
     /// A run folder, run id or lock problem.
     #[error(transparent)]
     Run(#[from] RunError),

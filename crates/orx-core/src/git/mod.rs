@@ -4,6 +4,7 @@
 
 mod changes;
 mod error;
+pub mod github;
 mod pin;
 
 use std::ffi::{OsStr, OsString};

@@ -35,6 +35,8 @@ pub struct RunSpec {
     pub base_branch: Option<String>,
     /// Start from the checkout's uncommitted state (the run's first commit).
     pub include_dirty: bool,
+    /// The GitHub issue the task comes from.
+    pub issue: Option<crate::protocol::IssueLink>,
 }
 
 /// A run to resume.

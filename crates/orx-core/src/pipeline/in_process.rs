@@ -89,6 +89,7 @@ impl Launcher for InProcess {
             base_branch: spec.base_branch.clone(),
             run_id: Some(spec.run_id.clone()),
             include_dirty: spec.include_dirty,
+            issue: spec.issue.clone(),
         };
         crate::launch::refuse_existing(spec)?;
         let ended = self.drive(&spec.run_id, move |cancel| Engine::new(cancel).start(req))?;

@@ -62,6 +62,20 @@ pub struct Meta {
     pub status: RunStatus,
     /// The pull request, when one was opened.
     pub pr_url: Option<String>,
+    /// The GitHub issue the run works on (`orx run --issue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<IssueLink>,
+}
+
+/// The GitHub issue a run works on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IssueLink {
+    /// Its number.
+    pub number: u64,
+    /// Its page.
+    pub url: String,
+    /// Its repository, `OWNER/NAME`.
+    pub repo: String,
 }
 
 impl Meta {

@@ -14,7 +14,7 @@ mod waiting;
 
 pub use event::{AgentCall, Event, EventBody, GateOutcome};
 pub use ids::{BUILTIN_PIPELINES, MAX_ITEM_ID_LEN, is_item_id};
-pub use meta::{Meta, ToolVersions, summarize_task};
+pub use meta::{IssueLink, Meta, ToolVersions, summarize_task};
 pub use metrics::{RunTotals, StageRecord};
 pub use state::{
     BudgetLimits, BudgetRaise, Failure, ItemState, PROTOCOL_VERSION, RunState, SessionRef,

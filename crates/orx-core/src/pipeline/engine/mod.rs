@@ -50,6 +50,8 @@ pub struct RunRequest {
     pub run_id: Option<String>,
     /// Start from the checkout's uncommitted state: it becomes the run's first commit.
     pub include_dirty: bool,
+    /// The GitHub issue the task comes from (its pull request closes it).
+    pub issue: Option<crate::protocol::IssueLink>,
 }
 
 /// A resume.

@@ -234,6 +234,7 @@ fn meta(
         ended_at: None,
         status: RunStatus::Running,
         pr_url: None,
+        issue: req.issue.clone(),
     }
 }
 

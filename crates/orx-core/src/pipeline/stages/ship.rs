@@ -2,12 +2,9 @@
 //! the run branch and opens a pull request when configured. No remote or no `gh`: a clear
 //! message and a local success.
 
-use std::time::Duration;
-
 use super::{Stage, StageOutcome};
 use crate::Result;
 use crate::pipeline::RunCtx;
-use crate::process::{ProcessSpec, run};
 use crate::protocol::{Event, EventBody};
 
 /// ship.
@@ -86,67 +83,56 @@ impl Stage for Ship {
 }
 
 fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
+    use crate::git::github::{GitHub, GitHubError, NewPullRequest};
     let base = cx.cp.meta().base_branch.clone();
     let title = crate::run::summarize_task(&cx.env.task, 72);
+    let remote = cx.env.config.git.remote.to_string();
+    let hub = match GitHub::of_checkout(&cx.env.worktree, &remote) {
+        Ok(hub) => hub.for_run(
+            cx.env.dir.log("gh.log"),
+            cx.env.files.redactor().clone(),
+            cx.env.ledger(),
+            cx.env.cancel.clone(),
+        ),
+        Err(crate::Error::GitHub(e)) => return Ok(no_pr(cx, &e)),
+        Err(e) => return Err(e),
+    };
     let body = cx.env.dir.artifact("pr_body.md");
-    if !body.exists() {
-        cx.env.files.text(
-            &body,
-            &format!("{}\n\nRun {} by orx.\n", cx.env.task, cx.env.dir.id()),
-        )?;
+    // The review wrote the body; without a review, the task is its body.
+    let mut text = crate::fsutil::read_text_capped(&body, crate::fsutil::MAX_INPUT_FILE)
+        .unwrap_or_else(|_| format!("{}\n\nRun {} by orx.\n", cx.env.task, cx.env.dir.id()));
+    let closes = cx.cp.meta().issue.as_ref().map(|i| i.closes_in(hub.repo()));
+    if let Some(closes) = closes.filter(|c| !text.lines().any(|l| l == c)) {
+        text.push_str(&format!("\n{closes}\n"));
     }
-    let mut args = vec![
-        "pr".to_string(),
-        "create".into(),
-        "--base".into(),
-        base,
-        "--head".into(),
-        branch.to_string(),
-        "--title".into(),
-        title,
-        "--body-file".into(),
-        body.display().to_string(),
-    ];
-    if cx.env.config.git.pr_draft {
-        args.push("--draft".into());
-    }
-    let mut spec = ProcessSpec::new("gh", args);
-    spec.cwd = Some(cx.env.worktree.clone());
-    spec.timeout = Some(Duration::from_secs(120));
-    spec.stdout_log = Some(cx.env.dir.log("gh.log"));
-    spec.stderr_log = Some(cx.env.dir.log("gh.log"));
-    spec.redactor = Some(cx.env.files.redactor().clone());
-    spec.ledger = Some(cx.env.ledger());
-    let mut out = String::new();
-    match run(&spec, &cx.env.cancel, &mut |_, l| {
-        out.push_str(l);
-        out.push('\n');
-    }) {
-        Err(crate::Error::Spawn { .. }) => {
-            let msg = "no pull request: `gh` is not installed (install the GitHub CLI and run `gh auth login`)".to_string();
-            cx.emit(Event::warning(msg.clone()).stage("ship"));
-            Ok(msg)
-        }
+    cx.env.files.text(&body, &text)?;
+    let asked = NewPullRequest {
+        base: &base,
+        head: branch,
+        title: &title,
+        body_file: &body,
+        draft: cx.env.config.git.pr_draft,
+    };
+    // A ship that ran before (a resume after a crash) may have opened it already.
+    let opened = match hub.open_pull_request_of(branch) {
+        Ok(Some(pr)) => Ok(pr),
+        Ok(None) => hub.open_pull_request(&asked),
         Err(e) => Err(e),
-        Ok(res) if res.success() => {
-            let url = out
-                .lines()
-                .rev()
-                .find(|l| l.starts_with("http"))
-                .unwrap_or("")
-                .trim()
-                .to_string();
-            cx.cp.meta_mut().pr_url = Some(url.clone()).filter(|u| !u.is_empty());
+    };
+    match opened {
+        Ok(pr) => {
+            cx.cp.meta_mut().pr_url = Some(pr.url.clone()).filter(|u| !u.is_empty());
             cx.cp.save_meta()?;
-            Ok(format!("opened pull request {url}"))
+            Ok(format!("opened pull request {}", pr.url))
         }
-        Ok(_) => {
-            let msg = format!(
-                "gh pr create failed (see logs/gh.log): {}",
-                crate::fsutil::tail_lines(&out, 3)
-            );
-            cx.emit(Event::warning(msg.clone()).stage("ship"));
-            Ok(msg)
-        }
+        Err(GitHubError::Cancelled) => Err(crate::Error::Cancelled),
+        Err(e) => Ok(no_pr(cx, &e)),
     }
+}
+
+/// The run succeeds without its pull request: said as a warning, with gh's log named.
+fn no_pr(cx: &mut RunCtx, why: &crate::git::github::GitHubError) -> String {
+    let msg = format!("no pull request: {why} (see logs/gh.log)");
+    cx.emit(Event::warning(msg.clone()).stage("ship"));
+    msg
 }

@@ -1,0 +1,251 @@
+//! A mock GitHub on 127.0.0.1 for the real `gh`: it answers the REST calls orx makes through
+//! `gh api` (issues and their comments, pull requests) and records every request.
+//!
+//! `gh` is pointed at it without TLS or /etc/hosts: with `GH_HOST=github.localhost` it speaks
+//! plain HTTP to `http://api.github.localhost/`, and it honours `HTTP_PROXY`, so the requests
+//! reach this server as proxy requests with absolute URIs ([`MockGitHub::env`]).
+
+use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::serve::{Received, read_request, respond};
+
+/// The host `gh` is told to use.
+pub const HOST: &str = "github.localhost";
+/// The repository the mock serves.
+pub const REPO: &str = "octo/demo";
+
+/// What the mock holds; tests change it through [`MockGitHub::with`].
+#[derive(Debug, Default)]
+pub struct Hub {
+    /// Issues by number (the REST issue object).
+    pub issues: BTreeMap<u64, Value>,
+    /// Each issue's comments.
+    pub comments: BTreeMap<u64, Vec<Value>>,
+    /// Pull requests opened, in order.
+    pub pulls: Vec<Value>,
+    /// Every request received, in order.
+    pub requests: Vec<Received>,
+    /// Answer 401 to a request without a token (a `gh` that is not logged in).
+    pub require_auth: bool,
+}
+
+/// A running mock GitHub; it stops when dropped or after ten minutes.
+pub struct MockGitHub {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    hub: Arc<Mutex<Hub>>,
+    config: tempfile::TempDir,
+}
+
+impl MockGitHub {
+    /// Starts an empty mock on a free port of 127.0.0.1.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let addr = listener.local_addr().expect("addr").to_string();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let hub = Arc::new(Mutex::new(Hub {
+            require_auth: true,
+            ..Default::default()
+        }));
+        let (stop2, hub2) = (stop.clone(), hub.clone());
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while !stop2.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(600) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let hub = hub2.clone();
+                        std::thread::spawn(move || {
+                            let _ = stream.set_nonblocking(false);
+                            let _ = handle(stream, &hub);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Self {
+            addr,
+            stop,
+            hub,
+            config: tempfile::tempdir().expect("gh config folder"),
+        }
+    }
+
+    /// Changes what the mock holds.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Hub) -> T) -> T {
+        f(&mut self.hub.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Adds issue `number` with its labels and comments (author, text).
+    pub fn add_issue(
+        &self,
+        number: u64,
+        title: &str,
+        body: &str,
+        labels: &[&str],
+        comments: &[(&str, &str)],
+    ) {
+        let issue = json!({
+            "number": number,
+            "title": title,
+            "body": body,
+            "state": "open",
+            "html_url": format!("http://{HOST}/{REPO}/issues/{number}"),
+            "labels": labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+            "user": {"login": "reporter"},
+            "comments": comments.len(),
+        });
+        let comments = comments
+            .iter()
+            .enumerate()
+            .map(|(i, (who, text))| json!({"id": i + 1, "user": {"login": who}, "body": text}))
+            .collect();
+        self.with(|h| {
+            h.issues.insert(number, issue);
+            h.comments.insert(number, comments);
+        });
+    }
+
+    /// The requests received so far.
+    pub fn requests(&self) -> Vec<Received> {
+        self.with(|h| h.requests.clone())
+    }
+
+    /// The pull requests opened so far.
+    pub fn pulls(&self) -> Vec<Value> {
+        self.with(|h| h.pulls.clone())
+    }
+
+    /// The environment that points the real `gh` here, logged in, in repository [`REPO`].
+    pub fn env(&self) -> Vec<(String, String)> {
+        let proxy = format!("http://{}", self.addr);
+        [
+            ("GH_HOST", HOST.to_string()),
+            ("GH_REPO", format!("{HOST}/{REPO}")),
+            ("GH_TOKEN", "gho_mocktoken0123456789".to_string()),
+            ("GH_CONFIG_DIR", self.config.path().display().to_string()),
+            ("GH_PROMPT_DISABLED", "1".to_string()),
+            ("GH_NO_UPDATE_NOTIFIER", "1".to_string()),
+            ("HTTP_PROXY", proxy.clone()),
+            ("http_proxy", proxy),
+            ("NO_PROXY", String::new()),
+            ("no_proxy", String::new()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+impl Drop for MockGitHub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn handle(mut stream: TcpStream, hub: &Mutex<Hub>) -> std::io::Result<()> {
+    let req = read_request(&stream)?;
+    let (status, body) = {
+        let mut h = hub.lock().unwrap_or_else(|e| e.into_inner());
+        h.requests.push(req.clone());
+        route(&mut h, &req)
+    };
+    respond(&mut stream, status, "application/json", &body.to_string())
+}
+
+/// The path of a request, without the scheme and host a proxy request carries, and its query.
+fn path_of(target: &str) -> (&str, &str) {
+    let path = target
+        .strip_prefix("http://")
+        .map_or(target, |rest| rest.find('/').map_or("/", |i| &rest[i..]));
+    path.split_once('?').unwrap_or((path, ""))
+}
+
+fn not_found() -> (u16, Value) {
+    (
+        404,
+        json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}),
+    )
+}
+
+fn route(h: &mut Hub, req: &Received) -> (u16, Value) {
+    if h.require_auth && req.header("authorization").is_none() {
+        return (401, json!({"message": "Requires authentication"}));
+    }
+    let (path, query) = path_of(&req.target);
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let Some(rest) = parts
+        .strip_prefix(&["repos"][..])
+        .and_then(|r| (r.len() >= 2 && r[..2].join("/") == REPO).then(|| &r[2..]))
+    else {
+        return not_found();
+    };
+    match (req.method.as_str(), rest) {
+        ("GET", ["issues", n]) => n
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| h.issues.get(&n).cloned())
+            .map_or_else(not_found, |i| (200, i)),
+        ("GET", ["issues", n, "comments"]) => n
+            .parse::<u64>()
+            .ok()
+            .filter(|n| h.issues.contains_key(n))
+            .map_or_else(not_found, |n| {
+                (
+                    200,
+                    Value::Array(h.comments.get(&n).cloned().unwrap_or_default()),
+                )
+            }),
+        ("POST", ["pulls"]) => {
+            let asked: Value = serde_json::from_str(&req.body).unwrap_or(Value::Null);
+            let missing = ["title", "head", "base"]
+                .into_iter()
+                .find(|k| !asked[*k].is_string());
+            if let Some(k) = missing {
+                return (
+                    422,
+                    json!({"message": format!("Validation Failed: {k} is missing")}),
+                );
+            }
+            let number = 100 + h.pulls.len() as u64 + 1;
+            let pr = json!({
+                "number": number,
+                "html_url": format!("http://{HOST}/{REPO}/pull/{number}"),
+                "state": "open",
+                "title": asked["title"],
+                "body": asked["body"],
+                "draft": asked["draft"].as_bool().unwrap_or(false),
+                "head": {"ref": asked["head"]},
+                "base": {"ref": asked["base"]},
+            });
+            h.pulls.push(pr.clone());
+            (201, pr)
+        }
+        ("GET", ["pulls"]) => {
+            let head = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("head="))
+                .map(|h| h.replace("%3A", ":"));
+            let open: Vec<Value> = h
+                .pulls
+                .iter()
+                .filter(|p| {
+                    head.as_ref().is_none_or(|want| {
+                        let branch = p["head"]["ref"].as_str().unwrap_or("");
+                        want.rsplit(':').next() == Some(branch)
+                    })
+                })
+                .cloned()
+                .collect();
+            (200, Value::Array(open))
+        }
+        _ => not_found(),
+    }
+}
