@@ -169,3 +169,80 @@ fn generated_extremes_are_handled() {
     assert_eq!(items.len(), 10_000);
     assert!(backlog::extract(&"no backlog here ".repeat(700_000)).is_err());
 }
+
+/// Real failed CI logs (`tests/corpus/ci/`) become evidence a fraction of their size that keeps
+/// the failing tests' names and locations (issue 17). Prints the sizes:
+/// `cargo test -p orx-core --test corpus ci_logs -- --nocapture`.
+#[test]
+fn ci_logs_become_small_evidence_that_keeps_the_failing_names() {
+    use orx_core::gate::ci_log::{DEFAULT_CAP, evidence};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/ci");
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "pytest.log",
+            &[
+                "tests/test_calc.py:17",
+                "test_mean_of_halves",
+                "assert 1 == 1.5",
+            ],
+        ),
+        (
+            "cargo.log",
+            &[
+                "tests::fee_rounds_up",
+                "src/lib.rs:414",
+                "a fee of 1.5 rounds up",
+            ],
+        ),
+        (
+            "eslint.log",
+            &[
+                "src/cart.js:2: column 7: 'count' is assigned a value but never used (no-unused-vars)",
+                "src/cart.js:5: column 18: Expected '===' and instead saw '==' (eqeqeq)",
+                "src/cart.js:8: column 10: 'summ' is not defined (no-undef)",
+            ],
+        ),
+    ];
+    for (file, must) in cases {
+        let raw = std::fs::read_to_string(dir.join(file)).unwrap();
+        let e = evidence("test", &raw, DEFAULT_CAP);
+        for m in must {
+            assert!(
+                e.text.contains(m),
+                "{file}: `{m}` is missing from\n{}",
+                e.text
+            );
+        }
+        // What the runner printed around the failing step is not the agent's business.
+        for noise in [
+            "Download action repository",
+            "git version",
+            "Requirement already satisfied",
+            "PASSED",
+            "2026-11-30T",
+        ] {
+            assert!(
+                !e.text.contains(noise),
+                "{file}: `{noise}` kept in\n{}",
+                e.text
+            );
+        }
+        assert!(
+            e.text.len() * 2 < raw.len(),
+            "{file}: {} of {} bytes",
+            e.text.len(),
+            raw.len()
+        );
+        if std::env::var_os("ORX_SHOW_EVIDENCE").is_some() {
+            println!("{}", e.text);
+        }
+        println!(
+            "ci evidence {file}: {} bytes of a {} byte log ({:.1}%), {} failure(s) located, parser {:?}",
+            e.text.len(),
+            raw.len(),
+            100.0 * e.text.len() as f64 / raw.len() as f64,
+            e.findings.iter().filter(|f| f.file.is_some()).count(),
+            e.parser
+        );
+    }
+}

@@ -434,7 +434,7 @@ pub enum ParserKind {
     Pytest,
     /// cargo build/test/clippy.
     Cargo,
-    /// eslint (generic extraction for now).
+    /// eslint (its default, stylish output).
     Eslint,
     /// tsc (generic extraction for now).
     Tsc,

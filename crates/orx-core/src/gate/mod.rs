@@ -2,6 +2,7 @@
 //! auto-fix and one re-run, and turn the log into structured evidence with a parser per tool.
 
 pub mod baseline;
+pub mod ci_log;
 mod command;
 pub mod parser;
 

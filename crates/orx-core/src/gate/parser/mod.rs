@@ -1,6 +1,7 @@
 //! Log parsers: turn a gate's output into findings (file, line, message) and test counts.
 
 mod cargo;
+mod eslint;
 mod generic;
 mod pytest;
 mod ruff;
@@ -19,7 +20,8 @@ pub fn parse(kind: ParserKind, text: &str, root: &Path) -> Parsed {
         ParserKind::Ruff => ruff::parse(text),
         ParserKind::Pytest => pytest::parse(text),
         ParserKind::Cargo => cargo::parse(text),
-        ParserKind::Eslint | ParserKind::Tsc | ParserKind::Generic => generic::parse(text),
+        ParserKind::Eslint => eslint::parse(text),
+        ParserKind::Tsc | ParserKind::Generic => generic::parse(text),
     };
     // A specific parser that found nothing still leaves the user error-looking lines.
     if parsed.findings.is_empty() && kind != ParserKind::Generic {
@@ -36,6 +38,10 @@ pub fn parse(kind: ParserKind, text: &str, root: &Path) -> Parsed {
 
 fn relative(file: &str, root: &Path) -> String {
     let p = Path::new(file);
+    // A relative path is the tool's, relative to where it ran: nothing to resolve.
+    if p.is_relative() {
+        return file.trim_start_matches("./").to_string();
+    }
     if let Ok(rel) = p.strip_prefix(root) {
         return rel.display().to_string();
     }
