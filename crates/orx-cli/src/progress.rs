@@ -113,6 +113,8 @@ fn on_event_tty(pb: &ProgressBar, stage: &Mutex<String>, printer: Printer, e: &E
         | EventBody::Ship => {
             pb.println(format!("  {}", event_line(e)));
         }
+        // Checks change state while the stage waits: the line says where they are.
+        EventBody::Ci(_) => pb.set_message(format!("ci · {}", e.message)),
         EventBody::RunFinished { .. } => pb.finish_and_clear(),
         EventBody::RunStarted { .. }
         | EventBody::RunResumed

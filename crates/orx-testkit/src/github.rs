@@ -33,6 +33,45 @@ pub struct Hub {
     pub requests: Vec<Received>,
     /// Answer 401 to a request without a token (a `gh` that is not logged in).
     pub require_auth: bool,
+    /// The checks of each commit asked for, in the order commits are first asked for: the
+    /// first commit gets the first round's, and so on (the last round's for any later one).
+    pub ci_rounds: Vec<Vec<MockCheck>>,
+    /// A commit's checks read as in progress this many times before they complete.
+    pub pending_polls: u32,
+    /// Checks that never complete.
+    pub ci_stuck: bool,
+    /// The commits whose checks were asked for, in order.
+    pub ci_shas: Vec<String>,
+    /// How many times each commit's checks were read.
+    pub ci_polls: BTreeMap<String, u32>,
+}
+
+/// One check the mock reports for a commit, with its job's log.
+#[derive(Clone, Debug)]
+pub struct MockCheck {
+    /// Its name.
+    pub name: String,
+    /// `success`, `failure`, …
+    pub conclusion: String,
+    /// Its job's log.
+    pub log: String,
+}
+
+impl MockCheck {
+    /// A check that ends with `conclusion` and has `log`.
+    pub fn new(name: &str, conclusion: &str, log: &str) -> Self {
+        Self {
+            name: name.into(),
+            conclusion: conclusion.into(),
+            log: log.into(),
+        }
+    }
+}
+
+/// A reply: JSON, or text (a job's log).
+enum Reply {
+    Json(Value),
+    Text(String),
 }
 
 /// A running mock GitHub; it stops when dropped or after ten minutes.
@@ -155,9 +194,65 @@ fn handle(mut stream: TcpStream, hub: &Mutex<Hub>) -> std::io::Result<()> {
     let (status, body) = {
         let mut h = hub.lock().unwrap_or_else(|e| e.into_inner());
         h.requests.push(req.clone());
-        route(&mut h, &req)
+        match job_log(&h, &req) {
+            Some(found) => found,
+            None => {
+                let (status, v) = route(&mut h, &req);
+                (status, Reply::Json(v))
+            }
+        }
     };
-    respond(&mut stream, status, "application/json", &body.to_string())
+    match body {
+        Reply::Json(v) => respond(&mut stream, status, "application/json", &v.to_string()),
+        Reply::Text(t) => respond(&mut stream, status, "text/plain", &t),
+    }
+}
+
+/// `GET …/actions/jobs/ID/logs`: the log of the check with that id (see [`check_runs`]).
+fn job_log(h: &Hub, req: &Received) -> Option<(u16, Reply)> {
+    let (path, _) = path_of(&req.target);
+    let id: usize = path
+        .strip_prefix(&format!("/repos/{REPO}/actions/jobs/"))?
+        .strip_suffix("/logs")?
+        .parse()
+        .ok()?;
+    let (round, index) = (id / 100, id % 100);
+    let check = h
+        .ci_rounds
+        .get(round.checked_sub(1)?)?
+        .get(index.checked_sub(1)?)?;
+    Some((200, Reply::Text(check.log.clone())))
+}
+
+/// The check runs of commit `sha`: its round's checks, in progress for the first
+/// `pending_polls` reads. A check's id is 100 × its round + its place (from 1).
+fn check_runs(h: &mut Hub, sha: &str) -> Value {
+    if !h.ci_shas.iter().any(|s| s == sha) {
+        h.ci_shas.push(sha.to_string());
+    }
+    let polls = h.ci_polls.entry(sha.to_string()).or_insert(0);
+    *polls += 1;
+    let done = !h.ci_stuck && *polls > h.pending_polls;
+    let index = h.ci_shas.iter().position(|s| s == sha).unwrap_or(0);
+    let round = index.min(h.ci_rounds.len().saturating_sub(1));
+    let runs: Vec<Value> = h
+        .ci_rounds
+        .get(round)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| {
+            let id = 100 * (round + 1) + i + 1;
+            json!({
+                "id": id,
+                "name": c.name,
+                "status": if done { "completed" } else { "in_progress" },
+                "conclusion": if done { Value::from(c.conclusion.clone()) } else { Value::Null },
+                "html_url": format!("http://{HOST}/{REPO}/actions/runs/1/job/{id}"),
+            })
+        })
+        .collect();
+    json!({"total_count": runs.len(), "check_runs": runs})
 }
 
 /// The path of a request, without the scheme and host a proxy request carries, and its query.
@@ -228,6 +323,7 @@ fn route(h: &mut Hub, req: &Received) -> (u16, Value) {
             h.pulls.push(pr.clone());
             (201, pr)
         }
+        ("GET", ["commits", sha, "check-runs"]) => (200, check_runs(h, sha)),
         ("GET", ["pulls"]) => {
             let head = query
                 .split('&')

@@ -201,6 +201,8 @@ fn logs_diff_and_clean() {
     [HH:MM:SS] ship  ship started
     [HH:MM:SS] ship  nothing left to commit
     [HH:MM:SS] ship  ship done: nothing left to commit
+    [HH:MM:SS] ci  ci started
+    [HH:MM:SS] ci  ci skipped: ci.watch is off
     [HH:MM:SS] knowledge_update  knowledge_update started
     [HH:MM:SS] knowledge_update  knowledge_update: calling the agent
     [HH:MM:SS] knowledge_update  knowledge_update: the agent answered
@@ -414,8 +416,8 @@ fn completions_pipelines_and_help() {
     insta::assert_snapshot!(human(&out, repo.path()), @"
     exit 0
     --- stdout
-    standard  built-in  plan → spec → decompose → implement → review → ship → knowledge_update
-    fast_fix  built-in  implement → review → ship
+    standard  built-in  plan → spec → decompose → implement → review → ship → ci → knowledge_update
+    fast_fix  built-in  implement → review → ship → ci
     plan_only  built-in  plan → spec → decompose
     ");
     // The help is wrapped to the terminal's width: a fixed one here.
@@ -539,6 +541,8 @@ fn demo_runs_every_stage_with_one_fix_loop() {
     [HH:MM:SS] ship  ship started
     [HH:MM:SS] ship  nothing left to commit
     [HH:MM:SS] ship  ship done: nothing left to commit
+    [HH:MM:SS] ci  ci started
+    [HH:MM:SS] ci  ci skipped: ci.watch is off
     [HH:MM:SS] knowledge_update  knowledge_update started
     [HH:MM:SS] knowledge_update  knowledge_update: the agent answered
     [HH:MM:SS] knowledge_update  knowledge_update done: committed 2 changed lines
@@ -620,6 +624,8 @@ fn without_a_config_a_run_says_the_scripted_agent_does_the_work() {
     [HH:MM:SS] ship  ship started
     [HH:MM:SS] ship  nothing left to commit
     [HH:MM:SS] ship  ship done: nothing left to commit
+    [HH:MM:SS] ci  ci started
+    [HH:MM:SS] ci  ci skipped: ci.watch is off
     [HH:MM:SS] knowledge_update  knowledge_update started
     [HH:MM:SS] knowledge_update  knowledge_update: the agent answered
     [HH:MM:SS] knowledge_update  knowledge_update done: committed 1 changed line
@@ -714,6 +720,7 @@ fn a_failed_run_names_its_last_failure_once() {
       implement  failed  [DUR]  1 of 1 items did not pass; first: W001 did not pass after 1 attempt (gate_failed)
       review  pending  
       ship  pending  
+      ci  pending  
       knowledge_update  pending  
 
     items:

@@ -40,13 +40,13 @@ fn a_pipeline_out_of_order_or_missing_is_a_usage_error_with_its_place() {
     exit 2
     --- stderr
     error: swapped.yaml:2:10: `ship` must come after `implement`, which it reads
-      hint: stages run in this order (any may be left out): plan, spec, decompose, implement, review, ship, knowledge_update
+      hint: stages run in this order (any may be left out): plan, spec, decompose, implement, review, ship, ci, knowledge_update
     ");
     insta::assert_snapshot!(check("lonely.yaml", "id: lonely\nstages:\n  - plan\n  - review\n"), @"
     exit 2
     --- stderr
     error: lonely.yaml:4:5: `review` needs `implement` earlier in the pipeline
-      hint: stages run in this order (any may be left out): plan, spec, decompose, implement, review, ship, knowledge_update
+      hint: stages run in this order (any may be left out): plan, spec, decompose, implement, review, ship, ci, knowledge_update
     ");
     insta::assert_snapshot!(check("typo.yaml", "id: typo\nstages:\n  - plan\n  - implment\n"), @"
     exit 2

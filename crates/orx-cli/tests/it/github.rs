@@ -286,3 +286,277 @@ fn ship_without_gh_pushes_and_says_why_there_is_no_pull_request() {
     let note = repo.state(&id).stage("ship").unwrap().note.clone().unwrap();
     insta::assert_snapshot!(note.replace(&id, "[ID]"), @"nothing left to commit; pushed orx/[ID] to origin; no pull request: the GitHub CLI (gh) is not installed or not on PATH (see logs/gh.log)");
 }
+
+/// A real pytest failure as a GitHub Actions job log (see orx-core's tests/corpus/ci/).
+fn pytest_failure_log() -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../orx-core/tests/corpus/ci/pytest.log");
+    std::fs::read_to_string(p).unwrap()
+}
+
+/// A repository whose runs push to a bare remote that records each push, open a pull request
+/// on `hub`, and watch its checks (`ci.max_rounds: max_rounds`); the fix agent of CI writes
+/// fixed.txt (again.txt while ORX_TEST_AGAIN is set).
+fn ci_repo(max_rounds: u32) -> (TestRepo, tempfile::TempDir, MockGitHub) {
+    let fix = "fix:\n  - item: ci\n    when_env: ORX_TEST_AGAIN\n    write: { again.txt: \"round {{ attempt }}\\n\" }\n    text: fixed it again\n  - item: ci\n    write: { fixed.txt: \"round {{ attempt }}\\n\" }\n    text: fixed the mean\n";
+    let config = format!(
+        "git:\n  auto_push: true\n  create_pr: true\nci:\n  watch: true\n  poll: 1\n  timeout: 60\n  max_rounds: {max_rounds}\n"
+    );
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, WRITE_A, fix), &config);
+    let remote = bare_remote(&repo);
+    let hook = remote.path().join("hooks/post-receive");
+    let pushes = remote.path().join("pushes.log");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nwhile read old new ref; do echo \"$new $ref\" >> '{}'; done\n",
+            pushes.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (repo, remote, MockGitHub::start())
+}
+
+/// The commits pushed to `remote`, in order.
+fn pushes(remote: &tempfile::TempDir) -> Vec<String> {
+    std::fs::read_to_string(remote.path().join("pushes.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// A failed check's log goes back to the agent, trimmed to the failure; the fix is committed,
+/// pushed and watched: the second round passes.
+#[test]
+fn a_failed_check_goes_back_to_the_agent_and_the_second_round_passes() {
+    if gh().is_none() {
+        return;
+    }
+    use orx_testkit::github::MockCheck;
+    let (repo, remote, hub) = ci_repo(3);
+    hub.with(|h| {
+        h.pending_polls = 1;
+        h.ci_rounds = vec![
+            vec![
+                MockCheck::new("lint", "success", ""),
+                MockCheck::new("test", "failure", &pytest_failure_log()),
+            ],
+            vec![
+                MockCheck::new("lint", "success", ""),
+                MockCheck::new("test", "success", ""),
+            ],
+        ];
+    });
+    let out = orx_hub(&repo, &hub, &["run", "Add the a file"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = repo.single_run();
+    let state = repo.state(&id);
+    let ci = state.ci.clone().expect("state.json records the ci stage");
+    assert_eq!(ci.round, 2);
+    let note = state.stage("ci").unwrap().note.clone().unwrap();
+    assert_eq!(
+        note,
+        "checks passed in round 2 of 3: lint passed, test passed"
+    );
+    // The fix prompt holds the failing test's name and location, not the whole log.
+    let prompt = repo.run_file(&id, "prompts/fix_ci_1.md");
+    for want in [
+        "tests/test_calc.py:17",
+        "test_mean_of_halves",
+        "assert 1 == 1.5",
+    ] {
+        assert!(prompt.contains(want), "`{want}` missing from\n{prompt}");
+    }
+    for noise in ["PASSED", "Download action repository", "test `lint`"] {
+        assert!(!prompt.contains(noise), "`{noise}` in\n{prompt}");
+    }
+    assert!(
+        prompt.len() < pytest_failure_log().len() / 4,
+        "{}",
+        prompt.len()
+    );
+    // The fix is a commit of the branch, pushed once: the remote got ship's push, the fix's,
+    // and the knowledge update's, each a new commit.
+    let fix = repo
+        .git(&["rev-parse", &format!("orx/{id}^")])
+        .trim()
+        .to_string();
+    let subject = repo.git(&["log", "--format=%s", "-1", &fix]);
+    assert_eq!(subject.trim(), "orx: fix CI checks (round 1)");
+    assert_eq!(ci.pushed, [fix.as_str()]);
+    let pushed = pushes(&remote);
+    assert_eq!(pushed.len(), 3, "{pushed:?}");
+    assert_eq!(pushed[1], fix);
+    assert_eq!(
+        pushed[2],
+        repo.git(&["rev-parse", &format!("orx/{id}")]).trim()
+    );
+    // Each round's commit was read until its checks completed.
+    let polls = hub.with(|h| h.ci_polls.clone());
+    assert_eq!(
+        polls.values().copied().collect::<Vec<_>>(),
+        [2, 2],
+        "{polls:?}"
+    );
+    assert!(repo.run_dir(&id).join("logs/ci_1_test.log").exists());
+}
+
+/// Past `ci.max_rounds` failed rounds the run fails as `ci_failed`, with the evidence.
+#[test]
+fn max_rounds_reached_fails_the_run_with_ci_failed_and_the_evidence() {
+    if gh().is_none() {
+        return;
+    }
+    use orx_testkit::github::MockCheck;
+    let (repo, remote, hub) = ci_repo(2);
+    hub.with(|h| {
+        h.ci_rounds = vec![vec![MockCheck::new(
+            "test",
+            "failure",
+            &pytest_failure_log(),
+        )]]
+    });
+    let out = orx_hub(&repo, &hub, &["run", "Add the a file"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = repo.single_run();
+    let failure = repo
+        .state(&id)
+        .last_failure
+        .expect("the failure is recorded");
+    assert_eq!(
+        failure.category,
+        orx_core::protocol::FailureCategory::CiFailed
+    );
+    assert_eq!(
+        failure.message,
+        "checks still failed after 2 rounds (ci.max_rounds): test failed"
+    );
+    assert_eq!(
+        failure.evidence.as_deref(),
+        Some("artifacts/ci_round_2.evidence.md")
+    );
+    let evidence = repo.run_file(&id, "artifacts/ci_round_2.evidence.md");
+    assert!(evidence.contains("tests/test_calc.py:17"), "{evidence}");
+    // One fix, pushed once: ship's push and the fix's.
+    assert_eq!(pushes(&remote).len(), 2);
+    insta::assert_snapshot!(human_stderr(&out, repo.path()).replace(&id, "[ID]"), @"
+    exit 1
+    --- stderr
+    error: the run failed at ci: checks still failed after 2 rounds (ci.max_rounds): test failed
+      hint: see `orx logs [RUN_ID]`; fix the cause, then `orx resume [RUN_ID]` (a failed stage restarts with a fresh attempt budget)
+    ");
+    // A resume gives the checks fresh rounds from the commit the run stopped at: that one still
+    // fails, its fix passes.
+    hub.with(|h| {
+        h.ci_rounds = vec![
+            vec![MockCheck::new("test", "failure", &pytest_failure_log())],
+            vec![MockCheck::new("test", "failure", &pytest_failure_log())],
+            vec![MockCheck::new("test", "success", "")],
+        ]
+    });
+    let mut c = repo.orx(bin());
+    c.envs(hub.env())
+        .env("ORX_TEST_AGAIN", "1")
+        .args(["resume", &id]);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        repo.state(&id).ci.map(|c| (c.round, c.pushed.len())),
+        Some((2, 2))
+    );
+}
+
+/// Killed while it waits, or right after it pushed a fix, orx resumes waiting for the same
+/// commit and never pushes it again.
+#[test]
+fn a_kill_while_waiting_resumes_the_wait_without_a_second_push() {
+    if gh().is_none() {
+        return;
+    }
+    use orx_testkit::github::MockCheck;
+    for fault in ["ci:after_poll", "ci:after_push"] {
+        let (repo, remote, hub) = ci_repo(3);
+        hub.with(|h| {
+            h.pending_polls = 1;
+            h.ci_rounds = vec![
+                vec![MockCheck::new("test", "failure", &pytest_failure_log())],
+                vec![MockCheck::new("test", "success", "")],
+            ];
+        });
+        let mut c = repo.orx(bin());
+        c.envs(hub.env())
+            .env("ORX_FAULT", fault)
+            .args(["run", "Add the a file"]);
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), None, "{fault}: killed: {}", text(&out));
+        let id = repo.single_run();
+        let before = pushes(&remote);
+        let out = orx_hub(&repo, &hub, &["resume", &id]);
+        assert_eq!(out.status.code(), Some(0), "{fault}: {}", text(&out));
+        let state = repo.state(&id);
+        assert_eq!(state.ci.as_ref().map(|c| c.round), Some(2), "{fault}");
+        // Ship's push, the fix's, the knowledge update's: no commit twice.
+        let pushed = pushes(&remote);
+        assert_eq!(
+            pushed.len(),
+            3,
+            "{fault}: {pushed:?} (before the resume: {before:?})"
+        );
+        let distinct: std::collections::BTreeSet<_> = pushed.iter().collect();
+        assert_eq!(distinct.len(), 3, "{fault}: {pushed:?}");
+        assert_eq!(
+            state.ci.as_ref().unwrap().pushed,
+            [pushed[1].clone()],
+            "{fault}"
+        );
+    }
+}
+
+/// Checks that stay pending past `ci.timeout` end the stage as `ci_timeout`; the run resumes
+/// waiting once they finish.
+#[test]
+fn checks_pending_past_the_timeout_end_the_stage_as_ci_timeout() {
+    if gh().is_none() {
+        return;
+    }
+    use orx_testkit::github::MockCheck;
+    let (repo, remote, hub) = ci_repo(3);
+    let cfg = std::fs::read_to_string(repo.path().join("orx.yaml"))
+        .unwrap()
+        .replace("timeout: 60", "timeout: 2");
+    repo.write("orx.yaml", &cfg);
+    repo.git(&["commit", "-qam", "short ci timeout"]);
+    hub.with(|h| {
+        h.ci_stuck = true;
+        h.ci_rounds = vec![vec![MockCheck::new("test", "success", "")]];
+    });
+    let out = orx_hub(&repo, &hub, &["run", "Add the a file"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = repo.single_run();
+    let failure = repo
+        .state(&id)
+        .last_failure
+        .expect("the failure is recorded");
+    assert_eq!(
+        failure.category,
+        orx_core::protocol::FailureCategory::CiTimeout
+    );
+    let head = repo.git(&["rev-parse", &format!("orx/{id}")]);
+    assert_eq!(
+        failure.message,
+        format!(
+            "the checks of {} did not finish within 2 s (still pending: test pending)",
+            &head.trim()[..10]
+        )
+    );
+    // The checks finish: the resume waits again for the same commit, pushes nothing new.
+    hub.with(|h| h.ci_stuck = false);
+    let out = orx_hub(&repo, &hub, &["resume", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(repo.state(&id).ci.map(|c| c.round), Some(1));
+    // Ship's push and the knowledge update's.
+    assert_eq!(pushes(&remote).len(), 2);
+}

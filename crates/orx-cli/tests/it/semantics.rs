@@ -161,8 +161,8 @@ fn a_custom_pipeline_from_the_repository_runs_end_to_end() {
     insta::assert_snapshot!(human(&out, repo.path()), @"
     exit 0
     --- stdout
-    standard  built-in  plan → spec → decompose → implement → review → ship → knowledge_update
-    fast_fix  built-in  implement → review → ship
+    standard  built-in  plan → spec → decompose → implement → review → ship → ci → knowledge_update
+    fast_fix  built-in  implement → review → ship → ci
     plan_only  built-in  plan → spec → decompose
     quick  [REPO]/.orx/pipelines/quick.yaml  decompose → implement → ship
     ");
@@ -190,7 +190,7 @@ fn a_malformed_pipeline_gets_a_line_and_column() {
     exit 2
     --- stderr
     error: [AUX]/bad.yaml:2:16: unknown stage `spek`; did you mean `spec`?
-      hint: known stages: plan, spec, decompose, implement, review, ship, knowledge_update
+      hint: known stages: plan, spec, decompose, implement, review, ship, ci, knowledge_update
     ");
     let p = repo.aux_file("bad2.yaml", "id: bad\nstages:\n  - plan\n  stages: x\n");
     let out = orx(&repo, &["run", "--pipeline", &p.display().to_string(), "t"]);

@@ -160,6 +160,38 @@ pub struct Config {
     pub approvals: Vec<String>,
     /// Who is told when a run ends or waits.
     pub notify: Vec<NotifyConfig>,
+    /// The `ci` stage: a pull request's checks watched, failures sent back to the agent.
+    pub ci: CiConfig,
+}
+
+/// `ci` (SPEC §14): after ship opened a pull request, wait for its checks; on a failure, give
+/// the failed jobs' logs to the fix agent, commit, push and wait again.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CiConfig {
+    /// Watch the pull request's checks (off: the stage is skipped).
+    pub watch: bool,
+    /// Seconds a round may wait for its checks to finish before the stage ends as `ci_timeout`.
+    pub timeout: Seconds,
+    /// Seconds between two reads of the checks.
+    pub poll: Ranged<1, 3_600>,
+    /// Rounds of checks watched at most (the first included): past the last failed one, the
+    /// run fails as `ci_failed`.
+    pub max_rounds: Ranged<1, 20>,
+    /// Bytes of evidence kept per failed job's log.
+    pub log_bytes: Ranged<1_024, 1_048_576>,
+}
+
+impl Default for CiConfig {
+    fn default() -> Self {
+        Self {
+            watch: false,
+            timeout: Ranged(1800),
+            poll: Ranged(20),
+            max_rounds: Ranged(3),
+            log_bytes: Ranged(20 * 1024),
+        }
+    }
 }
 
 /// `notify[]`: one notifier (SPEC §16).

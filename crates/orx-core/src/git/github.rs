@@ -262,6 +262,15 @@ pub struct PullRequest {
     pub url: String,
 }
 
+/// A check of a commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// Its id (for GitHub Actions, its job's).
+    pub id: u64,
+    /// Its name, state and page.
+    pub record: crate::protocol::CheckRecord,
+}
+
 /// What a new pull request holds.
 #[derive(Clone, Debug)]
 pub struct NewPullRequest<'a> {
@@ -416,6 +425,48 @@ impl GitHub {
         }))
     }
 
+    /// The checks of commit `sha` (GitHub's check runs; a GitHub Actions job is one).
+    pub fn checks(&self, sha: &str) -> Result<Vec<Check>, GitHubError> {
+        use crate::protocol::CheckState;
+        let path = format!(
+            "repos/{}/{}/commits/{sha}/check-runs?per_page=100",
+            self.repo.owner, self.repo.name
+        );
+        let v = self.api("GET", &path, &[], &format!("commit {sha}"))?;
+        let runs = v["check_runs"].as_array().cloned().unwrap_or_default();
+        Ok(runs
+            .iter()
+            .map(|r| {
+                let conclusion = r["conclusion"].as_str().map(String::from);
+                let state = match (r["status"].as_str(), conclusion.as_deref()) {
+                    (Some("completed"), Some("success" | "neutral" | "skipped")) => {
+                        CheckState::Passed
+                    }
+                    (Some("completed"), _) => CheckState::Failed,
+                    _ => CheckState::Pending,
+                };
+                Check {
+                    id: r["id"].as_u64().unwrap_or(0),
+                    record: crate::protocol::CheckRecord {
+                        name: r["name"].as_str().unwrap_or("check").to_string(),
+                        state,
+                        conclusion,
+                        url: r["html_url"].as_str().map(String::from),
+                    },
+                }
+            })
+            .collect())
+    }
+
+    /// The log of GitHub Actions job `id` (a check run's id is its job's).
+    pub fn job_log(&self, id: u64) -> Result<String, GitHubError> {
+        let path = format!(
+            "repos/{}/{}/actions/jobs/{id}/logs",
+            self.repo.owner, self.repo.name
+        );
+        self.call("GET", &path, &[], &format!("the log of job {id}"))
+    }
+
     /// Opens a pull request.
     pub fn open_pull_request(&self, pr: &NewPullRequest<'_>) -> Result<PullRequest, GitHubError> {
         let body = format!("body=@{}", pr.body_file.display());
@@ -444,6 +495,22 @@ impl GitHub {
         fields: &[(&str, String)],
         what: &str,
     ) -> Result<Value, GitHubError> {
+        let reply = self.call(method, path, fields, what)?;
+        serde_json::from_str(&reply).map_err(|e| GitHubError::Call {
+            call: path.into(),
+            termination: "exit code 0".into(),
+            message: format!("the reply is not JSON: {e}"),
+        })
+    }
+
+    /// One `gh api` call; its reply as text.
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        fields: &[(&str, String)],
+        what: &str,
+    ) -> Result<String, GitHubError> {
         let mut args: Vec<String> = vec![
             "api".into(),
             "--hostname".into(),
@@ -492,13 +559,8 @@ impl GitHub {
             return Err(GitHubError::Cancelled);
         }
         let said = said.trim().to_string();
-        let reply = String::from_utf8_lossy(&out.stdout);
         if out.success() {
-            return serde_json::from_str(&reply).map_err(|e| GitHubError::Call {
-                call: path.into(),
-                termination: out.termination.to_string(),
-                message: format!("the reply is not JSON: {e}"),
-            });
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
         // gh says `gh: Not Found (HTTP 404)` and exits 1; not logged in, it exits 4.
         if said.contains("(HTTP 404)") {

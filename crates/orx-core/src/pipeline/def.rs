@@ -12,13 +12,14 @@ use crate::config::{Config, ExecutorKind, Ranged, Seconds, StageRoute};
 use crate::{Error, Result};
 
 /// The stages an engine knows.
-pub const KNOWN_STAGES: [&str; 7] = [
+pub const KNOWN_STAGES: [&str; 8] = [
     "plan",
     "spec",
     "decompose",
     "implement",
     "review",
     "ship",
+    "ci",
     "knowledge_update",
 ];
 
@@ -244,10 +245,11 @@ impl PipelineDef {
     /// Applies the per-stage options to `config` (routing overrides and limits).
     pub fn apply(&self, config: &mut Config) {
         for (stage, o) in &self.options {
-            let roles: &[&str] = if stage == "implement" {
-                &["implement", "fix"]
-            } else {
-                &[stage.as_str()]
+            let roles: &[&str] = match stage.as_str() {
+                "implement" => &["implement", "fix"],
+                // ci's agent is the fix agent.
+                "ci" => &["fix"],
+                _ => &[stage.as_str()],
             };
             if o.executor.is_some()
                 || o.model.is_some()
@@ -389,8 +391,8 @@ fn locate(text: &str, stage: &str) -> Option<(u64, u64)> {
 }
 
 /// The stages are in the order the engine can run them: each comes after the stages whose
-/// output it reads (the order of [`KNOWN_STAGES`]), and review and ship come with an
-/// implement before them. The first misplaced stage, and what is wrong with its place.
+/// output it reads (the order of [`KNOWN_STAGES`]), review and ship come with an implement
+/// before them, and ci with a ship. The first misplaced stage, and what is wrong with its place.
 fn check_order(stages: &[String]) -> std::result::Result<(), (String, StageOrder)> {
     let rank = |s: &str| KNOWN_STAGES.iter().position(|k| *k == s);
     for (i, s) in stages.iter().enumerate() {
@@ -400,6 +402,10 @@ fn check_order(stages: &[String]) -> std::result::Result<(), (String, StageOrder
         if matches!(s.as_str(), "review" | "ship") && !stages[..i].iter().any(|t| t == "implement")
         {
             return Err((s.clone(), StageOrder::Needs("implement".into())));
+        }
+        // ci watches the pull request ship opens.
+        if s == "ci" && !stages[..i].iter().any(|t| t == "ship") {
+            return Err((s.clone(), StageOrder::Needs("ship".into())));
         }
     }
     Ok(())

@@ -25,6 +25,11 @@ pub(crate) enum Scope<'a> {
     },
     /// The untouched worktree.
     Baseline,
+    /// A fix of a pull request's failed checks (stage `ci`).
+    Ci {
+        /// The round.
+        round: u32,
+    },
 }
 
 impl Scope<'_> {
@@ -32,6 +37,7 @@ impl Scope<'_> {
         match self {
             Scope::Attempt { item, .. } => item,
             Scope::Baseline => "baseline",
+            Scope::Ci { .. } => "ci",
         }
     }
 
@@ -39,6 +45,7 @@ impl Scope<'_> {
         match self {
             Scope::Attempt { item, attempt } => format!("gate_{gate}_{item}_{attempt}.log"),
             Scope::Baseline => format!("gate_{gate}_baseline.log"),
+            Scope::Ci { round } => format!("gate_{gate}_ci_{round}.log"),
         }
     }
 
@@ -49,6 +56,7 @@ impl Scope<'_> {
                 .item(item)
                 .attempt(*attempt),
             Scope::Baseline => Event::new(body, message).stage("baseline"),
+            Scope::Ci { round } => Event::new(body, message).stage("ci").attempt(*round),
         }
     }
 }

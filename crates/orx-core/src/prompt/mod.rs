@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
-const BUILTIN: [(&str, &str); 8] = [
+const BUILTIN: [(&str, &str); 9] = [
     ("plan", include_str!("templates/plan.md")),
     ("spec", include_str!("templates/spec.md")),
     ("decompose", include_str!("templates/decompose.md")),
@@ -13,6 +13,8 @@ const BUILTIN: [(&str, &str); 8] = [
     ("fix", include_str!("templates/fix.md")),
     // A fix that continues the implement call's agent session: only the new evidence.
     ("fix_resumed", include_str!("templates/fix_resumed.md")),
+    // A fix of a pull request's failed CI checks (stage `ci`).
+    ("fix_ci", include_str!("templates/fix_ci.md")),
     ("review", include_str!("templates/review.md")),
     (
         "knowledge_update",

@@ -125,6 +125,9 @@ pub enum EventBody {
     /// What ship did.
     #[serde(rename = "ship")]
     Ship,
+    /// The `ci` stage read a pull request's checks.
+    #[serde(rename = "ci")]
+    Ci(CiReport),
 }
 
 impl EventBody {
@@ -151,8 +154,21 @@ impl EventBody {
             EventBody::Guardrail => "guardrail",
             EventBody::Warning => "warning",
             EventBody::Ship => "ship",
+            EventBody::Ci(_) => "ci",
         }
     }
+}
+
+/// A read of a pull request's checks, in `ci`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CiReport {
+    /// The round.
+    pub round: u32,
+    /// The commit.
+    pub sha: String,
+    /// Its checks.
+    #[serde(default)]
+    pub checks: Vec<super::CheckRecord>,
 }
 
 /// One agent call, in `agent.finished`.

@@ -4,6 +4,7 @@
 //! file has a `version`; version 1 files still load), and `docs/schema/` holds the JSON Schema of
 //! each file, generated from these types (`schema_files`).
 
+mod ci;
 mod event;
 mod ids;
 mod meta;
@@ -12,7 +13,8 @@ mod state;
 pub mod status;
 mod waiting;
 
-pub use event::{AgentCall, Event, EventBody, GateOutcome};
+pub use ci::{CheckRecord, CheckState, CiState};
+pub use event::{AgentCall, CiReport, Event, EventBody, GateOutcome};
 pub use ids::{BUILTIN_PIPELINES, MAX_ITEM_ID_LEN, is_item_id};
 pub use meta::{IssueLink, Meta, ToolVersions, summarize_task};
 pub use metrics::{RunTotals, StageRecord};

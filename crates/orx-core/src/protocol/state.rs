@@ -139,6 +139,9 @@ pub struct RunState {
     /// The worktree, context files and setup commands are ready.
     #[serde(default)]
     pub setup_done: bool,
+    /// What the `ci` stage watched and pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<super::CiState>,
     /// Last write.
     pub updated_at: String,
 }
@@ -178,6 +181,7 @@ impl RunState {
             worktree: None,
             last_failure: None,
             setup_done: false,
+            ci: None,
             updated_at: super::now_rfc3339(),
         }
     }

@@ -22,6 +22,8 @@ macro_rules! names {
     };
 }
 
+pub(crate) use names;
+
 /// The run's status, as its driver records it (state.json, meta.json).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -242,6 +244,10 @@ pub enum FailureCategory {
     StartFailed,
     /// The worktree stopped being a git worktree (its `.git` or folder removed).
     WorktreeLost,
+    /// A pull request's checks still failed after `ci.max_rounds` rounds.
+    CiFailed,
+    /// A pull request's checks stayed pending past `ci.timeout`.
+    CiTimeout,
     /// orx's own error inside a stage (a git command, a file).
     Error,
     /// A category a newer orx wrote.
@@ -264,6 +270,8 @@ names!(FailureCategory {
     SetupFailed => "setup_failed",
     StartFailed => "start_failed",
     WorktreeLost => "worktree_lost",
+    CiFailed => "ci_failed",
+    CiTimeout => "ci_timeout",
     Error => "error",
     Other => "other",
 });

@@ -1,6 +1,7 @@
 //! The stages. The engine knows them only through [`Stage`]: what a stage saves, how it is reset
 //! and resumed, and what a dry run shows are the stage's own, so adding one touches no other.
 
+mod ci;
 mod decompose;
 mod implement;
 mod item;
@@ -129,6 +130,7 @@ pub fn stage_by_name(name: &str) -> Option<Box<dyn Stage>> {
         "implement" => Box::new(implement::Implement),
         "review" => Box::new(review::Review),
         "ship" => Box::new(ship::Ship),
+        "ci" => Box::new(ci::Ci),
         "knowledge_update" => Box::new(knowledge::KnowledgeUpdate),
         _ => return None,
     })
