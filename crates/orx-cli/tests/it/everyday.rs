@@ -48,11 +48,17 @@ fn a_pipeline_out_of_order_or_missing_is_a_usage_error_with_its_place() {
     error: lonely.yaml:4:5: `review` needs `implement` earlier in the pipeline
       hint: stages run in this order (any may be left out): plan, spec, decompose, implement, review, ship, ci, knowledge_update
     ");
+    insta::assert_snapshot!(check("no_ship.yaml", "id: no_ship\nstages: [implement, ci]\n"), @"
+    exit 2
+    --- stderr
+    error: no_ship.yaml:2:21: `ci` needs `ship` earlier in the pipeline
+      hint: stages run in this order (any may be left out): plan, spec, decompose, implement, review, ship, ci, knowledge_update
+    ");
     insta::assert_snapshot!(check("typo.yaml", "id: typo\nstages:\n  - plan\n  - implment\n"), @"
     exit 2
     --- stderr
     error: typo.yaml:4:5: unknown stage `implment`; did you mean `implement`?
-      hint: known stages: plan, spec, decompose, implement, review, ship, knowledge_update
+      hint: known stages: plan, spec, decompose, implement, review, ship, ci, knowledge_update
     ");
     let out = orx_ok(&repo, &["pipelines", "validate", "nowhere.yaml"], 2);
     insta::assert_snapshot!(human(&out, repo.path()), @"
