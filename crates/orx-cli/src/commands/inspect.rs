@@ -112,6 +112,12 @@ pub fn status(env: &Env, args: StatusArgs) -> Outcome {
             .map(|d| format!(" ({})", duration(d)))
             .unwrap_or_default()
     ));
+    if let Some(issue) = &meta.issue {
+        p.result(&format!("issue    #{} {}", issue.number, issue.url));
+    }
+    if let Some(pr) = &meta.pr_url {
+        p.result(&format!("pr       {pr}"));
+    }
     if let (Some(item), Some(st)) = (
         &state.current_item,
         state.current_item.as_ref().and_then(|i| state.item(i)),
@@ -123,6 +129,9 @@ pub fn status(env: &Env, args: StatusArgs) -> Outcome {
         ));
     }
     p.result(&stages_and_items(&state));
+    if let Some(ci) = &state.ci {
+        p.result(&checks(ci));
+    }
     if let Some(m) = metrics {
         p.result(&format!(
             "\ntokens   {} in ({} cached), {} out\ncost     ${:.4}\nagent    {}  gates {}  fix attempts {}",
@@ -135,6 +144,35 @@ pub fn status(env: &Env, args: StatusArgs) -> Outcome {
         p.result(&last_failure(f));
     }
     Ok(Exit::Ok)
+}
+
+/// The pull request's checks as the `ci` stage last read them, with its round and pushes.
+fn checks(ci: &orx_core::protocol::CiState) -> String {
+    let sha = ci.sha.as_deref().unwrap_or("");
+    let mut out = format!(
+        "\nchecks (round {}, commit {}; fixes pushed: {}):\n",
+        ci.round,
+        &sha[..sha.len().min(10)],
+        ci.pushed.len()
+    );
+    if ci.checks.is_empty() {
+        out.push_str("  none reported yet");
+        return out;
+    }
+    let rows: Vec<Vec<String>> = ci
+        .checks
+        .iter()
+        .map(|c| {
+            vec![
+                format!("  {}", c.name),
+                c.state.to_string(),
+                c.conclusion.clone().unwrap_or_else(|| "-".into()),
+                c.url.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["  CHECK", "STATE", "CONCLUSION", "PAGE"], &rows));
+    out
 }
 
 /// `orx status` without a run id: the table of runs, newest first.

@@ -139,6 +139,13 @@ fn an_issue_becomes_the_task_and_its_pull_request_closes_it() {
         repo.meta(&id).pr_url.as_deref(),
         Some("http://github.localhost/octo/demo/pull/101")
     );
+    // `orx status` links the issue and the pull request.
+    let status =
+        String::from_utf8_lossy(&orx_hub(&repo, &hub, &["status", &id]).stdout).to_string();
+    assert!(
+        status.contains("issue    #12 http://github.localhost/octo/demo/issues/12\npr       http://github.localhost/octo/demo/pull/101\n"),
+        "{status}"
+    );
     // The token gh used never reaches the run's logs.
     let gh_log = repo.run_file(&id, "logs/gh.log");
     assert!(!gh_log.contains("gho_mocktoken"), "{gh_log}");
@@ -402,6 +409,43 @@ fn a_failed_check_goes_back_to_the_agent_and_the_second_round_passes() {
         "{polls:?}"
     );
     assert!(repo.run_dir(&id).join("logs/ci_1_test.log").exists());
+    // `orx status` shows the pull request and its checks.
+    let out = orx_hub(&repo, &hub, &["status", &id]);
+    let said = orx_testkit::normalize_table(&String::from_utf8_lossy(&out.stdout), repo.path());
+    let shown: String = said
+        .lines()
+        .filter(|l| l.starts_with("pr ") || l.starts_with("checks") || l.starts_with("  "))
+        .filter(|l| {
+            !l.contains("done")
+                && !l.contains("skipped")
+                && !l.contains("W001")
+                && !l.contains("STAGE")
+                && !l.contains("ITEM")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    // The run's page too: the pull request, and each check with its state and page.
+    let d = crate::dashboard::Dash::start(&repo, &[]);
+    let page = d.get(&format!("/runs/{id}")).body.replace("&#x2f;", "/");
+    let checks = page
+        .split("<div id=\"ci-checks\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</div>").next())
+        .unwrap_or_else(|| panic!("no checks on the page:\n{page}"));
+    assert!(
+        page.contains("http://github.localhost/octo/demo/pull/101"),
+        "{page}"
+    );
+    let sha = ci.sha.clone().unwrap();
+    let checks = checks.replace(&sha[..10], "[SHA]");
+    insta::assert_snapshot!(checks.split_whitespace().collect::<Vec<_>>().join(" "), @r#"<dt>Checks</dt><dd>round 2 <code>[SHA]</code> · 1 fix pushed: <a class="pill ok" href="http://github.localhost/octo/demo/actions/runs/1/job/201" rel="noreferrer" title="success">lint passed</a> <a class="pill ok" href="http://github.localhost/octo/demo/actions/runs/1/job/202" rel="noreferrer" title="success">test passed</a> </dd>"#);
+    insta::assert_snapshot!(shown, @"
+    pr  http://github.localhost/octo/demo/pull/101
+    checks (round 2, commit [SHA]; fixes pushed: 1):
+      CHECK  STATE  CONCLUSION  PAGE
+      lint  passed  success  http://github.localhost/octo/demo/actions/runs/1/job/201
+      test  passed  success  http://github.localhost/octo/demo/actions/runs/1/job/202
+    ");
 }
 
 /// Past `ci.max_rounds` failed rounds the run fails as `ci_failed`, with the evidence.

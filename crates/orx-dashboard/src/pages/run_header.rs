@@ -18,6 +18,8 @@ struct HeaderView<'a> {
     pipeline: Option<&'a str>,
     engine: Option<&'a str>,
     pr_url: Option<&'a str>,
+    issue: Option<&'a orx_core::protocol::IssueLink>,
+    ci: Option<CiView>,
     started_at: Option<&'a str>,
     ended: bool,
     can_cancel: bool,
@@ -87,6 +89,54 @@ fn failed(id: &str, state: &RunState) -> Option<FailView> {
         },
         item,
     })
+}
+
+/// The pull request's checks as the `ci` stage last read them.
+#[derive(Serialize)]
+struct CiView {
+    round: u32,
+    sha: String,
+    pushed: usize,
+    checks: Vec<CheckView>,
+}
+
+#[derive(Serialize)]
+struct CheckView {
+    name: String,
+    state: &'static str,
+    class: &'static str,
+    conclusion: Option<String>,
+    url: Option<String>,
+}
+
+impl CiView {
+    fn of(ci: &orx_core::protocol::CiState) -> Self {
+        use orx_core::protocol::CheckState;
+        Self {
+            round: ci.round,
+            sha: ci.sha.clone().unwrap_or_default(),
+            pushed: ci.pushed.len(),
+            checks: ci
+                .checks
+                .iter()
+                .map(|c| CheckView {
+                    name: c.name.clone(),
+                    state: c.state.as_str(),
+                    class: match c.state {
+                        CheckState::Passed => "ok",
+                        CheckState::Failed => "bad",
+                        CheckState::Pending => "wait",
+                    },
+                    conclusion: c.conclusion.clone(),
+                    // Only a web page is a link: the URL comes from GitHub's reply.
+                    url: c
+                        .url
+                        .clone()
+                        .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// What a waiting run waits for, and what the page offers to continue it.
@@ -159,6 +209,8 @@ pub(super) fn html(state: &Shared, run: &RunData) -> String {
         pipeline: m.map(|m| m.pipeline.as_str()),
         engine: m.map(|m| m.engine.as_str()),
         pr_url: m.and_then(|m| m.pr_url.as_deref()),
+        issue: m.and_then(|m| m.issue.as_ref()),
+        ci: st.and_then(|x| x.ci.as_ref()).map(CiView::of),
         started_at: s.started_at.as_deref(),
         ended: m.and_then(|m| m.ended_at.as_ref()).is_some() || !s.is_active(),
         can_cancel: s.is_active() || s.status == Observed::Queued,
