@@ -9,8 +9,8 @@ use crate::command_error::{CommandError, Outcome};
 use crate::commands::{self, Env};
 use crate::commands::{
     ApplyArgs, ApproveArgs, CancelArgs, CleanArgs, CompletionsArgs, DashboardArgs, DemoArgs,
-    DiffArgs, DoctorArgs, InitArgs, LogsArgs, MetricsArgs, PipelinesArgs, RejectArgs, ResumeArgs,
-    RunArgs, StatusArgs,
+    DiffArgs, DoctorArgs, FollowupArgs, InitArgs, LogsArgs, MetricsArgs, PipelinesArgs, RejectArgs,
+    ResumeArgs, RunArgs, StatusArgs,
 };
 use crate::printer::Printer;
 
@@ -48,6 +48,9 @@ pub enum Command {
     Run(RunArgs),
     /// Continue an interrupted, cancelled or failed run from its checkpoint.
     Resume(ResumeArgs),
+    /// Start a run on the branch and worktree of an ended run, with more instructions (and the
+    /// pull request's review comments): its commits go on top, its push updates the same PR.
+    Followup(FollowupArgs),
     /// Let a waiting run go on: approve its stage, or raise its budget (--add-usd).
     Approve(ApproveArgs),
     /// Run the stage a run waits on (plan, spec or decompose) again, with your feedback.
@@ -136,6 +139,7 @@ pub fn dispatch(cli: Cli, printer: Printer) -> Outcome {
         Command::Init(a) => commands::init::init(&env, a),
         Command::Run(a) => commands::run::run(&env, a),
         Command::Resume(a) => commands::run::resume(&env, a),
+        Command::Followup(a) => commands::run::followup(&env, a),
         Command::Approve(a) => commands::run::approve(&env, a),
         Command::Reject(a) => commands::run::reject(&env, a),
         Command::Status(a) => commands::inspect::status(&env, a),

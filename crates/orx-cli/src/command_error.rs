@@ -5,7 +5,7 @@ use orx_core::Error;
 use orx_core::error::{GitError, PipelineError, RunError};
 use orx_core::git::github::GitHubError;
 use orx_core::land::LandError;
-use orx_core::protocol::FailureCategory;
+use orx_core::protocol::{FailureCategory, Observed};
 
 /// How orx exits (SPEC §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,6 +258,18 @@ fn run_hints(e: &RunError) -> Vec<String> {
         }
         RunError::NoSuchItem { items, .. } => format!("its items: {}", items.join(", ")),
         RunError::UnknownStage { .. } => "the run was made by another orx version".into(),
+        RunError::FollowsLiveRun { id, status } if *status == Observed::Waiting => format!(
+            "it waits for you: `orx approve {id}` (or `orx reject {id} \"feedback\"`) lets it \
+             finish; follow it up then"
+        ),
+        RunError::FollowsLiveRun { id, .. } => {
+            format!("wait for it to end (`orx status --follow {id}`), or `orx cancel {id}` first")
+        }
+        RunError::NoBranchToFollow { .. } => {
+            "start a new run with `orx run` (the branch was deleted, e.g. by `orx clean \
+             --delete-branch`)"
+                .into()
+        }
     };
     vec![hint]
 }

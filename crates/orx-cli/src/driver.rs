@@ -78,6 +78,9 @@ impl DriverCommand for OrxDriver {
         if let Some(issue) = &spec.issue {
             flag_json(&mut a, "--linked-issue", issue);
         }
+        if let Some(earlier) = &spec.follows {
+            a.push(format!("--follows={earlier}").into());
+        }
         a
     }
 

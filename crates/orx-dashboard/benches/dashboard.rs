@@ -89,6 +89,8 @@ fn write_run(runs: &Path, n: usize) -> String {
         status: st.status,
         pr_url: None,
         issue: None,
+        follows: None,
+        followed_by: Vec::new(),
     };
     files.save_meta(&meta).unwrap();
     let records: Vec<StageRecord> = STAGES

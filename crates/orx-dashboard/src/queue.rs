@@ -467,6 +467,7 @@ impl RunQueue {
             base_branch: optional(&r.base_branch).map(str::to_string),
             include_dirty: false,
             issue: None,
+            follows: None,
         })
     }
 

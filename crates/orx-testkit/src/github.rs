@@ -44,6 +44,8 @@ pub struct Hub {
     pub ci_shas: Vec<String>,
     /// How many times each commit's checks were read.
     pub ci_polls: BTreeMap<String, u32>,
+    /// The review threads of every pull request (GraphQL `reviewThreads` nodes).
+    pub review_threads: Vec<Value>,
 }
 
 /// One check the mock reports for a commit, with its job's log.
@@ -120,6 +122,27 @@ impl MockGitHub {
     /// Changes what the mock holds.
     pub fn with<T>(&self, f: impl FnOnce(&mut Hub) -> T) -> T {
         f(&mut self.hub.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Adds a review thread on `path` lines `start..=line` to every pull request: (author,
+    /// text) comments, resolved or not.
+    pub fn add_review_thread(
+        &self,
+        path: &str,
+        start: Option<u64>,
+        line: u64,
+        resolved: bool,
+        comments: &[(&str, &str)],
+    ) {
+        let thread = json!({
+            "isResolved": resolved,
+            "path": path,
+            "line": line,
+            "startLine": start,
+            "originalLine": line,
+            "comments": {"nodes": comments.iter().map(|(who, text)| json!({"author": {"login": who}, "body": text})).collect::<Vec<_>>()},
+        });
+        self.with(|h| h.review_threads.push(thread));
     }
 
     /// Adds issue `number` with its labels and comments (author, text).
@@ -270,11 +293,31 @@ fn not_found() -> (u16, Value) {
     )
 }
 
+/// The GraphQL queries orx makes: a pull request's review threads.
+fn graphql(h: &Hub, req: &Received) -> (u16, Value) {
+    let asked: Value = serde_json::from_str(&req.body).unwrap_or(Value::Null);
+    let query = asked["query"].as_str().unwrap_or("");
+    if !query.contains("reviewThreads") {
+        return (200, json!({"errors": [{"message": "mock: unknown query"}]}));
+    }
+    let number = asked["variables"]["number"].as_u64().unwrap_or(0);
+    let known = h.pulls.iter().any(|p| p["number"].as_u64() == Some(number));
+    let pr = if known {
+        json!({"reviewThreads": {"nodes": h.review_threads}})
+    } else {
+        Value::Null
+    };
+    (200, json!({"data": {"repository": {"pullRequest": pr}}}))
+}
+
 fn route(h: &mut Hub, req: &Received) -> (u16, Value) {
     if h.require_auth && req.header("authorization").is_none() {
         return (401, json!({"message": "Requires authentication"}));
     }
     let (path, query) = path_of(&req.target);
+    if req.method == "POST" && path == "/graphql" {
+        return graphql(h, req);
+    }
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let Some(rest) = parts
         .strip_prefix(&["repos"][..])

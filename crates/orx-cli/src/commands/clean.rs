@@ -94,6 +94,8 @@ pub fn clean(env: &Env, mut args: CleanArgs) -> Outcome {
     let git = Git::new(&repo);
     let single = args.target != "all";
     let mut removed = 0;
+    let removing: std::collections::BTreeSet<String> = ids.iter().cloned().collect();
+    let mut shared_kept = 0;
     for id in ids {
         let dir = orx_core::run::RunDir::new(store.runs_root(), &id);
         // The run's own lock is held while it is removed: a resume that starts meanwhile is
@@ -114,13 +116,30 @@ pub fn clean(env: &Env, mut args: CleanArgs) -> Outcome {
             .as_ref()
             .map(|m| std::path::PathBuf::from(&m.worktree))
             .unwrap_or_else(|| repo.join(".worktrees").join(&id));
-        git.worktree_remove(&worktree)?;
-        if args.delete_branch {
-            let branch = meta
-                .map(|m| m.branch)
-                .unwrap_or_else(|| format!("orx/{id}"));
-            if git.resolve(&branch)?.is_some() {
-                git.delete_branch(&branch)?;
+        // A run and its follow-ups share a worktree and a branch: they stay while another
+        // of them stays (or runs).
+        let sharing: Vec<String> = meta
+            .as_ref()
+            .map(|m| m.follows.iter().chain(&m.followed_by).cloned().collect())
+            .unwrap_or_default();
+        let stays = sharing.iter().find(|o| {
+            store.dir(o).root().exists()
+                && (!removing.contains(*o) || store.summary(o).status.is_active())
+        });
+        if let Some(other) = stays {
+            shared_kept += 1;
+            env.printer.info(&format!(
+                "{id}: its worktree and branch stay, run {other} works on them too"
+            ));
+        } else {
+            git.worktree_remove(&worktree)?;
+            if args.delete_branch {
+                let branch = meta
+                    .map(|m| m.branch)
+                    .unwrap_or_else(|| format!("orx/{id}"));
+                if git.resolve(&branch)?.is_some() {
+                    git.delete_branch(&branch)?;
+                }
             }
         }
         fs_err::remove_dir_all(dir.root())?;
@@ -151,7 +170,12 @@ pub fn clean(env: &Env, mut args: CleanArgs) -> Outcome {
             }
         }
     }
-    let kept = if args.delete_branch {
+    let kept = if shared_kept > 0 {
+        format!(
+            "; {shared_kept} worktree(s) and branch(es) kept for the runs that share them \
+             (`orx clean` of those removes them)"
+        )
+    } else if args.delete_branch {
         " with their branches".to_string()
     } else if single {
         format!(

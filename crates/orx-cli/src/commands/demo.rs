@@ -51,6 +51,7 @@ pub fn demo(env: &Env, args: DemoArgs) -> Outcome {
         run_id: None,
         include_dirty: false,
         issue: None,
+        follows: None,
     });
     if let Some(pb) = bar {
         pb.finish_and_clear();

@@ -26,7 +26,7 @@ pub use init::InitArgs;
 pub use inspect::{DiffArgs, LogsArgs, StatusArgs};
 pub use metrics::MetricsArgs;
 pub use pipelines::PipelinesArgs;
-pub use run::{ApproveArgs, RejectArgs, ResumeArgs, RunArgs};
+pub use run::{ApproveArgs, FollowupArgs, RejectArgs, ResumeArgs, RunArgs};
 
 use orx_core::config::{LoadedConfig, load_file};
 use orx_core::git::Git;

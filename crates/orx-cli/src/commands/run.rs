@@ -29,6 +29,12 @@ pub struct RunArgs {
     /// The issue a detached run's task came from (set by orx for its own driver).
     #[arg(long, hide = true, value_name = "JSON", conflicts_with = "issue")]
     pub linked_issue: Option<String>,
+    /// The run this one follows up (set by `orx followup` for its driver).
+    #[arg(long, hide = true, value_name = "RUN")]
+    pub follows: Option<String>,
+    /// The task, already read (`orx followup` composes it).
+    #[arg(skip)]
+    pub composed_task: Option<String>,
     /// The executor for every stage.
     #[arg(long, value_name = "ENGINE", value_parser = ENGINES)]
     pub engine: Option<String>,
@@ -61,6 +67,109 @@ pub struct RunArgs {
     /// Print the final result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `orx followup`.
+#[derive(Debug, Args)]
+pub struct FollowupArgs {
+    /// The run to follow up: its id, `last` (the newest), or a unique start or end of its id.
+    #[arg(add = crate::complete::runs())]
+    pub run_id: String,
+    /// What to do now: text, @path (a file), or - (stdin).
+    #[arg(value_name = "TEXT")]
+    pub text: String,
+    /// Add the pull request's unresolved review comments (file, lines, text, author), read
+    /// with `gh`.
+    #[arg(long)]
+    pub pr_comments: bool,
+    /// Pipeline id (standard, fast_fix, …) or a YAML file.
+    #[arg(long, value_name = "ID|FILE", default_value = "standard", add = crate::complete::pipelines())]
+    pub pipeline: String,
+    /// The executor for every stage.
+    #[arg(long, value_name = "ENGINE", value_parser = ENGINES)]
+    pub engine: Option<String>,
+    /// The model for every stage.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Print the routing table, gates and prompts that would be used; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run in the background and print the run id.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub detach: bool,
+    /// Print the final result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `orx followup`: a new run on the branch and worktree of an ended run, whose task is the
+/// new text (and the pull request's review comments) with the earlier run's task, spec and
+/// review.
+pub fn followup(env: &Env, args: FollowupArgs) -> Outcome {
+    let json = args.json;
+    let prepared = (|| {
+        let repo = env.repo()?;
+        let store = orx_core::run::Store::new(&repo);
+        let id = store.resolve(&args.run_id)?;
+        let text = read_task(&args.text)?;
+        let comments = if args.pr_comments {
+            let config = env.config(&repo)?;
+            pr_comments(&repo, &config, &store.dir(&id))?
+        } else {
+            Vec::new()
+        };
+        let task = orx_core::pipeline::followup::task(&store.dir(&id), &text, &comments);
+        Ok::<_, CommandError>((id, task))
+    })();
+    let (id, task) = match prepared {
+        Ok(p) => p,
+        Err(e) => return as_json(env, json, Err(e)),
+    };
+    run(
+        env,
+        RunArgs {
+            task: None,
+            issue: None,
+            linked_issue: None,
+            engine: args.engine,
+            model: args.model,
+            stage: Vec::new(),
+            base_branch: None,
+            include_dirty: false,
+            pipeline: args.pipeline,
+            dry_run: args.dry_run,
+            detach: args.detach,
+            run_id: None,
+            json,
+            follows: Some(id),
+            composed_task: Some(task),
+        },
+    )
+}
+
+/// The unresolved review comments of the pull request of the run in `dir`.
+fn pr_comments(
+    repo: &std::path::Path,
+    config: &orx_core::config::LoadedConfig,
+    dir: &orx_core::run::RunDir,
+) -> Result<Vec<orx_core::protocol::ReviewComment>, CommandError> {
+    use orx_core::git::github::{GitHub, GitHubError, pull_request_number};
+    let meta = orx_core::protocol::Meta::load(&dir.meta())?;
+    let hub = GitHub::of_checkout(repo, &config.config.git.remote.to_string())?;
+    let number = match meta.pr_url.as_deref().and_then(pull_request_number) {
+        Some(n) => n,
+        None => hub
+            .open_pull_request_of(&meta.branch)
+            .map_err(orx_core::Error::from)?
+            .map(|pr| pr.number)
+            .ok_or_else(|| {
+                orx_core::Error::from(GitHubError::NotFound {
+                    what: format!("a pull request from {}", meta.branch),
+                    repo: hub.repo().to_string(),
+                })
+            })?,
+    };
+    Ok(hub.review_comments(number).map_err(orx_core::Error::from)?)
 }
 
 /// `orx reject`.
@@ -242,7 +351,10 @@ pub fn run(env: &Env, args: RunArgs) -> Outcome {
 }
 
 fn run_task(env: &Env, args: RunArgs) -> Outcome {
-    let given = args.task.as_deref().map(read_task).transpose()?;
+    let given = match &args.composed_task {
+        Some(t) => Some(t.clone()),
+        None => args.task.as_deref().map(read_task).transpose()?,
+    };
     let repo = env.repo()?;
     let config = env.config(&repo)?;
     let (task, issue) = match (&args.issue, &args.linked_issue) {
@@ -271,6 +383,7 @@ fn run_task(env: &Env, args: RunArgs) -> Outcome {
         run_id: args.run_id.clone(),
         include_dirty: args.include_dirty,
         issue,
+        follows: args.follows.clone(),
     };
     // Said once the run (or the dry run) got going, not before an error that stops it.
     let scripted = uses_scripted_default(&req);
@@ -549,6 +662,7 @@ fn detach(env: &Env, req: &RunRequest, args: &RunArgs) -> Outcome {
         base_branch: args.base_branch.clone(),
         include_dirty: args.include_dirty,
         issue: req.issue.clone(),
+        follows: req.follows.clone(),
     };
     let launcher = crate::driver::OrxDriver::launcher(env.config_flag.clone())?;
     launcher.start(&spec).map_err(|e| match e {

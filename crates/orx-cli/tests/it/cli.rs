@@ -443,6 +443,9 @@ fn completions_pipelines_and_help() {
                    found
       run  Run a task through the pipeline in a new worktree and branch
       resume  Continue an interrupted, cancelled or failed run from its checkpoint
+      followup  Start a run on the branch and worktree of an ended run, with more instructions (and
+                   the pull request's review comments): its commits go on top, its push updates the same
+                   PR
       approve  Let a waiting run go on: approve its stage, or raise its budget (--add-usd)
       reject  Run the stage a run waits on (plan, spec or decompose) again, with your feedback
       status  List recent runs, or show one run in detail

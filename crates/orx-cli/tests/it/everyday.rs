@@ -383,6 +383,7 @@ fn the_agents_actions_reach_listeners_as_it_works_but_not_the_event_log() {
             run_id: None,
             include_dirty: false,
             issue: None,
+            follows: None,
         })
         .unwrap();
     let seen = seen.lock().unwrap();

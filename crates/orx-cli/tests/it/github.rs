@@ -604,3 +604,180 @@ fn checks_pending_past_the_timeout_end_the_stage_as_ci_timeout() {
     // Ship's push and the knowledge update's.
     assert_eq!(pushes(&remote).len(), 2);
 }
+
+/// Implement writes a.txt, and b.txt while ORX_TEST_AGAIN is set (a follow-up's run).
+const WRITE_A_THEN_B: &str = "  - when_env: ORX_TEST_AGAIN\n    write: { b.txt: \"b\\n\" }\n  - write: { a.txt: \"a\\n\" }\n";
+
+/// `orx followup`: a new run on the same branch and worktree, its task the new text, the pull
+/// request's unresolved review comments and the earlier run's task, spec and review; its
+/// commits go on top and its push updates the same pull request.
+#[test]
+fn a_followup_continues_the_branch_and_its_pull_request_with_the_review_comments() {
+    if gh().is_none() {
+        return;
+    }
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A_THEN_B, ""),
+        PUSH_AND_PR,
+    );
+    let remote = bare_remote(&repo);
+    let hub = MockGitHub::start();
+    let out = orx_hub(&repo, &hub, &["run", "Add the a file"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let first = repo.single_run();
+    let first_head = repo
+        .git(&["rev-parse", &repo.meta(&first).branch])
+        .trim()
+        .to_string();
+    hub.add_review_thread(
+        "a.txt",
+        Some(1),
+        2,
+        false,
+        &[("alice", "Say why a exists."), ("bob", "Agreed.")],
+    );
+    hub.add_review_thread("f", None, 1, true, &[("carol", "Resolved already.")]);
+    let mut c = repo.orx(bin());
+    c.envs(hub.env()).env("ORX_TEST_AGAIN", "1").args([
+        "followup",
+        &first,
+        "Also add the b file",
+        "--pr-comments",
+    ]);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let ids = repo.run_ids();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let second = ids.iter().find(|i| **i != first).unwrap().clone();
+    // The task: the new text, the open comment with its lines, the earlier run's task.
+    let task = repo.run_file(&second, "context/task.md");
+    assert!(task.starts_with("Also add the b file\n\n## Review comments to address\n- `a.txt:1-2` (alice): Say why a exists.\n  bob replied: Agreed.\n"), "{task}");
+    assert!(!task.contains("Resolved already"), "{task}");
+    assert!(
+        task.contains(&format!("## The run this follows up: {first}")),
+        "{task}"
+    );
+    assert!(task.contains("### Its task\nAdd the a file\n"), "{task}");
+    assert!(
+        task.contains("### Its spec\nthe spec\n") && task.contains("### Its review\n"),
+        "{task}"
+    );
+    // Linked both ways; the same branch and worktree; the follow-up's diff starts at the
+    // earlier run's last commit.
+    let (m1, m2) = (repo.meta(&first), repo.meta(&second));
+    assert_eq!(m2.follows.as_deref(), Some(first.as_str()));
+    assert_eq!(m1.followed_by, [second.as_str()]);
+    assert_eq!(
+        (m2.branch.as_str(), m2.worktree.as_str()),
+        (m1.branch.as_str(), m1.worktree.as_str())
+    );
+    let branch = &m1.branch;
+    let added = repo.git(&["diff", "--name-only", &format!("{first_head}..{branch}")]);
+    assert!(
+        added.lines().any(|f| f == "b.txt") && !added.contains("a.txt"),
+        "{added}"
+    );
+    let log = repo.git(&["log", "--format=%s", &format!("{first_head}..{branch}")]);
+    assert!(
+        log.contains("orx: W001"),
+        "the follow-up's commits are on top: {log}"
+    );
+    assert!(
+        repo.git(&["ls-tree", "--name-only", branch])
+            .contains("a.txt")
+    );
+    // One pull request, updated by the push: the remote's branch is the local one.
+    assert_eq!(hub.pulls().len(), 1);
+    assert_eq!(m2.pr_url, m1.pr_url);
+    let pushed = git_in(
+        remote.path(),
+        &["rev-parse", &format!("refs/heads/{branch}")],
+    );
+    assert_eq!(pushed.trim(), repo.git(&["rev-parse", branch]).trim());
+    // The follow-up's own diff is only what it added.
+    let diff =
+        String::from_utf8_lossy(&orx_hub(&repo, &hub, &["diff", &second]).stdout).to_string();
+    assert!(diff.contains("b.txt") && !diff.contains("a.txt"), "{diff}");
+    // Cleaning the earlier run keeps the worktree and branch the follow-up works on; cleaning
+    // the follow-up then removes them.
+    let out = orx_hub(&repo, &hub, &["clean", &first, "--delete-branch"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout)
+        .replace(&first, "[FIRST]")
+        .replace(&second, "[SECOND]");
+    insta::assert_snapshot!(said, @"
+    [FIRST]: its worktree and branch stay, run [SECOND] works on them too
+    removed [FIRST]
+    1 run(s) removed; 1 worktree(s) and branch(es) kept for the runs that share them (`orx clean` of those removes them)
+    ");
+    assert!(std::path::Path::new(&m1.worktree).exists());
+    assert!(!repo.git(&["branch", "--list", branch]).trim().is_empty());
+    let out = orx_hub(&repo, &hub, &["clean", &second, "--delete-branch"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!std::path::Path::new(&m1.worktree).exists());
+    assert!(repo.git(&["branch", "--list", branch]).trim().is_empty());
+}
+
+/// A follow-up needs a run that ended and a branch that still exists; a worktree removed since
+/// is made again from the branch.
+#[test]
+fn a_followup_refuses_a_live_run_and_a_lost_branch_and_remakes_a_lost_worktree() {
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, WRITE_A_THEN_B, ""),
+        "approvals: [plan]\n",
+    );
+    // A run that waits for approval has not ended.
+    let out = repo
+        .orx(bin())
+        .args(["run", "Add the a file"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let id = repo.single_run();
+    let out = repo
+        .orx(bin())
+        .args(["followup", &id, "more"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(human_stderr(&out, repo.path()), @r#"
+    exit 2
+    --- stderr
+    error: run [RUN_ID] is waiting: a follow-up continues a run that ended
+      hint: it waits for you: `orx approve [RUN_ID]` (or `orx reject [RUN_ID] "feedback"`) lets it finish; follow it up then
+    "#);
+    // Once it ended, its worktree removed: the follow-up makes it again from the branch.
+    let out = repo.orx(bin()).args(["approve", &id]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let worktree = repo.meta(&id).worktree;
+    repo.git(&["worktree", "remove", "--force", &worktree]);
+    let out = repo
+        .orx(bin())
+        .env("ORX_TEST_AGAIN", "1")
+        .args([
+            "followup",
+            &id,
+            "Also add the b file",
+            "--pipeline",
+            "fast_fix",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(std::path::Path::new(&worktree).join("b.txt").exists());
+    // A branch deleted since: nothing to follow.
+    repo.git(&["worktree", "remove", "--force", &worktree]);
+    repo.git(&["branch", "-D", &repo.meta(&id).branch]);
+    let out = repo
+        .orx(bin())
+        .args(["followup", &id, "more"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(human_stderr(&out, repo.path()), @"
+    exit 2
+    --- stderr
+    error: run [RUN_ID]'s branch orx/[RUN_ID] no longer exists, so nothing can follow it
+      hint: start a new run with `orx run` (the branch was deleted, e.g. by `orx clean --delete-branch`)
+    ");
+}

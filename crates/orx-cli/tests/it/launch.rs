@@ -24,6 +24,7 @@ fn spec(repo: &TestRepo, id: &str) -> RunSpec {
         base_branch: None,
         include_dirty: false,
         issue: None,
+        follows: None,
     }
 }
 

@@ -253,6 +253,12 @@ impl crate::protocol::IssueLink {
     }
 }
 
+/// The number a pull request's URL ends with (`…/pull/12`).
+pub fn pull_request_number(url: &str) -> Option<u64> {
+    let (rest, n) = url.trim_end_matches('/').rsplit_once('/')?;
+    rest.ends_with("/pull").then(|| n.parse().ok()).flatten()
+}
+
 /// A pull request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PullRequest {
@@ -465,6 +471,61 @@ impl GitHub {
             self.repo.owner, self.repo.name
         );
         self.call("GET", &path, &[], &format!("the log of job {id}"))
+    }
+
+    /// The unresolved review threads of pull request `number`, one comment each (its first
+    /// comment's author; the replies follow its text).
+    pub fn review_comments(
+        &self,
+        number: u64,
+    ) -> Result<Vec<crate::protocol::ReviewComment>, GitHubError> {
+        const QUERY: &str = "query($owner: String!, $name: String!, $number: Int!) { \
+            repository(owner: $owner, name: $name) { pullRequest(number: $number) { \
+            reviewThreads(first: 100) { nodes { isResolved path line startLine originalLine \
+            comments(first: 50) { nodes { author { login } body } } } } } } }";
+        let fields = [
+            ("-f", format!("query={QUERY}")),
+            ("-f", format!("owner={}", self.repo.owner)),
+            ("-f", format!("name={}", self.repo.name)),
+            ("-F", format!("number={number}")),
+        ];
+        let what = format!("pull request #{number}");
+        let v = self.api("POST", "graphql", &fields, &what)?;
+        let pr = &v["data"]["repository"]["pullRequest"];
+        if pr.is_null() {
+            return Err(GitHubError::NotFound {
+                what,
+                repo: self.repo.to_string(),
+            });
+        }
+        let threads = pr["reviewThreads"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(threads
+            .iter()
+            .filter(|t| t["isResolved"] != Value::Bool(true))
+            .filter_map(|t| {
+                let comments = t["comments"]["nodes"].as_array()?;
+                let first = comments.first()?;
+                let who = |c: &Value| c["author"]["login"].as_str().unwrap_or("").to_string();
+                let mut body = first["body"].as_str().unwrap_or("").trim().to_string();
+                for reply in &comments[1..] {
+                    body.push_str(&format!(
+                        "\n  {} replied: {}",
+                        who(reply),
+                        reply["body"].as_str().unwrap_or("").trim()
+                    ));
+                }
+                Some(crate::protocol::ReviewComment {
+                    path: t["path"].as_str()?.to_string(),
+                    start_line: t["startLine"].as_u64(),
+                    line: t["line"].as_u64().or_else(|| t["originalLine"].as_u64()),
+                    body,
+                    author: who(first),
+                })
+            })
+            .collect())
     }
 
     /// Opens a pull request.

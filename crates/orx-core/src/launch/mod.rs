@@ -37,6 +37,8 @@ pub struct RunSpec {
     pub include_dirty: bool,
     /// The GitHub issue the task comes from.
     pub issue: Option<crate::protocol::IssueLink>,
+    /// The run this one follows up.
+    pub follows: Option<String>,
 }
 
 /// A run to resume.

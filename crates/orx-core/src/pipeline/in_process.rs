@@ -90,6 +90,7 @@ impl Launcher for InProcess {
             run_id: Some(spec.run_id.clone()),
             include_dirty: spec.include_dirty,
             issue: spec.issue.clone(),
+            follows: spec.follows.clone(),
         };
         crate::launch::refuse_existing(spec)?;
         let ended = self.drive(&spec.run_id, move |cancel| Engine::new(cancel).start(req))?;

@@ -65,6 +65,12 @@ pub struct Meta {
     /// The GitHub issue the run works on (`orx run --issue`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<IssueLink>,
+    /// The run this one follows up (`orx followup`): same branch and worktree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
+    /// The runs that follow this one up, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followed_by: Vec<String>,
 }
 
 /// The GitHub issue a run works on.

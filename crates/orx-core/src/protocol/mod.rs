@@ -9,6 +9,7 @@ mod event;
 mod ids;
 mod meta;
 mod metrics;
+mod review;
 mod state;
 pub mod status;
 mod waiting;
@@ -18,6 +19,7 @@ pub use event::{AgentCall, CiReport, Event, EventBody, GateOutcome};
 pub use ids::{BUILTIN_PIPELINES, MAX_ITEM_ID_LEN, is_item_id};
 pub use meta::{IssueLink, Meta, ToolVersions, summarize_task};
 pub use metrics::{RunTotals, StageRecord};
+pub use review::ReviewComment;
 pub use state::{
     BudgetLimits, BudgetRaise, Failure, ItemState, PROTOCOL_VERSION, RunState, SessionRef,
     StageState,

@@ -95,6 +95,22 @@ pub enum RunError {
         /// The run's items (empty before decompose).
         items: Vec<String>,
     },
+    /// A follow-up of a run that is still going (or waits for a person).
+    #[error("run {id} is {status}: a follow-up continues a run that ended")]
+    FollowsLiveRun {
+        /// The earlier run.
+        id: String,
+        /// Its status.
+        status: crate::protocol::Observed,
+    },
+    /// A follow-up of a run whose branch is gone.
+    #[error("run {id}'s branch {branch} no longer exists, so nothing can follow it")]
+    NoBranchToFollow {
+        /// The earlier run.
+        id: String,
+        /// Its branch.
+        branch: String,
+    },
     /// The checkpoint names a stage this orx does not know.
     #[error("unknown stage `{stage}` in state.json")]
     UnknownStage {

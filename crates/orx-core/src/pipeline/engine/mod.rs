@@ -52,6 +52,8 @@ pub struct RunRequest {
     pub include_dirty: bool,
     /// The GitHub issue the task comes from (its pull request closes it).
     pub issue: Option<crate::protocol::IssueLink>,
+    /// The run this one follows up: it works on that run's branch and worktree.
+    pub follows: Option<String>,
 }
 
 /// A resume.

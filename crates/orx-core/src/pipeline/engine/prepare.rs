@@ -27,6 +27,10 @@ struct Plan {
     id: String,
     /// With `include_dirty`: the commit of the checkout's uncommitted state, on the base.
     dirty_commit: Option<String>,
+    /// The run's branch: its own, or the one of the run it follows up.
+    branch: String,
+    /// The run's worktree: its own, or the one of the run it follows up.
+    worktree: PathBuf,
 }
 
 pub(super) fn start(engine: &Engine, req: RunRequest) -> Result<RunOutcome> {
@@ -63,12 +67,15 @@ pub(super) fn start(engine: &Engine, req: RunRequest) -> Result<RunOutcome> {
     let router = engine.router(&req.config, routing.clone(), &plan.repo)?;
     let redactor = run_redactor(&req.config);
     let dir = RunDir::new(Store::new(&plan.repo).runs_root(), &plan.id);
-    let worktree = plan.repo.join(".worktrees").join(&plan.id);
+    let worktree = plan.worktree.clone();
     let meta = meta(&req, &plan, routing, &worktree, &redactor);
     let state = state(&plan, &worktree);
     // The lock is held until the run ends: it is taken before the folder becomes visible, so
     // `orx clean` never sees this run without a live driver.
     let (_lock, state) = make_folder(&plan, &dir, &req.task, &meta, state, &redactor)?;
+    if let Some(earlier) = &req.follows {
+        link_followup(&Store::new(&plan.repo).dir(earlier), &plan.id)?;
+    }
     let files = RunFiles::new(dir.clone(), redactor.clone());
     let events = engine.sink(&files);
     let branch = &meta.branch;
@@ -156,12 +163,29 @@ fn check(req: &RunRequest) -> Result<Plan> {
     {
         return Err(RunError::AlreadyExists { id }.into());
     }
+    if let Some(earlier) = &req.follows {
+        // A follow-up works on the branch and worktree of the run it follows: its diff is what
+        // it adds on top, and its pull request is that run's.
+        let (meta, head) = followed(&repo, &git, earlier)?;
+        return Ok(Plan {
+            repo,
+            def,
+            base_branch: meta.base_branch,
+            base_sha: head,
+            config,
+            id,
+            dirty_commit,
+            branch: meta.branch,
+            worktree: PathBuf::from(meta.worktree),
+        });
+    }
     // A new run owns a new branch: an existing one would carry foreign commits into its diff.
     let branch = format!("orx/{id}");
     if git.resolve(&format!("refs/heads/{branch}"))?.is_some() {
         return Err(RunError::BranchExists { id, branch }.into());
     }
     Ok(Plan {
+        worktree: repo.join(".worktrees").join(&id),
         repo,
         def,
         base_branch,
@@ -169,7 +193,43 @@ fn check(req: &RunRequest) -> Result<Plan> {
         config,
         id,
         dirty_commit,
+        branch,
     })
+}
+
+/// The run `earlier` a follow-up continues, and its branch's last commit: it must have ended,
+/// no other follow-up of it may be going, and its branch must still exist.
+fn followed(repo: &std::path::Path, git: &Git, earlier: &str) -> Result<(Meta, String)> {
+    let store = Store::new(repo);
+    let dir = store.open(earlier)?;
+    let meta = Meta::load(&dir.meta())?;
+    for id in std::iter::once(earlier).chain(meta.followed_by.iter().map(String::as_str)) {
+        let status = store.summary(id).status;
+        if status.is_active() || status == crate::protocol::Observed::Waiting {
+            return Err(RunError::FollowsLiveRun {
+                id: id.to_string(),
+                status,
+            }
+            .into());
+        }
+    }
+    let head = git
+        .resolve(&format!("refs/heads/{}", meta.branch))?
+        .ok_or_else(|| RunError::NoBranchToFollow {
+            id: earlier.to_string(),
+            branch: meta.branch.clone(),
+        })?;
+    Ok((meta, head))
+}
+
+/// Records in the earlier run's meta.json that run `id` follows it up.
+fn link_followup(earlier: &RunDir, id: &str) -> Result<()> {
+    let mut meta = Meta::load(&earlier.meta())?;
+    if !meta.followed_by.iter().any(|f| f == id) {
+        meta.followed_by.push(id.to_string());
+        crate::fsutil::atomic_write_json(&earlier.meta(), &meta)?;
+    }
+    Ok(())
 }
 
 pub(super) fn base_branch(req: &RunRequest, git: &Git) -> Result<String> {
@@ -209,7 +269,7 @@ fn meta(
         repo: plan.repo.display().to_string(),
         base_branch: plan.base_branch.clone(),
         base_sha: plan.base_sha.clone(),
-        branch: format!("orx/{}", plan.id),
+        branch: plan.branch.clone(),
         worktree: worktree.display().to_string(),
         engine: req
             .overrides
@@ -235,13 +295,15 @@ fn meta(
         status: RunStatus::Running,
         pr_url: None,
         issue: req.issue.clone(),
+        follows: req.follows.clone(),
+        followed_by: Vec::new(),
     }
 }
 
 fn state(plan: &Plan, worktree: &std::path::Path) -> RunState {
     let mut state = RunState::new(&plan.id, &plan.def.id, &plan.def.stages);
     state.base_sha = Some(plan.base_sha.clone());
-    state.branch = Some(format!("orx/{}", plan.id));
+    state.branch = Some(plan.branch.clone());
     state.worktree = Some(worktree.display().to_string());
     state.status = RunStatus::Running;
     state.budget = plan.config.budget.limits();
