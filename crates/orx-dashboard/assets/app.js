@@ -50,4 +50,102 @@
     applyFilter();
     if (log.scrollHeight - log.scrollTop - log.clientHeight < 80) log.scrollTop = log.scrollHeight;
   });
+
+  // Diff comments: a click on a line's number picks it (shift-click: a range in the same
+  // file); "Add comment" keeps it in the list; "Send to agent" starts a follow-up run.
+  var picked = null;
+  function field(id) { return document.getElementById(id); }
+  function mark() {
+    document.querySelectorAll(".diff .ln.sel").forEach(function (l) { l.classList.remove("sel"); });
+    if (!picked) return;
+    var a = Math.min(picked.start, picked.end), b = Math.max(picked.start, picked.end);
+    document.querySelectorAll(".file").forEach(function (f) {
+      if (f.getAttribute("data-file") !== picked.path) return;
+      f.querySelectorAll(".ln[data-new]").forEach(function (l) {
+        var n = +l.getAttribute("data-new");
+        if (n >= a && n <= b) l.classList.add("sel");
+      });
+    });
+  }
+  function showError(text) {
+    var e = field("rc-error");
+    if (!e) return;
+    e.textContent = text;
+    e.hidden = !text;
+  }
+  document.addEventListener("click", function (e) {
+    var t = e.target;
+    var line = t.closest && t.closest(".diff .ln[data-new]");
+    if (line && field("review")) {
+      var file = line.closest(".file");
+      var path = file ? file.getAttribute("data-file") : "";
+      var n = +line.getAttribute("data-new");
+      if (e.shiftKey && picked && picked.path === path) picked.end = n;
+      else picked = { path: path, start: n, end: n };
+      field("rc-path").value = path;
+      field("rc-start").value = Math.min(picked.start, picked.end);
+      field("rc-end").value = Math.max(picked.start, picked.end);
+      mark();
+      field("rc-body").focus();
+      return;
+    }
+    if (t.id === "rc-add") {
+      var body = field("rc-body").value.trim();
+      var start = +field("rc-start").value, end = +field("rc-end").value || start;
+      if (!body || !start) { showError("Pick a line (or type its number) and write the comment first."); return; }
+      showError("");
+      var li = document.createElement("li");
+      li.setAttribute("data-path", field("rc-path").value);
+      li.setAttribute("data-start", Math.min(start, end));
+      li.setAttribute("data-end", Math.max(start, end));
+      li.setAttribute("data-body", body);
+      var where = li.getAttribute("data-path") + ":" + li.getAttribute("data-start") +
+        (end !== start ? "-" + li.getAttribute("data-end") : "");
+      li.textContent = where + " — " + body + " ";
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "rc-remove";
+      remove.textContent = "remove";
+      remove.setAttribute("aria-label", "remove the comment on " + where);
+      li.appendChild(remove);
+      field("rc-list").appendChild(li);
+      field("rc-body").value = "";
+      picked = null;
+      mark();
+      field("rc-send").disabled = false;
+      return;
+    }
+    if (t.classList && t.classList.contains("rc-remove")) {
+      t.parentNode.remove();
+      field("rc-send").disabled = !field("rc-list").children.length;
+      return;
+    }
+    if (t.id === "rc-send") {
+      var review = field("review");
+      var comments = Array.prototype.map.call(field("rc-list").children, function (li) {
+        return {
+          path: li.getAttribute("data-path"),
+          start_line: +li.getAttribute("data-start"),
+          line: +li.getAttribute("data-end"),
+          body: li.getAttribute("data-body")
+        };
+      });
+      var token = document.querySelector("meta[name='csrf-token']");
+      t.disabled = true;
+      fetch("/api/runs/" + encodeURIComponent(review.getAttribute("data-run")) + "/followup", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-orx-csrf": token ? token.content : "" },
+        body: JSON.stringify({ text: field("rc-text").value, comments: comments })
+      }).then(function (r) {
+        return r.json().then(function (j) {
+          if (r.ok && j.url) { window.location.href = j.url; return; }
+          t.disabled = false;
+          showError((j.error || "the follow-up was refused") + (j.fix ? " — " + j.fix : ""));
+        });
+      }).catch(function () {
+        t.disabled = false;
+        showError("The dashboard did not answer; is it still running?");
+      });
+    }
+  });
 })();

@@ -290,6 +290,95 @@ pub struct RejectBody {
     pub feedback: String,
 }
 
+/// What `POST /api/runs/{id}/followup` sends: what to do now, and comments on lines of the diff.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowupBody {
+    /// What the follow-up should do (the comments say where).
+    #[serde(default)]
+    pub text: String,
+    /// Comments on lines of the run's diff.
+    #[serde(default)]
+    pub comments: Vec<orx_core::protocol::ReviewComment>,
+    /// The pipeline (default: standard).
+    #[serde(default)]
+    pub pipeline: Option<String>,
+}
+
+/// `POST /api/runs/{id}/followup`: starts a run on an ended run's branch and worktree, its task
+/// the text and the comments with the earlier run's task, spec and review.
+pub async fn followup(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(run) = pages::load_run(&state, &id) else {
+        return no_run(&id);
+    };
+    let body: FollowupBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return refused(Refusal {
+                status: 400,
+                message: format!("the body is not a follow-up: {e}"),
+                fix: r#"send {"text": "…", "comments": [{"path": "src/a.py", "start_line": 3, "line": 5, "body": "…"}]}"#.into(),
+            });
+        }
+    };
+    let status = run.summary.status;
+    if status.is_active()
+        || status == orx_core::protocol::Observed::Waiting
+        || status == orx_core::protocol::Observed::Queued
+    {
+        return refused(Refusal {
+            status: 409,
+            message: format!("run {id} is {status}: a follow-up continues a run that ended"),
+            fix: "wait for it to end (or decide on it when it waits for you)".into(),
+        });
+    }
+    if body.text.trim().is_empty() && body.comments.is_empty() {
+        return refused(Refusal {
+            status: 400,
+            message: "the follow-up has no text and no comment".into(),
+            fix: "say what to change, or comment on lines of the diff".into(),
+        });
+    }
+    if let Some(c) = body
+        .comments
+        .iter()
+        .find(|c| c.path.trim().is_empty() || c.body.trim().is_empty())
+    {
+        return refused(Refusal {
+            status: 400,
+            message: format!("a comment on `{}` has no file or no text", c.path),
+            fix: "give each comment its file and what to change".into(),
+        });
+    }
+    let text = if body.text.trim().is_empty() {
+        "Address the review comments below."
+    } else {
+        body.text.as_str()
+    };
+    let task = orx_core::pipeline::followup::task(&state.index.dir(&id), text, &body.comments);
+    let req = crate::queue::StartRequest {
+        task,
+        pipeline: body.pipeline,
+        follows: Some(id.clone()),
+        ..Default::default()
+    };
+    match state.queue.enqueue(req) {
+        Ok(new) => {
+            state.live.notify("*");
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "run_id": new, "url": format!("/runs/{new}"), "follows": id })),
+            )
+                .into_response()
+        }
+        Err(e) => refused(e),
+    }
+}
+
 /// `POST /api/runs/{id}/approve`: a waiting run goes on, with what the body adds to its budget.
 pub async fn approve(
     State(state): State<Shared>,

@@ -49,6 +49,47 @@ pub fn highlight(text: &str, lang: &str) -> String {
     out
 }
 
+/// A unified diff, highlighted, each line carrying its line number in the new file
+/// (`data-new`, added and unchanged lines) or the old one (`data-old`, removed lines): the Diff
+/// tab's comments name lines by them.
+pub fn diff_numbered(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let (mut old, mut new) = (0u64, 0u64);
+    for line in text.lines() {
+        let number = if let Some(h) = line.strip_prefix("@@ ") {
+            // `@@ -a,b +c,d @@`: the next lines start at old line a and new line c.
+            let mut parts = h.split_whitespace();
+            let start = |p: Option<&str>, sign: char| {
+                p.and_then(|p| p.strip_prefix(sign))
+                    .and_then(|p| p.split(',').next())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            old = start(parts.next(), '-');
+            new = start(parts.next(), '+');
+            String::new()
+        } else if line.starts_with("+++") || line.starts_with("---") || line.starts_with("diff ") {
+            String::new()
+        } else if line.starts_with('+') {
+            new += 1;
+            format!(" data-new=\"{}\"", new - 1)
+        } else if line.starts_with('-') {
+            old += 1;
+            format!(" data-old=\"{}\"", old - 1)
+        } else if line.starts_with(' ') {
+            old += 1;
+            new += 1;
+            format!(" data-new=\"{}\"", new - 1)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("<span class=\"ln\"{number}>"));
+        out.push_str(&diff_line(line));
+        out.push_str("</span>\n");
+    }
+    out
+}
+
 fn span(class: &str, text: &str) -> String {
     format!("<span class=\"{class}\">{}</span>", escape(text))
 }
@@ -235,6 +276,35 @@ fn diff_line(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_diffs_lines_carry_their_numbers_in_the_new_and_the_old_file() {
+        let d = diff_numbered(
+            "diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -3,3 +3,4 @@ fn x\n keep\n-gone\n+new one\n+new two\n keep <b>\n",
+        );
+        let lines: Vec<&str> = d.lines().collect();
+        assert_eq!(
+            lines[3],
+            r#"<span class="ln"><span class="dh">@@ -3,3 +3,4 @@ fn x</span></span>"#
+        );
+        assert_eq!(lines[4], r#"<span class="ln" data-new="3"> keep</span>"#);
+        assert_eq!(
+            lines[5],
+            r#"<span class="ln" data-old="4"><span class="dd">-gone</span></span>"#
+        );
+        assert_eq!(
+            lines[6],
+            r#"<span class="ln" data-new="4"><span class="da">+new one</span></span>"#
+        );
+        assert_eq!(
+            lines[7],
+            r#"<span class="ln" data-new="5"><span class="da">+new two</span></span>"#
+        );
+        assert_eq!(
+            lines[8],
+            r#"<span class="ln" data-new="6"> keep &lt;b&gt;</span>"#
+        );
+    }
 
     #[test]
     fn yaml_keys_values_and_comments_get_classes() {

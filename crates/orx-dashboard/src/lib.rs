@@ -95,6 +95,7 @@ pub fn app(state: Shared) -> Router {
         .route("/runs/{id}/resume", post(api::resume))
         .route("/runs/{id}/approve", post(api::approve))
         .route("/runs/{id}/reject", post(api::reject))
+        .route("/runs/{id}/followup", post(api::followup))
         .route("/metrics", get(api::metrics))
         .fallback(api::not_found);
     Router::new()

@@ -42,6 +42,9 @@ pub struct StartRequest {
     /// Per-role overrides, `ROLE=EXECUTOR[:MODEL]`.
     #[serde(default)]
     pub stages: Vec<String>,
+    /// The run this one follows up (on its branch and worktree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
 }
 
 /// A queued start, as saved on disk.
@@ -467,7 +470,7 @@ impl RunQueue {
             base_branch: optional(&r.base_branch).map(str::to_string),
             include_dirty: false,
             issue: None,
-            follows: None,
+            follows: r.follows.clone(),
         })
     }
 

@@ -671,3 +671,130 @@ fn a_failed_runs_page_says_why_at_the_top_and_links_to_the_gate_log() {
         .await;
     });
 }
+
+/// Comments on lines of a run's diff (issue 17): a click on a line's number picks it, "Add
+/// comment" lists it, "Send to agent" starts a follow-up run whose page opens; its task holds
+/// the comments, and both pages link each other.
+#[test]
+fn comments_on_diff_lines_start_a_follow_up_run_linked_from_both_pages() {
+    use crate::{ONE_ITEM, bin, orx_ok, repo_with, scenario};
+    let repo = repo_with(
+        &[("f", "x")],
+        &scenario(ONE_ITEM, super::github::WRITE_A_THEN_B, ""),
+        "",
+    );
+    orx_ok(&repo, &["run", "Add the a file"], 0);
+    let id = repo.single_run();
+    // The dashboard's runs (the follow-up) write b.txt.
+    let mut cmd = repo.orx(bin());
+    cmd.env("ORX_TEST_AGAIN", "1")
+        .args(["dashboard", "--port", "0"]);
+    let d = Dash::spawn(cmd);
+    let base = format!("http://{}", d.addr);
+    let new = runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/runs/{id}?tab=diff")).await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css("#review"))
+            .await
+            .unwrap();
+        // A click on line 1 of a.txt picks it.
+        c.find(Locator::Css(".file[data-file='a.txt'] .ln[data-new='1']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let value = |css: &'static str| async move {
+            c.find(Locator::Css(css))
+                .await
+                .unwrap()
+                .prop("value")
+                .await
+                .unwrap()
+                .unwrap_or_default()
+        };
+        assert_eq!(value("#rc-path").await, "a.txt");
+        assert_eq!(
+            (value("#rc-start").await, value("#rc-end").await),
+            ("1".into(), "1".into())
+        );
+        assert_eq!(count(c, ".ln.sel").await, 1, "the picked line is marked");
+        c.find(Locator::Id("rc-body"))
+            .await
+            .unwrap()
+            .send_keys("Say what a is for.")
+            .await
+            .unwrap();
+        click(c, "rc-add").await;
+        // A second comment typed in: lines 1 to 3 of AGENTS.md.
+        c.find(Locator::Css("#rc-path option[value='AGENTS.md']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        for (id, v) in [("rc-start", "1"), ("rc-end", "3")] {
+            let f = c.find(Locator::Id(id)).await.unwrap();
+            f.clear().await.unwrap();
+            f.send_keys(v).await.unwrap();
+        }
+        c.find(Locator::Id("rc-body"))
+            .await
+            .unwrap()
+            .send_keys("Keep the rules short.")
+            .await
+            .unwrap();
+        click(c, "rc-add").await;
+        assert_eq!(count(c, "#rc-list li").await, 2);
+        assert!(
+            text(c, "#rc-list")
+                .await
+                .contains("AGENTS.md:1-3 — Keep the rules short.")
+        );
+        let instructions = c.find(Locator::Id("rc-text")).await.unwrap();
+        instructions.clear().await.unwrap();
+        instructions.send_keys("Answer the review.").await.unwrap();
+        shot(c, "diff-comments").await;
+        click(c, "rc-send").await;
+        // The follow-up's page opens.
+        let page_id = || async {
+            let url = c.current_url().await.unwrap().to_string();
+            url.rsplit('/').next().unwrap_or("").to_string()
+        };
+        until(20, "the follow-up's page", || async {
+            let now = page_id().await;
+            orx_core::run::is_valid_run_id(&now) && now != id
+        })
+        .await;
+        let new = page_id().await;
+        until(30, "the follow-up to end", || async {
+            text(c, "#run-status").await == "succeeded"
+        })
+        .await;
+        assert!(
+            text(c, "#follows").await.contains(&id),
+            "its page links the run it follows"
+        );
+        shot(c, "follow-up").await;
+        c.goto(&format!("{base}/runs/{id}")).await.unwrap();
+        until(10, "the earlier page's link", || async {
+            text(c, "#followed-by").await.contains(&new)
+        })
+        .await;
+        new
+    });
+    let task = repo.run_file(&new, "context/task.md");
+    assert!(
+        task.starts_with("Answer the review.\n\n## Review comments to address\n- `a.txt:1`: Say what a is for.\n- `AGENTS.md:1-3`: Keep the rules short.\n"),
+        "{task}"
+    );
+    assert_eq!(repo.meta(&new).follows.as_deref(), Some(id.as_str()));
+    assert!(
+        std::path::Path::new(&repo.meta(&id).worktree)
+            .join("b.txt")
+            .exists()
+    );
+}

@@ -987,3 +987,45 @@ fn a_continued_run_waits_in_the_queue_while_the_limit_is_reached() {
     assert_eq!(repo.state(&b).approved, ["plan"]);
     assert_eq!(repo.state(&a).status, RunStatus::Cancelled);
 }
+
+/// `POST /api/runs/ID/followup` refuses, saying why, a run that has not ended, a body that is
+/// not a follow-up, an empty one, and a run that does not exist.
+#[test]
+fn a_follow_up_is_refused_for_a_live_run_and_a_bad_body() {
+    let repo = repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, ""),
+        "approvals: [plan]\n",
+    );
+    orx_ok(&repo, &["run", "b"], 3);
+    let waiting = repo.single_run();
+    let d = Dash::start(&repo, &[]);
+    let said = |path: &str, body: &str| {
+        let r = d.post(path, body);
+        let j = r.json();
+        format!(
+            "{} {} | {}",
+            r.status,
+            j["error"].as_str().unwrap_or(""),
+            j["fix"].as_str().unwrap_or("")
+        )
+    };
+    let url = format!("/api/runs/{waiting}/followup");
+    insta::assert_snapshot!(
+        [
+            said(&url, r#"{"text": "more"}"#),
+            said(&url, r#"{"txt": "more"}"#),
+            said("/api/runs/20261130_000000_00000000/followup", r#"{"text": "more"}"#),
+        ]
+        .join("\n")
+        .replace(&waiting, "[ID]"),
+        @r#"
+    409 run [ID] is waiting: a follow-up continues a run that ended | wait for it to end (or decide on it when it waits for you)
+    400 the body is not a follow-up: unknown field `txt`, expected one of `text`, `comments`, `pipeline` at line 1 column 6 | send {"text": "…", "comments": [{"path": "src/a.py", "start_line": 3, "line": 5, "body": "…"}]}
+    404 no run `20261130_000000_00000000` | GET /api/runs lists the runs
+    "#
+    );
+    orx_ok(&repo, &["approve", &waiting], 0);
+    insta::assert_snapshot!(said(&url, r#"{"text": " ", "comments": []}"#), @"400 the follow-up has no text and no comment | say what to change, or comment on lines of the diff");
+    assert!(repo.run_ids().len() == 1, "nothing was started");
+}

@@ -606,7 +606,7 @@ fn checks_pending_past_the_timeout_end_the_stage_as_ci_timeout() {
 }
 
 /// Implement writes a.txt, and b.txt while ORX_TEST_AGAIN is set (a follow-up's run).
-const WRITE_A_THEN_B: &str = "  - when_env: ORX_TEST_AGAIN\n    write: { b.txt: \"b\\n\" }\n  - write: { a.txt: \"a\\n\" }\n";
+pub const WRITE_A_THEN_B: &str = "  - when_env: ORX_TEST_AGAIN\n    write: { b.txt: \"b\\n\" }\n  - write: { a.txt: \"a\\n\" }\n";
 
 /// `orx followup`: a new run on the same branch and worktree, its task the new text, the pull
 /// request's unresolved review comments and the earlier run's task, spec and review; its

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{RunData, RunQuery};
 use crate::Shared;
-use crate::highlight::highlight;
+use crate::highlight::diff_numbered;
 use crate::view::{Markup, render, url_encode};
 
 /// One file of a unified diff: its place in the diff's text and its counts.
@@ -74,6 +74,8 @@ struct DiffView<'a> {
     download: String,
     /// The whole diff's size when only its beginning is shown.
     cut: Option<String>,
+    /// The run ended: comments on its lines can go to a follow-up.
+    can_follow: bool,
 }
 
 /// One file's part of the diff: highlighted, or its size when too large to show.
@@ -142,6 +144,13 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
         error,
         download,
         cut: cut.then(|| orx_core::fsutil::size_text(total)),
+        can_follow: {
+            use orx_core::protocol::Observed;
+            let st = run.summary.status;
+            run.state.is_some()
+                && !st.is_active()
+                && !matches!(st, Observed::Waiting | Observed::Queued)
+        },
     };
     render("tab_diff.html", &view)
 }
@@ -155,6 +164,6 @@ fn file_view(f: &DiffFile, text: &str, cut: bool) -> FileView {
         removed: f.removed,
         cut,
         too_large: too_large.then(|| orx_core::fsutil::size_text(part.len() as u64)),
-        body: (!too_large).then(|| Markup(highlight(part, "diff"))),
+        body: (!too_large).then(|| Markup(diff_numbered(part))),
     }
 }

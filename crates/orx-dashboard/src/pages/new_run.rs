@@ -69,6 +69,7 @@ pub fn form_request(form: &HashMap<String, String>) -> StartRequest {
         base_branch: get("base_branch"),
         pipeline: get("pipeline"),
         stages,
+        follows: None,
     }
 }
 
