@@ -359,7 +359,7 @@ pub async fn followup(
     } else {
         body.text.as_str()
     };
-    let task = orx_core::pipeline::followup::task(&state.index.dir(&id), text, &body.comments);
+    let task = orx_core::run::followup::task(&state.index.dir(&id), text, &body.comments);
     let req = crate::queue::StartRequest {
         task,
         pipeline: body.pipeline,

@@ -118,7 +118,7 @@ pub fn followup(env: &Env, args: FollowupArgs) -> Outcome {
         } else {
             Vec::new()
         };
-        let task = orx_core::pipeline::followup::task(&store.dir(&id), &text, &comments);
+        let task = orx_core::run::followup::task(&store.dir(&id), &text, &comments);
         Ok::<_, CommandError>((id, task))
     })();
     let (id, task) = match prepared {

@@ -8,7 +8,6 @@ mod def;
 mod engine;
 mod error;
 pub mod evidence;
-pub mod followup;
 mod in_process;
 mod stages;
 mod verify;

@@ -4,6 +4,7 @@
 mod error;
 mod events;
 mod files;
+pub mod followup;
 mod id;
 mod layout;
 mod lock;

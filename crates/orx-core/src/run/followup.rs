@@ -1,8 +1,8 @@
 //! A follow-up's task (SPEC §14, `orx followup`): what the person asks now, the review comments
 //! to address, and what the earlier run was asked, specified and told by its review.
 
+use super::RunDir;
 use crate::protocol::ReviewComment;
-use crate::run::RunDir;
 
 /// The most of each earlier text (task, spec, review) a follow-up's task repeats.
 const EARLIER_MAX: u64 = 32 * 1024;
