@@ -335,6 +335,21 @@ fn pushes(remote: &tempfile::TempDir) -> Vec<String> {
         .collect()
 }
 
+/// `orx run` that fails: its output, id and recorded failure.
+fn a_failed_run(
+    repo: &TestRepo,
+    hub: &MockGitHub,
+) -> (std::process::Output, String, orx_core::protocol::Failure) {
+    let out = orx_hub(repo, hub, &["run", "Add the a file"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = repo.single_run();
+    let failure = repo
+        .state(&id)
+        .last_failure
+        .expect("the failure is recorded");
+    (out, id, failure)
+}
+
 /// A failed check's log goes back to the agent, trimmed to the failure; the fix is committed,
 /// pushed and watched: the second round passes.
 #[test]
@@ -463,13 +478,7 @@ fn max_rounds_reached_fails_the_run_with_ci_failed_and_the_evidence() {
             &pytest_failure_log(),
         )]]
     });
-    let out = orx_hub(&repo, &hub, &["run", "Add the a file"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let id = repo.single_run();
-    let failure = repo
-        .state(&id)
-        .last_failure
-        .expect("the failure is recorded");
+    let (out, id, failure) = a_failed_run(&repo, &hub);
     assert_eq!(
         failure.category,
         orx_core::protocol::FailureCategory::CiFailed
@@ -577,13 +586,7 @@ fn checks_pending_past_the_timeout_end_the_stage_as_ci_timeout() {
         h.ci_stuck = true;
         h.ci_rounds = vec![vec![MockCheck::new("test", "success", "")]];
     });
-    let out = orx_hub(&repo, &hub, &["run", "Add the a file"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let id = repo.single_run();
-    let failure = repo
-        .state(&id)
-        .last_failure
-        .expect("the failure is recorded");
+    let (_, id, failure) = a_failed_run(&repo, &hub);
     assert_eq!(
         failure.category,
         orx_core::protocol::FailureCategory::CiTimeout
