@@ -177,7 +177,7 @@ fn generated_extremes_are_handled() {
 fn ci_logs_become_small_evidence_that_keeps_the_failing_names() {
     use orx_core::gate::ci_log::{DEFAULT_CAP, evidence};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/ci");
-    let cases: [(&str, &[&str]); 3] = [
+    let cases: [(&str, &[&str]); 4] = [
         (
             "pytest.log",
             &[
@@ -193,6 +193,10 @@ fn ci_logs_become_small_evidence_that_keeps_the_failing_names() {
                 "src/lib.rs:414",
                 "a fee of 1.5 rounds up",
             ],
+        ),
+        (
+            "ruff.log",
+            &["src/a.py:1", "F401", "`os` imported but unused"],
         ),
         (
             "eslint.log",

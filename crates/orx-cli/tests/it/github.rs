@@ -657,6 +657,11 @@ fn a_followup_continues_the_branch_and_its_pull_request_with_the_review_comments
     let task = repo.run_file(&second, "context/task.md");
     assert!(task.starts_with("Also add the b file\n\n## Review comments to address\n- `a.txt:1-2` (alice): Say why a exists.\n  bob replied: Agreed.\n"), "{task}");
     assert!(!task.contains("Resolved already"), "{task}");
+    let plan_prompt = repo.run_file(&second, "prompts/plan.md");
+    assert!(
+        plan_prompt.contains("- `a.txt:1-2` (alice): Say why a exists."),
+        "{plan_prompt}"
+    );
     assert!(
         task.contains(&format!("## The run this follows up: {first}")),
         "{task}"

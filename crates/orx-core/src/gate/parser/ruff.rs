@@ -24,6 +24,13 @@ static TEXT: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): (?P<msg>.+)$").ok()
 });
 
+/// ruff's default ("full") text: `CODE [*] message`, then ` --> file:line:col` under it.
+static FULL_HEAD: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^(?P<code>[A-Z]+[0-9]+) (?:\[\*\] )?(?P<msg>.+)$").ok());
+static FULL_AT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"^\s*-->\s*(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+)\s*$").ok()
+});
+
 pub(super) fn parse(text: &str) -> Parsed {
     if let Some(start) = text
         .find("\n[")
@@ -50,14 +57,26 @@ pub(super) fn parse(text: &str) -> Parsed {
             };
         }
     }
-    let Some(re) = TEXT.as_ref() else {
+    let (Some(re), Some(head), Some(at)) = (TEXT.as_ref(), FULL_HEAD.as_ref(), FULL_AT.as_ref())
+    else {
         return Parsed::default();
     };
-    let findings = text
-        .lines()
-        .filter_map(|l| re.captures(l.trim_end()))
-        .map(|c| finding(Some(&c["file"]), Some(&c["line"]), c["msg"].to_string()))
-        .collect();
+    let mut findings = Vec::new();
+    let mut pending: Option<String> = None;
+    for l in text.lines().map(str::trim_end) {
+        if let Some(c) = re.captures(l) {
+            findings.push(finding(
+                Some(&c["file"]),
+                Some(&c["line"]),
+                c["msg"].to_string(),
+            ));
+        } else if let Some(c) = head.captures(l) {
+            pending = Some(format!("{} {}", &c["code"], &c["msg"]));
+        } else if let (Some(c), Some(msg)) = (at.captures(l), pending.as_ref()) {
+            findings.push(finding(Some(&c["file"]), Some(&c["line"]), msg.clone()));
+            pending = None;
+        }
+    }
     Parsed {
         findings,
         counts: None,
