@@ -778,6 +778,13 @@ fn comments_on_diff_lines_start_a_follow_up_run_linked_from_both_pages() {
             text(c, "#follows").await.contains(&id),
             "its page links the run it follows"
         );
+        // Its page shows its task with the comments.
+        let task = text(c, "#overview pre.text").await;
+        assert!(
+            task.contains("`a.txt:1`: Say what a is for.")
+                && task.contains("`AGENTS.md:1-3`: Keep the rules short."),
+            "{task}"
+        );
         shot(c, "follow-up").await;
         c.goto(&format!("{base}/runs/{id}")).await.unwrap();
         until(10, "the earlier page's link", || async {

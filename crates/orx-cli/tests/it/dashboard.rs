@@ -1029,3 +1029,133 @@ fn a_follow_up_is_refused_for_a_live_run_and_a_bad_body() {
     insta::assert_snapshot!(said(&url, r#"{"text": " ", "comments": []}"#), @"400 the follow-up has no text and no comment | say what to change, or comment on lines of the diff");
     assert!(repo.run_ids().len() == 1, "nothing was started");
 }
+
+/// `/metrics` for a scraper (SPEC §19, issue 15 point 10): a real Prometheus (Debian's package)
+/// started on 127.0.0.1 scrapes the dashboard, and its query API returns the numbers
+/// `orx metrics report` gives.
+#[test]
+fn a_real_prometheus_scrapes_metrics_with_the_numbers_of_the_report() {
+    use orx_testkit::http::{Request, send};
+    use std::os::unix::process::CommandExt;
+    const PROMETHEUS: &str = "/usr/bin/prometheus";
+    if !std::path::Path::new(PROMETHEUS).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "prometheus is required in CI (.ci/run installs Debian's)"
+        );
+        eprintln!("skipped: prometheus is not installed (bash .ci/run installs it)");
+        return;
+    }
+    let (repo, _) = repo_with_a_run();
+    let d = Dash::start(&repo, &[]);
+    // What a scraper reads.
+    let scraped = send(
+        d.addr,
+        &Request::get("/metrics").header(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+        ),
+    );
+    assert_eq!(scraped.status, 200);
+    assert!(
+        scraped
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain; version=0.0.4")),
+        "{:?}",
+        scraped.headers
+    );
+    assert!(
+        scraped.body.contains("orx_runs{status=\"succeeded\"} 1"),
+        "{}",
+        scraped.body
+    );
+    // A browser still gets the page.
+    let page = send(
+        d.addr,
+        &Request::get("/metrics").header("Accept", "text/html,*/*"),
+    );
+    assert!(
+        page.body.starts_with("<!doctype html>"),
+        "{}",
+        &page.body[..200.min(page.body.len())]
+    );
+    // The report's numbers.
+    let report: serde_json::Value = serde_json::from_str(&crate::stdout(&orx_ok(
+        &repo,
+        &["metrics", "report", "--json"],
+        0,
+    )))
+    .unwrap();
+    // A real Prometheus scrapes it every second.
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: orx\n    static_configs:\n      - targets: ['{}']\n",
+            d.addr
+        ),
+    )
+    .unwrap();
+    let prom = std::process::Command::new(PROMETHEUS)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let prom_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let _stop = Stop(prom);
+    let query = |q: &str| -> Option<f64> {
+        let encoded: String = q
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let target = format!("/api/v1/query?query={encoded}");
+        let r = std::panic::catch_unwind(|| send(prom_addr, &Request::get(&target))).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&r.body).ok()?;
+        v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    };
+    let mut runs = None;
+    wait_for(60, "Prometheus to scrape the dashboard", || {
+        runs = query("orx_runs{status=\"succeeded\"}");
+        runs.is_some()
+    });
+    assert_eq!(
+        runs,
+        Some(report["by_status"]["succeeded"].as_f64().unwrap())
+    );
+    assert_eq!(
+        query("sum(orx_tokens_total)"),
+        report["total_tokens"].as_f64(),
+        "tokens as the report counts them"
+    );
+    assert_eq!(
+        query("orx_stage_duration_seconds_count{stage=\"implement\"}"),
+        report["stages"]["implement"]["attempts"].as_f64()
+    );
+    assert_eq!(
+        query("orx_gate_pass_ratio{gate=\"files\"}"),
+        report["gates"]["files"]["pass_rate"].as_f64()
+    );
+}

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::agent::Usage;
 use crate::config::Price;
 
+pub mod prometheus;
 pub mod report;
 
 pub use crate::protocol::{RunTotals, StageRecord};

@@ -116,7 +116,22 @@ struct MetricsPage {
 }
 
 /// `GET /metrics`: the aggregate across runs.
-pub async fn metrics(State(state): State<Shared>) -> Response {
+pub async fn metrics(
+    State(state): State<Shared>,
+    headers: axum::http::HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    if wants_prometheus(&headers, query.as_deref()) {
+        let inputs = state.index.store().report_inputs().unwrap_or_default();
+        return (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            orx_core::metrics::prometheus::render(&inputs),
+        )
+            .into_response();
+    }
     let report = report(&state);
     let stage_rows: Vec<(String, f64)> = report
         .stages_in_order()
@@ -147,6 +162,21 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
 }
 
 /// The aggregate report over every run of the repository.
+/// `/metrics` is the metrics page for a browser and the Prometheus text format for a scraper:
+/// a request that asks for `text/plain` or OpenMetrics and not for HTML (as Prometheus does)
+/// gets the text, and `?format=prometheus` always does.
+fn wants_prometheus(headers: &axum::http::HeaderMap, query: Option<&str>) -> bool {
+    if query.is_some_and(|q| q.split('&').any(|kv| kv == "format=prometheus")) {
+        return true;
+    }
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    (accept.contains("openmetrics") || accept.contains("text/plain"))
+        && !accept.contains("text/html")
+}
+
 pub fn report(state: &Shared) -> Report {
     Report::build(&state.index.store().report_inputs().unwrap_or_default())
 }

@@ -266,7 +266,7 @@ fn wait(cx: &mut RunCtx, hub: &GitHub, head: &str, round: u32) -> Result<Waited>
         crate::fault::point("ci:after_poll");
         match CiState::overall(&records) {
             CheckState::Passed => return Ok(Waited::Passed(records)),
-            // Failed as soon as one failed: the others' results do not change the fix.
+            // Failed once none is pending: every failed job's log goes to the one fix.
             CheckState::Failed if !records.iter().any(|c| c.state == CheckState::Pending) => {
                 return Ok(Waited::Failed(checks));
             }
