@@ -56,12 +56,12 @@
   var picked = null;
   function field(id) { return document.getElementById(id); }
   function mark() {
-    document.querySelectorAll(".diff .ln.sel").forEach(function (l) { l.classList.remove("sel"); });
+    document.querySelectorAll(".diff .sel").forEach(function (l) { l.classList.remove("sel"); });
     if (!picked) return;
     var a = Math.min(picked.start, picked.end), b = Math.max(picked.start, picked.end);
     document.querySelectorAll(".file").forEach(function (f) {
       if (f.getAttribute("data-file") !== picked.path) return;
-      f.querySelectorAll(".ln[data-new]").forEach(function (l) {
+      f.querySelectorAll("[data-new]").forEach(function (l) {
         var n = +l.getAttribute("data-new");
         if (n >= a && n <= b) l.classList.add("sel");
       });
@@ -75,7 +75,7 @@
   }
   document.addEventListener("click", function (e) {
     var t = e.target;
-    var line = t.closest && t.closest(".diff .ln[data-new]");
+    var line = t.closest && t.closest(".diff [data-new]");
     if (line && field("review")) {
       var file = line.closest(".file");
       var path = file ? file.getAttribute("data-file") : "";

@@ -49,14 +49,29 @@ pub fn highlight(text: &str, lang: &str) -> String {
     out
 }
 
-/// A unified diff, highlighted, each line carrying its line number in the new file
-/// (`data-new`, added and unchanged lines) or the old one (`data-old`, removed lines): the Diff
-/// tab's comments name lines by them.
-pub fn diff_numbered(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
+/// A line of a file's diff: where it is in the old and the new file, and what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DiffLine<'a> {
+    /// A hunk's header (`@@ -a,b +c,d @@ …`).
+    Hunk(&'a str),
+    /// Unchanged: its old and new line numbers.
+    Same(u64, u64, &'a str),
+    /// Removed: its old line number.
+    Old(u64, &'a str),
+    /// Added: its new line number.
+    New(u64, &'a str),
+    /// A note (`\ No newline at end of file`, `Binary files … differ`).
+    Note(&'a str),
+}
+
+/// The lines of one file's part of a unified diff, numbered; git's header lines (`diff --git`,
+/// `index`, `---`, `+++`, modes, renames) are left out: the file's heading says what they say.
+fn diff_lines(text: &str) -> Vec<DiffLine<'_>> {
     let (mut old, mut new) = (0u64, 0u64);
+    let mut in_hunk = false;
+    let mut out = Vec::new();
     for line in text.lines() {
-        let number = if let Some(h) = line.strip_prefix("@@ ") {
+        if let Some(h) = line.strip_prefix("@@ ") {
             // `@@ -a,b +c,d @@`: the next lines start at old line a and new line c.
             let mut parts = h.split_whitespace();
             let start = |p: Option<&str>, sign: char| {
@@ -67,26 +82,113 @@ pub fn diff_numbered(text: &str) -> String {
             };
             old = start(parts.next(), '-');
             new = start(parts.next(), '+');
-            String::new()
-        } else if line.starts_with("+++") || line.starts_with("---") || line.starts_with("diff ") {
-            String::new()
-        } else if line.starts_with('+') {
+            in_hunk = true;
+            out.push(DiffLine::Hunk(line));
+        } else if line.starts_with("diff --git ") {
+            in_hunk = false;
+        } else if !in_hunk {
+            if line.starts_with("Binary files ") {
+                out.push(DiffLine::Note(line));
+            }
+        } else if let Some(t) = line.strip_prefix('+') {
+            out.push(DiffLine::New(new, t));
             new += 1;
-            format!(" data-new=\"{}\"", new - 1)
-        } else if line.starts_with('-') {
+        } else if let Some(t) = line.strip_prefix('-') {
+            out.push(DiffLine::Old(old, t));
             old += 1;
-            format!(" data-old=\"{}\"", old - 1)
-        } else if line.starts_with(' ') {
+        } else if let Some(t) = line.strip_prefix(' ') {
+            out.push(DiffLine::Same(old, new, t));
             old += 1;
             new += 1;
-            format!(" data-new=\"{}\"", new - 1)
         } else {
-            String::new()
-        };
-        out.push_str(&format!("<span class=\"ln\"{number}>"));
-        out.push_str(&diff_line(line));
-        out.push_str("</span>\n");
+            out.push(DiffLine::Note(line));
+        }
     }
+    out
+}
+
+/// One file's part of a unified diff as unified lines, each carrying its line number in the
+/// new file (`data-new`, added and unchanged lines) or the old one (`data-old`, removed lines):
+/// the Diff tab shows those numbers, and its comments name lines by them.
+pub fn diff_numbered(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for l in diff_lines(text) {
+        let (attr, body) = match l {
+            DiffLine::Hunk(h) => (String::new(), span("dh", h)),
+            DiffLine::Same(_, n, t) => (format!(" data-new=\"{n}\""), escape(&format!(" {t}"))),
+            DiffLine::Old(o, t) => (format!(" data-old=\"{o}\""), span("dd", &format!("-{t}"))),
+            DiffLine::New(n, t) => (format!(" data-new=\"{n}\""), span("da", &format!("+{t}"))),
+            DiffLine::Note(t) => (String::new(), span("dm", t)),
+        };
+        out.push_str(&format!("<span class=\"ln\"{attr}>{body}</span>\n"));
+    }
+    out
+}
+
+/// One file's part of a unified diff side by side: a table row per line pair, the old file on
+/// the left and the new on the right (removed and added lines paired in order).
+pub fn diff_split(text: &str) -> String {
+    let mut out = String::from(
+        "<table class=\"sbs\"><colgroup><col class=\"n\"><col><col class=\"n\"><col></colgroup><tbody>\n",
+    );
+    let cell = |n: Option<u64>, class: &str, t: &str, side: &str| match n {
+        Some(n) => format!(
+            "<td class=\"num\">{n}</td><td class=\"{class}\"{}>{}</td>",
+            if side == "new" {
+                format!(" data-new=\"{n}\"")
+            } else {
+                String::new()
+            },
+            escape(t)
+        ),
+        None => "<td class=\"num\"></td><td class=\"empty\"></td>".to_string(),
+    };
+    let lines = diff_lines(text);
+    let mut i = 0;
+    while i < lines.len() {
+        match lines[i] {
+            DiffLine::Hunk(h) | DiffLine::Note(h) => {
+                out.push_str(&format!(
+                    "<tr><td colspan=\"4\" class=\"hunk\">{}</td></tr>\n",
+                    escape(h)
+                ));
+                i += 1;
+            }
+            DiffLine::Same(o, n, t) => {
+                out.push_str(&format!(
+                    "<tr>{}{}</tr>\n",
+                    cell(Some(o), "same", t, "old"),
+                    cell(Some(n), "same", t, "new")
+                ));
+                i += 1;
+            }
+            DiffLine::Old(..) | DiffLine::New(..) => {
+                // A run of removed lines and the added lines after it, paired.
+                let mut olds = Vec::new();
+                let mut news = Vec::new();
+                while let Some(DiffLine::Old(o, t)) = lines.get(i) {
+                    olds.push((*o, *t));
+                    i += 1;
+                }
+                while let Some(DiffLine::New(n, t)) = lines.get(i) {
+                    news.push((*n, *t));
+                    i += 1;
+                }
+                for k in 0..olds.len().max(news.len()) {
+                    let left = olds.get(k).map_or_else(
+                        || cell(None, "", "", "old"),
+                        |(o, t)| cell(Some(*o), "del-line", t, "old"),
+                    );
+                    let right = news.get(k).map_or_else(
+                        || cell(None, "", "", "new"),
+                        |(n, t)| cell(Some(*n), "add-line", t, "new"),
+                    );
+                    out.push_str(&format!("<tr>{left}{right}</tr>\n"));
+                }
+            }
+        }
+    }
+    out.push_str("</tbody></table>");
     out
 }
 
@@ -241,7 +343,7 @@ fn markdown_line(line: &str, in_fence: &mut bool) -> String {
         return span("c", line);
     }
     if *in_fence {
-        return span("code", line);
+        return span("fc", line);
     }
     if t.starts_with('#') {
         return span("h", line);
@@ -279,31 +381,26 @@ mod tests {
 
     #[test]
     fn a_diffs_lines_carry_their_numbers_in_the_new_and_the_old_file() {
-        let d = diff_numbered(
-            "diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -3,3 +3,4 @@ fn x\n keep\n-gone\n+new one\n+new two\n keep <b>\n",
-        );
+        let diff = "diff --git a/f b/f\nindex 1..2 100644\n--- a/f\n+++ b/f\n@@ -3,3 +3,4 @@ fn x\n keep\n-gone\n+new one\n+new two\n keep <b>\n";
+        let d = diff_numbered(diff);
         let lines: Vec<&str> = d.lines().collect();
         assert_eq!(
-            lines[3],
-            r#"<span class="ln"><span class="dh">@@ -3,3 +3,4 @@ fn x</span></span>"#
+            lines,
+            [
+                r#"<span class="ln"><span class="dh">@@ -3,3 +3,4 @@ fn x</span></span>"#,
+                r#"<span class="ln" data-new="3"> keep</span>"#,
+                r#"<span class="ln" data-old="4"><span class="dd">-gone</span></span>"#,
+                r#"<span class="ln" data-new="4"><span class="da">+new one</span></span>"#,
+                r#"<span class="ln" data-new="5"><span class="da">+new two</span></span>"#,
+                r#"<span class="ln" data-new="6"> keep &lt;b&gt;</span>"#,
+            ],
+            "git's header lines are left out"
         );
-        assert_eq!(lines[4], r#"<span class="ln" data-new="3"> keep</span>"#);
-        assert_eq!(
-            lines[5],
-            r#"<span class="ln" data-old="4"><span class="dd">-gone</span></span>"#
-        );
-        assert_eq!(
-            lines[6],
-            r#"<span class="ln" data-new="4"><span class="da">+new one</span></span>"#
-        );
-        assert_eq!(
-            lines[7],
-            r#"<span class="ln" data-new="5"><span class="da">+new two</span></span>"#
-        );
-        assert_eq!(
-            lines[8],
-            r#"<span class="ln" data-new="6"> keep &lt;b&gt;</span>"#
-        );
+        // Side by side: the removed line beside the first added one, the second alone.
+        let s = diff_split(diff);
+        assert!(s.contains(r#"<tr><td class="num">4</td><td class="del-line">gone</td><td class="num">4</td><td class="add-line" data-new="4">new one</td></tr>"#), "{s}");
+        assert!(s.contains(r#"<tr><td class="num"></td><td class="empty"></td><td class="num">5</td><td class="add-line" data-new="5">new two</td></tr>"#), "{s}");
+        assert!(s.contains(r#"<td class="num">5</td><td class="same">keep &lt;b&gt;</td><td class="num">6</td><td class="same" data-new="6">keep &lt;b&gt;</td>"#), "{s}");
     }
 
     #[test]

@@ -805,3 +805,81 @@ fn comments_on_diff_lines_start_a_follow_up_run_linked_from_both_pages() {
             .exists()
     );
 }
+
+/// The Diff tab (issue 15 point 5): a file list with counts, line numbers of the files, no git
+/// header lines, a large file collapsed, and a side-by-side layout with its own URL.
+#[test]
+fn the_diff_lists_its_files_numbers_lines_and_shows_them_side_by_side() {
+    use crate::{ONE_ITEM, orx_ok, repo_with, scenario};
+    let big: String = (1..=450).map(|i| format!("line {i}\\n")).collect();
+    let implement = format!("  - write: {{ a.txt: \"a\\n\", big.txt: \"{big}\" }}\n");
+    let repo = repo_with(&[("f", "x")], &scenario(ONE_ITEM, &implement, ""), "");
+    orx_ok(&repo, &["run", "Add a and big"], 0);
+    let id = repo.single_run();
+    let d = Dash::start(&repo, &[]);
+    let base = format!("http://{}", d.addr);
+    runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/runs/{id}?tab=diff")).await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css("#diff-files"))
+            .await
+            .unwrap();
+        let files = text(c, "#diff-files").await;
+        assert!(
+            files.contains("a.txt new +1 −0") && files.contains("big.txt new +450 −0"),
+            "{files}"
+        );
+        // The files' own line numbers, no git header lines.
+        let body = text(c, ".file[data-file='a.txt'] pre").await;
+        assert_eq!(body.trim(), "@@ -0,0 +1 @@\n+a", "{body}");
+        assert_eq!(
+            count(c, ".file[data-file='a.txt'] .ln[data-new='1']").await,
+            1
+        );
+        // The large file starts collapsed; the small one open.
+        let open = |path: &'static str| async move {
+            c.find(Locator::Css(&format!(".file[data-file='{path}']")))
+                .await
+                .unwrap()
+                .attr("open")
+                .await
+                .unwrap()
+                .is_some()
+        };
+        assert!(open("a.txt").await && !open("big.txt").await);
+        shot(c, "diff-files").await;
+        // Side by side, with its URL: a reload lands on it.
+        c.find(Locator::LinkText("side by side"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(10, "the side-by-side layout", || async {
+            count(
+                c,
+                ".file[data-file='a.txt'] table.sbs td.add-line[data-new='1']",
+            )
+            .await
+                == 1
+        })
+        .await;
+        assert!(
+            c.current_url()
+                .await
+                .unwrap()
+                .as_str()
+                .ends_with("&view=split")
+        );
+        c.refresh().await.unwrap();
+        until(10, "the side-by-side layout after a reload", || async {
+            count(c, "table.sbs").await >= 1
+        })
+        .await;
+        assert_eq!(text(c, "#diff-layout a.on").await, "side by side");
+        shot(c, "diff-split").await;
+    });
+}

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{RunData, RunQuery};
 use crate::Shared;
-use crate::highlight::diff_numbered;
+use crate::highlight::{diff_numbered, diff_split};
 use crate::view::{Markup, render, url_encode};
 
 /// One file of a unified diff: its place in the diff's text and its counts.
@@ -18,6 +18,8 @@ pub struct DiffFile {
     pub added: usize,
     /// Lines removed.
     pub removed: usize,
+    /// What git's header says of it: `new`, `deleted`, `renamed`, `binary`, or nothing.
+    pub kind: Option<&'static str>,
     /// Where its part of the diff starts and ends (bytes).
     #[serde(skip)]
     pub span: std::ops::Range<usize>,
@@ -48,10 +50,25 @@ pub fn split_diff(diff: &str) -> Vec<DiffFile> {
                 path,
                 added: 0,
                 removed: 0,
+                kind: None,
                 span: start..start,
             });
         }
         let Some(f) = out.last_mut() else { continue };
+        if f.added + f.removed == 0 {
+            let kind = if line.starts_with("new file mode") {
+                Some("new")
+            } else if line.starts_with("deleted file mode") {
+                Some("deleted")
+            } else if line.starts_with("rename from") {
+                Some("renamed")
+            } else if line.starts_with("Binary files") {
+                Some("binary")
+            } else {
+                None
+            };
+            f.kind = kind.or(f.kind);
+        }
         if line.starts_with('+') && !line.starts_with("+++") {
             f.added += 1;
         } else if line.starts_with('-') && !line.starts_with("---") {
@@ -76,6 +93,11 @@ struct DiffView<'a> {
     cut: Option<String>,
     /// The run ended: comments on its lines can go to a follow-up.
     can_follow: bool,
+    /// Side by side, else unified.
+    split: bool,
+    /// The addresses of the view in each layout: (page, tab fragment).
+    unified_url: (String, String),
+    split_url: (String, String),
 }
 
 /// One file's part of the diff: highlighted, or its size when too large to show.
@@ -84,6 +106,9 @@ struct FileView {
     path: String,
     added: usize,
     removed: usize,
+    kind: Option<&'static str>,
+    /// Shown open: a file with many changed lines starts collapsed.
+    open: bool,
     /// The diff was cut inside this file (the last one shown).
     cut: bool,
     too_large: Option<String>,
@@ -111,11 +136,28 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
         };
     let parts = split_diff(&text);
     let last = parts.len().saturating_sub(1);
+    let split = q.view.as_deref() == Some("split");
     let files = parts
         .iter()
         .enumerate()
-        .map(|(i, f)| file_view(f, &text, cut && i == last))
+        .map(|(i, f)| file_view(f, &text, cut && i == last, split))
         .collect();
+    let layout = |view: Option<&str>| {
+        let q = super::RunQuery {
+            view: view.map(String::from),
+            ..q.clone()
+        };
+        (
+            super::view_url(id, super::Tab::Diff, &q),
+            format!(
+                "/runs/{}/tab/diff?{}",
+                url_encode(id),
+                super::view_url(id, super::Tab::Diff, &q)
+                    .split_once('?')
+                    .map_or("", |(_, query)| query)
+            ),
+        )
+    };
     let download = format!(
         "/runs/{}/diff.patch{}",
         url_encode(id),
@@ -144,6 +186,9 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
         error,
         download,
         cut: cut.then(|| orx_core::fsutil::size_text(total)),
+        split,
+        unified_url: layout(None),
+        split_url: layout(Some("split")),
         can_follow: {
             use orx_core::protocol::Observed;
             let st = run.summary.status;
@@ -155,15 +200,26 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
     render("tab_diff.html", &view)
 }
 
-fn file_view(f: &DiffFile, text: &str, cut: bool) -> FileView {
+/// Files with more changed lines than this start collapsed.
+const OPEN_LINES: usize = 400;
+
+fn file_view(f: &DiffFile, text: &str, cut: bool, split: bool) -> FileView {
     let part = f.text(text);
     let too_large = part.len() > super::DIFF_FILE_SHOWN;
     FileView {
         path: f.path.clone(),
         added: f.added,
         removed: f.removed,
+        kind: f.kind,
+        open: f.added + f.removed <= OPEN_LINES,
         cut,
         too_large: too_large.then(|| orx_core::fsutil::size_text(part.len() as u64)),
-        body: (!too_large).then(|| Markup(diff_numbered(part))),
+        body: (!too_large).then(|| {
+            Markup(if split {
+                diff_split(part)
+            } else {
+                diff_numbered(part)
+            })
+        }),
     }
 }

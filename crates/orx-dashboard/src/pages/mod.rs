@@ -202,6 +202,9 @@ pub struct RunQuery {
     /// An item (diff).
     #[serde(default)]
     pub item: Option<String>,
+    /// The diff's layout: `split` (side by side), else unified.
+    #[serde(default)]
+    pub view: Option<String>,
 }
 
 /// The tabs of a run's page.
@@ -327,6 +330,9 @@ pub(crate) fn view_url(id: &str, tab: Tab, q: &RunQuery) -> String {
     }
     if let Some(i) = q.item.as_deref().filter(|i| !i.is_empty()) {
         url.push_str(&format!("&item={}", crate::view::url_encode(i)));
+    }
+    if q.view.as_deref() == Some("split") {
+        url.push_str("&view=split");
     }
     url
 }
