@@ -18,6 +18,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub mod api;
+mod compress;
 pub mod download;
 pub mod files;
 pub mod highlight;
@@ -126,6 +127,7 @@ pub fn app(state: Shared) -> Router {
             security::guard,
         ))
         .layer(axum::middleware::from_fn(answer_in_time))
+        .layer(axum::middleware::from_fn(compress::gzip))
         .with_state(state)
 }
 

@@ -40,6 +40,11 @@ fn free_port() -> u16 {
 }
 
 async fn browser() -> Browser {
+    browser_with(&[]).await
+}
+
+/// A browser started with `extra` Chromium flags (a forced colour scheme).
+async fn browser_with(extra: &[&str]) -> Browser {
     use std::os::unix::process::CommandExt;
     assert!(
         std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
@@ -74,10 +79,13 @@ async fn browser() -> Browser {
             ]
         }
     });
-    let caps = match caps {
+    let mut caps = match caps {
         serde_json::Value::Object(m) => m,
         _ => unreachable!(),
     };
+    if let Some(args) = caps["goog:chromeOptions"]["args"].as_array_mut() {
+        args.extend(extra.iter().map(|a| serde_json::Value::from(*a)));
+    }
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
@@ -881,5 +889,98 @@ fn the_diff_lists_its_files_numbers_lines_and_shows_them_side_by_side() {
         .await;
         assert_eq!(text(c, "#diff-layout a.on").await, "side by side");
         shot(c, "diff-split").await;
+    });
+}
+
+/// Every text's contrast with what is behind it, as rendered (computed colours, WCAG's formula):
+/// the texts under 4.5:1 (3:1 for large text), as `tag.class "text" ratio`.
+const CONTRAST_CHECK: &str = r#"
+function lum(c) { c = c / 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); }
+function rgb(s) { var m = s.match(/rgba?\(([^)]+)\)/); if (!m) return null;
+  var p = m[1].split(',').map(parseFloat); return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; }
+function behind(el) { while (el) { var c = rgb(getComputedStyle(el).backgroundColor);
+  if (c && c.a > 0.5) return c; el = el.parentElement; } return { r: 255, g: 255, b: 255, a: 1 }; }
+function L(c) { return 0.2126 * lum(c.r) + 0.7152 * lum(c.g) + 0.0722 * lum(c.b); }
+var bad = [];
+document.querySelectorAll('body *').forEach(function (el) {
+  if (el.closest('[hidden]') || el.disabled || el.closest('option')) return;
+  var r = el.getBoundingClientRect(); if (r.width === 0 || r.height === 0) return;
+  var own = Array.prototype.some.call(el.childNodes, function (n) { return n.nodeType === 3 && n.textContent.trim(); });
+  if (!own) return;
+  var cs = getComputedStyle(el); if (cs.visibility === 'hidden' || cs.opacity === '0') return;
+  var fg = rgb(cs.color), bg = behind(el);
+  var a = L(fg), b = L(bg), ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  var size = parseFloat(cs.fontSize), bold = parseInt(cs.fontWeight, 10) >= 700;
+  var large = size >= 24 || (size >= 18.66 && bold);
+  if (ratio < (large ? 3 : 4.5)) bad.push(el.tagName.toLowerCase() + '.' + el.className + ' "' +
+    el.textContent.trim().slice(0, 24) + '" ' + ratio.toFixed(2));
+});
+return bad;
+"#;
+
+/// Every page, light and dark (the system's setting, forced as Chromium's preferred scheme),
+/// passes the contrast check; at 360 px wide no page scrolls sideways (issue 15 point 9).
+#[test]
+fn every_page_reads_in_light_and_dark_with_aa_contrast_and_fits_360_px() {
+    let (repo, id) = repo_with_a_run();
+    let d = Dash::start(&repo, &[]);
+    let base = format!("http://{}", d.addr);
+    // The Logs tab last: in headless Chromium the next page after it waits about a minute for
+    // the dashboard (a stall not found yet; noted on issue 15).
+    let pages = [
+        "/".to_string(),
+        "/runs/new".into(),
+        "/metrics".into(),
+        format!("/runs/{id}"),
+        format!("/runs/{id}?tab=diff"),
+        format!("/runs/{id}?tab=diff&view=split"),
+        format!("/runs/{id}?tab=artifacts&path=context%2Fbacklog.yaml"),
+        format!("/runs/{id}?tab=metrics"),
+        format!("/runs/{id}?tab=logs"),
+    ];
+    runtime().block_on(async {
+        for (scheme, flags) in [
+            ("light", &[][..]),
+            ("dark", &["--blink-settings=preferredColorScheme=0"][..]),
+        ] {
+            let b = browser_with(flags).await;
+            let c = &b.client;
+            let mut failures = Vec::new();
+            for page in &pages {
+                c.set_window_size(1280, 900).await.unwrap();
+                c.goto(&format!("{base}{page}")).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let dark: bool = c
+                    .execute(
+                        "return matchMedia('(prefers-color-scheme: dark)').matches",
+                        vec![],
+                    )
+                    .await
+                    .unwrap()
+                    .as_bool()
+                    .unwrap();
+                assert_eq!(dark, scheme == "dark", "the forced scheme holds");
+                if page.ends_with(&id) {
+                    shot(c, &format!("run-{scheme}")).await;
+                }
+                let bad = c.execute(CONTRAST_CHECK, vec![]).await.unwrap();
+                for b in bad.as_array().unwrap() {
+                    failures.push(format!("{scheme} {page}: {}", b.as_str().unwrap()));
+                }
+                c.set_window_size(360, 800).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let (scroll, inner) = (
+                    c.execute("return document.documentElement.scrollWidth", vec![])
+                        .await
+                        .unwrap(),
+                    c.execute("return window.innerWidth", vec![]).await.unwrap(),
+                );
+                if scroll.as_f64() > inner.as_f64() {
+                    failures.push(format!("{scheme} {page}: {scroll} px wide at {inner} px"));
+                }
+            }
+            shot(c, &format!("logs-360-{scheme}")).await;
+            assert!(failures.is_empty(), "{}", failures.join("\n"));
+        }
     });
 }

@@ -1159,3 +1159,93 @@ fn a_real_prometheus_scrapes_metrics_with_the_numbers_of_the_report() {
         report["gates"]["files"]["pass_rate"].as_f64()
     );
 }
+
+/// Pages and assets go gzip-compressed to a browser that accepts it (issue 15 point 9), read
+/// back with the real curl and gzip; live streams and a client without gzip get them plain.
+/// Prints the sizes: `cargo test -p orx-cli --test it dashboard::pages_and_assets -- --nocapture`.
+#[test]
+fn pages_and_assets_are_sent_gzipped_to_a_client_that_accepts_it() {
+    let (repo, id) = repo_with_a_run();
+    let d = Dash::start(&repo, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let fetch = |path: &str, gzip: bool| -> (String, Vec<u8>) {
+        let head = dir.path().join("head");
+        let body = dir.path().join("body");
+        let mut c = std::process::Command::new("curl");
+        c.args(["-s", "--max-time", "10", "-D"])
+            .arg(&head)
+            .arg("-o")
+            .arg(&body);
+        if gzip {
+            c.args(["-H", "Accept-Encoding: gzip"]);
+        }
+        let out = c.arg(format!("http://{}{path}", d.addr)).output().unwrap();
+        assert!(
+            out.status.success(),
+            "curl {path}: {}",
+            orx_testkit::text(&out)
+        );
+        (
+            std::fs::read_to_string(&head).unwrap().to_ascii_lowercase(),
+            std::fs::read(&body).unwrap(),
+        )
+    };
+    for path in [
+        "/".to_string(),
+        format!("/runs/{id}"),
+        "/assets/htmx.min.js".into(),
+    ] {
+        let (plain_head, plain) = fetch(&path, false);
+        let (head, zipped) = fetch(&path, true);
+        assert!(
+            !plain_head.contains("content-encoding"),
+            "{path}: {plain_head}"
+        );
+        assert!(head.contains("content-encoding: gzip"), "{path}: {head}");
+        assert!(head.contains("vary: accept-encoding"), "{path}: {head}");
+        let mut gunzip = std::process::Command::new("gzip")
+            .arg("-dc")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        gunzip.stdin.take().unwrap().write_all(&zipped).unwrap();
+        let out = gunzip.wait_with_output().unwrap();
+        assert!(out.status.success(), "{path}: not gzip");
+        // Pages carry a fresh CSRF token each time: compare lengths and a piece, not bytes.
+        assert_eq!(out.stdout.len(), plain.len(), "{path}");
+        assert!(
+            zipped.len() * 2 < plain.len(),
+            "{path}: {} of {}",
+            zipped.len(),
+            plain.len()
+        );
+        println!(
+            "gzip {path}: {} bytes sent instead of {}",
+            zipped.len(),
+            plain.len()
+        );
+    }
+    // The live stream is never compressed (it must reach the browser as it happens).
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "2",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-H",
+            "Accept-Encoding: gzip",
+        ])
+        .arg(format!("http://{}/events/runs", d.addr))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(
+        head.contains("text/event-stream") && !head.contains("content-encoding"),
+        "{head}"
+    );
+}
