@@ -148,4 +148,27 @@
       });
     }
   });
+
+  // Keyboard: 1–5 open a run's tabs; j and k move between the runs in the runs tables (Enter
+  // opens the one with focus). Keys typed into a field, or with a modifier, are left alone.
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    var t = e.target;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    var tabs = document.querySelectorAll("[role=tablist] [role=tab]");
+    if (/^[1-5]$/.test(e.key) && tabs.length) {
+      var tab = tabs[+e.key - 1];
+      if (tab) { tab.click(); tab.focus(); e.preventDefault(); }
+      return;
+    }
+    if (e.key === "j" || e.key === "k") {
+      var links = Array.prototype.slice.call(document.querySelectorAll("table.runs tbody tr td:first-child a"));
+      if (!links.length) return;
+      var at = links.indexOf(document.activeElement);
+      var next = e.key === "j" ? Math.min(at + 1, links.length - 1) : Math.max(at - 1, 0);
+      if (at < 0) next = 0;
+      links[next].focus();
+      e.preventDefault();
+    }
+  });
 })();
