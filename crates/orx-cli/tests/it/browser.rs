@@ -116,6 +116,15 @@ async fn click(c: &Client, id: &str) {
         .unwrap();
 }
 
+/// Waits (15 s at most) for an element matching `css`.
+async fn appear(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}` within 15 s: {e}"))
+}
+
 /// Saves a screenshot of the page as a test artifact.
 async fn shot(c: &Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
@@ -185,11 +194,7 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
 
         // Artifacts: the backlog preview is highlighted YAML.
         click(c, "tab-artifacts").await;
-        c.wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css(".tree a"))
-            .await
-            .unwrap();
+        appear(c, ".tree a").await;
         c.find(Locator::LinkText("backlog.yaml"))
             .await
             .unwrap()
@@ -240,11 +245,7 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
 
         // Metrics: charts drawn by the server.
         click(c, "tab-metrics").await;
-        c.wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css("svg.chart rect"))
-            .await
-            .unwrap();
+        appear(c, "svg.chart rect").await;
         assert!(text(c, "#gates").await.contains("files pass"));
         shot(c, "run-metrics").await;
 
@@ -356,9 +357,11 @@ fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
         }
         shot(c, "logs-live").await;
 
-        // Back to the overview: the run finishes in front of us.
+        // Back to the overview: the run finishes in front of us. (Up to two minutes: after the
+        // Logs tab Chromium may hold its connections to the dashboard for about one, a stall
+        // noted on issue 15 and not found yet.)
         click(c, "tab-overview").await;
-        until(60, "every stage to be done", || async {
+        until(120, "every stage to be done", || async {
             count(c, "#timeline li.ok").await == 7 && text(c, "#run-status").await == "succeeded"
         })
         .await;
@@ -703,11 +706,7 @@ fn comments_on_diff_lines_start_a_follow_up_run_linked_from_both_pages() {
         let b = browser().await;
         let c = &b.client;
         c.goto(&format!("{base}/runs/{id}?tab=diff")).await.unwrap();
-        c.wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css("#review"))
-            .await
-            .unwrap();
+        appear(c, "#review").await;
         // A click on line 1 of a.txt picks it.
         c.find(Locator::Css(".file[data-file='a.txt'] .ln[data-new='1']"))
             .await
@@ -830,11 +829,7 @@ fn the_diff_lists_its_files_numbers_lines_and_shows_them_side_by_side() {
         let b = browser().await;
         let c = &b.client;
         c.goto(&format!("{base}/runs/{id}?tab=diff")).await.unwrap();
-        c.wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css("#diff-files"))
-            .await
-            .unwrap();
+        appear(c, "#diff-files").await;
         let files = text(c, "#diff-files").await;
         assert!(
             files.contains("a.txt new +1 −0") && files.contains("big.txt new +450 −0"),
@@ -998,11 +993,7 @@ fn keyboard_shortcuts_move_between_runs_and_open_tabs() {
         let b = browser().await;
         let c = &b.client;
         c.goto(&format!("{base}/")).await.unwrap();
-        c.wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css("#recent-runs a"))
-            .await
-            .unwrap();
+        appear(c, "#recent-runs a").await;
         let press = |key: &'static str| async move {
             c.active_element()
                 .await
@@ -1032,11 +1023,7 @@ fn keyboard_shortcuts_move_between_runs_and_open_tabs() {
         assert_eq!(search.prop("value").await.unwrap().as_deref(), Some("j"));
         // 3 opens the Diff tab of a run, with its URL.
         c.goto(&format!("{base}/runs/{first}")).await.unwrap();
-        c.wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css("#tab-overview.on"))
-            .await
-            .unwrap();
+        appear(c, "#tab-overview.on").await;
         press("3").await;
         until(10, "the Diff tab", || async {
             count(c, "#tab-diff.on").await == 1 && count(c, "#diff-files").await == 1
