@@ -171,4 +171,20 @@
       e.preventDefault();
     }
   });
+
+  // A run's status change is said in the page's live region (the header itself is redrawn
+  // whole, which screen readers do not announce).
+  var lastStatus = null;
+  document.addEventListener("htmx:afterSettle", function () {
+    var pill = document.getElementById("run-status");
+    var say = document.getElementById("announce");
+    if (!pill || !say) return;
+    var now = pill.textContent.trim();
+    if (lastStatus !== null && now !== lastStatus) say.textContent = "The run is now " + now + ".";
+    lastStatus = now;
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var pill = document.getElementById("run-status");
+    if (pill) lastStatus = pill.textContent.trim();
+  });
 })();

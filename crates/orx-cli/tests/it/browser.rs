@@ -1032,3 +1032,35 @@ fn keyboard_shortcuts_move_between_runs_and_open_tabs() {
         assert!(c.current_url().await.unwrap().as_str().contains("tab=diff"));
     });
 }
+
+/// A run's status change is said in the page's live region (issue 15 point 9): the run page of
+/// a running run says "The run is now succeeded." when it ends.
+#[test]
+fn a_status_change_is_said_in_the_live_region() {
+    let repo = slow_plan_repo(2500, "");
+    let d = Dash::start(&repo, &[]);
+    let base = format!("http://{}", d.addr);
+    let mut run = repo.orx(crate::bin());
+    run.args(["run", "--detach", "t"]);
+    let out = run.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", orx_testkit::text(&out));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/runs/{id}")).await.unwrap();
+        appear(c, "#announce[role=status][aria-live=polite]").await;
+        assert_eq!(text(c, "#run-status").await, "running");
+        until(60, "the end to be said", || async {
+            c.execute(
+                "return document.getElementById('announce').textContent",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_str()
+                == Some("The run is now succeeded.")
+        })
+        .await;
+    });
+}
