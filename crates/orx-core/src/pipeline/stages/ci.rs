@@ -83,12 +83,7 @@ impl Stage for Ci {
             ));
         };
         let remote = cx.env.config.git.remote.to_string();
-        let hub = GitHub::of_checkout(&cx.env.worktree, &remote)?.for_run(
-            cx.env.dir.log("gh.log"),
-            cx.env.files.redactor().clone(),
-            cx.env.ledger(),
-            cx.env.cancel.clone(),
-        );
+        let hub = super::run_github(cx)?;
         let max_rounds = cx.env.config.ci.max_rounds.get() as u32;
         loop {
             let head = cx.git.head()?;
@@ -111,17 +106,15 @@ impl Stage for Ci {
                     } else {
                         format!("still pending: {}", names(&pending))
                     };
-                    return Ok(StageOutcome::Failed(Failure {
-                        stage: "ci".into(),
-                        item: None,
-                        category: FailureCategory::CiTimeout,
-                        message: format!(
+                    return Ok(StageOutcome::Failed(ci_failure(
+                        FailureCategory::CiTimeout,
+                        format!(
                             "the checks of {} did not finish within {} s ({what})",
                             short(&head),
                             cx.env.config.ci.timeout.get()
                         ),
-                        evidence: None,
-                    }));
+                        None,
+                    )));
                 }
                 Waited::Failed(checks) => checks,
             };
@@ -139,22 +132,31 @@ impl Stage for Ci {
                 .filter(|c| c.state == CheckState::Failed)
                 .collect();
             if round >= max_rounds {
-                return Ok(StageOutcome::Failed(Failure {
-                    stage: "ci".into(),
-                    item: None,
-                    category: FailureCategory::CiFailed,
-                    message: format!(
+                return Ok(StageOutcome::Failed(ci_failure(
+                    FailureCategory::CiFailed,
+                    format!(
                         "checks still failed after {round} round{} (ci.max_rounds): {}",
                         if round == 1 { "" } else { "s" },
                         names(&failed)
                     ),
-                    evidence: Some(evidence_file),
-                }));
+                    Some(evidence_file),
+                )));
             }
             if let Some(failed) = fix(cx, &pr_url, round, max_rounds, &evidence)? {
                 return Ok(StageOutcome::Failed(failed));
             }
         }
+    }
+}
+
+/// A failure of the ci stage, with its evidence file when there is one.
+fn ci_failure(category: FailureCategory, message: String, evidence: Option<String>) -> Failure {
+    Failure {
+        stage: "ci".into(),
+        item: None,
+        category,
+        message,
+        evidence,
     }
 }
 
@@ -343,17 +345,15 @@ fn fix(
         resume: None,
     })?;
     if let Some(e) = &call.outcome.error {
-        return Ok(Some(Failure {
-            stage: "ci".into(),
-            item: None,
-            category: FailureCategory::AgentError,
-            message: format!(
+        return Ok(Some(ci_failure(
+            FailureCategory::AgentError,
+            format!(
                 "the fix of CI round {round}: {}: {}",
                 e.kind.as_str(),
                 e.message
             ),
-            evidence: Some(format!("artifacts/ci_round_{round}.evidence.md")),
-        }));
+            Some(format!("artifacts/ci_round_{round}.evidence.md")),
+        )));
     }
     let gates = enabled_gates(cx);
     let results = run_gates(cx, &gates, Scope::Ci { round })?;
@@ -377,12 +377,10 @@ fn fix(
         .commit_all(&format!("orx: fix CI checks (round {round})"))?
     {
         Some(_) => Ok(None),
-        None => Ok(Some(Failure {
-            stage: "ci".into(),
-            item: None,
-            category: FailureCategory::CiFailed,
-            message: format!("the fix of CI round {round} changed nothing"),
-            evidence: Some(format!("artifacts/ci_round_{round}.evidence.md")),
-        })),
+        None => Ok(Some(ci_failure(
+            FailureCategory::CiFailed,
+            format!("the fix of CI round {round} changed nothing"),
+            Some(format!("artifacts/ci_round_{round}.evidence.md")),
+        ))),
     }
 }

@@ -136,6 +136,20 @@ pub fn stage_by_name(name: &str) -> Option<Box<dyn Stage>> {
     })
 }
 
+/// The GitHub repository of the run's remote, reached through gh for this run: its calls logged
+/// to logs/gh.log (secrets masked), counted in the run's ledger, stopped by its cancel.
+pub(crate) fn run_github(cx: &RunCtx) -> Result<crate::git::github::GitHub> {
+    let remote = cx.env.config.git.remote.to_string();
+    Ok(
+        crate::git::github::GitHub::of_checkout(&cx.env.worktree, &remote)?.for_run(
+            cx.env.dir.log("gh.log"),
+            cx.env.files.redactor().clone(),
+            cx.env.ledger(),
+            cx.env.cancel.clone(),
+        ),
+    )
+}
+
 /// A failure of `stage` with `category` and `message`.
 pub(crate) fn failure(
     stage: &str,

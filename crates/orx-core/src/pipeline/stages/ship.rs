@@ -83,17 +83,11 @@ impl Stage for Ship {
 }
 
 fn create_pr(cx: &mut RunCtx, branch: &str) -> Result<String> {
-    use crate::git::github::{GitHub, GitHubError, NewPullRequest};
+    use crate::git::github::{GitHubError, NewPullRequest};
     let base = cx.cp.meta().base_branch.clone();
     let title = crate::run::summarize_task(&cx.env.task, 72);
-    let remote = cx.env.config.git.remote.to_string();
-    let hub = match GitHub::of_checkout(&cx.env.worktree, &remote) {
-        Ok(hub) => hub.for_run(
-            cx.env.dir.log("gh.log"),
-            cx.env.files.redactor().clone(),
-            cx.env.ledger(),
-            cx.env.cancel.clone(),
-        ),
+    let hub = match super::run_github(cx) {
+        Ok(hub) => hub,
         Err(crate::Error::GitHub(e)) => return Ok(no_pr(cx, &e)),
         Err(e) => return Err(e),
     };
