@@ -33,6 +33,12 @@ pub struct Script {
     /// Report input tokens from the request's size (a token per four bytes) instead of the
     /// fixed figures, so what a CLI sends shows in its usage.
     pub usage_from_size: bool,
+    /// Files to read before a scripted write, by prompt needle: (needle, file name). The model
+    /// reads the file unless its conversation's earlier turns already show it (a continued
+    /// session that read it before), as a model re-reads only what it has not seen.
+    pub reads: Vec<(String, String)>,
+    /// How long the model takes over its answer after a tool's result: a long call.
+    pub answer_delay: Duration,
 }
 
 /// The part of a model request that is the current turn: from its last user message on (the
@@ -69,6 +75,55 @@ pub fn current_turn(body: &str) -> String {
         }
     }
     body.to_string()
+}
+
+/// The conversation before the current turn (see [`current_turn`]): the earlier turns a
+/// continued session sends, without the system prompt or the tools.
+pub fn earlier_turns(body: &str) -> String {
+    let Ok(req) = serde_json::from_str::<Value>(body) else {
+        return String::new();
+    };
+    let whole = |key: &str| req[key].as_array().map(Vec::len).unwrap_or(0);
+    let turn = serde_json::from_str::<Value>(&current_turn(body))
+        .ok()
+        .and_then(|t| t.as_array().map(Vec::len))
+        .unwrap_or(0);
+    for key in ["input", "messages", "contents"] {
+        if let Some(items) = req[key].as_array() {
+            let before = whole(key).saturating_sub(turn);
+            return Value::Array(items[..before].to_vec()).to_string();
+        }
+    }
+    String::new()
+}
+
+/// What the model does next in a turn that has had `outputs` tool results: the scripted write
+/// (after the read the script puts before it, unless the earlier turns show that file), or the
+/// answer.
+enum Step<'a> {
+    Read(&'a str),
+    Write(&'a str, &'a str),
+    Answer,
+}
+
+fn step<'a>(script: &'a Script, body: &str, turn: &str, outputs: usize) -> Step<'a> {
+    let Some((_, name, content)) = write_for(script, turn) else {
+        return Step::Answer;
+    };
+    let read = script
+        .reads
+        .iter()
+        .find(|(needle, _)| turn.contains(needle.as_str()))
+        .map(|(_, file)| file.as_str())
+        .filter(|file| !earlier_turns(body).contains(file));
+    match (read, outputs) {
+        (Some(file), 0) => Step::Read(file),
+        (Some(_), 1) | (None, 0) => Step::Write(name, content),
+        _ => {
+            std::thread::sleep(script.answer_delay);
+            Step::Answer
+        }
+    }
 }
 
 /// An id for a tool call, a message or a response, unique in this process: a continued session holds earlier calls, and a
@@ -256,15 +311,23 @@ fn write_for<'a>(script: &'a Script, body: &str) -> Option<&'a (String, String, 
 /// answer once the request carries the tool's output.
 fn responses(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> std::io::Result<()> {
     let turn = current_turn(body);
-    let done_tool = turn.contains("\"function_call_output\"");
+    let outputs = turn.matches("\"function_call_output\"").count();
     start_sse(out)?;
     let model = req.get("model").cloned().unwrap_or(Value::Null);
     let tool_in = input_tokens(script, body, script.tool_usage.0);
     let final_in = input_tokens(script, body, script.final_usage.0);
-    let (item, usage) = match write_for(script, &turn).filter(|_| !done_tool) {
-        Some((_, name, content)) => {
+    let cmd = match step(script, body, &turn, outputs) {
+        Step::Read(name) => Some(format!("cat '{name}'")),
+        Step::Write(name, content) => Some(format!(
+            "printf '%s' '{}' > '{}'",
+            content.replace('\'', ""),
+            name
+        )),
+        Step::Answer => None,
+    };
+    let (item, usage) = match cmd {
+        Some(cmd) => {
             let id = tool_id();
-            let cmd = format!("printf '%s' '{}' > '{}'", content.replace('\'', ""), name);
             let tools: Vec<String> = req["tools"]
                 .as_array()
                 .map(|t| {
@@ -317,18 +380,19 @@ fn responses(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> s
 /// system prompt names) when a write is scripted, the answer after the tool result. Answers a
 /// non-streaming request with plain JSON (claude retries that way after a failed stream).
 fn messages(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> std::io::Result<()> {
-    // The tool's result of this turn: a message after the prompt's (a continued session may
+    // The tools' results of this turn: messages after the prompt's (a continued session may
     // send the prompt in one message with the previous turn's tool result).
-    let turn_len = serde_json::from_str::<Value>(&current_turn(body))
+    let turn = current_turn(body);
+    let outputs = serde_json::from_str::<Value>(&turn)
         .ok()
-        .and_then(|t| t.as_array().map(Vec::len))
-        .unwrap_or(1);
-    let last_is_tool_result = turn_len > 1
-        && req["messages"]
-            .as_array()
-            .and_then(|m| m.last())
-            .map(|m| m["content"].to_string().contains("\"tool_result\""))
-            .unwrap_or(false);
+        .and_then(|t| t.as_array().cloned())
+        .map(|t| {
+            t.iter()
+                .skip(1)
+                .filter(|m| m["content"].to_string().contains("\"tool_result\""))
+                .count()
+        })
+        .unwrap_or(0);
     // The working directory as the CLI states it in its system prompt (claude: "Primary working
     // directory", copilot: "Current working directory", claude --bare: "CWD").
     let system = req["system"].to_string();
@@ -351,37 +415,41 @@ fn messages(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> st
                 .collect()
         })
         .unwrap_or_default();
-    let turn = current_turn(body);
-    let write = write_for(script, &turn).filter(|_| !last_is_tool_result && !tools.is_empty());
-    let (block, stop, (inp, outp, cached)) = match write {
-        Some((_, name, content)) => {
-            let shell = script.shell_writes && tools.iter().any(|t| t == "Bash");
-            let (tool, input) = if !shell && tools.iter().any(|t| t == "Write") {
-                (
-                    "Write",
-                    json!({"file_path": format!("{cwd}/{name}"), "content": content}),
-                )
-            } else if !shell && tools.iter().any(|t| t == "create") {
-                (
-                    "create",
-                    json!({"path": format!("{cwd}/{name}"), "file_text": content}),
-                )
-            } else {
-                (
-                    "Bash",
-                    json!({"command": format!("printf '%s' '{content}' > '{name}'")}),
-                )
-            };
-            (
-                json!({"type": "tool_use", "id": format!("toolu_{}", tool_id()), "name": tool, "input": input}),
-                "tool_use",
-                (
-                    input_tokens(script, body, script.tool_usage.0),
-                    script.tool_usage.1,
-                    0,
-                ),
-            )
+    let next = if tools.is_empty() {
+        Step::Answer
+    } else {
+        step(script, body, &turn, outputs)
+    };
+    let shell = script.shell_writes && tools.iter().any(|t| t == "Bash");
+    let call = match next {
+        Step::Read(name) if tools.iter().any(|t| t == "Read") => {
+            Some(("Read", json!({"file_path": format!("{cwd}/{name}")})))
         }
+        Step::Read(name) => Some(("Bash", json!({"command": format!("cat '{name}'")}))),
+        Step::Write(name, content) if !shell && tools.iter().any(|t| t == "Write") => Some((
+            "Write",
+            json!({"file_path": format!("{cwd}/{name}"), "content": content}),
+        )),
+        Step::Write(name, content) if !shell && tools.iter().any(|t| t == "create") => Some((
+            "create",
+            json!({"path": format!("{cwd}/{name}"), "file_text": content}),
+        )),
+        Step::Write(name, content) => Some((
+            "Bash",
+            json!({"command": format!("printf '%s' '{content}' > '{name}'")}),
+        )),
+        Step::Answer => None,
+    };
+    let (block, stop, (inp, outp, cached)) = match call {
+        Some((tool, input)) => (
+            json!({"type": "tool_use", "id": format!("toolu_{}", tool_id()), "name": tool, "input": input}),
+            "tool_use",
+            (
+                input_tokens(script, body, script.tool_usage.0),
+                script.tool_usage.1,
+                0,
+            ),
+        ),
         None => (
             json!({"type": "text", "text": answer_for(script, &turn)}),
             "end_turn",
@@ -445,14 +513,21 @@ fn messages(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> st
 /// the answer (in two chunks) once a functionResponse came back.
 fn generate(out: &mut TcpStream, script: &Script, req: &Value, body: &str) -> std::io::Result<()> {
     let turn = current_turn(body);
-    let done_tool = turn.contains("\"functionResponse\"");
+    let outputs = turn.matches("\"functionResponse\"").count();
     let _ = req;
     start_sse(out)?;
-    match write_for(script, &turn).filter(|_| !done_tool) {
-        Some((_, name, content)) => sse(
+    let call = match step(script, body, &turn, outputs) {
+        Step::Read(name) => Some(json!({"name": "read_file", "args": {"file_path": name}})),
+        Step::Write(name, content) => {
+            Some(json!({"name": "write_file", "args": {"file_path": name, "content": content}}))
+        }
+        Step::Answer => None,
+    };
+    match call {
+        Some(call) => sse(
             out,
             None,
-            &json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "write_file", "args": {"file_path": name, "content": content}}}]}, "finishReason": "STOP", "index": 0}],
+            &json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": call}]}, "finishReason": "STOP", "index": 0}],
                     "usageMetadata": {"promptTokenCount": input_tokens(script, body, script.tool_usage.0), "candidatesTokenCount": script.tool_usage.1, "totalTokenCount": input_tokens(script, body, script.tool_usage.0) + script.tool_usage.1}}),
         ),
         None => {

@@ -665,6 +665,11 @@ fn fix_with(kind: ExecutorKind, reuse: bool, lost: bool) -> Option<FixFigures> {
         final_usage: (0, 20, 0),
         usage_from_size: true,
         shell_writes: true,
+        // Both calls follow STYLE.txt: a session reads it unless its earlier turns hold it.
+        reads: vec![
+            ("implementation agent of orx".into(), "STYLE.txt".into()),
+            ("did not pass verification".into(), "STYLE.txt".into()),
+        ],
         ..greeting_script()
     });
     let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
@@ -672,7 +677,10 @@ fn fix_with(kind: ExecutorKind, reuse: bool, lost: bool) -> Option<FixFigures> {
     if !lost {
         s.extra_args.retain(|a| a != "--ephemeral");
     }
-    let repo = TestRepo::new(&[("README.md", "x\n")]);
+    let repo = TestRepo::new(&[
+        ("README.md", "x\n"),
+        ("STYLE.txt", "A greeting is one word, in lower case.\n"),
+    ]);
     let config = format!(
         "gates:\n  - name: greeting\n    command: sh\n    args: [\"-c\", \"grep -qx hello greeting.txt\"]\n    baseline: ignore\nknowledge:\n  mode: off\nrun:\n  reuse_sessions: {reuse}\n"
     );
@@ -701,6 +709,14 @@ fn fix_with(kind: ExecutorKind, reuse: bool, lost: bool) -> Option<FixFigures> {
         history,
         reuse && !lost,
         "{kind}: the fix requests and the earlier turns"
+    );
+    // Afresh, the model read STYLE.txt again through the CLI (its content reached the next
+    // request); continued, its session held it already.
+    let style = "one word, in lower case";
+    assert!(!fix[0].body.contains(style) || history, "{kind}");
+    assert!(
+        fix.iter().any(|r| r.body.contains(style)),
+        "{kind}: no fix request held STYLE.txt"
     );
     let events = repo.run_file(&id, "events.jsonl");
     assert_eq!(
@@ -761,6 +777,21 @@ fn session_reuse(kind: ExecutorKind) {
         reused.prompt_bytes < fresh.prompt_bytes,
         "{kind}: {reused:?} vs {fresh:?}"
     );
+    // Continued, the fix needs no read of the file its session wrote: one model request fewer,
+    // fewer bytes, and fewer input tokens for the whole run.
+    assert_eq!(
+        reused.requests + 1,
+        fresh.requests,
+        "{kind}: {reused:?} vs {fresh:?}"
+    );
+    assert!(
+        reused.bytes < fresh.bytes,
+        "{kind}: {reused:?} vs {fresh:?}"
+    );
+    assert!(
+        reused.run_input_tokens < fresh.run_input_tokens,
+        "{kind}: {reused:?} vs {fresh:?}"
+    );
 }
 
 #[test]
@@ -786,15 +817,25 @@ fn a_fix_continues_the_gemini_session() {
 }
 
 /// SPEC §16 budgets with the real CLI: the run pauses at its token budget (what the CLI
-/// reported), exits holding nothing, and `orx approve --add-tokens` finishes it. With `hard`
-/// (claude, which shows its usage with each message), the implement call is stopped at its
-/// first message, once the run's tokens reach the limit.
+/// reported), exits holding nothing, and `orx approve --add-tokens` finishes it. With `hard`, the
+/// implement call is stopped in flight once the run's tokens reach the limit: claude shows its
+/// usage with each message; codex, gemini and copilot in their session files, which orx reads
+/// as they grow (the model then takes its time over the answer, which the stop does not wait for).
 fn budget_pauses_and_approve_finishes(kind: ExecutorKind, hard: bool) {
-    let mock = MockServer::start(greeting_script());
+    let mock = MockServer::start(Script {
+        answer_delay: if hard {
+            Duration::from_secs(6)
+        } else {
+            Duration::ZERO
+        },
+        ..greeting_script()
+    });
     let mark = format!("orx-mark-{}", orx_core::run::new_run_id());
-    let Some(s) = setup(kind, &mock, &mark) else {
+    let Some(mut s) = setup(kind, &mock, &mark) else {
         return;
     };
+    // Codex keeps its rollout (the usage of each response) unless it is ephemeral.
+    s.extra_args.retain(|a| a != "--ephemeral");
     let repo = TestRepo::new(&[("README.md", "x\n")]);
     // Each text call reports about 170 tokens (claude 188): after the plan and the spec, the
     // decomposition waits; with `hard`, plan, spec and decompose use 564 and the implement
@@ -830,7 +871,7 @@ fn budget_pauses_and_approve_finishes(kind: ExecutorKind, hard: bool) {
     if hard {
         assert!(
             events.contains("implement: the agent call was stopped at the limit (budget.hard)"),
-            "{events}"
+            "{kind}: {events}"
         );
         // The stopped call's tokens, from its messages, are counted.
         let spent = orx_core::budget::run_spend(&repo.run_dir(&id).join("events.jsonl"));
@@ -864,4 +905,19 @@ fn a_claude_run_pauses_at_its_budget_and_approve_finishes_it() {
 #[test]
 fn a_hard_budget_stops_a_claude_call_at_its_first_message() {
     budget_pauses_and_approve_finishes(ExecutorKind::Claude, true);
+}
+
+#[test]
+fn a_hard_budget_stops_a_codex_call_from_its_rollout() {
+    budget_pauses_and_approve_finishes(ExecutorKind::Codex, true);
+}
+
+#[test]
+fn a_hard_budget_stops_a_gemini_call_from_its_chat_record() {
+    budget_pauses_and_approve_finishes(ExecutorKind::Gemini, true);
+}
+
+#[test]
+fn a_hard_budget_stops_a_copilot_call_from_its_session_events() {
+    budget_pauses_and_approve_finishes(ExecutorKind::Copilot, true);
 }

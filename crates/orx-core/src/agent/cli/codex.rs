@@ -32,6 +32,10 @@ pub(super) struct Parser {
 }
 
 impl StreamParser for Parser {
+    fn session(&self) -> Option<&str> {
+        self.p.session_id.as_deref()
+    }
+
     fn line(&mut self, line: &str) {
         let Some(v) = json(line) else { return };
         match v.get("type").and_then(|t| t.as_str()).unwrap_or("") {

@@ -6,6 +6,7 @@ mod codex;
 mod copilot;
 mod cursor;
 mod gemini;
+mod live;
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -58,6 +59,10 @@ pub trait StreamParser: Send {
     /// message).
     fn spent(&self) -> Usage {
         Usage::default()
+    }
+    /// The session id, once the stream said it.
+    fn session(&self) -> Option<&str> {
+        None
     }
     /// The result once the stream ended.
     fn finish(&mut self) -> Parsed;
@@ -150,21 +155,21 @@ impl Scratch {
 }
 
 impl CliAgent {
+    /// A variable of the environment the CLI gets: orx.yaml's `env`, else orx's own.
+    fn lookup(&self, key: &str) -> Option<String> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(n, _)| n == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(key).ok())
+    }
+
     fn invocation(&self, req: &AgentRequest, scratch: &Scratch) -> Result<Invocation> {
         let mut inv = match self.kind {
             ExecutorKind::Codex => codex::invocation(req),
             ExecutorKind::Claude => claude::invocation(req),
-            ExecutorKind::Gemini => {
-                let lookup = |k: &str| {
-                    self.env
-                        .iter()
-                        .rev()
-                        .find(|(n, _)| n == k)
-                        .map(|(_, v)| v.clone())
-                        .or_else(|| std::env::var(k).ok())
-                };
-                gemini::invocation(req, scratch, &lookup)?
-            }
+            ExecutorKind::Gemini => gemini::invocation(req, scratch, &|k| self.lookup(k))?,
             ExecutorKind::Copilot => copilot::invocation(req, scratch)?,
             ExecutorKind::Cursor | ExecutorKind::Fake => cursor::invocation(req),
         };
@@ -244,9 +249,20 @@ impl Agent for CliAgent {
         let mut parser = parser_for(self.kind);
         let mut stderr_tail: VecDeque<String> = VecDeque::new();
         let mut metered = Usage::default();
+        // The stream of codex, gemini and copilot shows usage only at the end: their session
+        // files show it as the call goes.
+        let lookup = |k: &str| {
+            (spec.env.iter().rev().find(|(n, _)| n == k))
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var(k).ok())
+        };
+        let watcher = live::Watcher::start(self.kind, &req.cwd, io.meter.as_ref(), &lookup);
         let res = run(&spec, &io.cancel, &mut |s, l| match s {
             Stream::Stdout => {
                 parser.line(l);
+                if let (Some(w), Some(id)) = (&watcher, parser.session()) {
+                    w.session(id);
+                }
                 if let Some(a) = &io.activity {
                     a.line(self.kind, l);
                 }
@@ -282,6 +298,7 @@ impl Agent for CliAgent {
             }
             Err(e) => return Err(e),
         };
+        let watched = watcher.map(live::Watcher::finish).unwrap_or_default();
         let mut p = parser.finish();
         if self.kind == ExecutorKind::Copilot {
             copilot::read_usage(&scratch.path("usage.json"), &mut p);
@@ -295,6 +312,10 @@ impl Agent for CliAgent {
                 .filter(|_| session_to_resume(self.kind, req).is_some())
         {
             p.usage = p.usage.minus(&s.reported);
+        }
+        // A call stopped in flight never reached the stream's usage: its session file's counts.
+        if watched.input + watched.output > p.usage.input + p.usage.output {
+            p.usage = watched;
         }
         let stderr_text = Vec::from(stderr_tail).join("\n");
         let mut error = self.ending(req, out.termination, &p, &stderr_text);
