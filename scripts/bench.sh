@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # orx benchmarks: prints figures, never fails a test run. BENCHMARKS.md records the results.
 # Needs hyperfine, wrk and strace (Debian packages: apt-get install hyperfine wrk strace), GNU time.
-# Usage: scripts/bench.sh [cli|overhead|stream|parsers|dashboard|wrk|sessions|all]
+# Usage: scripts/bench.sh [cli|overhead|stream|parsers|dashboard|startup|wrk|sessions|all]
 # sessions: a fix attempt with and without session reuse, through the real codex, claude and gemini
 # (target/agent-clis, installed by .ci/run) against the mock model server.
 set -euo pipefail
@@ -144,6 +144,27 @@ fi
 if [[ $what == dashboard || $what == all ]]; then
   echo "== dashboard: 100 / 1,000 / 10,000 runs (in-process server, sequential requests)"
   cargo bench -q -p orx-dashboard --bench dashboard 2>/dev/null | grep -v '^$'
+fi
+
+if [[ $what == startup || $what == dashboard || $what == all ]]; then
+  echo "== orx dashboard start-up at 10,000 runs: from the command to the first runs page"
+  repo=$(demo_with_runs 10000)
+  startup() { # $1 = label
+    local t0 url ms
+    t0=$(date +%s%N)
+    "$ORX" --dir "$repo" dashboard --port 0 >"$work/start.out" 2>/dev/null &
+    local pid=$!
+    for _ in $(seq 1 2000); do grep -q http "$work/start.out" 2>/dev/null && break; sleep 0.005; done
+    url=$(grep -o 'http://[^ ]*' "$work/start.out" | head -1)
+    curl -s -o /dev/null "$url"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    echo "$1: first runs page after $ms ms"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  }
+  startup "warm cache"
+  if sync && echo 3 2>/dev/null >/proc/sys/vm/drop_caches; then
+    startup "cold cache (page cache dropped)"
+  fi
 fi
 
 if [[ $what == wrk || $what == dashboard || $what == all ]]; then

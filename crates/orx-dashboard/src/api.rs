@@ -60,6 +60,8 @@ pub async fn runs(State(state): State<Shared>, Query(filter): Query<Filter>) -> 
     Json(crate::redact_json(json!({
         "runs": page.runs, "total": page.total, "page": page.page, "per_page": page.per_page,
         "active": state.index.active(), "queue": state.queue.entries(),
+        // While the dashboard reads its older runs: how many there are in all.
+        "filling": state.index.filling(),
     })))
     .into_response()
 }

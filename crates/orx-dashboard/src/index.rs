@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use orx_core::protocol::{FailureCategory, Observed};
@@ -94,6 +95,8 @@ impl Inner {
 pub struct RunIndex {
     store: Store,
     inner: RwLock<Inner>,
+    /// While only the newest runs are read: how many runs there are (0 once all are read).
+    filling: AtomicUsize,
 }
 
 /// A page of rows.
@@ -129,12 +132,44 @@ pub struct Filter {
 impl RunIndex {
     /// Reads every run of `repo` once.
     pub fn new(repo: &Path) -> Self {
+        let index = Self::newest(repo, 0);
+        index.refresh(true);
+        index
+    }
+
+    /// Reads the newest `first` runs of `repo` only (0: none), so a page can answer at once;
+    /// the next [`RunIndex::refresh`] reads the rest.
+    pub fn newest(repo: &Path, first: usize) -> Self {
         let index = Self {
             store: Store::new(repo),
             inner: RwLock::new(Inner::default()),
+            filling: AtomicUsize::new(0),
         };
-        index.refresh(true);
+        let ids = index.store.ids().unwrap_or_default();
+        if first > 0 {
+            let head = &ids[..first.min(ids.len())];
+            let fresh = head
+                .iter()
+                .map(|id| {
+                    let dir = RunDir::new(index.store.runs_root(), id);
+                    (id.clone(), read_entry(&index.store, &dir, stamp(&dir)))
+                })
+                .collect();
+            index
+                .inner
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .rebuild(head, fresh);
+            if ids.len() > first {
+                index.filling.store(ids.len(), Ordering::SeqCst);
+            }
+        }
         index
+    }
+
+    /// While only the newest runs are read: how many runs there are in all.
+    pub fn filling(&self) -> Option<usize> {
+        Some(self.filling.load(Ordering::SeqCst)).filter(|n| *n > 0)
     }
 
     /// The store.
@@ -223,6 +258,8 @@ impl RunIndex {
         } else {
             inner.rebuild(&ids, fresh);
         }
+        // Every run is read now.
+        self.filling.store(0, Ordering::SeqCst);
         changed
     }
 
@@ -469,5 +506,35 @@ mod tests {
             ..Filter::default()
         };
         assert_eq!(ids(index.page(&q)), [b], "search ignores case");
+    }
+
+    #[test]
+    fn the_newest_runs_answer_first_and_the_next_refresh_reads_the_rest() {
+        let t = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = (0..5)
+            .map(|n| format!("20261126_10000{n}_0000000{n}"))
+            .collect();
+        for id in &ids {
+            run(t.path(), id, RunStatus::Succeeded);
+        }
+        let index = RunIndex::newest(t.path(), 2);
+        let listed = |i: &RunIndex| {
+            i.page(&Filter::default())
+                .runs
+                .into_iter()
+                .map(|r| r.run_id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(listed(&index), [ids[4].clone(), ids[3].clone()]);
+        assert_eq!(index.filling(), Some(5));
+        // An older run's page still finds it (touch), before the rest is read.
+        assert!(index.touch(&ids[0]));
+        assert_eq!(index.len(), 3);
+        index.refresh(false);
+        assert_eq!(index.filling(), None);
+        assert_eq!(listed(&index).len(), 5);
+        // Fewer runs than asked for: all of them at once.
+        let small = RunIndex::newest(t.path(), 10);
+        assert_eq!((small.len(), small.filling()), (5, None));
     }
 }

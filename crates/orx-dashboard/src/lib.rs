@@ -66,9 +66,14 @@ pub struct AppState {
 /// Shared state.
 pub type Shared = Arc<AppState>;
 
-/// Builds the state: reads every run once, and resumes the queue left by an earlier dashboard.
+/// How many of the newest runs the dashboard reads before it answers; the watcher reads the
+/// rest at once (BENCHMARKS.md §4: the first runs page at 10,000 runs).
+pub const FIRST_RUNS: usize = 200;
+
+/// Builds the state: reads the newest runs (the watcher reads the others), and resumes the queue
+/// left by an earlier dashboard.
 pub fn state(opts: Options, bound: SocketAddr) -> Shared {
-    let index = RunIndex::new(&opts.repo);
+    let index = RunIndex::newest(&opts.repo, FIRST_RUNS);
     let queue = queue::RunQueue::new(&opts);
     queue.recover();
     Arc::new(AppState {

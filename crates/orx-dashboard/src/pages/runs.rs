@@ -74,6 +74,8 @@ struct TablesView<'a> {
     prev: Option<String>,
     next: Option<String>,
     all: usize,
+    /// While the dashboard reads its older runs: how many there are in all.
+    filling: Option<usize>,
 }
 
 /// The runs page.
@@ -151,6 +153,7 @@ pub fn runs_fragment(state: &Shared, filter: &Filter) -> String {
         prev: (page.page > 1).then(|| page_link(page.page - 1)),
         next: (page.page < pages).then(|| page_link(page.page + 1)),
         all: state.index.len(),
+        filling: state.index.filling(),
     };
     render("runs_table.html", &view)
 }
@@ -182,4 +185,36 @@ pub async fn runs(State(state): State<Shared>, Query(filter): Query<Filter>) -> 
 /// `GET /runs/table`: the live block for a new filter.
 pub async fn runs_table(State(state): State<Shared>, Query(filter): Query<Filter>) -> Response {
     Html(runs_live(&state, &filter)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// While the dashboard reads its older runs, the runs list says so (issue 15, point 8).
+    #[test]
+    fn the_list_says_while_the_older_runs_are_read() {
+        let view = |filling| TablesView {
+            waiting: Vec::new(),
+            active: Vec::new(),
+            queue: Vec::new(),
+            rows: Vec::new(),
+            total: 200,
+            page: 1,
+            pages: 4,
+            max: 2,
+            prev: None,
+            next: None,
+            all: 200,
+            filling,
+        };
+        let html = render("runs_table.html", &view(Some(10_000)));
+        let notice = html
+            .split("<p class=\"muted\" id=\"filling\" role=\"status\">")
+            .nth(1)
+            .and_then(|r| r.split("</p>").next())
+            .unwrap_or_default();
+        insta::assert_snapshot!(notice, @"Reading the older runs: the newest 200 of 10000 are listed so far; the list fills in by itself.");
+        assert!(!render("runs_table.html", &view(None)).contains("id=\"filling\""));
+    }
 }
