@@ -29,18 +29,86 @@
     }
   });
 
-  // Log filter: hides lines that do not contain the text (new lines too).
+  // Actions confirm in the page (not the browser's dialog) and say their result in a toast.
+  document.addEventListener("htmx:confirm", function (e) {
+    var question = e.detail && e.detail.question;
+    var dialog = document.getElementById("confirm");
+    if (!question || !dialog || typeof dialog.showModal !== "function") return;
+    e.preventDefault();
+    document.getElementById("confirm-text").textContent = question;
+    var yes = document.getElementById("confirm-yes");
+    var no = document.getElementById("confirm-no");
+    function close(go) {
+      yes.onclick = null; no.onclick = null; dialog.onclose = null;
+      if (dialog.open) dialog.close();
+      if (go) e.detail.issueRequest(true);
+    }
+    yes.onclick = function () { close(true); };
+    no.onclick = function () { close(false); };
+    dialog.onclose = function () { close(false); };
+    dialog.showModal();
+    yes.focus();
+  });
+  function toast(text, bad) {
+    var box = document.getElementById("toasts");
+    if (!box || !text) return;
+    var t = document.createElement("div");
+    t.className = "toast" + (bad ? " bad" : "");
+    t.textContent = text;
+    box.appendChild(t);
+    setTimeout(function () { t.remove(); }, 8000);
+  }
+  document.addEventListener("orx-toast", function (e) {
+    toast(e.detail && e.detail.text, e.detail && e.detail.bad);
+  });
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail && e.detail.xhr;
+    if (xhr && e.detail.requestConfig && e.detail.requestConfig.verb === "post") {
+      toast("The action failed (" + xhr.status + "): " + (xhr.responseText || "").replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 200), true);
+    }
+  });
+
+  // Log filters: the text, the level (warnings and errors, errors) and the stage; new lines
+  // too.
   function applyFilter() {
-    var f = document.getElementById("log-filter");
     var log = document.getElementById("log");
-    if (!f || !log) return;
-    var needle = f.value.toLowerCase();
+    if (!log) return;
+    var f = document.getElementById("log-filter");
+    var lv = document.getElementById("log-level");
+    var st = document.getElementById("log-stage");
+    var needle = f ? f.value.toLowerCase() : "";
+    var level = lv ? lv.value : "";
+    var stage = st ? st.value : "";
     log.querySelectorAll(".ll").forEach(function (line) {
-      line.hidden = needle !== "" && line.textContent.toLowerCase().indexOf(needle) < 0;
+      var c = line.classList;
+      var hide = (needle !== "" && line.textContent.toLowerCase().indexOf(needle) < 0) ||
+        (level === "err" && !c.contains("l-err")) ||
+        (level === "warn" && !c.contains("l-err") && !c.contains("l-warn")) ||
+        (stage !== "" && line.getAttribute("data-stage") !== stage);
+      line.hidden = hide;
     });
   }
   document.addEventListener("input", function (e) {
     if (e.target && e.target.id === "log-filter") applyFilter();
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target && (e.target.id === "log-level" || e.target.id === "log-stage")) applyFilter();
+  });
+
+  // An address that names a line (#L12) or a diff's file (#f-…) shows it, also when the view
+  // came in after the page (a tab swapped in): the line is scrolled to, the file opened.
+  function showTarget() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    if (!id) return;
+    var el = document.getElementById(id);
+    if (!el) return;
+    if (el.tagName === "DETAILS") el.open = true;
+    el.scrollIntoView({ block: /^L\d+$/.test(id) ? "center" : "start" });
+  }
+  window.addEventListener("hashchange", showTarget);
+  document.addEventListener("DOMContentLoaded", showTarget);
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (e.target && e.target.id === "tab-body") showTarget();
   });
 
   // Keep a live log scrolled to the bottom unless the reader scrolled up.

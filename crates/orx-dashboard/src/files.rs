@@ -151,6 +151,21 @@ pub fn read_from(path: &Path, offset: u64, max: u64) -> std::io::Result<(String,
     ))
 }
 
+/// The number of line ends in the first `upto` bytes of `path`.
+pub fn count_lines(path: &Path, upto: u64) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?.take(upto);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0u64;
+    loop {
+        let got = f.read(&mut buf)?;
+        if got == 0 {
+            return Ok(n);
+        }
+        n += buf[..got].iter().filter(|b| **b == b'\n').count() as u64;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,9 +159,16 @@ pub struct LogQuery {
     /// The byte offset to continue from.
     #[serde(default)]
     pub offset: Option<u64>,
+    /// The number of the next line (the rows are numbered as the file's lines).
+    #[serde(default)]
+    pub line: Option<u64>,
+    /// How the lines are shown (`lines`, `events`, `agent`).
+    #[serde(default)]
+    pub view: Option<String>,
 }
 
-/// `GET /events/runs/{id}/log?path=&offset=`: new lines of one log as they are written.
+/// `GET /events/runs/{id}/log?path=&offset=&line=&view=`: new lines of one log as they are
+/// written. Each event's id is `offset:line`, so a reconnect goes on from both.
 pub async fn log_events(
     State(state): State<Shared>,
     Path(id): Path<String>,
@@ -175,29 +182,39 @@ pub async fn log_events(
     let from_header = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let offset = from_header.or(q.offset).unwrap_or(0);
-    let s = stream::unfold((path, offset), |(path, offset)| async move {
-        loop {
-            let p = path.clone();
-            let read = tokio::task::spawn_blocking(move || {
-                crate::files::read_from(&p, offset, 256 * 1024)
-            })
-            .await;
-            match read {
-                Ok(Ok((text, next))) if next != offset => {
-                    let html = pages::log_lines(&text);
-                    let ev = Event::default()
-                        .event("line")
-                        .id(next.to_string())
-                        .data(html);
-                    return Some((Ok(ev), (path, next)));
+        .and_then(|v| {
+            let (offset, line) = v.split_once(':').unwrap_or((v, ""));
+            Some((offset.parse::<u64>().ok()?, line.parse::<u64>().ok()))
+        });
+    let offset = from_header.map(|h| h.0).or(q.offset).unwrap_or(0);
+    let line = from_header.and_then(|h| h.1).or(q.line).unwrap_or(1);
+    let view = pages::LogView::parse(q.view.as_deref().unwrap_or(""));
+    let ctx = std::sync::Arc::new(pages::log_ctx(&state, &id, &q.path, view));
+    let s = stream::unfold((path, offset, line), move |(path, offset, line)| {
+        let ctx = ctx.clone();
+        async move {
+            loop {
+                let p = path.clone();
+                let read = tokio::task::spawn_blocking(move || {
+                    crate::files::read_from(&p, offset, 256 * 1024)
+                })
+                .await;
+                match read {
+                    Ok(Ok((text, next))) if next != offset => {
+                        let html = pages::log_lines(&text, line, &ctx);
+                        let line = line + text.lines().count() as u64;
+                        let ev = Event::default()
+                            .event("line")
+                            .id(format!("{next}:{line}"))
+                            .data(html);
+                        return Some((Ok(ev), (path, next, line)));
+                    }
+                    Ok(Ok(_)) => {}
+                    // The file went away (the run was cleaned): end the stream.
+                    _ => return None,
                 }
-                Ok(Ok(_)) => {}
-                // The file went away (the run was cleaned): end the stream.
-                _ => return None,
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
     sse(s)

@@ -238,7 +238,7 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
         // Logs: the event log.
         click(c, "tab-logs").await;
         until(10, "the event log", || async {
-            text(c, "#log").await.contains("run.finished")
+            text(c, "#log").await.contains("run succeeded")
         })
         .await;
         shot(c, "logs").await;
@@ -374,7 +374,7 @@ fn a_run_started_from_the_form_advances_live_and_its_gate_log_tails_live() {
 }
 
 #[test]
-fn cancel_on_the_run_page_stops_the_run_after_a_confirmation() {
+fn cancel_on_the_run_page_stops_the_run_after_a_confirmation_in_the_page_and_says_so() {
     let repo = slow_plan_repo(60000, "");
     let d = Dash::start(&repo, &[]);
     let id = d.post("/api/runs", r#"{"task": "Add a"}"#).json()["run_id"]
@@ -391,18 +391,17 @@ fn cancel_on_the_run_page_stops_the_run_after_a_confirmation() {
         })
         .await;
         click(c, "cancel").await;
-        // htmx asks first.
-        until(5, "the confirmation", || async {
-            c.get_alert_text().await.is_ok()
-        })
-        .await;
+        // The page asks first, in the page (no browser dialog is open: a command would fail).
+        appear(c, "dialog#confirm[open]").await;
         assert!(
-            c.get_alert_text()
+            text(c, "#confirm-text")
                 .await
-                .unwrap()
-                .contains("Cancel this run")
+                .contains("Cancel this run? It stays resumable.")
         );
-        c.accept_alert().await.unwrap();
+        click(c, "confirm-yes").await;
+        // A toast says what happened.
+        let toast = appear(c, ".toast").await.text().await.unwrap();
+        assert!(toast.starts_with(&format!("{id}: ")), "{toast}");
         until(30, "the run to be cancelled", || async {
             text(c, "#run-status").await == "cancelled"
         })
@@ -642,7 +641,7 @@ fn each_view_has_its_url_and_back_and_reload_land_on_it() {
 /// attempt's diff; the overview shows no "Last error" for a run that succeeded.
 #[test]
 fn a_failed_runs_page_says_why_at_the_top_and_links_to_the_gate_log() {
-    let gates = "gates:\n  - name: lint\n    command: sh\n    args: [\"-c\", \"echo 'src/app.py:3:1: E999 SyntaxError: invalid syntax'; exit 1\"]\n    baseline: ignore\n";
+    let gates = "gates:\n  - name: lint\n    command: sh\n    args: [\"-c\", \"echo checking; echo 'src/ok.py: fine'; echo 'src/app.py:3:1: E999 SyntaxError: invalid syntax'; echo done; exit 1\"]\n    baseline: ignore\n";
     let repo = super::repo_with(
         &[("f", "x")],
         &super::scenario(super::ONE_ITEM, super::WRITE_A, ""),
@@ -664,6 +663,9 @@ fn a_failed_runs_page_says_why_at_the_top_and_links_to_the_gate_log() {
             "{bar}"
         );
         shot(c, "failure-bar").await;
+        // Each failed attempt says why in the backlog.
+        let items = text(c, "#items").await;
+        assert_eq!(items.matches("gate_failed").count(), 3, "{items}");
         click(c, "failure-log").await;
         until(10, "the gate's log", || async {
             text(c, "#log").await.contains("E999 SyntaxError")
@@ -674,12 +676,79 @@ fn a_failed_runs_page_says_why_at_the_top_and_links_to_the_gate_log() {
                     .contains("path=logs/gate_lint_W001_3.log")
         })
         .await;
+        // The link lands on the finding's line: its anchor, numbered as the file's lines, an
+        // error line, in view inside the log.
+        let url = c.current_url().await.unwrap().to_string();
+        let line = url.rsplit_once("#L").map(|(_, n)| n.to_string()).unwrap_or_default();
+        let expected = std::fs::read_to_string(repo.run_dir(&id).join("logs/gate_lint_W001_3.log"))
+            .unwrap()
+            .lines()
+            .position(|l| l.contains("E999") && !l.starts_with("$ "))
+            .map(|i| (i + 1).to_string())
+            .unwrap();
+        assert_eq!(line, expected, "{url}");
+        let row = format!("#L{line}");
+        assert!(text(c, &row).await.contains("E999 SyntaxError"));
+        let seen: serde_json::Value = c
+            .execute(
+                "var r = document.getElementById('L' + arguments[0]); var log = document.getElementById('log');\
+                 var a = r.getBoundingClientRect(), b = log.getBoundingClientRect();\
+                 return [r.className, a.top >= b.top && a.bottom <= b.bottom, r.querySelector('.n').textContent];",
+                vec![serde_json::json!(line)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(seen, serde_json::json!(["ll l-err", true, line]), "{seen}");
+        shot(c, "gate-log-at-the-finding").await;
+        // "errors" keeps only the error lines.
+        c.find(Locator::Css("#log-level option[value='err']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let shown: serde_json::Value = c
+            .execute(
+                "return Array.from(document.querySelectorAll('#log .ll')).filter(function (l) { return !l.hidden; }).map(function (l) { return l.querySelector('.lt').textContent; });",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            shown.as_array().is_some_and(|a| !a.is_empty()
+                && a.iter().all(|l| l.as_str().unwrap_or("").to_lowercase().contains("error")
+                    || l.as_str().unwrap_or("").to_lowercase().contains("fail"))),
+            "{shown}"
+        );
         c.back().await.unwrap();
         click(c, "failure-diff").await;
         until(10, "the attempt's diff", || async {
             count(c, "details.file[data-file='a.txt']").await > 0
         })
         .await;
+        // Resume asks in the page (a browser dialog would fail this session), "Keep it as it
+        // is" sends nothing, "Yes" resumes and a toast says so.
+        c.goto(&format!("{base}/runs/{id}")).await.unwrap();
+        click(c, "resume").await;
+        appear(c, "dialog#confirm[open]").await;
+        assert_eq!(
+            text(c, "#confirm-text").await,
+            "Resume this run from its checkpoint?"
+        );
+        shot(c, "confirm-resume").await;
+        click(c, "confirm-no").await;
+        until(5, "the dialog to close", || async {
+            count(c, "dialog#confirm[open]").await == 0
+        })
+        .await;
+        assert_eq!(count(c, ".toast").await, 0);
+        assert!(!repo.run_dir(&id).join("logs/dashboard_resume.log").exists());
+        click(c, "resume").await;
+        appear(c, "dialog#confirm[open]").await;
+        click(c, "confirm-yes").await;
+        let toast = appear(c, ".toast").await.text().await.unwrap();
+        assert_eq!(toast, format!("{id}: resuming"));
+        shot(c, "toast-resume").await;
     });
 }
 

@@ -175,7 +175,9 @@ fn every_page_and_api_endpoint_answers_with_the_runs_data() {
         (&*format!("/runs/{id}/tab/artifacts"), "backlog.yaml"),
         (&*format!("/runs/{id}/tab/diff"), "a.txt"),
         (&*format!("/runs/{id}/tab/diff?item=W001"), "+a"),
-        (&*format!("/runs/{id}/tab/logs"), "run.started"),
+        // The event log reads as steps (stage, time, message); raw shows its lines.
+        (&*format!("/runs/{id}/tab/logs"), "<span class=\"stg\">run</span> run "),
+        (&*format!("/runs/{id}/tab/logs?view=raw"), "run.started"),
         // The log picker is grouped by the part of the run (the item's logs together).
         (
             &*format!("/runs/{id}/tab/logs"),
@@ -511,8 +513,10 @@ fn a_log_stream_resumes_from_its_last_event_id_without_duplicates() {
     assert_eq!(status, 200);
     assert_eq!(first[0].event, "line");
     assert!(first[0].data.contains("one") && first[0].data.contains("two"));
+    // Lines are numbered as the file's: the id carries the offset and the next line's number.
+    assert!(first[0].data.contains("id=\"L2\""), "{first:?}");
     let last_id = first[0].id.clone().unwrap();
-    assert_eq!(last_id, "8");
+    assert_eq!(last_id, "8:3");
     // Lines written while nobody listens arrive after a reconnection, and only they do.
     std::fs::write(&log, "one\ntwo\nthree <b>\n").unwrap();
     let (_, again) = http::sse(
@@ -522,6 +526,7 @@ fn a_log_stream_resumes_from_its_last_event_id_without_duplicates() {
         |e| !e.is_empty(),
     );
     assert!(again[0].data.contains("three &lt;b&gt;"), "{again:?}");
+    assert!(again[0].data.contains("id=\"L3\""), "{again:?}");
     assert!(!again[0].data.contains("two"), "{again:?}");
     // A line appended during the stream arrives live.
     let appender = {

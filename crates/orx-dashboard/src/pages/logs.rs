@@ -20,6 +20,12 @@ struct LogsView<'a> {
     selected_q: String,
     content: Markup,
     offset: u64,
+    next_line: u64,
+    mode: LogView,
+    /// The log has a read view (events, an agent's stream): the raw toggle is offered.
+    readable: bool,
+    raw: bool,
+    stages: Vec<String>,
     error: Option<String>,
     live: bool,
 }
@@ -87,15 +93,216 @@ fn grouped(paths: Vec<(String, u64)>, selected: &str) -> Vec<LogGroup> {
     groups
 }
 
-/// The lines of a log chunk as HTML rows.
-pub fn log_lines(text: &str) -> String {
+/// How a log is shown: its lines as they are (numbered, with their level), or read: the event
+/// log as steps of each stage with times since the run started, an agent's stream as what the
+/// agent did (`view=raw` shows the lines of either).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogView {
+    /// The lines as written.
+    Lines,
+    /// events.jsonl, read.
+    Events,
+    /// An agent's output stream, read.
+    Agent,
+}
+
+impl LogView {
+    /// The view of `path` (`raw`: its lines whatever it is).
+    pub fn of(path: &str, raw: bool) -> Self {
+        if raw {
+            Self::Lines
+        } else if path == "events.jsonl" {
+            Self::Events
+        } else if path.starts_with("logs/agent_") && path.ends_with(".jsonl") {
+            Self::Agent
+        } else {
+            Self::Lines
+        }
+    }
+
+    /// The word of `view=` (`raw`), for the stream's address.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lines => "lines",
+            Self::Events => "events",
+            Self::Agent => "agent",
+        }
+    }
+
+    /// [`LogView::as_str`] read back.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "events" => Self::Events,
+            "agent" => Self::Agent,
+            _ => Self::Lines,
+        }
+    }
+}
+
+/// What rendering a chunk of a log needs besides its text.
+#[derive(Clone, Debug)]
+pub struct LogCtx {
+    /// How it is shown.
+    pub view: LogView,
+    /// The run (links into its diff).
+    pub run_id: String,
+    /// The item the log belongs to (an agent's diff link).
+    pub item: Option<String>,
+    /// When the run started (events' times are shown from it).
+    pub started: Option<jiff::Timestamp>,
+}
+
+/// A line's level, from what it says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Level {
+    fn class(self) -> &'static str {
+        match self {
+            Self::Error => " l-err",
+            Self::Warning => " l-warn",
+            Self::Info => "",
+        }
+    }
+
+    /// A plain log line's level: its words (error, failed, panicked, traceback; warning). A
+    /// gate log's first line, the command (`$ …`), is none.
+    fn of_text(line: &str) -> Self {
+        if line.starts_with("$ ") {
+            return Self::Info;
+        }
+        let l = line.to_ascii_lowercase();
+        if ["error", "failed", "panicked", "traceback", "fatal"]
+            .iter()
+            .any(|w| l.contains(w))
+        {
+            Self::Error
+        } else if l.contains("warn") {
+            Self::Warning
+        } else {
+            Self::Info
+        }
+    }
+
+    /// An event's level: failures are errors, warnings and failed optional gates warnings.
+    fn of_event(v: &serde_json::Value) -> Self {
+        let kind = v["kind"].as_str().unwrap_or("");
+        let failed_gate = kind == "gate.finished" && v["data"]["passed"] == false;
+        if kind.ends_with(".failed")
+            || kind == "error"
+            || (failed_gate && v["data"]["required"] != false)
+            || (kind == "run.finished"
+                && v["data"]["status"]
+                    .as_str()
+                    .is_some_and(|s| s != "succeeded"))
+        {
+            Self::Error
+        } else if kind == "warning" || failed_gate {
+            Self::Warning
+        } else {
+            Self::Info
+        }
+    }
+}
+
+/// One row: its number (an anchor, `#L12`), level, stage and content (HTML).
+fn row(out: &mut String, n: u64, level: Level, stage: Option<&str>, body: &str) {
+    use std::fmt::Write;
+    let _ = write!(
+        out,
+        "<div class=\"ll{}\" id=\"L{n}\"{}><a class=\"n\" href=\"#L{n}\">{n}</a><span class=\"lt\">{body}</span></div>",
+        level.class(),
+        stage
+            .map(|s| format!(" data-stage=\"{}\"", escape(s)))
+            .unwrap_or_default(),
+    );
+}
+
+/// The lines of a log chunk as HTML rows, numbered from `first`.
+pub fn log_lines(text: &str, first: u64, ctx: &LogCtx) -> String {
+    let text = crate::redact(text);
     let mut out = String::with_capacity(text.len() + 64);
-    for line in crate::redact(text).lines() {
-        out.push_str("<div class=\"ll\">");
-        out.push_str(&escape(line));
-        out.push_str("</div>");
+    for (i, line) in text.lines().enumerate() {
+        let n = first + i as u64;
+        match ctx.view {
+            LogView::Lines => row(&mut out, n, Level::of_text(line), None, &escape(line)),
+            LogView::Events => event_row(&mut out, n, line, ctx),
+            LogView::Agent => agent_row(&mut out, n, line, ctx),
+        }
     }
     out
+}
+
+/// An event as a step: the time since the run started, the stage, the message.
+fn event_row(out: &mut String, n: u64, line: &str, ctx: &LogCtx) {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        row(out, n, Level::of_text(line), None, &escape(line));
+        return;
+    };
+    let at = v["ts"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let since = match (at, ctx.started) {
+        (Some(at), Some(start)) => {
+            let secs = at.duration_since(start).as_secs_f64();
+            format!("+{}", crate::view::duration(secs.max(0.0)))
+        }
+        _ => String::new(),
+    };
+    let stage = v["stage"].as_str().unwrap_or("run");
+    let message = v["message"]
+        .as_str()
+        .or_else(|| v["kind"].as_str())
+        .unwrap_or("");
+    let body = format!(
+        "<span class=\"ts\">{}</span> <span class=\"stg\">{}</span> {}",
+        escape(&since),
+        escape(stage),
+        escape(message)
+    );
+    row(out, n, Level::of_event(&v), Some(stage), &body);
+}
+
+/// A line of an agent's stream as what the agent did; a line that shows nothing is kept, dim.
+fn agent_row(out: &mut String, n: u64, line: &str, ctx: &LogCtx) {
+    use orx_core::agent::{Activity, of_any_line};
+    let Some(a) = of_any_line(line) else {
+        let mut dim = String::new();
+        row(&mut dim, n, Level::Info, None, "");
+        out.push_str(&dim.replacen("class=\"ll\"", "class=\"ll quiet\"", 1));
+        return;
+    };
+    let body = match &a {
+        Activity::Writes(path) => {
+            let item = ctx
+                .item
+                .as_deref()
+                .map(|i| format!("&item={}", crate::view::url_encode(i)))
+                .unwrap_or_default();
+            format!(
+                "<span class=\"act w\">writes</span> <a href=\"/runs/{}?tab=diff{item}#{}\">{}</a>",
+                escape(&ctx.run_id),
+                crate::view::anchor(path),
+                escape(path)
+            )
+        }
+        Activity::Runs(cmd) => format!(
+            "<span class=\"act r\">runs</span> <code>{}</code>",
+            escape(cmd)
+        ),
+        Activity::Tool { name, target } => format!(
+            "<span class=\"act t\">{}</span> {}",
+            escape(name),
+            escape(target.as_deref().unwrap_or(""))
+        ),
+        Activity::Says(text) => format!("<span class=\"act s\">says</span> {}", escape(text)),
+    };
+    row(out, n, Level::Info, None, &body);
 }
 
 /// The logs tab of `run`, showing `q.path` (a file under logs/, or events.jsonl).
@@ -113,9 +320,15 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
         .clone()
         .filter(|p| p.starts_with("logs/") || p == "events.jsonl")
         .unwrap_or_else(|| "events.jsonl".into());
-    let (content, offset, error) = match tail(dir.root(), &selected) {
-        Ok((content, offset)) => (content, offset, None),
-        Err(e) => (String::new(), 0, Some(e)),
+    let raw = q.view.as_deref() == Some("raw");
+    let ctx = ctx_of(state, id, &selected, LogView::of(&selected, raw));
+    let (content, offset, next_line, error) = match tail(dir.root(), &selected, &ctx) {
+        Ok(t) => (t.html, t.offset, t.next_line, None),
+        Err(e) => (String::new(), 0, 1, Some(e)),
+    };
+    let stages = match ctx.view {
+        LogView::Events => stages_of(&run.state),
+        _ => Vec::new(),
     };
     let view = LogsView {
         id,
@@ -124,14 +337,68 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
         selected,
         content: Markup(content),
         offset,
+        next_line,
+        mode: ctx.view,
+        readable: LogView::of(
+            &q.path.clone().unwrap_or_else(|| "events.jsonl".into()),
+            false,
+        ) != LogView::Lines,
+        raw,
+        stages,
         error,
         live: run.summary.is_active(),
     };
     render("tab_logs.html", &view)
 }
 
-/// The end of a log as HTML rows, and the offset the stream goes on from.
-fn tail(root: &std::path::Path, rel: &str) -> Result<(String, u64), String> {
+/// The stages a run's events may name, in its order.
+fn stages_of(state: &Option<orx_core::protocol::RunState>) -> Vec<String> {
+    let mut v = vec!["run".to_string(), "baseline".to_string()];
+    if let Some(s) = state {
+        v.extend(s.stages.iter().map(|st| st.name.clone()));
+        if s.stages.iter().any(|st| st.name == "implement") {
+            v.push("fix".into());
+        }
+    }
+    v
+}
+
+/// What rendering `path` of run `id` needs.
+pub fn ctx_of(state: &Shared, id: &str, path: &str, view: LogView) -> LogCtx {
+    let item = path
+        .rsplit('/')
+        .next()
+        .and_then(|n| {
+            n.split(['_', '.'])
+                .find(|p| orx_core::protocol::is_item_id(p))
+        })
+        .map(str::to_string);
+    LogCtx {
+        view,
+        run_id: id.to_string(),
+        item,
+        started: state
+            .index
+            .row(id)
+            .and_then(|r| r.started_at)
+            .and_then(|t| t.parse().ok()),
+    }
+}
+
+/// The end of a log as HTML rows.
+struct Tail {
+    html: String,
+    /// The byte offset the stream goes on from.
+    offset: u64,
+    /// The number of the line after the last shown.
+    next_line: u64,
+}
+
+/// Logs up to this size are counted to number the tail's lines as the file does; past it, the
+/// numbers count from the first line shown.
+const COUNTED: u64 = 64 * 1024 * 1024;
+
+fn tail(root: &std::path::Path, rel: &str, ctx: &LogCtx) -> Result<Tail, String> {
     let p = files::confine(root, rel).map_err(|e| e.to_string())?;
     let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
     let start = len.saturating_sub(SHOWN);
@@ -141,7 +408,17 @@ fn tail(root: &std::path::Path, rel: &str) -> Result<(String, u64), String> {
         Some((_, rest)) if start > 0 => rest,
         _ => text.as_str(),
     };
-    Ok((log_lines(text), next))
+    let before = if start > 0 && start <= COUNTED {
+        files::count_lines(&p, start).unwrap_or(0) + 1
+    } else {
+        0
+    };
+    let first = before + 1;
+    Ok(Tail {
+        html: log_lines(text, first, ctx),
+        offset: next,
+        next_line: first + text.lines().count() as u64,
+    })
 }
 
 #[cfg(test)]
@@ -181,5 +458,133 @@ mod tests {
                 "logs/gate_tests_W001_1.log"
             ]
         );
+    }
+
+    fn ctx(view: LogView) -> LogCtx {
+        LogCtx {
+            view,
+            run_id: "20261130_100000_0000000a".into(),
+            item: Some("W001".into()),
+            started: "2026-11-30T10:00:00Z".parse().ok(),
+        }
+    }
+
+    #[test]
+    fn lines_are_numbered_from_where_the_chunk_starts_with_their_level() {
+        let html = log_lines(
+            "collecting\nwarning: unused\nE   AssertionError: 1 != 2\n<b>\n$ pytest -k error\n",
+            41,
+            &ctx(LogView::Lines),
+        );
+        let rows: Vec<&str> = html.split("</div>").filter(|r| !r.is_empty()).collect();
+        assert_eq!(rows.len(), 5);
+        assert!(
+            rows[0].starts_with("<div class=\"ll\" id=\"L41\"><a class=\"n\" href=\"#L41\">41</a>"),
+            "{}",
+            rows[0]
+        );
+        assert!(
+            rows[1].starts_with("<div class=\"ll l-warn\" id=\"L42\""),
+            "{}",
+            rows[1]
+        );
+        assert!(
+            rows[2].starts_with("<div class=\"ll l-err\" id=\"L43\""),
+            "{}",
+            rows[2]
+        );
+        assert!(rows[3].contains("&lt;b&gt;"), "escaped: {}", rows[3]);
+        assert!(
+            rows[4].starts_with("<div class=\"ll\" id=\"L45\""),
+            "a command: {}",
+            rows[4]
+        );
+    }
+
+    #[test]
+    fn events_read_as_steps_with_their_stage_time_and_level() {
+        let events = [
+            r#"{"ts":"2026-11-30T10:00:00Z","kind":"run.started","message":"run started"}"#,
+            r#"{"ts":"2026-11-30T10:00:12.5Z","kind":"stage.started","stage":"plan","message":"plan started"}"#,
+            r#"{"ts":"2026-11-30T10:01:30Z","kind":"gate.finished","stage":"implement","data":{"passed":false,"required":true},"message":"implement: gate tests failed"}"#,
+            r#"{"ts":"2026-11-30T10:01:31Z","kind":"warning","stage":"implement","message":"implement: slow"}"#,
+            "not json",
+        ]
+        .join("\n");
+        let html = log_lines(&events, 1, &ctx(LogView::Events));
+        let rows: Vec<&str> = html.split("</div>").filter(|r| !r.is_empty()).collect();
+        assert!(
+            rows[0].contains("data-stage=\"run\"") && rows[0].contains(">+0.0s<"),
+            "{}",
+            rows[0]
+        );
+        assert!(
+            rows[1].contains("data-stage=\"plan\"")
+                && rows[1].contains(">+12.5s<")
+                && rows[1].contains("<span class=\"stg\">plan</span> plan started"),
+            "{}",
+            rows[1]
+        );
+        assert!(
+            rows[2].starts_with("<div class=\"ll l-err\" id=\"L3\" data-stage=\"implement\""),
+            "{}",
+            rows[2]
+        );
+        assert!(rows[2].contains(">+1m 30s<"), "{}", rows[2]);
+        assert!(
+            rows[3].starts_with("<div class=\"ll l-warn\""),
+            "{}",
+            rows[3]
+        );
+        assert!(rows[4].contains("not json"), "{}", rows[4]);
+    }
+
+    #[test]
+    fn an_agents_stream_reads_as_what_it_did_with_written_files_linked_into_the_diff() {
+        let stream = [
+            r#"{"type":"item.started","item":{"id":"item_1","type":"command_execution","command":"/bin/bash -lc 'pytest -q'","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#,
+            r#"{"type":"turn.started"}"#,
+            r#"{"type":"tool_use","tool_name":"write_file","tool_id":"w1","parameters":{"file_path":"src/stats.py","content":"x"}}"#,
+        ]
+        .join("\n");
+        let html = log_lines(&stream, 1, &ctx(LogView::Agent));
+        let rows: Vec<&str> = html.split("</div>").filter(|r| !r.is_empty()).collect();
+        assert!(
+            rows[0].contains("<span class=\"act r\">runs</span> <code>"),
+            "{}",
+            rows[0]
+        );
+        assert!(rows[0].contains("pytest -q"), "{}", rows[0]);
+        assert!(
+            rows[1].starts_with("<div class=\"ll quiet\" id=\"L2\""),
+            "{}",
+            rows[1]
+        );
+        assert!(
+            rows[2].contains("<span class=\"act w\">writes</span> <a href=\"/runs/20261130_100000_0000000a?tab=diff&item=W001#f-src_2Fstats_2Epy\">src/stats.py</a>"),
+            "{}",
+            rows[2]
+        );
+    }
+
+    #[test]
+    fn raw_shows_the_lines_of_any_log_and_reading_is_for_events_and_agent_streams() {
+        assert_eq!(LogView::of("events.jsonl", false), LogView::Events);
+        assert_eq!(
+            LogView::of("logs/agent_fix_W001_2.jsonl", false),
+            LogView::Agent
+        );
+        assert_eq!(
+            LogView::of("logs/agent_fix_W001_2.stderr.log", false),
+            LogView::Lines
+        );
+        assert_eq!(
+            LogView::of("logs/gate_tests_W001_1.log", false),
+            LogView::Lines
+        );
+        assert_eq!(LogView::of("events.jsonl", true), LogView::Lines);
+        for v in [LogView::Lines, LogView::Events, LogView::Agent] {
+            assert_eq!(LogView::parse(v.as_str()), v);
+        }
     }
 }

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use artifacts::{Hit, SearchQuery, preview, preview_html, search, search_run};
 pub use diff::{DiffFile, split_diff};
-pub use logs::log_lines;
+pub use logs::{LogView, ctx_of as log_ctx, log_lines};
 pub use metrics::{metrics, report};
 pub use new_run::{form_request, new_run, start};
 pub use overview::run_fragments;
@@ -202,7 +202,7 @@ pub struct RunQuery {
     /// An item (diff).
     #[serde(default)]
     pub item: Option<String>,
-    /// The diff's layout: `split` (side by side), else unified.
+    /// The diff's layout (`split`: side by side, else unified), or a log shown raw (`raw`).
     #[serde(default)]
     pub view: Option<String>,
 }
@@ -331,8 +331,8 @@ pub(crate) fn view_url(id: &str, tab: Tab, q: &RunQuery) -> String {
     if let Some(i) = q.item.as_deref().filter(|i| !i.is_empty()) {
         url.push_str(&format!("&item={}", crate::view::url_encode(i)));
     }
-    if q.view.as_deref() == Some("split") {
-        url.push_str("&view=split");
+    if let Some(v) = q.view.as_deref().filter(|v| matches!(*v, "split" | "raw")) {
+        url.push_str(&format!("&view={v}"));
     }
     url
 }
@@ -461,23 +461,48 @@ fn action_refused(state: &Shared, id: &str, e: &Refusal) -> Response {
     let header = load_run(state, id)
         .map(|r| run_header::html(state, &r))
         .unwrap_or_default();
-    Html(format!(
+    let html = Html(format!(
         "{header}<p class=\"error\" role=\"alert\">{}<br><small>{}</small></p>",
         escape(&e.message),
         escape(&e.fix)
-    ))
-    .into_response()
+    ));
+    with_toast(html.into_response(), &format!("{id}: {}", e.message), true)
 }
 
 fn action_result(state: &Shared, id: &str, msg: &str) -> Response {
     let header = load_run(state, id)
         .map(|r| run_header::html(state, &r))
         .unwrap_or_default();
-    Html(format!(
+    let html = Html(format!(
         "{header}<p class=\"flash\" role=\"status\">{}</p>",
         escape(msg)
-    ))
-    .into_response()
+    ));
+    with_toast(html.into_response(), &format!("{id}: {msg}"), false)
+}
+
+/// The page shows `text` as a toast when the answer arrives (`HX-Trigger`), also where the
+/// answer itself is not shown (the runs list's buttons).
+fn with_toast(mut response: Response, text: &str, bad: bool) -> Response {
+    let detail = serde_json::json!({ "orx-toast": { "text": text, "bad": bad } }).to_string();
+    // A header holds ASCII: anything else goes as a JSON escape.
+    let ascii: String = detail
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c.to_string()
+            } else {
+                let mut units = [0u16; 2];
+                c.encode_utf16(&mut units)
+                    .iter()
+                    .map(|u| format!("\\u{u:04x}"))
+                    .collect()
+            }
+        })
+        .collect();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&ascii) {
+        response.headers_mut().insert("hx-trigger", v);
+    }
+    response
 }
 
 /// `GET /favicon.ico`: the icon browsers ask for on their own (an SVG).

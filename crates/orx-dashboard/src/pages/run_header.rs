@@ -49,7 +49,7 @@ struct FailView {
 }
 
 /// The failure bar of a failed run.
-fn failed(id: &str, state: &RunState) -> Option<FailView> {
+fn failed(id: &str, dir: &orx_core::run::RunDir, state: &RunState) -> Option<FailView> {
     let f = state.last_failure.as_ref()?;
     let item = f.item.clone();
     let item_state = item.as_deref().and_then(|i| state.item(i));
@@ -83,14 +83,42 @@ fn failed(id: &str, state: &RunState) -> Option<FailView> {
             .as_ref()
             .and_then(|i| view(format!("tab=diff&item={i}"))),
         log_url: match (&gate, &item, attempt) {
-            (Some(g), Some(i), Some(a)) => view(format!(
-                "tab=logs&path={}",
-                crate::view::url_encode(&format!("logs/gate_{g}_{i}_{a}.log"))
-            )),
+            (Some(g), Some(i), Some(a)) => {
+                let log = format!("logs/gate_{g}_{i}_{a}.log");
+                let line = line_of(&dir.root().join(&log), &finding)
+                    .map(|n| format!("#L{n}"))
+                    .unwrap_or_default();
+                view(format!(
+                    "tab=logs&path={}{line}",
+                    crate::view::url_encode(&log)
+                ))
+            }
             _ => None,
         },
         item,
     })
+}
+
+/// The number of the first line of the log at `path` that holds the finding: its place
+/// (`file:line`, the finding's first word) or, failing that, the whole finding; not the command
+/// line the log starts with. Logs past
+/// 8 MiB are not searched.
+fn line_of(path: &std::path::Path, finding: &str) -> Option<usize> {
+    let len = std::fs::metadata(path).ok()?.len();
+    if len > 8 * 1024 * 1024 || finding.trim().is_empty() {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let place = finding.split_whitespace().next().unwrap_or(finding);
+    // The log's first line is the command (`$ …`), which may hold the words too.
+    let hit = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle) && !l.starts_with("$ "))
+    };
+    hit(place)
+        .filter(|_| place.contains(':'))
+        .or_else(|| hit(finding.trim()))
+        .map(|i| i + 1)
 }
 
 /// The pull request's checks as the `ci` stage last read them.
@@ -240,7 +268,7 @@ pub(super) fn html(state: &Shared, run: &RunData) -> String {
             .unwrap_or_default(),
         failed: st
             .filter(|_| s.status == Observed::Failed)
-            .and_then(|x| failed(&s.run_id, x)),
+            .and_then(|x| failed(&s.run_id, &state.index.dir(&s.run_id), x)),
         csrf: &state.csrf,
     };
     render("run_header.html", &view)

@@ -28,6 +28,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_filter("short", |v: String| v.chars().take(10).collect::<String>());
     env.add_filter("bytes", |v: u64| bytes(v));
     env.add_filter("urlencode", |v: String| url_encode(&v));
+    env.add_filter("anchor", |v: String| anchor(&v));
     env
 });
 
@@ -223,6 +224,20 @@ impl Toned for AttemptStatus {
             AttemptStatus::Cancelled | AttemptStatus::Skipped => Tone::Idle,
         }
     }
+}
+
+/// The id of a diff's file on the page (`f-` and the path, other bytes as `_XX`): the same path
+/// gives the same anchor wherever it is linked from.
+pub fn anchor(path: &str) -> String {
+    let mut out = String::from("f-");
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("_{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Percent-encodes a query value (`/` kept, for paths inside a run folder).
