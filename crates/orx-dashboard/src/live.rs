@@ -113,15 +113,50 @@ where
         .into_response()
 }
 
-/// `GET /events/runs?status=&q=&page=`: the runs page's tables, re-rendered on every change.
-pub async fn runs_events(State(state): State<Shared>, Query(filter): Query<Filter>) -> Response {
+/// What the runs page says it shows: the digest of its live block (`v`).
+#[derive(Debug, Default, Deserialize)]
+pub struct Shown {
+    /// [`pages::Rendered::digest`] of the block the page was served with.
+    #[serde(default)]
+    pub v: Option<String>,
+}
+
+/// `GET /events/runs?status=&q=&page=&v=`: the runs page's tables on every change: the rows
+/// that changed (`rows`, each swapped in place by its id, or deleted), or the whole block
+/// (`runs`) when runs came or moved. A page whose block (`v`) is no longer the current one gets
+/// the whole block at once; a client that names none gets its first change whole.
+pub async fn runs_events(
+    State(state): State<Shared>,
+    Query(filter): Query<Filter>,
+    Query(page): Query<Shown>,
+) -> Response {
     let rx = state.live.subscribe();
-    let s = stream::unfold((state, rx, filter), |(state, mut rx, filter)| async move {
-        next_change(&mut rx, &|_| true).await?;
-        let html = pages::runs_fragment(&state, &filter);
-        let ev = Event::default().event("runs").data(html);
-        Some((Ok(ev), (state, rx, filter)))
-    });
+    let html = pages::runs_fragment(&state, &filter);
+    // Without `v` (another client) the first change is sent whole.
+    let in_step = page.v.as_deref() == Some(pages::Rendered::digest(&html).as_str());
+    let first =
+        (page.v.is_some() && !in_step).then(|| Event::default().event("runs").data(html.clone()));
+    let shown = page.v.is_some().then(|| pages::Rendered::of(&html));
+    let s = stream::unfold(
+        (state, rx, filter, shown, first),
+        |(state, mut rx, filter, mut shown, first)| async move {
+            if let Some(ev) = first {
+                return Some((Ok(ev), (state, rx, filter, shown, None)));
+            }
+            loop {
+                next_change(&mut rx, &|_| true).await?;
+                let html = pages::runs_fragment(&state, &filter);
+                let now = pages::Rendered::of(&html);
+                let ev = match shown.as_ref().and_then(|s| now.changed_rows(s)) {
+                    Some(rows) if rows.is_empty() => continue,
+                    Some(rows) => Event::default().event("rows").data(rows),
+                    None => Event::default().event("runs").data(html),
+                };
+                shown = Some(now);
+                return Some((Ok(ev), (state, rx, filter, shown, None)));
+            }
+        },
+    );
     sse(s)
 }
 

@@ -152,7 +152,7 @@ fn many_runs(repo: &orx_testkit::TestRepo, id: &str, n: usize) -> String {
 fn event_streams_nobody_reads_are_dropped_and_cost_bounded_memory() {
     orx_core::run::sys::raise_file_limit();
     let (repo, id) = repo_with_a_run();
-    let live = many_runs(&repo, &id, 40);
+    many_runs(&repo, &id, 40);
     let d = Dash::start(&repo, &[]);
     let pid = d.pid();
     let base = memory(pid, "VmRSS");
@@ -170,19 +170,34 @@ fn event_streams_nobody_reads_are_dropped_and_cost_bounded_memory() {
             s
         })
         .collect();
-    // The interrupted run changes every 150 ms: each change sends the runs table to every
-    // stream, far more than their sockets hold.
-    let st = repo.run_dir(&live).join("state.json");
-    let text = std::fs::read_to_string(&st).unwrap();
+    // Every 150 ms the 40 interrupted runs turn pending and back: each change sends their
+    // 40 rows to every stream, far more than their sockets hold.
+    let states: Vec<(std::path::PathBuf, String)> = (0..40u32)
+        .map(|i| {
+            let st = repo
+                .run_dir(&format!("20261129_{i:06}_{:08x}", 0xabc0_0000_u32 + i))
+                .join("state.json");
+            let mut v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&st).unwrap()).unwrap();
+            v["status"] = "running".into();
+            (st, v.to_string())
+        })
+        .collect();
+    let flip = move |n: u64| {
+        for (st, text) in &states {
+            let t = if n % 2 == 1 {
+                text.replace("\"status\":\"running\"", "\"status\":\"pending\"")
+            } else {
+                text.clone()
+            };
+            let _ = std::fs::write(st, t);
+        }
+    };
     let t0 = Instant::now();
     let mut n = 0u64;
     while t0.elapsed() < Duration::from_secs(8) {
         n += 1;
-        std::fs::write(
-            &st,
-            text.replace("\"updated_at\":\"", &format!("\"updated_at\":\"{n}")),
-        )
-        .unwrap();
+        flip(n);
         std::thread::sleep(Duration::from_millis(150));
     }
     let grown = memory(pid, "VmHWM").saturating_sub(base);
@@ -201,15 +216,12 @@ fn event_streams_nobody_reads_are_dropped_and_cost_bounded_memory() {
     // not have filled every socket's buffers).
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
-        let (stop, st, text) = (stop.clone(), st.clone(), text.clone());
+        let stop = stop.clone();
         std::thread::spawn(move || {
             let mut n = 100_000u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 n += 1;
-                let _ = std::fs::write(
-                    &st,
-                    text.replace("\"updated_at\":\"", &format!("\"updated_at\":\"{n}")),
-                );
+                flip(n);
                 std::thread::sleep(Duration::from_millis(150));
             }
         })

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use orx_testkit::TestRepo;
 
-use super::dashboard::{Dash, repo_with_a_run, slow_plan_repo, wait_for};
+use super::dashboard::{
+    Dash, add_ended_runs, repo_with_a_run, slow_plan_repo, slow_steps_repo, wait_for,
+};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -1131,5 +1133,57 @@ fn a_status_change_is_said_in_the_live_region() {
                 == Some("The run is now succeeded.")
         })
         .await;
+    });
+}
+
+/// Issue 15, point 6: a live update of the runs page swaps the rows that changed in place: the
+/// other rows stay the same elements, keyboard focus stays where it was, and the active run's
+/// row shows its new stage.
+#[test]
+fn live_updates_swap_only_the_changed_rows_and_keep_focus() {
+    let repo = slow_steps_repo();
+    let ended = add_ended_runs(&repo, 5);
+    let d = Dash::start(&repo, &[]);
+    let id = d.post("/api/runs", r#"{"task": "Add a"}"#).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let base = format!("http://{}", d.addr);
+    runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        until(20, "the run to be running", || async {
+            d.get("/api/runs").json()["active"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .await;
+        c.goto(&format!("{base}/")).await.unwrap();
+        let stage = format!("#ra-{id} td:nth-child(2)");
+        appear(c, &format!("#ra-{id}")).await;
+        let before = text(c, &stage).await;
+        // An ended run's link holds the focus; its row is marked to see whether it is replaced.
+        let row = format!("rr-{}", ended[0]);
+        c.execute(
+            "var r = document.getElementById(arguments[0]); r.kept = true; r.querySelector('a').focus();",
+            vec![serde_json::json!(row)],
+        )
+        .await
+        .unwrap();
+        until(20, "the active run's row to show its next stage", || async {
+            let now = text(c, &stage).await;
+            !now.is_empty() && now != before
+        })
+        .await;
+        let after: serde_json::Value = c
+            .execute(
+                "var r = document.getElementById(arguments[0]);\
+                 return [r.kept === true, document.activeElement === r.querySelector('a')];",
+                vec![serde_json::json!(row)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(after, serde_json::json!([true, true]), "{after}");
+        shot(c, "runs-row-update").await;
     });
 }

@@ -176,7 +176,10 @@ fn every_page_and_api_endpoint_answers_with_the_runs_data() {
         (&*format!("/runs/{id}/tab/diff"), "a.txt"),
         (&*format!("/runs/{id}/tab/diff?item=W001"), "+a"),
         // The event log reads as steps (stage, time, message); raw shows its lines.
-        (&*format!("/runs/{id}/tab/logs"), "<span class=\"stg\">run</span> run "),
+        (
+            &*format!("/runs/{id}/tab/logs"),
+            "<span class=\"stg\">run</span> run ",
+        ),
         (&*format!("/runs/{id}/tab/logs?view=raw"), "run.started"),
         // The log picker is grouped by the part of the run (the item's logs together).
         (
@@ -479,7 +482,13 @@ fn a_run_started_by_the_api_is_queued_then_runs_and_pushes_live_events() {
     });
     let (status, events) = watcher.join().unwrap();
     assert_eq!(status, 200);
-    assert!(events.iter().all(|e| e.event == "runs"));
+    // The whole block, then the rows that changed.
+    assert_eq!(events.first().map(|e| e.event.as_str()), Some("runs"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.event == "runs" || e.event == "rows")
+    );
     assert!(
         events
             .iter()
@@ -1253,4 +1262,110 @@ fn pages_and_assets_are_sent_gzipped_to_a_client_that_accepts_it() {
         head.contains("text/event-stream") && !head.contains("content-encoding"),
         "{head}"
     );
+}
+
+/// Adds `n` ended runs to `repo` (copies of one finished run, ids of 2026-01-01); their ids,
+/// newest first.
+pub fn add_ended_runs(repo: &TestRepo, n: u32) -> Vec<String> {
+    let (done_repo, done) = repo_with_a_run();
+    std::fs::create_dir_all(repo.path().join("runs")).unwrap();
+    let mut ids: Vec<String> = (0..n).map(|i| format!("20260101_{i:06}_{i:08x}")).collect();
+    for id in &ids {
+        let to = repo.path().join("runs").join(id);
+        let cp = Command::new("cp")
+            .arg("-r")
+            .arg(done_repo.run_dir(&done))
+            .arg(&to)
+            .status()
+            .unwrap();
+        assert!(cp.success());
+        for f in ["state.json", "meta.json"] {
+            let text = std::fs::read_to_string(to.join(f)).unwrap();
+            std::fs::write(to.join(f), text.replace(&done, id)).unwrap();
+        }
+    }
+    ids.reverse();
+    ids
+}
+
+/// A repository whose runs take about 12 s: plan, spec and implement take 4 s each.
+pub fn slow_steps_repo() -> TestRepo {
+    let slow = |step: &str| format!("{step}\n    sleep_ms: 4000");
+    let scenario = scenario(ONE_ITEM, WRITE_A, "")
+        .replace("  - text: \"the plan\"", &slow("  - text: \"the plan\""))
+        .replace("  - text: \"the spec\"", &slow("  - text: \"the spec\""))
+        .replace(
+            "  - write: { a.txt: \"a\\n\" }",
+            &slow("  - write: { a.txt: \"a\\n\" }"),
+        );
+    repo_with(&[("README.md", "x\n")], &scenario, GATE)
+}
+
+/// Issue 15, point 6: while three runs advance, the runs page's stream sends the rows that
+/// changed (swapped in place by id, so focus and scroll stay), not the whole tables each time.
+/// The bytes it sends over 10 s go to BENCHMARKS.md §8.
+#[test]
+fn the_runs_stream_sends_only_the_rows_that_changed() {
+    let repo = slow_steps_repo();
+    // 40 ended runs below the live ones, as on a page people keep open.
+    add_ended_runs(&repo, 40);
+    let d = Dash::start(&repo, &["--max-concurrent-runs", "3"]);
+    for task in ["Add a", "Add b", "Add c"] {
+        let r = d.post("/api/runs", &format!(r#"{{"task": "{task}"}}"#));
+        assert_eq!(r.status, 202, "{}", r.body);
+    }
+    // Measured once the three run.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while d.get("/api/runs").json()["active"]
+        .as_array()
+        .map_or(0, Vec::len)
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runs did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The stream as the runs page opens it (with the digest of what it shows).
+    let page = d.get("/").body;
+    let stream = page
+        .split("sse-connect=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(stream.contains("&v="), "{stream}");
+    let (status, events) = http::sse(
+        d.addr,
+        &Request::get(&stream),
+        Duration::from_secs(10),
+        |_| false,
+    );
+    assert_eq!(status, 200);
+    let bytes: usize = events.iter().map(|e| e.data.len()).sum();
+    let whole: Vec<&http::SseEvent> = events.iter().filter(|e| e.event == "runs").collect();
+    let rows: Vec<&http::SseEvent> = events.iter().filter(|e| e.event == "rows").collect();
+    println!(
+        "runs stream, 3 active runs, 10 s: {} events, {bytes} bytes ({} whole tables, {} row updates)",
+        events.len(),
+        whole.len(),
+        rows.len()
+    );
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| format!("{} {}", e.event, e.data.len()))
+        .collect();
+    println!("{kinds:?}");
+    assert!(!rows.is_empty(), "no row update: {kinds:?}");
+    for e in &rows {
+        // Only rows, each swapped in place by its id.
+        assert!(!e.data.contains("<section"), "{}", e.data);
+        assert_eq!(
+            e.data.matches("<tr ").count(),
+            e.data.matches("hx-swap-oob=").count(),
+            "{}",
+            e.data
+        );
+    }
 }

@@ -29,7 +29,7 @@ pub use logs::{LogView, ctx_of as log_ctx, log_lines};
 pub use metrics::{metrics, report};
 pub use new_run::{form_request, new_run, start};
 pub use overview::run_fragments;
-pub use runs::{runs, runs_fragment, runs_table};
+pub use runs::{Rendered, runs, runs_fragment, runs_table};
 
 use crate::Shared;
 use crate::files::{self, PathError};

@@ -11,6 +11,87 @@ use crate::highlight::escape;
 use crate::index::{Filter, RunRow};
 use crate::view::{self, Chrome, Markup, Tone, Toned, render};
 
+/// A rendering of the runs page's live block: its rows by id (`<tr id="…">`), and the rest with
+/// each row's place marked. Two renderings with the same rest differ only in rows, which can be
+/// swapped in place.
+#[derive(Debug, Default, PartialEq)]
+pub struct Rendered {
+    rest: String,
+    rows: Vec<(String, String)>,
+}
+
+impl Rendered {
+    /// Splits `html` (a [`runs_fragment`]). The blanks before a row go with it, so a block
+    /// without some rows reads as the same rest.
+    pub fn of(html: &str) -> Self {
+        const OPEN: &str = "<tr id=\"";
+        let mut out = Self::default();
+        let mut rest = html;
+        while let Some(i) = rest.find(OPEN) {
+            let Some(len) = rest[i..].find("</tr>").map(|e| e + "</tr>".len()) else {
+                break;
+            };
+            let row = &rest[i..i + len];
+            let id = row[OPEN.len()..].split('"').next().unwrap_or("");
+            out.rest.push_str(rest[..i].trim_end());
+            out.rest.push_str("<tr#");
+            out.rest.push_str(id);
+            out.rows.push((id.to_string(), row.to_string()));
+            rest = &rest[i + len..];
+        }
+        out.rest.push_str(rest);
+        out
+    }
+
+    /// What changed since `before`, as rows that swap themselves in by id and rows that
+    /// delete themselves (htmx out-of-band swaps); None when more than that changed (a run came
+    /// or moved, a count changed: the whole block is sent); empty when nothing did.
+    pub fn changed_rows(&self, before: &Rendered) -> Option<String> {
+        let now: std::collections::HashMap<&str, &str> = self
+            .rows
+            .iter()
+            .map(|(id, html)| (id.as_str(), html.as_str()))
+            .collect();
+        let gone: Vec<&str> = before
+            .rows
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .filter(|id| !now.contains_key(id))
+            .collect();
+        let mut rest_before = before.rest.clone();
+        for id in &gone {
+            rest_before = rest_before.replacen(&format!("<tr#{id}"), "", 1);
+        }
+        if self.rest != rest_before {
+            return None;
+        }
+        let then: std::collections::HashMap<&str, &str> = before
+            .rows
+            .iter()
+            .map(|(id, html)| (id.as_str(), html.as_str()))
+            .collect();
+        let mut out: String = gone
+            .iter()
+            .map(|id| format!("<tr id=\"{id}\" hx-swap-oob=\"delete\"></tr>"))
+            .collect();
+        for (id, html) in &self.rows {
+            if then.get(id.as_str()) != Some(&html.as_str()) {
+                out.push_str(&html.replacen("<tr ", "<tr hx-swap-oob=\"true\" ", 1));
+            }
+        }
+        Some(out)
+    }
+
+    /// A short digest of a rendering, so a stream can tell the page it serves is in step.
+    pub fn digest(html: &str) -> String {
+        // FNV-1a, 64 bits.
+        let h = html.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("{h:016x}")
+    }
+}
+
 /// One run as a row of a table (and as the run page's header sees it).
 #[derive(Serialize)]
 pub(super) struct RowView<'a> {
@@ -159,11 +240,13 @@ pub fn runs_fragment(state: &Shared, filter: &Filter) -> String {
 }
 
 fn runs_live(state: &Shared, filter: &Filter) -> String {
+    let inner = runs_fragment(state, filter);
     format!(
-        "<div id=\"runs-live\" hx-ext=\"sse\" sse-connect=\"/events/runs?{q}\">\
-         <div id=\"runs-tables\" sse-swap=\"runs\">{inner}</div></div>",
+        "<div id=\"runs-live\" hx-ext=\"sse\" sse-connect=\"/events/runs?{q}&amp;v={v}\">\
+         <div id=\"runs-tables\" sse-swap=\"runs\">{inner}</div>\
+         <div hidden sse-swap=\"rows\" hx-swap=\"none\"></div></div>",
         q = escape(&filter_query(filter)),
-        inner = runs_fragment(state, filter)
+        v = Rendered::digest(&inner),
     )
 }
 
@@ -216,5 +299,39 @@ mod tests {
             .unwrap_or_default();
         insta::assert_snapshot!(notice, @"Reading the older runs: the newest 200 of 10000 are listed so far; the list fills in by itself.");
         assert!(!render("runs_table.html", &view(None)).contains("id=\"filling\""));
+    }
+
+    #[test]
+    fn a_change_of_rows_only_is_sent_as_those_rows_swapped_in_by_id() {
+        let page = |stage: &str, b: &str| {
+            format!(
+                "<h2>Active</h2><table><thead><tr><th>Run</th></tr></thead><tbody>\
+                 <tr id=\"ra-a\" data-run=\"a\"><td>{stage}</td></tr>\
+                 <tr id=\"ra-b\" data-run=\"b\"><td>{b}</td></tr></tbody></table>"
+            )
+        };
+        let before = Rendered::of(&page("plan", "spec"));
+        assert_eq!(before.rows.len(), 2);
+        assert_eq!(
+            Rendered::of(&page("implement", "spec")).changed_rows(&before),
+            Some(
+                "<tr hx-swap-oob=\"true\" id=\"ra-a\" data-run=\"a\"><td>implement</td></tr>"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            Rendered::of(&page("plan", "spec")).changed_rows(&before),
+            Some(String::new()),
+            "nothing changed"
+        );
+        // A run that went deletes its row; one that came changes more than rows: the whole
+        // block is sent.
+        let fewer = "<h2>Active</h2><table><thead><tr><th>Run</th></tr></thead><tbody>\
+                     <tr id=\"ra-a\" data-run=\"a\"><td>plan</td></tr></tbody></table>";
+        assert_eq!(
+            Rendered::of(fewer).changed_rows(&before),
+            Some("<tr id=\"ra-b\" hx-swap-oob=\"delete\"></tr>".to_string())
+        );
+        assert_eq!(before.changed_rows(&Rendered::of(fewer)), None);
     }
 }
