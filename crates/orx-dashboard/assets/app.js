@@ -18,6 +18,21 @@
   }
   setInterval(tick, 1000);
 
+  // The running bar of a run's waterfall grows with the time (up to the chart's edge).
+  function grow() {
+    var now = Date.now();
+    document.querySelectorAll("#waterfall rect[data-t0]").forEach(function (r) {
+      var t0 = Date.parse(r.getAttribute("data-t0"));
+      var start = parseFloat(r.getAttribute("data-start"));
+      var pxps = parseFloat(r.getAttribute("data-pxps"));
+      var max = parseFloat(r.getAttribute("data-max"));
+      if (isNaN(t0) || isNaN(start) || isNaN(pxps)) return;
+      var w = Math.max(2, Math.min(max, ((now - t0) / 1000 - start) * pxps));
+      r.setAttribute("width", w.toFixed(1));
+    });
+  }
+  setInterval(grow, 1000);
+
   // The task can be loaded from a file into the form's text area.
   document.addEventListener("change", function (e) {
     var input = e.target;

@@ -41,6 +41,43 @@ pub struct RunRow {
     pub cost_usd: f64,
     /// What a waiting run waits for, in words.
     pub waiting_for: Option<String>,
+    /// Its waterfall in small: each stage and attempt recorded, as (start, width) shares of
+    /// the run's time and how it ended.
+    #[serde(skip)]
+    pub bars: Vec<(f32, f32, crate::svg::Outcome)>,
+}
+
+/// The small waterfall of a run's stage records (see [`RunRow::bars`]).
+fn mini_bars(records: &[orx_core::metrics::StageRecord]) -> Vec<(f32, f32, crate::svg::Outcome)> {
+    use crate::svg::Outcome;
+    use orx_core::protocol::AttemptStatus;
+    let at = |t: &str| t.parse::<jiff::Timestamp>().ok();
+    let spans: Vec<(jiff::Timestamp, f64, Outcome)> = records
+        .iter()
+        .filter_map(|r| {
+            let outcome = match r.status {
+                AttemptStatus::Ok => Outcome::Ok,
+                AttemptStatus::Failed => Outcome::Failed,
+                AttemptStatus::Cancelled | AttemptStatus::Skipped => Outcome::Other,
+            };
+            Some((at(&r.started_at)?, r.duration_secs, outcome))
+        })
+        .collect();
+    let Some(t0) = spans.iter().map(|s| s.0).min() else {
+        return Vec::new();
+    };
+    let end = spans
+        .iter()
+        .map(|(t, d, _)| t.duration_since(t0).as_secs_f64() + d)
+        .fold(0.0_f64, f64::max)
+        .max(0.001);
+    spans
+        .iter()
+        .map(|(t, d, o)| {
+            let x = t.duration_since(t0).as_secs_f64() / end;
+            (x as f32, (d / end) as f32, *o)
+        })
+        .collect()
 }
 
 impl RunRow {
@@ -398,6 +435,7 @@ fn row_differs(a: &RunRow, b: &RunRow) -> bool {
         || a.failure != b.failure
         || a.cost_usd != b.cost_usd
         || a.waiting_for != b.waiting_for
+        || a.bars.len() != b.bars.len()
 }
 
 fn read_entry(store: &Store, dir: &RunDir, stamp: Option<SystemTime>) -> Entry {
@@ -436,6 +474,7 @@ fn read_entry(store: &Store, dir: &RunDir, stamp: Option<SystemTime>) -> Entry {
             .filter(|_| summary.status == Observed::Waiting)
             .map(|s| s.waiting_for.clone().unwrap_or_default()),
         task: summary.task,
+        bars: mini_bars(&Store::stage_records(dir)),
     };
     Entry {
         search: format!("{} {}", row.run_id, row.task.to_lowercase()),

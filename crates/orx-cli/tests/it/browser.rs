@@ -1187,3 +1187,44 @@ fn live_updates_swap_only_the_changed_rows_and_keep_focus() {
         shot(c, "runs-row-update").await;
     });
 }
+
+/// Issue 15, point 3: a live run's waterfall grows: its running bar widens by itself, and a
+/// stage that ends becomes a bar of its outcome while the next one runs.
+#[test]
+fn the_waterfall_grows_while_the_run_goes_on() {
+    let repo = slow_steps_repo();
+    let d = Dash::start(&repo, &[]);
+    let id = d.post("/api/runs", r#"{"task": "Add a"}"#).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let base = format!("http://{}", d.addr);
+    runtime().block_on(async {
+        let b = browser().await;
+        let c = &b.client;
+        c.goto(&format!("{base}/runs/{id}")).await.unwrap();
+        let running = "#waterfall rect[data-t0]";
+        let width = |e: fantoccini::elements::Element| async move {
+            e.attr("width")
+                .await
+                .unwrap()
+                .and_then(|w| w.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let first = width(appear(c, running).await).await;
+        until(10, "the running bar to grow", || async {
+            match c.find(Locator::Css(running)).await {
+                Ok(e) => width(e).await > first + 5.0,
+                Err(_) => false,
+            }
+        })
+        .await;
+        until(20, "the plan to end as a bar of its own", || async {
+            count(c, "#waterfall g.wf-ok").await >= 1 && count(c, running).await == 1
+        })
+        .await;
+        let label = text(c, "#waterfall g.wf-ok text").await;
+        assert_eq!(label, "plan");
+        shot(c, "waterfall").await;
+    });
+}

@@ -145,6 +145,7 @@ fn queued_run(id: &str, q: Queued) -> RunData {
             tokens: 0,
             cost_usd: 0.0,
             waiting_for: None,
+            bars: Vec::new(),
         },
         meta: None,
         state: None,

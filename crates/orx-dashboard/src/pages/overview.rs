@@ -14,12 +14,15 @@ use serde::Serialize;
 
 use super::{RunData, load_run, read_small, run_header};
 use crate::Shared;
+use crate::svg;
 use crate::view::{self, Tone, Toned, render};
 
 #[derive(Serialize)]
 struct OverviewView<'a> {
     id: &'a str,
     task: String,
+    /// The run's waterfall (SVG), once something ran.
+    waterfall: Option<view::Markup>,
     stages: Vec<StageView<'a>>,
     items: Vec<ItemView<'a>>,
     failure: Option<Failure>,
@@ -116,6 +119,104 @@ fn item_view<'a>(it: &'a ItemState, records: &'a [StageRecord], dir: &RunDir) ->
     }
 }
 
+/// Seconds from `t0` to `at` (RFC 3339 both).
+fn secs_between(t0: jiff::Timestamp, at: &str) -> Option<f64> {
+    let at: jiff::Timestamp = at.parse().ok()?;
+    Some(at.duration_since(t0).as_secs_f64().max(0.0))
+}
+
+/// The bars of a run's waterfall: each stage and attempt recorded, then the one going on.
+pub(crate) fn spans(
+    records: &[StageRecord],
+    state: Option<&RunState>,
+    started: Option<&str>,
+    active: bool,
+) -> Vec<svg::Span> {
+    let Some(t0) = started
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .or_else(|| records.first()?.started_at.parse().ok())
+    else {
+        return Vec::new();
+    };
+    let costliest = records.iter().map(|r| r.cost_usd).fold(0.0_f64, f64::max);
+    let mut spans: Vec<svg::Span> = records
+        .iter()
+        .filter_map(|r| {
+            let start = secs_between(t0, &r.started_at)?;
+            let label = match &r.item {
+                Some(i) => format!("{i} {} {}", r.stage, r.attempt),
+                None if r.attempt > 1 => format!("{} {}", r.stage, r.attempt),
+                None => r.stage.clone(),
+            };
+            let mut detail = format!(
+                "{} (agent {}, gates {}), {} tokens",
+                view::duration(r.duration_secs),
+                view::duration(r.agent_secs),
+                view::duration(r.gate_secs),
+                view::tokens(r.tokens.input.saturating_add(r.tokens.output))
+            );
+            if r.cost_usd > 0.0 {
+                detail.push_str(&format!(", {}", view::cost(r.cost_usd)));
+            }
+            if let Some(c) = r.failure_category {
+                detail.push_str(&format!(", {}", c.as_str()));
+            }
+            Some(svg::Span {
+                label,
+                start,
+                agent: r.agent_secs,
+                total: r.duration_secs,
+                outcome: match r.status {
+                    AttemptStatus::Ok => svg::Outcome::Ok,
+                    AttemptStatus::Failed => svg::Outcome::Failed,
+                    AttemptStatus::Cancelled | AttemptStatus::Skipped => svg::Outcome::Other,
+                },
+                cost_share: if costliest > 0.0 {
+                    r.cost_usd / costliest
+                } else {
+                    0.0
+                },
+                detail,
+            })
+        })
+        .collect();
+    // The stage or attempt going on: from the end of the last recorded one (or its stage's
+    // start) to now.
+    if let (true, Some(st)) = (active, state)
+        && let Some(stage) = st.current_stage.as_deref()
+    {
+        let stage_start = st
+            .stages
+            .iter()
+            .find(|x| x.name == stage)
+            .and_then(|x| x.started_at.as_deref())
+            .and_then(|t| secs_between(t0, t));
+        let last_end = records
+            .iter()
+            .filter_map(|r| secs_between(t0, &r.ended_at))
+            .fold(0.0_f64, f64::max);
+        let start = stage_start.unwrap_or(0.0).max(last_end);
+        let now = jiff::Timestamp::now().duration_since(t0).as_secs_f64();
+        let label = match st.current_item.as_deref() {
+            Some(i) => format!(
+                "{i} {stage} {}",
+                st.item(i).map(|x| x.attempts).unwrap_or(1)
+            ),
+            None => stage.to_string(),
+        };
+        spans.push(svg::Span {
+            label,
+            start,
+            agent: 0.0,
+            total: (now - start).max(0.0),
+            outcome: svg::Outcome::Running,
+            cost_share: 0.0,
+            detail: "going on".into(),
+        });
+    }
+    spans
+}
+
 /// The overview of `run`.
 pub(super) fn html(state: &Shared, run: &RunData) -> String {
     let dir = state.index.dir(&run.summary.run_id);
@@ -156,9 +257,17 @@ pub(super) fn html(state: &Shared, run: &RunData) -> String {
             .as_deref()
             .map(crate::redact)
     });
+    let bars = spans(
+        &records,
+        run.state.as_ref(),
+        run.summary.started_at.as_deref(),
+        active,
+    );
     let view = OverviewView {
         id: &run.summary.run_id,
         task: crate::redact(&task),
+        waterfall: (!bars.is_empty())
+            .then(|| view::Markup(svg::waterfall(&bars, run.summary.started_at.as_deref()))),
         stages,
         items,
         failure,

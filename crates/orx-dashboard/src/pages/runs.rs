@@ -109,6 +109,10 @@ pub(super) struct RowView<'a> {
     tokens: String,
     cost: String,
     active: bool,
+    /// "5 min ago".
+    ago: Option<String>,
+    /// Its waterfall in small.
+    mini: Markup,
 }
 
 impl<'a> RowView<'a> {
@@ -128,6 +132,8 @@ impl<'a> RowView<'a> {
             tokens: view::tokens(r.tokens),
             cost: view::cost_of(r.cost_usd, r.tokens),
             active: r.is_active(),
+            ago: r.started_at.as_deref().and_then(view::ago),
+            mini: Markup(crate::svg::mini(&r.bars)),
         }
     }
 }

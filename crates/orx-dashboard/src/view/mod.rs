@@ -100,6 +100,25 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
+/// How long ago `at` (RFC 3339) was, as people say it: "just now", "5 min ago", "3 h ago",
+/// "2 days ago", past a week its date.
+pub fn ago(at: &str) -> Option<String> {
+    ago_from(at, jiff::Timestamp::now())
+}
+
+fn ago_from(at: &str, now: jiff::Timestamp) -> Option<String> {
+    let t: jiff::Timestamp = at.parse().ok()?;
+    let secs = now.duration_since(t).as_secs();
+    Some(match secs {
+        s if s < 60 => "just now".into(),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s if s < 86_400 => format!("{} h ago", s / 3600),
+        s if s < 2 * 86_400 => "yesterday".into(),
+        s if s < 7 * 86_400 => format!("{} days ago", s / 86_400),
+        _ => at.get(..10)?.to_string(),
+    })
+}
+
 /// `12.3k`, `1.2M`.
 pub fn tokens(n: u64) -> String {
     match n {
@@ -254,6 +273,19 @@ pub fn url_encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_read_as_how_long_ago() {
+        let now: jiff::Timestamp = "2026-11-30T12:00:00Z".parse().unwrap();
+        let ago = |at: &str| ago_from(at, now).unwrap();
+        assert_eq!(ago("2026-11-30T11:59:30Z"), "just now");
+        assert_eq!(ago("2026-11-30T11:55:00Z"), "5 min ago");
+        assert_eq!(ago("2026-11-30T09:00:00Z"), "3 h ago");
+        assert_eq!(ago("2026-11-29T09:00:00Z"), "yesterday");
+        assert_eq!(ago("2026-11-27T12:00:00Z"), "3 days ago");
+        assert_eq!(ago("2026-10-01T12:00:00Z"), "2026-10-01");
+        assert_eq!(ago_from("not a time", now), None);
+    }
+
     use super::*;
 
     #[test]
