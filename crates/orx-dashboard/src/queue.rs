@@ -543,7 +543,10 @@ impl RunQueue {
 
     /// Runs driven now, and starts not yet seen running.
     fn busy(&self, state: &crate::AppState) -> usize {
-        state.index.active().len() + self.pending_starts(state)
+        // Starts first: a run the index turns from pending to running between the two reads is
+        // then counted twice (it waits a moment in the queue), never not at all.
+        let starting = self.pending_starts(state);
+        state.index.active().len() + starting
     }
 
     /// Continues run `id` now when fewer than `max_concurrent_runs` run, else queues it (the

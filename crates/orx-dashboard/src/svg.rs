@@ -5,13 +5,21 @@ use crate::highlight::escape;
 /// A horizontal bar chart: one labelled bar per row, the value printed after it.
 pub fn bars(title: &str, rows: &[(String, f64)], format: fn(f64) -> String) -> String {
     let max = rows.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
-    let label_w = 130.0;
+    // Labels are never cut: the label column is as wide as the longest (7 px a character at
+    // 12 px), the chart wider with it.
+    let longest = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let label_w = (longest as f64 * 7.0 + 12.0).max(130.0);
     let bar_w = 360.0;
+    let width = label_w + bar_w + 110.0;
     let row_h = 24.0;
     let height = row_h * rows.len().max(1) as f64 + 28.0;
     let mut out = format!(
-        "<svg class=\"chart\" role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 600 {height}\" \
-         width=\"600\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">\
+        "<svg class=\"chart\" role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {width} {height}\" \
+         width=\"{width}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">\
          <text x=\"0\" y=\"16\" class=\"ct\">{t}</text>",
         t = escape(title)
     );
@@ -35,6 +43,47 @@ pub fn bars(title: &str, rows: &[(String, f64)], format: fn(f64) -> String) -> S
             vx = label_w + w + 6.0,
             label = escape(label),
             val = escape(&format(*value)),
+        ));
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// Columns over time: one per point (label under it, value above), each a link to what is
+/// behind it.
+pub fn columns(title: &str, points: &[(String, f64, String)], format: fn(f64) -> String) -> String {
+    let max = points.iter().map(|p| p.1).fold(0.0_f64, f64::max);
+    let (col_w, gap, top, chart_h) = (30.0, 10.0, 40.0, 120.0);
+    let width = (points.len() as f64 * (col_w + gap)).max(300.0);
+    let height = top + chart_h + 24.0;
+    let mut out = format!(
+        "<svg class=\"chart\" role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {width} {height}\" \
+         width=\"{width}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">\
+         <text x=\"0\" y=\"16\" class=\"ct\">{t}</text>",
+        t = escape(title)
+    );
+    if points.is_empty() {
+        out.push_str("<text x=\"0\" y=\"44\" class=\"cl\">no data yet</text>");
+    }
+    for (i, (label, value, href)) in points.iter().enumerate() {
+        let x = i as f64 * (col_w + gap);
+        let h = if max > 0.0 {
+            (value / max * chart_h).max(1.0)
+        } else {
+            1.0
+        };
+        let y = top + chart_h - h;
+        let val = escape(&format(*value));
+        out.push_str(&format!(
+            "<a href=\"{href}\"><title>{label}: {val}</title>\
+             <rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{col_w}\" height=\"{h:.1}\" rx=\"3\" class=\"cb\"/>\
+             <text x=\"{cx:.1}\" y=\"{vy:.1}\" class=\"cv\" text-anchor=\"middle\">{val}</text>\
+             <text x=\"{cx:.1}\" y=\"{ly:.1}\" class=\"cl\" text-anchor=\"middle\">{label}</text></a>",
+            href = escape(href),
+            label = escape(label),
+            cx = x + col_w / 2.0,
+            vy = y - 4.0,
+            ly = top + chart_h + 16.0,
         ));
     }
     out.push_str("</svg>");
@@ -174,6 +223,34 @@ pub fn mini(bars: &[(f32, f32, Outcome)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_labels_widen_the_chart_and_columns_link_to_their_runs() {
+        let long = "fake/claude-sonnet-4-5-20250929";
+        let svg = bars("Cost", &[(long.into(), 1.0)], |v| v.to_string());
+        // 31 characters: a 229 px label column, the label ending at its edge, whole.
+        assert!(svg.contains("viewBox=\"0 0 699 52\""), "{svg}");
+        assert!(
+            svg.contains(&format!("text-anchor=\"end\">{long}</text>")),
+            "{svg}"
+        );
+        let cols = columns(
+            "Success",
+            &[
+                ("11-29".into(), 0.5, "/?q=20261129".into()),
+                ("11-30".into(), 1.0, "/?q=20261130".into()),
+            ],
+            |v| format!("{:.0}%", v * 100.0),
+        );
+        assert!(
+            cols.contains("<a href=\"/?q=20261130\"><title>11-30: 100%</title>"),
+            "{cols}"
+        );
+        assert!(
+            cols.contains("height=\"60.0\"") && cols.contains("height=\"120.0\""),
+            "{cols}"
+        );
+    }
 
     #[test]
     fn a_waterfall_places_each_bar_at_its_start_with_the_agents_part_first() {

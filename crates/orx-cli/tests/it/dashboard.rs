@@ -1369,3 +1369,102 @@ fn the_runs_stream_sends_only_the_rows_that_changed() {
         );
     }
 }
+
+/// Issue 15, point 7, on the demo's run (two items, one fix): the Metrics tab lists stages in the
+/// order the run went through them (fix after implement), the Overview says implement's time
+/// holds its fixes', and the metrics page has the days with runs, each linked to its runs.
+#[test]
+fn charts_keep_the_runs_order_say_what_holds_fixes_and_days_link_to_their_runs() {
+    let parent = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(bin());
+    for (k, v) in orx_testkit::GIT_ENV {
+        demo.env(k, v);
+    }
+    let out = demo
+        .args(["demo", "--into"])
+        .arg(parent.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let repo = std::fs::read_dir(parent.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("orx-demo-"))
+        })
+        .unwrap();
+    let id = std::fs::read_dir(repo.join("runs"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .find(|n| orx_core::run::is_valid_run_id(n))
+        .unwrap();
+    let mut cmd = Command::new(bin());
+    for (k, v) in orx_testkit::GIT_ENV {
+        cmd.env(k, v);
+    }
+    cmd.arg("--dir")
+        .arg(&repo)
+        .args(["dashboard", "--port", "0"]);
+    let d = Dash::spawn(cmd);
+    let tab = d.get(&format!("/runs/{id}/tab/metrics")).body;
+    let table = tab.split("Tokens and cost per stage").nth(1).unwrap();
+    let at = |stage: &str| {
+        table
+            .find(&format!("<td>{stage}</td>"))
+            .unwrap_or_else(|| panic!("{stage} missing: {table}"))
+    };
+    let order = ["plan", "spec", "decompose", "implement", "fix", "review"].map(at);
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    let overview = d.get(&format!("/runs/{id}/tab/overview")).body;
+    let implement = overview
+        .split("data-stage=\"implement\"")
+        .nth(1)
+        .and_then(|r| r.split("</span>").nth(2))
+        .unwrap();
+    let time = durations_as_t(implement);
+    insta::assert_snapshot!(time, @"done · [T] with [T] of fixes");
+    let day = &id[..8];
+    let shown = format!("{}-{}-{}", &day[..4], &day[4..6], &day[6..]);
+    let page = d.get("/metrics").body;
+    assert!(
+        page.contains(&format!("<td><a href=\"/?q={day}\">{shown}</a></td>")),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("<a href=\"/?q={day}\"><title>")),
+        "{page}"
+    );
+    assert!(d.get(&format!("/?q={day}")).body.contains(&id));
+}
+
+/// The text of an HTML fragment with its durations as `[T]`.
+fn durations_as_t(html: &str) -> String {
+    let text: String = html
+        .split('<')
+        .map(|p| p.split_once('>').map_or(p, |(_, t)| t))
+        .collect();
+    let mut out = String::new();
+    let mut chars = text.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            while chars
+                .peek()
+                .is_some_and(|c| c.is_ascii_digit() || *c == '.')
+            {
+                chars.next();
+            }
+            if chars.peek() == Some(&'s') {
+                chars.next();
+            }
+            out.push_str("[T]");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

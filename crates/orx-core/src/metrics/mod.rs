@@ -10,7 +10,7 @@ pub mod prometheus;
 pub mod report;
 
 pub use crate::protocol::{RunTotals, StageRecord};
-pub use report::{Report, RunInput, StageStats};
+pub use report::{Report, RunInput, StageStats, percentile};
 
 /// The records of metrics/stages.jsonl (lines that do not parse, such as a line cut by a crash,
 /// are skipped).

@@ -210,11 +210,13 @@ mod tests {
         gated.gates.insert("tests".into(), false);
         let runs = [
             RunInput {
+                run_id: String::new(),
                 status: Observed::Succeeded,
                 failure: None,
                 records: vec![rec("plan", 0.5, Some("gpt \"5\""), (10, 5)), gated],
             },
             RunInput {
+                run_id: String::new(),
                 status: Observed::Failed,
                 failure: Some(crate::protocol::FailureCategory::GateFailed),
                 records: vec![rec("plan", 40.0, None, (0, 0))],

@@ -10,6 +10,8 @@ use crate::protocol::{AttemptStatus, FailureCategory, Observed};
 /// One run as the report sees it.
 #[derive(Clone, Debug)]
 pub struct RunInput {
+    /// Its id (it starts with the day it started: `YYYYMMDD_`).
+    pub run_id: String,
     /// Its status as a reader sees it.
     pub status: Observed,
     /// The failure category of a failed run.
@@ -206,6 +208,7 @@ mod tests {
     fn the_report_counts_rates_percentiles_and_failures() {
         let runs = vec![
             RunInput {
+                run_id: String::new(),
                 status: Observed::Succeeded,
                 failure: None,
                 records: vec![
@@ -220,11 +223,13 @@ mod tests {
                 ],
             },
             RunInput {
+                run_id: String::new(),
                 status: Observed::Failed,
                 failure: Some(FailureCategory::GateFailed),
                 records: vec![rec("plan", AttemptStatus::Ok, 3.0, &[])],
             },
             RunInput {
+                run_id: String::new(),
                 status: Observed::Interrupted,
                 failure: None,
                 records: vec![],

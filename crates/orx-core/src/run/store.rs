@@ -298,6 +298,7 @@ impl Store {
                     .filter(|_| status == Observed::Failed)
                     .map(|f| f.category);
                 RunInput {
+                    run_id: id,
                     status,
                     failure,
                     records: Self::stage_records(&dir),

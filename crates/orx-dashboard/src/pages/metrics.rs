@@ -53,15 +53,14 @@ impl Sum {
     }
 }
 
-fn usage_rows(sums: &BTreeMap<String, Sum>) -> Vec<UsageRow> {
-    sums.iter()
-        .map(|(name, Sum(i, o, c))| UsageRow {
-            name: name.clone(),
-            input: view::tokens(*i),
-            output: view::tokens(*o),
-            cost: view::cost_of(*c, i.saturating_add(*o)),
-        })
-        .collect()
+fn usage_rows<'a>(sums: impl Iterator<Item = (&'a String, &'a Sum)>) -> Vec<UsageRow> {
+    sums.map(|(name, Sum(i, o, c))| UsageRow {
+        name: name.clone(),
+        input: view::tokens(*i),
+        output: view::tokens(*o),
+        cost: view::cost_of(*c, i.saturating_add(*o)),
+    })
+    .collect()
 }
 
 /// The metrics tab of `run`.
@@ -83,12 +82,18 @@ pub(super) fn tab_html(state: &Shared, run: &RunData) -> String {
         };
         by_model.entry(model).or_default().add(r);
     }
-    let cost_rows: Vec<(String, f64)> = by_stage.iter().map(|(k, s)| (k.clone(), s.2)).collect();
+    // Every table and chart in the order the run went through its stages (fix after
+    // implement), as the Overview shows them; fix attempts are a row of their own here.
+    let in_order: Vec<(&String, &Sum)> = per_stage
+        .iter()
+        .filter_map(|(k, _)| by_stage.get_key_value(k))
+        .collect();
+    let cost_rows: Vec<(String, f64)> = in_order.iter().map(|(k, s)| ((*k).clone(), s.2)).collect();
     let view = MetricsTab {
         time_chart: Markup(svg::bars("Time per stage", &per_stage, view::duration)),
         cost_chart: Markup(svg::bars("Cost per stage", &cost_rows, view::cost)),
-        stages: usage_rows(&by_stage),
-        models: usage_rows(&by_model),
+        stages: usage_rows(in_order.into_iter()),
+        models: usage_rows(by_model.iter()),
         gates: records
             .iter()
             .filter(|r| !r.gates.is_empty())
@@ -104,11 +109,99 @@ pub(super) fn tab_html(state: &Shared, run: &RunData) -> String {
     render("tab_metrics.html", &view)
 }
 
+/// One day of the repository's runs (by the day in their ids), linked to those runs.
+#[derive(Serialize)]
+struct Day {
+    /// `2026-11-30`.
+    day: String,
+    /// The runs list's search for that day (`20261130`).
+    q: String,
+    runs: u64,
+    succeeded: u64,
+    /// Of the runs that ended.
+    success: Option<f64>,
+    cost: f64,
+    /// The cost as shown: "—" for tokens at no known price.
+    cost_shown: String,
+    /// p95 seconds of each stage (in the order of `MetricsPage::stages`), None where it did
+    /// not run that day.
+    p95: Vec<Option<f64>>,
+}
+
+/// The last `days` days that had runs, newest first.
+fn trends(inputs: &[orx_core::metrics::RunInput], stages: &[String], days: usize) -> Vec<Day> {
+    let mut by_day: BTreeMap<String, Vec<&orx_core::metrics::RunInput>> = BTreeMap::new();
+    for r in inputs {
+        let q = r.run_id.get(..8).unwrap_or("");
+        if q.len() == 8 && q.bytes().all(|b| b.is_ascii_digit()) {
+            by_day.entry(q.to_string()).or_default().push(r);
+        }
+    }
+    by_day
+        .into_iter()
+        .rev()
+        .take(days)
+        .map(|(q, runs)| {
+            use orx_core::protocol::Observed;
+            let ended = runs
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r.status,
+                        Observed::Succeeded | Observed::Failed | Observed::Cancelled
+                    )
+                })
+                .count() as u64;
+            let succeeded = runs
+                .iter()
+                .filter(|r| r.status == Observed::Succeeded)
+                .count() as u64;
+            let cost = runs
+                .iter()
+                .flat_map(|r| &r.records)
+                .map(|x| x.cost_usd)
+                .sum();
+            let tokens = runs
+                .iter()
+                .flat_map(|r| &r.records)
+                .map(|x| x.tokens.input.saturating_add(x.tokens.output))
+                .sum();
+            let p95 = stages
+                .iter()
+                .map(|st| {
+                    let mut d: Vec<f64> = runs
+                        .iter()
+                        .flat_map(|r| &r.records)
+                        .filter(|x| &x.stage == st)
+                        .map(|x| x.duration_secs)
+                        .collect();
+                    d.sort_by(f64::total_cmp);
+                    (!d.is_empty()).then(|| orx_core::metrics::percentile(&d, 0.95))
+                })
+                .collect();
+            Day {
+                day: format!("{}-{}-{}", &q[..4], &q[4..6], &q[6..]),
+                runs: runs.len() as u64,
+                succeeded,
+                success: (ended > 0).then(|| succeeded as f64 / ended as f64),
+                cost,
+                cost_shown: view::cost_of(cost, tokens),
+                p95,
+                q,
+            }
+        })
+        .collect()
+}
+
 #[derive(Serialize)]
 struct MetricsPage {
     #[serde(flatten)]
     chrome: Chrome,
     r: Report,
+    /// The last days with runs, newest first.
+    days: Vec<Day>,
+    success_chart: Markup,
+    cost_chart: Markup,
     /// The stages in the order a pipeline runs them.
     stages: Vec<(String, orx_core::metrics::StageStats)>,
     stage_chart: Markup,
@@ -132,7 +225,25 @@ pub async fn metrics(
         )
             .into_response();
     }
-    let report = report(&state);
+    let inputs = state.index.store().report_inputs().unwrap_or_default();
+    let report = Report::build(&inputs);
+    let stage_names: Vec<String> = report
+        .stages_in_order()
+        .into_iter()
+        .map(|(k, _)| k.clone())
+        .collect();
+    let days = trends(&inputs, &stage_names, 14);
+    // Oldest first, left to right; each column links to that day's runs.
+    let column = |f: &dyn Fn(&Day) -> Option<f64>| -> Vec<(String, f64, String)> {
+        days.iter()
+            .rev()
+            .filter_map(|d| Some((d.day[5..].to_string(), f(d)?, format!("/?q={}", d.q))))
+            .collect()
+    };
+    let success_chart = svg::columns("Success rate by day", &column(&|d| d.success), |v| {
+        format!("{:.0}%", v * 100.0)
+    });
+    let cost_chart = svg::columns("Cost by day", &column(&|d| Some(d.cost)), view::cost);
     let stage_rows: Vec<(String, f64)> = report
         .stages_in_order()
         .into_iter()
@@ -149,6 +260,9 @@ pub async fn metrics(
             csrf: state.csrf.clone(),
             nav: "metrics",
         },
+        days,
+        success_chart: Markup(success_chart),
+        cost_chart: Markup(cost_chart),
         stage_chart: Markup(svg::bars("p50 time per stage", &stage_rows, view::duration)),
         model_chart: Markup(svg::bars("Cost per model", &model_rows, view::cost)),
         stages: report

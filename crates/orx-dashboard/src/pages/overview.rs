@@ -72,12 +72,19 @@ fn stage_view<'a>(
     records: &[StageRecord],
     active: bool,
 ) -> StageView<'a> {
-    // Fix attempts count toward implement's time.
-    let secs: f64 = records
+    // Fix attempts count toward implement's time, and the timeline says so (the Metrics tab
+    // shows them as a row of their own).
+    let own: f64 = records
         .iter()
-        .filter(|r| r.stage == st.name || (st.name == "implement" && r.stage == "fix"))
+        .filter(|r| r.stage == st.name)
         .map(|r| r.duration_secs)
         .sum();
+    let fixes: f64 = records
+        .iter()
+        .filter(|r| st.name == "implement" && r.stage == "fix")
+        .map(|r| r.duration_secs)
+        .sum();
+    let secs = own + fixes;
     let current = state.current_stage.as_deref() == Some(st.name.as_str()) && active;
     StageView {
         name: &st.name,
@@ -90,7 +97,17 @@ fn stage_view<'a>(
         current,
         attempts: st.attempts,
         note: st.note.as_deref(),
-        secs: (secs > 0.0).then(|| view::duration(secs)),
+        secs: (secs > 0.0).then(|| {
+            if fixes > 0.0 {
+                format!(
+                    "{} with {} of fixes",
+                    view::duration(secs),
+                    view::duration(fixes)
+                )
+            } else {
+                view::duration(secs)
+            }
+        }),
     }
 }
 
