@@ -1370,11 +1370,9 @@ fn the_runs_stream_sends_only_the_rows_that_changed() {
     }
 }
 
-/// Issue 15, point 7, on the demo's run (two items, one fix): the Metrics tab lists stages in the
-/// order the run went through them (fix after implement), the Overview says implement's time
-/// holds its fixes', and the metrics page has the days with runs, each linked to its runs.
-#[test]
-fn charts_keep_the_runs_order_say_what_holds_fixes_and_days_link_to_their_runs() {
+/// `orx demo` (two items, W001 passing at its second attempt, a fix) in a temporary folder
+/// and a dashboard on it: (the folder, the repository, the run, the dashboard).
+fn demo_dashboard() -> (tempfile::TempDir, std::path::PathBuf, String, Dash) {
     let parent = tempfile::tempdir().unwrap();
     let mut demo = Command::new(bin());
     for (k, v) in orx_testkit::GIT_ENV {
@@ -1411,6 +1409,57 @@ fn charts_keep_the_runs_order_say_what_holds_fixes_and_days_link_to_their_runs()
         .arg(&repo)
         .args(["dashboard", "--port", "0"]);
     let d = Dash::spawn(cmd);
+    (parent, repo, id, d)
+}
+
+/// Issue 15, point 5: an item's diff shows what each fix changed over the attempt before (the
+/// run keeps it as `<item>.fix<n>.diff`), beside the evidence the fix was given.
+#[test]
+fn an_items_diff_shows_what_each_fix_changed_beside_its_evidence() {
+    let (_parent, repo, id, d) = demo_dashboard();
+    let run = repo.join("runs").join(&id);
+    let fix = std::fs::read_to_string(run.join("artifacts/W001.fix2.diff")).unwrap();
+    // The demo's fix corrects add(): the fix's diff is that line, not the whole item.
+    let changed: Vec<&str> = fix
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    let item = std::fs::read_to_string(run.join("artifacts/W001.diff")).unwrap();
+    assert!(
+        !changed.is_empty() && changed.len() < item.lines().count(),
+        "{fix}"
+    );
+    let tab = d.get(&format!("/runs/{id}/tab/diff?item=W001")).body;
+    let section = tab.split("id=\"fixes\"").nth(1).expect("the fixes section");
+    assert!(section.contains("Attempt 2 over attempt 1"), "{section}");
+    assert!(section.contains("The evidence it was given"), "{section}");
+    assert!(
+        section.contains("unittest"),
+        "the gate that failed: {section}"
+    );
+    // The link to the whole prompt (minijinja writes its slash as &#x2f;).
+    assert!(
+        section.contains("tab=artifacts&amp;path=prompts&#x2f;fix_W001_2.md"),
+        "{section}"
+    );
+    // W002 passed at once: no fix to show.
+    assert!(
+        !d.get(&format!("/runs/{id}/tab/diff?item=W002"))
+            .body
+            .contains("id=\"fixes\"")
+    );
+}
+
+/// Issue 15, point 7, on the demo's run (two items, one fix): the Metrics tab lists stages in the
+/// order the run went through them (fix after implement), the Overview says implement's time
+/// holds its fixes', and the metrics page has the days with runs, each linked to its runs.
+#[test]
+fn charts_keep_the_runs_order_say_what_holds_fixes_and_days_link_to_their_runs() {
+    let (_parent, _repo, id, d) = demo_dashboard();
     let tab = d.get(&format!("/runs/{id}/tab/metrics")).body;
     let table = tab.split("Tokens and cost per stage").nth(1).unwrap();
     let at = |stage: &str| {

@@ -527,6 +527,16 @@ impl Git {
         ])
     }
 
+    /// The tree of what the index holds now (after [`Git::add_all`]: the worktree's files).
+    pub fn write_tree(&self) -> Result<String> {
+        Ok(self.run(&["write-tree"])?.trim().to_string())
+    }
+
+    /// The diff from tree (or commit) `from` to `to`.
+    pub fn diff_trees(&self, from: &str, to: &str) -> Result<String> {
+        self.run(&["diff", "--no-color", "--no-ext-diff", "--binary", from, to])
+    }
+
     /// Everything the worktree changed against `start` (staged, committed, unstaged, untracked)
     /// in two commands: `add -A`, then one diff giving the patch, the statistics and the paths.
     pub fn changes(&self, start: &str) -> Result<Changes> {

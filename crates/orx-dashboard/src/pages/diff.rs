@@ -98,6 +98,57 @@ struct DiffView<'a> {
     /// The addresses of the view in each layout: (page, tab fragment).
     unified_url: (String, String),
     split_url: (String, String),
+    /// For an item: what each fix attempt changed, beside the evidence it was given.
+    fixes: Vec<FixView>,
+}
+
+/// What fix attempt `attempt` changed over the attempt before, and why it was asked to.
+#[derive(Serialize)]
+struct FixView {
+    attempt: u32,
+    added: usize,
+    removed: usize,
+    body: Markup,
+    /// The evidence of the failure the fix was given (from its prompt).
+    evidence: Option<String>,
+    prompt_url: String,
+}
+
+/// The section of a fix prompt holding the failure's evidence.
+fn evidence_of(prompt: &str) -> Option<String> {
+    let (_, rest) = prompt.split_once("# Evidence of the failure")?;
+    let end = rest.find("\n# ").unwrap_or(rest.len());
+    Some(rest[..end].trim().to_string()).filter(|e| !e.is_empty())
+}
+
+/// The fixes of `item` kept by the run (`<item>.fix<n>.diff`), in order.
+fn fixes(dir: &orx_core::run::RunDir, id: &str, item: &str) -> Vec<FixView> {
+    (2..=50)
+        .filter_map(|n| {
+            let path = dir.artifact(&format!("{item}.fix{n}.diff"));
+            let (text, _) =
+                crate::files::read_from(&path, 0, super::DIFF_FILE_SHOWN as u64).ok()?;
+            let text = crate::redact(&text);
+            let parts = split_diff(&text);
+            let prompt = format!("prompts/fix_{item}_{n}.md");
+            let evidence = std::fs::read_to_string(dir.root().join(&prompt))
+                .ok()
+                .and_then(|p| evidence_of(&p))
+                .map(|e| crate::redact(&e));
+            Some(FixView {
+                attempt: n,
+                added: parts.iter().map(|f| f.added).sum(),
+                removed: parts.iter().map(|f| f.removed).sum(),
+                body: Markup(diff_numbered(&text)),
+                evidence,
+                prompt_url: format!(
+                    "/runs/{}?tab=artifacts&path={}",
+                    url_encode(id),
+                    url_encode(&prompt)
+                ),
+            })
+        })
+        .collect()
 }
 
 /// One file's part of the diff: highlighted, or its size when too large to show.
@@ -176,6 +227,10 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
                 .collect()
         })
         .unwrap_or_default();
+    let fix_views = item
+        .as_deref()
+        .map(|i| fixes(&dir, id, i))
+        .unwrap_or_default();
     let view = DiffView {
         id,
         item,
@@ -189,6 +244,7 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
         split,
         unified_url: layout(None),
         split_url: layout(Some("split")),
+        fixes: fix_views,
         can_follow: {
             use orx_core::protocol::Observed;
             let st = run.summary.status;

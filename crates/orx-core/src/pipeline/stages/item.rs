@@ -167,6 +167,7 @@ impl Attempt {
             &cx.env.dir.artifact(&format!("{}.diff", self.id)),
             &changes.patch,
         )?;
+        self.keep_what_it_changed(cx);
         if changes.patch.trim().is_empty() {
             return Ok(Verdict::Failed {
                 category: FailureCategory::NoChanges,
@@ -327,6 +328,30 @@ impl Attempt {
     }
 
     /// Forbidden paths are reverted and fail the attempt, with the diff that is left.
+    /// Keeps the attempt's files as a tree (`<item>.attempt<n>.tree`) and, for a fix, what it
+    /// changed over the attempt before (`<item>.fix<n>.diff`, shown beside the evidence the fix
+    /// was given). Best effort: the run does not depend on it.
+    fn keep_what_it_changed(&self, cx: &RunCtx) {
+        let Ok(tree) = cx.git.write_tree() else {
+            return;
+        };
+        let dir = &cx.env.dir;
+        let tree_of = |n: u32| dir.artifact(&format!("{}.attempt{n}.tree", self.id));
+        let _ = cx.env.files.text(&tree_of(self.number), &tree);
+        if self.number < 2 {
+            return;
+        }
+        let Ok(before) = std::fs::read_to_string(tree_of(self.number - 1)) else {
+            return;
+        };
+        if let Ok(diff) = cx.git.diff_trees(before.trim(), &tree) {
+            let _ = cx.env.files.text(
+                &dir.artifact(&format!("{}.fix{}.diff", self.id, self.number)),
+                &diff,
+            );
+        }
+    }
+
     fn guardrails(
         &self,
         cx: &mut RunCtx,
