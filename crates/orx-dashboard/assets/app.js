@@ -85,9 +85,22 @@
 
   // Log filters: the text, the level (warnings and errors, errors) and the stage; new lines
   // too.
+  // A stage's name in the event log folds its steps to the first (and opens them again).
+  var folded = {};
+  document.addEventListener("click", function (e) {
+    var stg = e.target && e.target.closest && e.target.closest("#log .stg");
+    if (!stg) return;
+    var row = stg.closest(".ll");
+    var stage = row && row.getAttribute("data-stage");
+    if (!stage) return;
+    e.preventDefault();
+    folded[stage] = !folded[stage];
+    applyFilter();
+  });
   function applyFilter() {
     var log = document.getElementById("log");
     if (!log) return;
+    var seen = {};
     var f = document.getElementById("log-filter");
     var lv = document.getElementById("log-level");
     var st = document.getElementById("log-stage");
@@ -100,6 +113,12 @@
         (level === "err" && !c.contains("l-err")) ||
         (level === "warn" && !c.contains("l-err") && !c.contains("l-warn")) ||
         (stage !== "" && line.getAttribute("data-stage") !== stage);
+      var own = line.getAttribute("data-stage");
+      if (own && folded[own] && seen[own]) hide = true;
+      if (own) {
+        if (!seen[own]) line.classList.toggle("folded", !!folded[own]);
+        seen[own] = true;
+      }
       line.hidden = hide;
     });
   }
@@ -115,6 +134,18 @@
   function showTarget() {
     var id = decodeURIComponent(location.hash.slice(1));
     if (!id) return;
+    // A line of a diff's file: #f-…-R12 (12 in the new file).
+    var m = /^(f-[A-Za-z0-9_]+)-R(\d+)$/.exec(id);
+    if (m) {
+      var file = document.getElementById(m[1]);
+      var line = file && file.querySelector('[data-new="' + m[2] + '"]');
+      if (!line) return;
+      file.open = true;
+      document.querySelectorAll(".diff .hit").forEach(function (l) { l.classList.remove("hit"); });
+      line.classList.add("hit");
+      line.scrollIntoView({ block: "center" });
+      return;
+    }
     var el = document.getElementById(id);
     if (!el) return;
     if (el.tagName === "DETAILS") el.open = true;
@@ -159,6 +190,11 @@
   document.addEventListener("click", function (e) {
     var t = e.target;
     var line = t.closest && t.closest(".diff [data-new]");
+    if (line) {
+      // The line's address: #<file>-R<n>, to share or come back to.
+      var f = line.closest(".file");
+      if (f && f.id) history.replaceState(history.state, "", "#" + f.id + "-R" + line.getAttribute("data-new"));
+    }
     if (line && field("review")) {
       var file = line.closest(".file");
       var path = file ? file.getAttribute("data-file") : "";

@@ -160,7 +160,9 @@ pub async fn runs_events(
     sse(s)
 }
 
-/// `GET /events/runs/{id}`: the run page's header and overview, re-rendered when the run changes.
+/// `GET /events/runs/{id}`: the run page's header and overview, re-rendered when the run
+/// changes. Of the header, only the fields that changed are sent (`parts`, each swapped in by its
+/// id) while the rest of it stays the same; else the whole header (`header`).
 pub async fn run_events(State(state): State<Shared>, Path(id): Path<String>) -> Response {
     if !orx_core::run::is_valid_run_id(&id) {
         return pages::not_found().await.into_response();
@@ -168,19 +170,25 @@ pub async fn run_events(State(state): State<Shared>, Path(id): Path<String>) -> 
     let rx = state.live.subscribe();
     let pending: VecDeque<Event> = VecDeque::new();
     let s = stream::unfold(
-        (state, rx, id, pending),
-        |(state, mut rx, id, mut pending)| async move {
-            if pending.is_empty() {
+        (state, rx, id, pending, None::<pages::Rendered>),
+        |(state, mut rx, id, mut pending, mut shown)| async move {
+            while pending.is_empty() {
                 let want = id.clone();
                 next_change(&mut rx, &move |c| c == want || c == "*").await?;
                 let (header, overview) = pages::run_fragments(&state, &id);
-                pending.push_back(Event::default().event("header").data(header));
+                let now = pages::Rendered::of_tag(&header, "dd");
+                match shown.as_ref().and_then(|s| now.changed_rows(s)) {
+                    Some(parts) if parts.is_empty() => {}
+                    Some(parts) => pending.push_back(Event::default().event("parts").data(parts)),
+                    None => pending.push_back(Event::default().event("header").data(header)),
+                }
+                shown = Some(now);
                 if let Some(o) = overview {
                     pending.push_back(Event::default().event("overview").data(o));
                 }
             }
             let ev = pending.pop_front()?;
-            Some((Ok(ev), (state, rx, id, pending)))
+            Some((Ok(ev), (state, rx, id, pending, shown)))
         },
     );
     sse(s)

@@ -751,6 +751,29 @@ fn a_failed_runs_page_says_why_at_the_top_and_links_to_the_gate_log() {
         let toast = appear(c, ".toast").await.text().await.unwrap();
         assert_eq!(toast, format!("{id}: resuming"));
         shot(c, "toast-resume").await;
+        // The event log reads as steps; a stage's name folds its steps to the first.
+        c.goto(&format!("{base}/runs/{id}?tab=logs")).await.unwrap();
+        appear(c, "#log .ll[data-stage='plan'] .stg").await;
+        let visible = |stage: &'static str| async move {
+            c.execute(
+                "var s = arguments[0]; return Array.from(document.querySelectorAll('#log .ll')).filter(function (l) { return l.getAttribute('data-stage') === s && !l.hidden; }).length;",
+                vec![serde_json::json!(stage)],
+            )
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap_or(0)
+        };
+        let plan = visible("plan").await;
+        assert!(plan >= 2, "{plan}");
+        c.find(Locator::Css("#log .ll[data-stage='plan'] .stg"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(visible("plan").await, 1);
+        assert!(count(c, "#log .ll.folded[data-stage='plan']").await == 1);
     });
 }
 
@@ -795,6 +818,17 @@ fn comments_on_diff_lines_start_a_follow_up_run_linked_from_both_pages() {
                 .unwrap_or_default()
         };
         assert_eq!(value("#rc-path").await, "a.txt");
+        // The click gave the line its address; a reload lands on it, marked.
+        let url = c.current_url().await.unwrap().to_string();
+        assert!(url.ends_with("#f-a_2Etxt-R1"), "{url}");
+        c.refresh().await.unwrap();
+        appear(c, ".file[data-file='a.txt'] .ln[data-new='1'].hit").await;
+        c.find(Locator::Css(".file[data-file='a.txt'] .ln[data-new='1']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         assert_eq!(
             (value("#rc-start").await, value("#rc-end").await),
             ("1".into(), "1".into())

@@ -1446,6 +1446,18 @@ fn an_items_diff_shows_what_each_fix_changed_beside_its_evidence() {
         section.contains("tab=artifacts&amp;path=prompts&#x2f;fix_W001_2.md"),
         "{section}"
     );
+    // An agent's stream reads with its call's time, tokens and cost above it.
+    let log = d
+        .get(&format!(
+            "/runs/{id}/tab/logs?path=logs/agent_fix_W001_2.jsonl"
+        ))
+        .body;
+    let call = log
+        .split("id=\"call\">")
+        .nth(1)
+        .and_then(|r| r.split("</p>").next())
+        .unwrap();
+    insta::assert_snapshot!(durations_as_t(call), @"This call: fake · [T] · [T] tokens in, [T] out · cost —");
     // W002 passed at once: no fix to show.
     assert!(
         !d.get(&format!("/runs/{id}/tab/diff?item=W002"))
@@ -1516,4 +1528,38 @@ fn durations_as_t(html: &str) -> String {
         }
     }
     out
+}
+
+/// Issue 15, point 6, on the run page: while the run goes from stage to stage, its stream sends
+/// the header's fields that changed (stage, tokens, …) swapped in by id, not the whole header.
+#[test]
+fn the_run_pages_stream_sends_the_header_fields_that_changed() {
+    let repo = slow_steps_repo();
+    let d = Dash::start(&repo, &[]);
+    let id = d.post("/api/runs", r#"{"task": "Add a"}"#).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, events) = http::sse(
+        d.addr,
+        &Request::get(&format!("/events/runs/{id}")),
+        Duration::from_secs(20),
+        |e| e.iter().filter(|e| e.event == "parts").count() >= 2,
+    );
+    assert_eq!(status, 200);
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    let parts: Vec<&http::SseEvent> = events.iter().filter(|e| e.event == "parts").collect();
+    assert!(parts.len() >= 2, "{kinds:?}");
+    for p in &parts {
+        assert!(!p.data.contains("<section"), "{}", p.data);
+        assert!(
+            p.data.starts_with("<dd hx-swap-oob=\"true\" id=\"run-"),
+            "{}",
+            p.data
+        );
+    }
+    assert!(
+        parts.iter().any(|p| p.data.contains("id=\"run-stage\"")),
+        "{kinds:?}"
+    );
 }

@@ -26,6 +26,8 @@ struct LogsView<'a> {
     readable: bool,
     raw: bool,
     stages: Vec<String>,
+    /// For an agent's stream: its call's time, tokens and cost.
+    call: Option<CallView>,
     error: Option<String>,
     live: bool,
 }
@@ -272,6 +274,15 @@ fn event_row(out: &mut String, n: u64, line: &str, ctx: &LogCtx) {
 fn agent_row(out: &mut String, n: u64, line: &str, ctx: &LogCtx) {
     use orx_core::agent::{Activity, of_any_line};
     let Some(a) = of_any_line(line) else {
+        if let Some((input, output)) = usage_of(line) {
+            let body = format!(
+                "<span class=\"act u\">tokens</span> {} in · {} out",
+                crate::view::tokens(input),
+                crate::view::tokens(output)
+            );
+            row(out, n, Level::Info, None, &body);
+            return;
+        }
         let mut dim = String::new();
         row(&mut dim, n, Level::Info, None, "");
         out.push_str(&dim.replacen("class=\"ll\"", "class=\"ll quiet\"", 1));
@@ -305,6 +316,83 @@ fn agent_row(out: &mut String, n: u64, line: &str, ctx: &LogCtx) {
     row(out, n, Level::Info, None, &body);
 }
 
+/// The tokens a line of an agent's stream reports (input, output), where its CLI says them:
+/// claude with each message and at the end, codex at the end of its turn, gemini in its result.
+fn usage_of(line: &str) -> Option<(u64, u64)> {
+    let v: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    let u = [&v["message"]["usage"], &v["usage"], &v["stats"]]
+        .into_iter()
+        .find(|u| u.is_object())?;
+    let n = |k: &str| u[k].as_u64().unwrap_or(0);
+    // Claude's input leaves out what came from its cache.
+    let input = n("input_tokens") + n("cache_read_input_tokens") + n("cache_creation_input_tokens");
+    let output = n("output_tokens");
+    (input + output > 0).then_some((input, output))
+}
+
+/// What one agent call took and cost, from its `agent.finished` event.
+#[derive(Debug, Serialize)]
+struct CallView {
+    who: String,
+    duration: String,
+    input: String,
+    output: String,
+    cost: String,
+    tries: u64,
+}
+
+/// The call whose stream `path` (`logs/agent_<role>[_<item>_<attempt>].jsonl`) is, from the
+/// run's events.
+fn call_of(dir: &std::path::Path, path: &str) -> Option<CallView> {
+    let name = path.strip_prefix("logs/agent_")?.strip_suffix(".jsonl")?;
+    let mut parts: Vec<&str> = name.split('_').collect();
+    // role[_ITEM_ATTEMPT] or role[_TRY]; roles hold underscores (knowledge_update).
+    let attempt = parts
+        .last()
+        .and_then(|p| p.parse::<u64>().ok())
+        .inspect(|_| {
+            parts.pop();
+        });
+    let item = parts
+        .last()
+        .filter(|p| orx_core::protocol::is_item_id(p))
+        .map(|p| p.to_string())
+        .inspect(|_| {
+            parts.pop();
+        });
+    let role = parts.join("_");
+    let events = std::fs::read_to_string(dir.join("events.jsonl")).ok()?;
+    // The newest such call (a stage tried again keeps its last).
+    let v = events
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| {
+            e["kind"] == "agent.finished"
+                && e["stage"] == role.as_str()
+                && e["item"].as_str().map(str::to_string) == item
+                && (attempt.is_none() || item.is_none() || e["attempt"].as_u64() == attempt)
+        })?;
+    let d = &v["data"];
+    let tokens = &d["tokens"];
+    let (i, o) = (
+        tokens["input"].as_u64().unwrap_or(0),
+        tokens["output"].as_u64().unwrap_or(0),
+    );
+    Some(CallView {
+        who: match (d["executor"].as_str(), d["model"].as_str()) {
+            (Some(e), Some(m)) => format!("{e} · {m}"),
+            (Some(e), None) => e.to_string(),
+            _ => "-".into(),
+        },
+        duration: crate::view::duration(d["duration_secs"].as_f64().unwrap_or(0.0)),
+        input: crate::view::tokens(i),
+        output: crate::view::tokens(o),
+        cost: crate::view::cost_of(d["cost_usd"].as_f64().unwrap_or(0.0), i + o),
+        tries: d["tries"].as_u64().unwrap_or(1),
+    })
+}
+
 /// The logs tab of `run`, showing `q.path` (a file under logs/, or events.jsonl).
 pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
     let id = &run.summary.run_id;
@@ -330,6 +418,9 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
         LogView::Events => stages_of(&run.state),
         _ => Vec::new(),
     };
+    let call = (ctx.view == LogView::Agent)
+        .then(|| call_of(dir.root(), &selected))
+        .flatten();
     let view = LogsView {
         id,
         groups: grouped(logs, &selected),
@@ -345,6 +436,7 @@ pub(super) fn html(state: &Shared, run: &RunData, q: &RunQuery) -> String {
         ) != LogView::Lines,
         raw,
         stages,
+        call,
         error,
         live: run.summary.is_active(),
     };
@@ -586,5 +678,77 @@ mod tests {
         for v in [LogView::Lines, LogView::Events, LogView::Agent] {
             assert_eq!(LogView::parse(v.as_str()), v);
         }
+    }
+
+    #[test]
+    fn usage_lines_read_as_tokens_and_a_call_finds_its_event() {
+        assert_eq!(
+            usage_of(
+                r#"{"type":"assistant","message":{"usage":{"input_tokens":100,"cache_read_input_tokens":20,"output_tokens":5}}}"#
+            ),
+            Some((120, 5))
+        );
+        assert_eq!(
+            usage_of(
+                r#"{"type":"turn.completed","usage":{"input_tokens":223,"cached_input_tokens":20,"output_tokens":55}}"#
+            ),
+            Some((223, 55))
+        );
+        assert_eq!(
+            usage_of(r#"{"type":"result","stats":{"input_tokens":223,"output_tokens":55}}"#),
+            Some((223, 55))
+        );
+        assert_eq!(usage_of(r#"{"type":"turn.started"}"#), None);
+        let html = log_lines(
+            r#"{"type":"turn.completed","usage":{"input_tokens":1200,"output_tokens":300}}"#,
+            1,
+            &ctx(LogView::Agent),
+        );
+        assert!(
+            html.contains("<span class=\"act u\">tokens</span> 1.2k in · 300 out"),
+            "{html}"
+        );
+
+        let d = tempfile::tempdir().unwrap();
+        let ev = |stage: &str, item: Option<&str>, attempt: u32, input: u64| {
+            serde_json::json!({"ts": "2026-11-30T10:00:00Z", "kind": "agent.finished", "stage": stage,
+                "item": item, "attempt": attempt, "message": "x",
+                "data": {"executor": "codex", "model": "gpt-5", "duration_secs": 12.5,
+                         "tokens": {"input": input, "output": 10}, "cost_usd": 0.0, "tries": 1}})
+            .to_string()
+        };
+        std::fs::write(
+            d.path().join("events.jsonl"),
+            [
+                ev("implement", Some("W001"), 1, 1000),
+                ev("fix", Some("W001"), 2, 2000),
+                ev("knowledge_update", None, 1, 3000),
+            ]
+            .join("\n"),
+        )
+        .unwrap();
+        let fix = call_of(d.path(), "logs/agent_fix_W001_2.jsonl").unwrap();
+        assert_eq!(
+            (
+                fix.who.as_str(),
+                fix.input.as_str(),
+                fix.duration.as_str(),
+                fix.cost.as_str()
+            ),
+            ("codex · gpt-5", "2.0k", "12.5s", "—")
+        );
+        assert_eq!(
+            call_of(d.path(), "logs/agent_implement_W001_1.jsonl")
+                .unwrap()
+                .input,
+            "1.0k"
+        );
+        assert_eq!(
+            call_of(d.path(), "logs/agent_knowledge_update.jsonl")
+                .unwrap()
+                .input,
+            "3.0k"
+        );
+        assert!(call_of(d.path(), "logs/agent_review.jsonl").is_none());
     }
 }

@@ -21,22 +21,28 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// Splits `html` (a [`runs_fragment`]). The blanks before a row go with it, so a block
-    /// without some rows reads as the same rest.
+    /// Splits `html` (a [`runs_fragment`]) at its rows. The blanks before a row go with it, so
+    /// a block without some rows reads as the same rest.
     pub fn of(html: &str) -> Self {
-        const OPEN: &str = "<tr id=\"";
+        Self::of_tag(html, "tr")
+    }
+
+    /// Splits `html` at its `<tag id="…">…</tag>` elements (which hold no element of the same
+    /// tag): the run page's header at its fields (`dd`).
+    pub fn of_tag(html: &str, tag: &str) -> Self {
+        let open = format!("<{tag} id=\"");
+        let close = format!("</{tag}>");
         let mut out = Self::default();
         let mut rest = html;
-        while let Some(i) = rest.find(OPEN) {
-            let Some(len) = rest[i..].find("</tr>").map(|e| e + "</tr>".len()) else {
+        while let Some(i) = rest.find(&open) {
+            let Some(len) = rest[i..].find(&close).map(|e| e + close.len()) else {
                 break;
             };
-            let row = &rest[i..i + len];
-            let id = row[OPEN.len()..].split('"').next().unwrap_or("");
+            let part = &rest[i..i + len];
+            let id = part[open.len()..].split('"').next().unwrap_or("");
             out.rest.push_str(rest[..i].trim_end());
-            out.rest.push_str("<tr#");
-            out.rest.push_str(id);
-            out.rows.push((id.to_string(), row.to_string()));
+            out.rest.push_str(&format!("<{tag}#{id}"));
+            out.rows.push((id.to_string(), part.to_string()));
             rest = &rest[i + len..];
         }
         out.rest.push_str(rest);
@@ -60,7 +66,11 @@ impl Rendered {
             .collect();
         let mut rest_before = before.rest.clone();
         for id in &gone {
-            rest_before = rest_before.replacen(&format!("<tr#{id}"), "", 1);
+            // The marker of a part, whatever its tag: `<tag#id`.
+            if let Some(at) = rest_before.find(&format!("#{id}")) {
+                let start = rest_before[..at].rfind('<').unwrap_or(at);
+                rest_before.replace_range(start..at + 1 + id.len(), "");
+            }
         }
         if self.rest != rest_before {
             return None;
@@ -72,11 +82,19 @@ impl Rendered {
             .collect();
         let mut out: String = gone
             .iter()
-            .map(|id| format!("<tr id=\"{id}\" hx-swap-oob=\"delete\"></tr>"))
+            .map(|id| {
+                let tag = before
+                    .rows
+                    .iter()
+                    .find(|(i, _)| i == id)
+                    .and_then(|(_, html)| html.get(1..)?.split([' ', '>']).next())
+                    .unwrap_or("tr");
+                format!("<{tag} id=\"{id}\" hx-swap-oob=\"delete\"></{tag}>")
+            })
             .collect();
         for (id, html) in &self.rows {
             if then.get(id.as_str()) != Some(&html.as_str()) {
-                out.push_str(&html.replacen("<tr ", "<tr hx-swap-oob=\"true\" ", 1));
+                out.push_str(&html.replacen(" id=\"", " hx-swap-oob=\"true\" id=\"", 1));
             }
         }
         Some(out)
