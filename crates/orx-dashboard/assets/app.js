@@ -155,6 +155,17 @@
   document.addEventListener("DOMContentLoaded", showTarget);
   document.addEventListener("htmx:afterSettle", function (e) {
     if (e.target && e.target.id === "tab-body") showTarget();
+    if (e.target && e.target.id === "preview") {
+      // A search hit opens its file at its line; any file shows where the reader is.
+      var from = e.detail && e.detail.requestConfig && e.detail.requestConfig.elt;
+      var line = from && from.getAttribute && from.getAttribute("data-line");
+      if (line) {
+        history.replaceState(history.state, "", "#L" + line);
+        showTarget();
+      } else if (e.target.getBoundingClientRect().top < 0) {
+        e.target.scrollIntoView({ block: "start" });
+      }
+    }
   });
 
   // Keep a live log scrolled to the bottom unless the reader scrolled up.

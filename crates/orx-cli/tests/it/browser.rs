@@ -216,6 +216,31 @@ fn the_runs_page_lists_runs_and_the_tabs_show_artifacts_diff_logs_and_metrics() 
                 .contains("tab=artifacts")
         );
         shot(c, "artifacts").await;
+        // A search hit opens its file at its line: the address names it, the line is marked.
+        c.find(Locator::Css("input[name='q']"))
+            .await
+            .unwrap()
+            .send_keys("acceptance")
+            .await
+            .unwrap();
+        let hit = appear(c, "#search-results a[data-line]").await;
+        let line = hit.attr("data-line").await.unwrap().unwrap();
+        hit.click().await.unwrap();
+        until(10, "the hit's line", || async {
+            c.current_url()
+                .await
+                .unwrap()
+                .as_str()
+                .ends_with(&format!("#L{line}"))
+        })
+        .await;
+        assert!(
+            text(c, &format!("#preview #L{line}"))
+                .await
+                .to_lowercase()
+                .contains("acceptance"),
+            "line {line}"
+        );
 
         // Diff: the item's change.
         click(c, "tab-diff").await;

@@ -109,7 +109,7 @@ pub fn preview_html(state: &Shared, id: &str, rel: &str) -> String {
                 } else {
                     ""
                 },
-                body = highlight(&crate::redact(&text), lang),
+                body = numbered(&highlight(&crate::redact(&text), lang)),
             )
         }
         Err(e) => format!(
@@ -118,6 +118,19 @@ pub fn preview_html(state: &Shared, id: &str, rel: &str) -> String {
             escape(&e.to_string())
         ),
     }
+}
+
+/// Gives each highlighted line its anchor (`id="L12"`): search hits and shared links land on it.
+fn numbered(html: &str) -> String {
+    const LINE: &str = "<span class=\"ln\">";
+    let mut out = String::with_capacity(html.len() + html.len() / 8);
+    for (i, part) in html.split(LINE).enumerate() {
+        if i > 0 {
+            out.push_str(&format!("<span class=\"ln\" id=\"L{i}\">"));
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// `GET /runs/{id}/preview?path=`.
@@ -237,8 +250,8 @@ pub async fn search(
         ));
         for h in &hits {
             html.push_str(&format!(
-                "<li><a href=\"#\" hx-get=\"/runs/{id}/preview?path={p}\" hx-target=\"#preview\">\
-                 <code>{path}:{line}</code></a> {text}</li>",
+                "<li><a href=\"/runs/{id}?tab=artifacts&amp;path={p}#L{line}\" hx-get=\"/runs/{id}/preview?path={p}\" \
+                 hx-target=\"#preview\" data-line=\"{line}\"><code>{path}:{line}</code></a> {text}</li>",
                 id = escape(&id),
                 p = escape(&url_encode(&h.path)),
                 path = escape(&h.path),

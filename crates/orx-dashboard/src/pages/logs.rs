@@ -153,6 +153,11 @@ pub struct LogCtx {
     pub item: Option<String>,
     /// When the run started (events' times are shown from it).
     pub started: Option<jiff::Timestamp>,
+    /// For an agent's stream: its call's model and the repository's prices (each turn's cost).
+    pub price: Option<(
+        String,
+        std::collections::BTreeMap<String, orx_core::config::Price>,
+    )>,
 }
 
 /// A line's level, from what it says.
@@ -274,11 +279,18 @@ fn event_row(out: &mut String, n: u64, line: &str, ctx: &LogCtx) {
 fn agent_row(out: &mut String, n: u64, line: &str, ctx: &LogCtx) {
     use orx_core::agent::{Activity, of_any_line};
     let Some(a) = of_any_line(line) else {
-        if let Some((input, output)) = usage_of(line) {
+        if let Some(u) = usage_of(line) {
+            let cost = ctx
+                .price
+                .as_ref()
+                .map(|(model, prices)| orx_core::metrics::cost(Some(model), &u, prices))
+                .filter(|c| *c > 0.0)
+                .map(|c| format!(" · {}", crate::view::cost(c)))
+                .unwrap_or_default();
             let body = format!(
-                "<span class=\"act u\">tokens</span> {} in · {} out",
-                crate::view::tokens(input),
-                crate::view::tokens(output)
+                "<span class=\"act u\">tokens</span> {} in · {} out{cost}",
+                crate::view::tokens(u.input),
+                crate::view::tokens(u.output)
             );
             row(out, n, Level::Info, None, &body);
             return;
@@ -318,16 +330,20 @@ fn agent_row(out: &mut String, n: u64, line: &str, ctx: &LogCtx) {
 
 /// The tokens a line of an agent's stream reports (input, output), where its CLI says them:
 /// claude with each message and at the end, codex at the end of its turn, gemini in its result.
-fn usage_of(line: &str) -> Option<(u64, u64)> {
+fn usage_of(line: &str) -> Option<orx_core::agent::Usage> {
     let v: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
     let u = [&v["message"]["usage"], &v["usage"], &v["stats"]]
         .into_iter()
         .find(|u| u.is_object())?;
     let n = |k: &str| u[k].as_u64().unwrap_or(0);
     // Claude's input leaves out what came from its cache.
-    let input = n("input_tokens") + n("cache_read_input_tokens") + n("cache_creation_input_tokens");
-    let output = n("output_tokens");
-    (input + output > 0).then_some((input, output))
+    let usage = orx_core::agent::Usage {
+        input: n("input_tokens") + n("cache_read_input_tokens") + n("cache_creation_input_tokens"),
+        cached_input: n("cache_read_input_tokens") + n("cached_input_tokens") + n("cached"),
+        output: n("output_tokens"),
+        reasoning: 0,
+    };
+    (usage.input + usage.output > 0).then_some(usage)
 }
 
 /// What one agent call took and cost, from its `agent.finished` event.
@@ -344,6 +360,28 @@ struct CallView {
 /// The call whose stream `path` (`logs/agent_<role>[_<item>_<attempt>].jsonl`) is, from the
 /// run's events.
 fn call_of(dir: &std::path::Path, path: &str) -> Option<CallView> {
+    let d = call_data(dir, path)?;
+    let tokens = &d["tokens"];
+    let (i, o) = (
+        tokens["input"].as_u64().unwrap_or(0),
+        tokens["output"].as_u64().unwrap_or(0),
+    );
+    Some(CallView {
+        who: match (d["executor"].as_str(), d["model"].as_str()) {
+            (Some(e), Some(m)) => format!("{e} · {m}"),
+            (Some(e), None) => e.to_string(),
+            _ => "-".into(),
+        },
+        duration: crate::view::duration(d["duration_secs"].as_f64().unwrap_or(0.0)),
+        input: crate::view::tokens(i),
+        output: crate::view::tokens(o),
+        cost: crate::view::cost_of(d["cost_usd"].as_f64().unwrap_or(0.0), i + o),
+        tries: d["tries"].as_u64().unwrap_or(1),
+    })
+}
+
+/// The `data` of the `agent.finished` event of the call whose stream `path` is.
+fn call_data(dir: &std::path::Path, path: &str) -> Option<serde_json::Value> {
     let name = path.strip_prefix("logs/agent_")?.strip_suffix(".jsonl")?;
     let mut parts: Vec<&str> = name.split('_').collect();
     // role[_ITEM_ATTEMPT] or role[_TRY]; roles hold underscores (knowledge_update).
@@ -373,24 +411,7 @@ fn call_of(dir: &std::path::Path, path: &str) -> Option<CallView> {
                 && e["item"].as_str().map(str::to_string) == item
                 && (attempt.is_none() || item.is_none() || e["attempt"].as_u64() == attempt)
         })?;
-    let d = &v["data"];
-    let tokens = &d["tokens"];
-    let (i, o) = (
-        tokens["input"].as_u64().unwrap_or(0),
-        tokens["output"].as_u64().unwrap_or(0),
-    );
-    Some(CallView {
-        who: match (d["executor"].as_str(), d["model"].as_str()) {
-            (Some(e), Some(m)) => format!("{e} · {m}"),
-            (Some(e), None) => e.to_string(),
-            _ => "-".into(),
-        },
-        duration: crate::view::duration(d["duration_secs"].as_f64().unwrap_or(0.0)),
-        input: crate::view::tokens(i),
-        output: crate::view::tokens(o),
-        cost: crate::view::cost_of(d["cost_usd"].as_f64().unwrap_or(0.0), i + o),
-        tries: d["tries"].as_u64().unwrap_or(1),
-    })
+    Some(v["data"].clone())
 }
 
 /// The logs tab of `run`, showing `q.path` (a file under logs/, or events.jsonl).
@@ -465,6 +486,19 @@ pub fn ctx_of(state: &Shared, id: &str, path: &str, view: LogView) -> LogCtx {
                 .find(|p| orx_core::protocol::is_item_id(p))
         })
         .map(str::to_string);
+    // An agent's turns are priced as its call was: its model, the repository's prices (orx.yaml's
+    // `pricing`, else the built-in ones).
+    let price = (view == LogView::Agent)
+        .then(|| {
+            let model = call_data(state.index.dir(id).root(), path)?["model"]
+                .as_str()?
+                .to_string();
+            let prices = orx_core::config::load_file(&state.opts.repo.join("orx.yaml"))
+                .map(|c| c.config.pricing)
+                .unwrap_or_default();
+            Some((model, prices))
+        })
+        .flatten();
     LogCtx {
         view,
         run_id: id.to_string(),
@@ -474,6 +508,7 @@ pub fn ctx_of(state: &Shared, id: &str, path: &str, view: LogView) -> LogCtx {
             .row(id)
             .and_then(|r| r.started_at)
             .and_then(|t| t.parse().ok()),
+        price,
     }
 }
 
@@ -558,6 +593,7 @@ mod tests {
             run_id: "20261130_100000_0000000a".into(),
             item: Some("W001".into()),
             started: "2026-11-30T10:00:00Z".parse().ok(),
+            price: None,
         }
     }
 
@@ -682,23 +718,46 @@ mod tests {
 
     #[test]
     fn usage_lines_read_as_tokens_and_a_call_finds_its_event() {
+        let io = |l: &str| usage_of(l).map(|u| (u.input, u.cached_input, u.output));
         assert_eq!(
-            usage_of(
+            io(
                 r#"{"type":"assistant","message":{"usage":{"input_tokens":100,"cache_read_input_tokens":20,"output_tokens":5}}}"#
             ),
-            Some((120, 5))
+            Some((120, 20, 5))
         );
         assert_eq!(
-            usage_of(
+            io(
                 r#"{"type":"turn.completed","usage":{"input_tokens":223,"cached_input_tokens":20,"output_tokens":55}}"#
             ),
-            Some((223, 55))
+            Some((223, 20, 55))
         );
         assert_eq!(
-            usage_of(r#"{"type":"result","stats":{"input_tokens":223,"output_tokens":55}}"#),
-            Some((223, 55))
+            io(r#"{"type":"result","stats":{"input_tokens":223,"output_tokens":55}}"#),
+            Some((223, 0, 55))
         );
-        assert_eq!(usage_of(r#"{"type":"turn.started"}"#), None);
+        assert_eq!(io(r#"{"type":"turn.started"}"#), None);
+        // Priced as the call's model: $1 and $4 per million tokens in and out here.
+        let priced = LogCtx {
+            price: Some((
+                "m".into(),
+                [(
+                    "m".to_string(),
+                    orx_core::config::Price {
+                        input: 1.0,
+                        output: 4.0,
+                        cached_input: None,
+                    },
+                )]
+                .into(),
+            )),
+            ..ctx(LogView::Agent)
+        };
+        let html = log_lines(
+            r#"{"type":"turn.completed","usage":{"input_tokens":1000000,"output_tokens":250000}}"#,
+            1,
+            &priced,
+        );
+        assert!(html.contains("1.0M in · 250.0k out · $2.00"), "{html}");
         let html = log_lines(
             r#"{"type":"turn.completed","usage":{"input_tokens":1200,"output_tokens":300}}"#,
             1,
