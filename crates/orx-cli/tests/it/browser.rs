@@ -684,7 +684,7 @@ fn a_failed_runs_page_says_why_at_the_top_and_links_to_the_gate_log() {
         c.goto(&format!("{base}/runs/{id}")).await.unwrap();
         let bar = text(c, "#failure").await;
         assert!(
-            bar.contains("Failed at implement · W001, attempt 3")
+            bar.contains("Failed at implement · W001, attempt 3 · gate lint")
                 && bar.contains("gate_failed")
                 && bar.contains("src/app.py:3:1: E999 SyntaxError: invalid syntax"),
             "{bar}"
@@ -915,13 +915,14 @@ fn comments_on_diff_lines_start_a_follow_up_run_linked_from_both_pages() {
             text(c, "#follows").await.contains(&id),
             "its page links the run it follows"
         );
-        // Its page shows its task with the comments.
-        let task = text(c, "#overview pre.text").await;
-        assert!(
+        // Its page shows its task with the comments (the overview is redrawn as the run goes:
+        // read it until it holds).
+        until(10, "the follow-up's task with the comments", || async {
+            let task = text(c, "#overview pre.text").await;
             task.contains("`a.txt:1`: Say what a is for.")
-                && task.contains("`AGENTS.md:1-3`: Keep the rules short."),
-            "{task}"
-        );
+                && task.contains("`AGENTS.md:1-3`: Keep the rules short.")
+        })
+        .await;
         shot(c, "follow-up").await;
         c.goto(&format!("{base}/runs/{id}")).await.unwrap();
         until(10, "the earlier page's link", || async {
@@ -1286,4 +1287,59 @@ fn the_waterfall_grows_while_the_run_goes_on() {
         assert_eq!(label, "plan");
         shot(c, "waterfall").await;
     });
+}
+
+/// Issue 15, point 6: Resume beyond `max_concurrent_runs` queues the run, and the page says so
+/// (a toast and the header's note) instead of starting a second run.
+#[test]
+fn a_resume_beyond_the_limit_is_queued_and_the_page_says_so() {
+    use crate::{ONE_ITEM, WRITE_A, bin, orx_ok, repo_with, scenario};
+    let slow_plan = "plan:\n  - when_env: ORX_TEST_SLOW\n    text: \"the plan\"\n    sleep_ms: 60000\n  - text: \"the plan\"";
+    let repo = repo_with(
+        &[("README.md", "x\n")],
+        &scenario(ONE_ITEM, WRITE_A, "").replace("plan:\n  - text: \"the plan\"", slow_plan),
+        "gates:\n  - name: never\n    command: \"false\"\n    baseline: ignore\n",
+    );
+    // B failed (its gate never passes): it can be resumed.
+    orx_ok(&repo, &["run", "b"], 1);
+    let b = repo.single_run();
+    // The dashboard's runs play the slow plan: A holds the only slot.
+    let mut cmd = repo.orx(bin());
+    cmd.env("ORX_TEST_SLOW", "1")
+        .args(["dashboard", "--port", "0", "--max-concurrent-runs", "1"]);
+    let d = Dash::spawn(cmd);
+    let a = d.post("/api/runs", r#"{"task": "a"}"#).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for(30, "A to run", || {
+        d.get(&format!("/api/runs/{a}")).json()["summary"]["status"] == "running"
+    });
+    let base = format!("http://{}", d.addr);
+    runtime().block_on(async {
+        let b_page = browser().await;
+        let c = &b_page.client;
+        c.goto(&format!("{base}/runs/{b}")).await.unwrap();
+        click(c, "resume").await;
+        appear(c, "dialog#confirm[open]").await;
+        click(c, "confirm-yes").await;
+        let toast = appear(c, ".toast").await.text().await.unwrap();
+        assert_eq!(
+            toast,
+            format!("{b}: queued: at most 1 run(s) at once; it goes on when one ends")
+        );
+        shot(c, "resume-queued").await;
+    });
+    // B did not start: it waits in the queue while A runs.
+    let q = d.get("/api/runs").json();
+    assert!(
+        q["queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["run_id"] == b.as_str()),
+        "{q}"
+    );
+    assert_eq!(repo.state(&b).status.as_str(), "failed");
+    assert_eq!(d.post(&format!("/api/runs/{a}/cancel"), "").status, 200);
 }

@@ -63,20 +63,34 @@ impl std::fmt::Display for Activity {
 /// The activity in one line of `kind`'s stream, if the line shows one.
 pub fn of_line(kind: ExecutorKind, line: &str) -> Option<Activity> {
     let v: Value = serde_json::from_str(line.trim()).ok()?;
-    let a = match kind {
-        ExecutorKind::Codex => codex(&v),
-        ExecutorKind::Claude => claude(&v),
-        ExecutorKind::Gemini => gemini(&v),
-        ExecutorKind::Copilot => copilot(&v),
-        ExecutorKind::Cursor => cursor(&v),
-        ExecutorKind::Fake => fake(&v),
-    }?;
-    Some(a.tidy())
+    Some(raw(kind, &v)?.tidy())
+}
+
+fn raw(kind: ExecutorKind, v: &Value) -> Option<Activity> {
+    match kind {
+        ExecutorKind::Codex => codex(v),
+        ExecutorKind::Claude => claude(v),
+        ExecutorKind::Gemini => gemini(v),
+        ExecutorKind::Copilot => copilot(v),
+        ExecutorKind::Cursor => cursor(v),
+        ExecutorKind::Fake => fake(v),
+    }
 }
 
 /// The activity in a line of any known stream (a log whose executor is not known).
 pub fn of_any_line(line: &str) -> Option<Activity> {
     ExecutorKind::ALL.iter().find_map(|k| of_line(*k, line))
+}
+
+/// [`of_any_line`] keeping what the agent says whole (up to 20,000 characters), for a
+/// transcript; the rest is tidied the same way.
+pub fn of_any_line_whole(line: &str) -> Option<Activity> {
+    let v: Value = serde_json::from_str(line.trim()).ok()?;
+    let a = ExecutorKind::ALL.iter().find_map(|k| raw(*k, &v))?;
+    Some(match a {
+        Activity::Says(t) => Activity::Says(t.trim().chars().take(20_000).collect()),
+        other => other.tidy(),
+    })
 }
 
 impl Activity {

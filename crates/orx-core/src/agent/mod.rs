@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use activity::{Activity, ActivitySink, of_any_line, of_line};
+pub use activity::{Activity, ActivitySink, of_any_line, of_any_line_whole, of_line};
 pub use fake::{FakeAgent, Scenario, builtin_scenario, parse_scenario as parse_scenario_text};
 pub use installed::{MissingAgent, binary_for, find_program, missing_agents};
 pub use router::{AgentCall, Router};

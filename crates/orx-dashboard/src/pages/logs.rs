@@ -277,7 +277,7 @@ fn event_row(out: &mut String, n: u64, line: &str, ctx: &LogCtx) {
 
 /// A line of an agent's stream as what the agent did; a line that shows nothing is kept, dim.
 fn agent_row(out: &mut String, n: u64, line: &str, ctx: &LogCtx) {
-    use orx_core::agent::{Activity, of_any_line};
+    use orx_core::agent::{Activity, of_any_line_whole as of_any_line};
     let Some(a) = of_any_line(line) else {
         if let Some(u) = usage_of(line) {
             let cost = ctx
@@ -323,7 +323,10 @@ fn agent_row(out: &mut String, n: u64, line: &str, ctx: &LogCtx) {
             escape(name),
             escape(target.as_deref().unwrap_or(""))
         ),
-        Activity::Says(text) => format!("<span class=\"act s\">says</span> {}", escape(text)),
+        Activity::Says(text) => format!(
+            "<span class=\"act s\">says</span> <span class=\"said\">{}</span>",
+            escape(text)
+        ),
     };
     row(out, n, Level::Info, None, &body);
 }
@@ -673,6 +676,7 @@ mod tests {
             r#"{"type":"item.started","item":{"id":"item_1","type":"command_execution","command":"/bin/bash -lc 'pytest -q'","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#,
             r#"{"type":"turn.started"}"#,
             r#"{"type":"tool_use","tool_name":"write_file","tool_id":"w1","parameters":{"file_path":"src/stats.py","content":"x"}}"#,
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Added mean().\nThe tests pass."}]}}"#,
         ]
         .join("\n");
         let html = log_lines(&stream, 1, &ctx(LogView::Agent));
@@ -692,6 +696,12 @@ mod tests {
             rows[2].contains("<span class=\"act w\">writes</span> <a href=\"/runs/20261130_100000_0000000a?tab=diff&item=W001#f-src_2Fstats_2Epy\">src/stats.py</a>"),
             "{}",
             rows[2]
+        );
+        // What the agent says is kept whole, its lines too.
+        assert!(
+            rows[3].contains("<span class=\"act s\">says</span> <span class=\"said\">Added mean().\nThe tests pass.</span>"),
+            "{}",
+            rows[3]
         );
     }
 

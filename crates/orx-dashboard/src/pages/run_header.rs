@@ -46,6 +46,8 @@ struct FailView {
     evidence_url: Option<String>,
     diff_url: Option<String>,
     log_url: Option<String>,
+    /// The gate that failed, when the evidence names one.
+    gate: Option<String>,
 }
 
 /// The failure bar of a failed run.
@@ -95,6 +97,7 @@ fn failed(id: &str, dir: &orx_core::run::RunDir, state: &RunState) -> Option<Fai
             }
             _ => None,
         },
+        gate,
         item,
     })
 }
