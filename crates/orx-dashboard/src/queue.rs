@@ -697,15 +697,19 @@ pub async fn dispatch_once(state: &Shared) {
         }
         let result = if exists { Ok(()) } else { l.start(&q).await };
         let started = state.index.dir(&id).state().exists();
+        // Launched (its folder may not be there yet): its slot is held until the index sees it
+        // running or ended.
+        if started || (result.is_ok() && !exists) {
+            l.starting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.clone(), (std::time::Instant::now(), None));
+        }
         match result {
-            _ if started => {
-                l.starting
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(id.clone(), (std::time::Instant::now(), None));
+            Ok(()) => {
                 let _ = std::fs::remove_file(l.claimed(&id));
             }
-            Ok(()) => {
+            Err(_) if started => {
                 let _ = std::fs::remove_file(l.claimed(&id));
             }
             Err(e) => {

@@ -2,6 +2,20 @@
 
 use crate::highlight::escape;
 
+/// A chart's opening: the SVG element and its title (and "no data yet" when `empty`).
+fn chart_open(title: &str, width: f64, height: f64, empty: bool) -> String {
+    let mut out = format!(
+        "<svg class=\"chart\" role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {width} {height}\" \
+         width=\"{width}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">\
+         <text x=\"0\" y=\"16\" class=\"ct\">{t}</text>",
+        t = escape(title)
+    );
+    if empty {
+        out.push_str("<text x=\"0\" y=\"44\" class=\"cl\">no data yet</text>");
+    }
+    out
+}
+
 /// A horizontal bar chart: one labelled bar per row, the value printed after it.
 pub fn bars(title: &str, rows: &[(String, f64)], format: fn(f64) -> String) -> String {
     let max = rows.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
@@ -17,15 +31,7 @@ pub fn bars(title: &str, rows: &[(String, f64)], format: fn(f64) -> String) -> S
     let width = label_w + bar_w + 110.0;
     let row_h = 24.0;
     let height = row_h * rows.len().max(1) as f64 + 28.0;
-    let mut out = format!(
-        "<svg class=\"chart\" role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {width} {height}\" \
-         width=\"{width}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">\
-         <text x=\"0\" y=\"16\" class=\"ct\">{t}</text>",
-        t = escape(title)
-    );
-    if rows.is_empty() {
-        out.push_str("<text x=\"0\" y=\"44\" class=\"cl\">no data yet</text>");
-    }
+    let mut out = chart_open(title, width, height, rows.is_empty());
     for (i, (label, value)) in rows.iter().enumerate() {
         let y = 28.0 + i as f64 * row_h;
         let w = if max > 0.0 {
@@ -56,15 +62,7 @@ pub fn columns(title: &str, points: &[(String, f64, String)], format: fn(f64) ->
     let (col_w, gap, top, chart_h) = (30.0, 10.0, 40.0, 120.0);
     let width = (points.len() as f64 * (col_w + gap)).max(300.0);
     let height = top + chart_h + 24.0;
-    let mut out = format!(
-        "<svg class=\"chart\" role=\"img\" aria-label=\"{t}\" viewBox=\"0 0 {width} {height}\" \
-         width=\"{width}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">\
-         <text x=\"0\" y=\"16\" class=\"ct\">{t}</text>",
-        t = escape(title)
-    );
-    if points.is_empty() {
-        out.push_str("<text x=\"0\" y=\"44\" class=\"cl\">no data yet</text>");
-    }
+    let mut out = chart_open(title, width, height, points.is_empty());
     for (i, (label, value, href)) in points.iter().enumerate() {
         let x = i as f64 * (col_w + gap);
         let h = if max > 0.0 {

@@ -1293,28 +1293,11 @@ fn the_waterfall_grows_while_the_run_goes_on() {
 /// (a toast and the header's note) instead of starting a second run.
 #[test]
 fn a_resume_beyond_the_limit_is_queued_and_the_page_says_so() {
-    use crate::{ONE_ITEM, WRITE_A, bin, orx_ok, repo_with, scenario};
-    let slow_plan = "plan:\n  - when_env: ORX_TEST_SLOW\n    text: \"the plan\"\n    sleep_ms: 60000\n  - text: \"the plan\"";
-    let repo = repo_with(
-        &[("README.md", "x\n")],
-        &scenario(ONE_ITEM, WRITE_A, "").replace("plan:\n  - text: \"the plan\"", slow_plan),
+    // B failed (its gate never passes): it can be resumed. A holds the only slot.
+    let (repo, b, d, a) = super::dashboard::one_slot_taken(
         "gates:\n  - name: never\n    command: \"false\"\n    baseline: ignore\n",
+        1,
     );
-    // B failed (its gate never passes): it can be resumed.
-    orx_ok(&repo, &["run", "b"], 1);
-    let b = repo.single_run();
-    // The dashboard's runs play the slow plan: A holds the only slot.
-    let mut cmd = repo.orx(bin());
-    cmd.env("ORX_TEST_SLOW", "1")
-        .args(["dashboard", "--port", "0", "--max-concurrent-runs", "1"]);
-    let d = Dash::spawn(cmd);
-    let a = d.post("/api/runs", r#"{"task": "a"}"#).json()["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    wait_for(30, "A to run", || {
-        d.get(&format!("/api/runs/{a}")).json()["summary"]["status"] == "running"
-    });
     let base = format!("http://{}", d.addr);
     runtime().block_on(async {
         let b_page = browser().await;

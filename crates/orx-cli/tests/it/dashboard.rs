@@ -950,20 +950,17 @@ fn a_succeeded_run_shows_no_error_for_a_failure_it_fixed() {
     );
 }
 
-/// The queue's limit holds for runs continued from the dashboard too (issue 15, point 6): with
-/// one run at once and one running, approving a waiting run queues it; it goes on when the
-/// running one ends.
-#[test]
-fn a_continued_run_waits_in_the_queue_while_the_limit_is_reached() {
-    use orx_core::protocol::RunStatus;
+/// A repository whose run B ended with `code` (under `config`), and a dashboard allowing one
+/// run at once whose own runs take a minute over their plan, with run A holding the slot:
+/// (the repository, B, the dashboard, A).
+pub fn one_slot_taken(config: &str, code: i32) -> (TestRepo, String, Dash, String) {
     let slow_plan = "plan:\n  - when_env: ORX_TEST_SLOW\n    text: \"the plan\"\n    sleep_ms: 60000\n  - text: \"the plan\"";
     let repo = repo_with(
         &[("README.md", "x\n")],
         &scenario(ONE_ITEM, WRITE_A, "").replace("plan:\n  - text: \"the plan\"", slow_plan),
-        "approvals: [plan]\n",
+        config,
     );
-    // B waits for the approval of its plan.
-    orx_ok(&repo, &["run", "b"], 3);
+    orx_ok(&repo, &["run", "b"], code);
     let b = repo.single_run();
     // The dashboard's runs play the slow plan: A holds the only slot.
     let mut cmd = repo.orx(bin());
@@ -975,8 +972,20 @@ fn a_continued_run_waits_in_the_queue_while_the_limit_is_reached() {
         .unwrap()
         .to_string();
     wait_for(30, "A to run", || {
-        repo.run_dir(&a).join("state.json").exists() && repo.state(&a).status == RunStatus::Running
+        repo.run_dir(&a).join("state.json").exists()
+            && repo.state(&a).status == orx_core::protocol::RunStatus::Running
     });
+    (repo, b, d, a)
+}
+
+/// The queue's limit holds for runs continued from the dashboard too (issue 15, point 6): with
+/// one run at once and one running, approving a waiting run queues it; it goes on when the
+/// running one ends.
+#[test]
+fn a_continued_run_waits_in_the_queue_while_the_limit_is_reached() {
+    use orx_core::protocol::RunStatus;
+    // B waits for the approval of its plan.
+    let (repo, b, d, a) = one_slot_taken("approvals: [plan]\n", 3);
     let r = d.post(&format!("/api/runs/{b}/approve"), "");
     assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(r.json()["result"], "queued", "{}", r.body);
